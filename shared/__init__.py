@@ -1,0 +1,1 @@
+"""Runtime code every microfinance service uses: config, logging, errors, money, clients."""

@@ -1,0 +1,89 @@
+"""Settings for every process, read from ``MF_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MF_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+
+    mongo_url: str | None = None
+    mongo_db: str = "microfinance"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    es_url: str | None = None
+    es_index_prefix: str = "mf"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_exchange: str = "microfinance.events"
+
+    data_dir: Path = Path(".microfinance")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    grpc_host: str = "127.0.0.1"
+    auth_port: int = 50051
+    user_port: int = 50052
+    loan_port: int = 50053
+    payment_port: int = 50054
+    reporting_port: int = 50055
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+
+    # Empty means "same host, default port"; compose sets e.g. auth:50051.
+    auth_addr: str = ""
+    user_addr: str = ""
+    loan_addr: str = ""
+    payment_addr: str = ""
+    reporting_addr: str = ""
+
+    grpc_deadline_seconds: float = 5.0
+    shutdown_grace_seconds: float = 10.0
+
+    # Auth. Key material lives in the auth service's data dir unless given.
+    jwt_private_key_file: Path | None = None
+    jwt_issuer: str = "microfinance-auth"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    public_key_cache_seconds: int = 300
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+    login_rate_limit_per_minute: int = 20
+
+    # Secret shared by the services only to let one service call another as
+    # itself (e.g. user_service -> auth_service when creating credentials).
+    service_token_secret: SecretStr | None = None
+
+    cors_origins: list[str] = Field(default_factory=list)
+
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _fill_addresses(self) -> Settings:
+        for name in ("auth", "user", "loan", "payment", "reporting"):
+            if not getattr(self, f"{name}_addr"):
+                setattr(self, f"{name}_addr", f"{self.grpc_host}:{getattr(self, f'{name}_port')}")
+        return self
+
+    def port_for(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def mongo_url_or_default(self) -> str:
+        return self.mongo_url or "mongodb://127.0.0.1:27018/?directConnection=true"
+
+    def es_url_or_default(self) -> str:
+        return self.es_url or "http://127.0.0.1:9201"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,46 @@
+"""Who is calling: the verified identity every use case receives."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    AGENT = "AGENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified caller. ``token`` is the raw bearer token, kept only to pass
+    on to the next service so it can verify the caller itself."""
+
+    subject: str
+    role: Role
+    token_id: str = ""
+    agent_id: str = ""
+    branch_id: str = ""
+    must_change_password: bool = False
+    expires_at: int = 0
+    token: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role is Role.AGENT
+
+
+caller_var: ContextVar[Caller | None] = ContextVar("caller", default=None)
+
+
+def current_caller() -> Caller:
+    caller = caller_var.get()
+    if caller is None:
+        # The interceptor always sets it for protected RPCs; reaching here is a wiring bug.
+        raise RuntimeError("no authenticated caller in context")
+    return caller

@@ -1,0 +1,97 @@
+"""JSON logging that carries the request id and never prints a secret."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+service_name_var: ContextVar[str] = ContextVar("service_name", default="")
+
+_SECRET_KEYS = re.compile(
+    r"(pass(word)?|secret|token|authorization|api[_-]?key|private[_-]?key|hash)", re.IGNORECASE
+)
+# JWTs, bearer headers and argon2 hashes, wherever they appear in free text.
+_SECRET_TEXT = [
+    (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [REDACTED]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
+    (re.compile(r"\$argon2[a-z]*\$[^\s'\"]+"), "[REDACTED-HASH]"),
+]
+_REDACTED = "[REDACTED]"
+_STD_ATTRS = set(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+) | {"message", "asctime", "request_id", "service"}
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _SECRET_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(key: str, value: Any) -> Any:
+    if _SECRET_KEYS.search(key):
+        return _REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.service = service_name_var.get() or getattr(record, "service", "")
+        # Render now so arguments that hold secrets are redacted in the text.
+        if record.args:
+            try:
+                record.msg = record.getMessage()
+            except (TypeError, ValueError):
+                record.msg = str(record.msg)
+            record.args = None
+        record.msg = redact_text(str(record.msg))
+        for key in list(record.__dict__):
+            if key not in _STD_ATTRS:
+                record.__dict__[key] = redact_value(key, record.__dict__[key])
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        rid = getattr(record, "request_id", "")
+        return f"{base} [rid={rid}]" if rid else base
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    service_name_var.set(service)
+    handler = logging.StreamHandler(sys.stderr)
+    if json:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(service)s",
+                rename_fields={"levelname": "level", "asctime": "ts", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("pymongo", "aiormq", "aio_pika", "elastic_transport", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def install_redaction(handler: logging.Handler) -> None:
+    """Put the redacting filter on a handler someone else created (tests, uvicorn)."""
+    handler.addFilter(_ContextFilter())

@@ -1,0 +1,152 @@
+"""Verification of access tokens, done by every service for itself.
+
+Tokens are JWTs signed by the auth service with an asymmetric key. Services
+only ever hold public keys, fetched as a JWKS and cached by ``kid`` so that a
+key rotation is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import jwt
+
+from shared.errors import Unauthenticated
+from shared.identity import Caller, Role
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
+DENYLIST_PREFIX = "mf:auth:deny:"
+CLOCK_SKEW_SECONDS = 30
+
+Clock = Callable[[], float]
+JwksFetcher = Callable[[], Awaitable[list[Mapping[str, Any]]]]
+
+
+class Denylist(Protocol):
+    async def get(self, key: str) -> Any: ...
+
+
+class JwksKeyCache:
+    """Public keys by ``kid``; refetched when stale or when an unknown kid shows up."""
+
+    def __init__(
+        self, fetch: JwksFetcher, ttl_seconds: float = 300.0, clock: Clock = time.monotonic
+    ) -> None:
+        self._fetch = fetch
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._last_miss_refresh = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            jwks = await self._fetch()
+            keys: dict[str, jwt.PyJWK] = {}
+            for jwk in jwks:
+                try:
+                    key = jwt.PyJWK(dict(jwk))
+                except jwt.PyJWKError as exc:
+                    log.warning("ignoring unusable JWK %s: %s", jwk.get("kid"), exc)
+                    continue
+                if key.key_id:
+                    keys[key.key_id] = key
+            self._keys = keys
+            self._fetched_at = self._clock()
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        now = self._clock()
+        if now - self._fetched_at > self._ttl:
+            await self._refresh()
+        key = self._keys.get(kid)
+        # An unknown kid may be a freshly rotated key; refetch, but not on every bad token.
+        if key is None and now - self._last_miss_refresh > 5.0:
+            self._last_miss_refresh = now
+            await self._refresh()
+            key = self._keys.get(kid)
+        return key
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        keys: JwksKeyCache,
+        *,
+        issuer: str,
+        denylist: Denylist | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._denylist = denylist
+        self._clock = clock
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("malformed access token") from exc
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise Unauthenticated("access token algorithm is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthenticated("access token has no key id")
+        key = await self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("access token signed with an unknown key")
+        if key.algorithm_name != alg:
+            raise Unauthenticated("access token algorithm does not match its key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                issuer=self._issuer,
+                options={
+                    "require": ["exp", "iat", "sub", "jti", "iss"],
+                    "verify_exp": False,  # checked below against the injectable clock
+                    "verify_iat": False,
+                    "verify_aud": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid access token: {exc}") from exc
+        now = self._clock()
+        if int(claims["exp"]) <= now - CLOCK_SKEW_SECONDS:
+            raise Unauthenticated("access token has expired")
+        if int(claims["iat"]) > now + CLOCK_SKEW_SECONDS:
+            raise Unauthenticated("access token is not valid yet")
+        if claims.get("typ") != "access":
+            raise Unauthenticated("not an access token")
+        try:
+            role = Role(str(claims.get("role")))
+        except ValueError as exc:
+            raise Unauthenticated("access token has no valid role") from exc
+        jti = str(claims["jti"])
+        if self._denylist is not None and await self._denylist.get(DENYLIST_PREFIX + jti):
+            raise Unauthenticated("access token has been revoked")
+        return Caller(
+            subject=str(claims["sub"]),
+            role=role,
+            token_id=jti,
+            agent_id=str(claims.get("agent_id") or ""),
+            branch_id=str(claims.get("branch_id") or ""),
+            must_change_password=bool(claims.get("mcp", False)),
+            expires_at=int(claims["exp"]),
+            token=token,
+        )
+
+
+def jwks_from_json(text: str) -> list[Mapping[str, Any]]:
+    data = json.loads(text)
+    keys = data.get("keys", []) if isinstance(data, dict) else data
+    return [k for k in keys if isinstance(k, dict)]
