@@ -23,9 +23,12 @@ _SECRET_TEXT = [
     (re.compile(r"\$argon2[a-z]*\$[^\s'\"]+"), "[REDACTED-HASH]"),
 ]
 _REDACTED = "[REDACTED]"
-_STD_ATTRS = set(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-) | {"message", "asctime", "request_id", "service"}
+_STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()) | {
+    "message",
+    "asctime",
+    "request_id",
+    "service",
+}
 
 
 def redact_text(text: str) -> str:

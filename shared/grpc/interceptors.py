@@ -78,6 +78,7 @@ def _wrap(handler: Any, wrapper: Wrapper, method: str) -> Any:
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
     # Client-streaming RPCs are not part of our contracts; refuse rather than run unchecked.
     async def refuse(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming calls are not supported")
@@ -101,9 +102,7 @@ class _WrappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if self.skip_open and _is_open(method):
             return handler
         metadata = _metadata(handler_call_details)
-        wrapped: Any = _wrap(
-            handler, lambda b, m: self.wrap(b, m, metadata), method
-        )
+        wrapped: Any = _wrap(handler, lambda b, m: self.wrap(b, m, metadata), method)
         return wrapped
 
 

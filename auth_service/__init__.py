@@ -1,0 +1,1 @@
+"""auth_service: credentials, tokens, refresh families and lockout."""
