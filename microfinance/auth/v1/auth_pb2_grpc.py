@@ -118,7 +118,7 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Logout(self, request, context):
-        """any authenticated. Revokes the refresh family and denylists the caller's access token. Errors: UNAUTHENTICATED.
+        """any authenticated (also while must_change_password). Revokes the refresh family and denylists the caller's access token. Errors: UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,7 +132,7 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ChangePassword(self, request, context):
-        """any authenticated (also while must_change_password). Errors: INVALID_ARGUMENT (policy), UNAUTHENTICATED (old password).
+        """any authenticated (also while must_change_password). Replaces the caller's password and returns fresh tokens. Errors: INVALID_ARGUMENT (policy), UNAUTHENTICATED (old password).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,21 +146,21 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateCredential(self, request, context):
-        """ADMIN (called by user_service on CreateStaff). Errors: INVALID_ARGUMENT (policy), ALREADY_EXISTS, PERMISSION_DENIED.
+        """ADMIN (via user_service CreateStaff). Creates the login for a new staff member. Errors: INVALID_ARGUMENT (policy), ALREADY_EXISTS, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateCredential(self, request, context):
-        """ADMIN (called by user_service on UpdateStaff). Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED.
+        """ADMIN (via user_service UpdateStaff). Changes username, role or branch claims. Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetCredentialActive(self, request, context):
-        """ADMIN (called by user_service on (de)activation); deactivating revokes all refresh tokens. Errors: NOT_FOUND, PERMISSION_DENIED.
+        """ADMIN (via user_service (de)activation). Enables or disables login; disabling revokes all refresh tokens. Errors: NOT_FOUND, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

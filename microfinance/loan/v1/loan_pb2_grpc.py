@@ -77,7 +77,7 @@ class LoanProductServiceServicer:
     """
 
     def CreateProduct(self, request, context):
-        """ADMIN. Errors: INVALID_ARGUMENT (field violations), ALREADY_EXISTS (code).
+        """ADMIN. Creates an active product. Errors: INVALID_ARGUMENT (field violations), ALREADY_EXISTS (code).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -112,7 +112,7 @@ class LoanProductServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ActivateProduct(self, request, context):
-        """ADMIN. Errors: NOT_FOUND, FAILED_PRECONDITION (already active).
+        """ADMIN. Reopens a deactivated product to new loans. Errors: NOT_FOUND, FAILED_PRECONDITION (already active).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -504,7 +504,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RejectLoan(self, request, context):
-        """ADMIN. SUBMITTED|APPROVED -> REJECTED with a reason. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ABORTED.
+        """ADMIN. SUBMITTED or APPROVED -> REJECTED with a reason. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -560,7 +560,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApplyRepayment(self, request, context):
-        """ADMIN, AGENT (own; called by payment_service). Idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, FAILED_PRECONDITION (state, over payoff), ABORTED.
+        """ADMIN, AGENT (own; called by payment_service). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, FAILED_PRECONDITION (state, over payoff), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

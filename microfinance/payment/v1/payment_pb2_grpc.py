@@ -79,14 +79,14 @@ class PaymentServiceServicer:
     """
 
     def PostPayment(self, request, context):
-        """AGENT (own borrowers' loans), ADMIN. Idempotent on (poster, idempotency_key). Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS (key reused with another body; external reference), FAILED_PRECONDITION (loan refused).
+        """AGENT (own borrowers' loans), ADMIN. Records and applies a repayment, idempotent on (poster, idempotency_key). Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS (key reused with another body; external reference), FAILED_PRECONDITION (loan refused).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPayment(self, request, context):
-        """ADMIN, AGENT (own). Errors: NOT_FOUND.
+        """ADMIN, AGENT (own). One payment. Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -91,7 +91,7 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStaff(self, request, context):
-        """ADMIN, or any staff for their own id. Errors: NOT_FOUND, PERMISSION_DENIED.
+        """ADMIN, or any staff for their own id. One staff record. Errors: NOT_FOUND, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,7 +119,7 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReactivateStaff(self, request, context):
-        """ADMIN. Errors: NOT_FOUND, FAILED_PRECONDITION (already active).
+        """ADMIN. Lets a deactivated staff member log in again. Errors: NOT_FOUND, FAILED_PRECONDITION (already active).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -491,7 +491,7 @@ class BorrowerServiceServicer:
     """
 
     def CreateBorrower(self, request, context):
-        """ADMIN, AGENT (assigned to self). Errors: INVALID_ARGUMENT (field violations), ALREADY_EXISTS (identity document; message names the existing borrower id).
+        """ADMIN, AGENT (assigned to self). Registers a borrower with KYC PENDING and ACTIVE status. Errors: INVALID_ARGUMENT (field violations), ALREADY_EXISTS (identity document; message names the existing borrower id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -512,7 +512,7 @@ class BorrowerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateBorrower(self, request, context):
-        """ADMIN, AGENT (own; not assigned_agent_id, kyc_status, account_status). Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED, PERMISSION_DENIED.
+        """ADMIN, AGENT (own; risk_profile is ADMIN only). Partial update by update_mask, audited. Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -561,7 +561,7 @@ class BorrowerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetKycStatus(self, request, context):
-        """ADMIN (any status), AGENT (own, PENDING only). Errors: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED.
+        """ADMIN (any status), AGENT (own, PENDING only). Sets the KYC status with a note. Errors: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
