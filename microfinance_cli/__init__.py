@@ -1,0 +1,1 @@
+"""The `microfinance` command line: run, check and operate the service suite."""

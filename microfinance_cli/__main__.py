@@ -1,0 +1,3 @@
+from microfinance_cli.main import app
+
+app(prog_name="microfinance")

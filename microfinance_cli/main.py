@@ -1,0 +1,266 @@
+"""The `microfinance` command: run the suite, check it, and operate it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from microfinance_cli.services import SERVICES, get_service
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+app = typer.Typer(
+    name="microfinance",
+    help="Loan management for microfinance institutions: run, check and operate the suite.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class ServiceName(StrEnum):
+    auth = "auth"
+    user = "user"
+    loan = "loan"
+    payment = "payment"
+    reporting = "reporting"
+    gateway = "gateway"
+
+
+def _style_status(status: str, text: str) -> str:
+    colors = {"OK": typer.colors.GREEN, "WARN": typer.colors.YELLOW, "FAIL": typer.colors.RED}
+    colors |= {"SERVING": typer.colors.GREEN}
+    return typer.style(text, fg=colors.get(status, typer.colors.RED), bold=True)
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+# ---- running ----------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path,
+        typer.Option(envvar="MF_DATA_DIR", help="Where embedded backends keep their data."),
+    ] = Path(".microfinance"),
+    embedded: Annotated[
+        bool,
+        typer.Option(
+            "--embedded/--no-embedded",
+            help="Start the embedded MongoDB/Elasticsearch substitutes when no MF_*_URL is set.",
+        ),
+    ] = True,
+    mongo_port: Annotated[
+        int, typer.Option(envvar="MF_EMBEDDED_MONGO_PORT", help="Port of the embedded MongoDB.")
+    ] = 27018,
+    es_port: Annotated[
+        int, typer.Option(envvar="MF_EMBEDDED_ES_PORT", help="Port of the embedded ES.")
+    ] = 9201,
+    ready_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every process to report SERVING.")
+    ] = 120.0,
+    stop_timeout: Annotated[
+        float, typer.Option(help="Seconds each process gets to stop before SIGKILL.")
+    ] = 15.0,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Run migrations before starting.")
+    ] = True,
+) -> None:
+    """Run all six processes locally, with prefixed logs; Ctrl-C stops them all."""
+    from microfinance_cli.stack import UpOptions
+    from microfinance_cli.stack import up as run_up
+
+    opts = UpOptions(
+        data_dir=data_dir.resolve(),
+        embedded=embedded,
+        mongo_port=mongo_port,
+        es_port=es_port,
+        ready_timeout=ready_timeout,
+        stop_timeout=stop_timeout,
+        migrate=migrate,
+    )
+    raise typer.Exit(asyncio.run(run_up(opts)))
+
+
+@app.command()
+def service(
+    name: Annotated[ServiceName, typer.Argument(help="Which process to run.")],
+) -> None:
+    """Run one service (or the gateway) in the foreground."""
+    svc = get_service(name.value)
+    sys.stdout.flush()
+    # Replace this process, so signals and the exit code are the service's own.
+    os.execv(sys.executable, [sys.executable, "-m", svc.package])  # noqa: S606
+
+
+# ---- data -------------------------------------------------------------------------------
+
+
+@app.command()
+def migrate(
+    admin: Annotated[
+        bool, typer.Option("--admin/--no-admin", help="Create the first admin too.")
+    ] = True,
+) -> None:
+    """Create indexes and ES mappings for every service, then the first admin.
+
+    The admin comes from MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD, or from a prompt when
+    this is an interactive terminal.
+    """
+    from microfinance_cli.migrate import (
+        AdminRequest,
+        admin_from_settings,
+        create_admin_available,
+        create_first_admin,
+        run_migrations,
+    )
+    from shared.config import Settings
+
+    settings = Settings()
+    request: AdminRequest | None = None
+    if admin:
+        request = admin_from_settings(settings)
+        if request is None and not create_admin_available():
+            _echo("first admin: auth_service.bootstrap.create_admin is not available yet")
+        elif request is None and sys.stdin.isatty():
+            email = typer.prompt("First admin email")
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+            request = AdminRequest(email, password)
+        elif request is None:
+            _echo("first admin: not created (set MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD)")
+
+    async def go() -> None:
+        await run_migrations(settings, _echo)
+        if request is not None:
+            await create_first_admin(settings, request, _echo)
+
+    asyncio.run(go())
+
+
+# ---- checking ---------------------------------------------------------------------------
+
+
+@app.command()
+def doctor() -> None:
+    """Check Python, backends, substitutes, protos and running services; say how to fix."""
+    from microfinance_cli.doctor import FAIL, render, run_checks
+    from shared.config import Settings
+
+    checks = asyncio.run(run_checks(Settings()))
+    _echo(render(checks, style=_style_status if sys.stdout.isatty() else None))
+    failed = [c.name for c in checks if c.status == FAIL]
+    if failed:
+        _echo(f"\n{len(failed)} check(s) failed: {', '.join(failed)}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def health(
+    service: Annotated[
+        list[ServiceName] | None,
+        typer.Option("--service", "-s", help="Probe only this one (repeatable)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per probe.")] = 3.0,
+    wait: Annotated[
+        float, typer.Option(help="Keep probing up to this many seconds until all are SERVING.")
+    ] = 0.0,
+) -> None:
+    """Probe grpc.health.v1 of each service and the gateway's /healthz; exit 1 unless all serve."""
+    from microfinance_cli.health import probe_all, wait_until_serving
+    from shared.config import Settings
+
+    settings = Settings()
+    chosen = [get_service(s.value) for s in service] if service else list(SERVICES)
+
+    async def go() -> list[tuple[str, str, str, str]]:
+        if wait > 0:
+            # On timeout, the final probe below reports who is not serving.
+            with contextlib.suppress(TimeoutError):
+                await wait_until_serving(chosen, settings, wait)
+        results = await probe_all(chosen, settings, rpc_timeout=timeout)
+        return [(r.name, r.status, r.target, r.detail) for r in results]
+
+    rows = asyncio.run(go())
+    width = max(len(r[0]) for r in rows)
+    tty = sys.stdout.isatty()
+    for name, status, target, detail in rows:
+        shown = _style_status(status, f"{status:<11}") if tty else f"{status:<11}"
+        _echo(f"{name:<{width}}  {shown}  {target}" + (f"  {detail}" if detail else ""))
+    if any(r[1] != "SERVING" for r in rows):
+        raise typer.Exit(1)
+
+
+def _run_steps(steps: list[tuple[str, list[str]]]) -> int:
+    failed: list[str] = []
+    for label, argv in steps:
+        started = time.monotonic()
+        _echo(f"==> {label}: {' '.join(argv)}")
+        code = subprocess.call(argv, cwd=REPO_ROOT)  # noqa: S603 - fixed tool invocations
+        _echo(f"<== {label}: {'ok' if code == 0 else f'FAILED ({code})'} "
+              f"in {time.monotonic() - started:.1f}s")
+        if code != 0:
+            failed.append(label)
+    if failed:
+        _echo(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def check_steps() -> list[tuple[str, list[str]]]:
+    """ruff, mypy and the proto drift check: the same steps .ci/run runs."""
+    py = sys.executable
+    steps = [
+        ("ruff", [py, "-m", "ruff", "check", "."]),
+        ("mypy", [py, "-m", "mypy", "."]),
+    ]
+    if (REPO_ROOT / "scripts" / "gen_protos.py").exists():
+        steps.append(("proto drift", [py, "scripts/gen_protos.py", "--check"]))
+    return steps
+
+
+@app.command()
+def check() -> None:
+    """Static checks: ruff, mypy, and that the generated proto code is up to date."""
+    raise typer.Exit(_run_steps(check_steps()))
+
+
+@app.command()
+def protos(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Only report drift; change nothing.")
+    ] = False,
+) -> None:
+    """Regenerate the gRPC/protobuf code under microfinance/ from proto/."""
+    script = REPO_ROOT / "scripts" / "gen_protos.py"
+    if not script.exists():
+        _echo(f"{script} does not exist yet")
+        raise typer.Exit(1)
+    argv = [sys.executable, str(script)] + (["--check"] if check_only else [])
+    raise typer.Exit(subprocess.call(argv, cwd=REPO_ROOT))  # noqa: S603
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def test(ctx: typer.Context) -> None:
+    """Run the test suite (pytest); every argument goes to pytest."""
+    os.chdir(REPO_ROOT)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *ctx.args])  # noqa: S606
+
+
+if __name__ == "__main__":
+    app()
