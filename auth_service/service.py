@@ -251,9 +251,13 @@ class AuthService:
             raise Unauthenticated("this account is deactivated")
         return await self._issue(cred, record.family_id)
 
-    async def logout(self, caller: Caller, refresh_token: str = "") -> None:
+    async def logout(
+        self, caller: Caller, refresh_token: str = "", *, all_sessions: bool = False
+    ) -> None:
         now = self._clock()
-        if refresh_token:
+        if all_sessions:
+            await self._repo.revoke_staff_tokens(caller.subject, now, "logout everywhere")
+        elif refresh_token:
             record = await self._repo.get_refresh(hash_refresh_token(refresh_token))
             if record is not None and record.staff_id == caller.subject:
                 await self._repo.revoke_family(record.family_id, now, "logout")
@@ -354,7 +358,7 @@ class AuthService:
         assert updated is not None
         return updated
 
-    async def reset_password(self, staff_id: str, new_password: str) -> None:
+    async def reset_password(self, staff_id: str, new_password: str) -> Credential:
         cred = await self._repo.get_by_id(staff_id)
         if cred is None:
             raise NotFound(f"no credential for staff {staff_id}")
@@ -371,6 +375,17 @@ class AuthService:
         )
         await self._repo.revoke_staff_tokens(staff_id, now, "password reset")
         await self._store.delete(LOCK_PREFIX + cred.username)
+        updated = await self._repo.get_by_id(staff_id)
+        assert updated is not None
+        return updated
+
+    async def unlock(self, staff_id: str) -> Credential:
+        cred = await self._repo.get_by_id(staff_id)
+        if cred is None:
+            raise NotFound(f"no credential for staff {staff_id}")
+        await self._store.delete(LOCK_PREFIX + cred.username)
+        await self._store.delete(FAIL_PREFIX + cred.username)
+        return cred
 
     # --- keys ---------------------------------------------------------------
     async def public_keys(self) -> list[SigningKey]:

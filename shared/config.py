@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     grpc_host: str = "127.0.0.1"
+    # Address the servers bind; compose sets 0.0.0.0.
+    bind_host: str = "127.0.0.1"
     auth_port: int = 50051
     user_port: int = 50052
     loan_port: int = 50053
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     # Secret shared by the services only to let one service call another as
     # itself (e.g. user_service -> auth_service when creating credentials).
     service_token_secret: SecretStr | None = None
+
+    # Region used to read phone numbers written without a country code (e.g. "KE").
+    default_phone_region: str | None = None
 
     cors_origins: list[str] = Field(default_factory=list)
 

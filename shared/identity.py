@@ -24,6 +24,8 @@ class Caller:
     branch_id: str = ""
     must_change_password: bool = False
     expires_at: int = 0
+    issued_at: int = 0
+    key_id: str = ""
     token: str = ""
 
     @property

@@ -142,6 +142,8 @@ class TokenVerifier:
             branch_id=str(claims.get("branch_id") or ""),
             must_change_password=bool(claims.get("mcp", False)),
             expires_at=int(claims["exp"]),
+            issued_at=int(claims["iat"]),
+            key_id=kid,
             token=token,
         )
 

@@ -6,6 +6,7 @@ server: the first is outermost.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
@@ -52,8 +53,15 @@ def _wrap(handler: Any, wrapper: Wrapper, method: str) -> Any:
     if handler is None:
         return None
     if handler.unary_unary is not None:
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            # Generated base servicers are plain functions that raise NotImplementedError.
+            result = inner(request, context)
+            return await result if inspect.isawaitable(result) else result
+
         return grpc.unary_unary_rpc_method_handler(
-            wrapper(handler.unary_unary, method),
+            wrapper(unary, method),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -191,6 +199,11 @@ class ErrorMappingInterceptor(_WrappingInterceptor):
                 raise
             except DomainError as err:
                 await _abort(context, err)
+            except NotImplementedError:
+                await context.abort(
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    f"{method.rsplit('/', 1)[-1]} is not available in this version",
+                )
             except Exception as exc:
                 for translate in self._translators:
                     mapped = translate(exc)

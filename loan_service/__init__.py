@@ -1,0 +1,1 @@
+"""loan_service: loan products, the loan lifecycle, schedules and repayments."""

@@ -1,0 +1,3 @@
+from loan_service.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""payment_service: repayment posting, receipts, reversals and collection sheets."""

@@ -1,0 +1,1 @@
+"""reporting_service: read models built from events, portfolio reports."""

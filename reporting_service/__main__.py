@@ -1,0 +1,3 @@
+from reporting_service.main import main
+
+main()

@@ -1,0 +1,122 @@
+"""Wiring every service repeats: clients, token verification, and the run loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.cache import Cache, create_redis
+from shared.config import Settings, get_settings
+from shared.grpc.client import create_channel
+from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
+from shared.logging import configure_logging
+from shared.mongo import create_mongo_client, ping
+from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+
+def database_name(settings: Settings, service: str) -> str:
+    # One database per service makes ownership visible and keeps outboxes apart.
+    return f"{settings.mongo_db}_{service}"
+
+
+@dataclass
+class Infrastructure:
+    settings: Settings
+    service: str
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    cache: Cache
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                await close()
+        await self.cache.close()
+        await self.mongo.close()
+
+    async def mongo_healthy(self) -> bool:
+        return bool(await ping(self.mongo))
+
+
+async def open_infrastructure(settings: Settings, service: str) -> Infrastructure:
+    """Create the clients inside the running loop; none of them connects eagerly."""
+    mongo = create_mongo_client(settings.mongo_url_or_default(), app_name=f"mf-{service}")
+    cache = Cache(create_redis(settings.redis_url), prefix="")
+    return Infrastructure(
+        settings=settings,
+        service=service,
+        mongo=mongo,
+        db=mongo[database_name(settings, service)],
+        cache=cache,
+    )
+
+
+def auth_jwks_fetcher(settings: Settings) -> tuple[JwksFetcher, Callable[[], Awaitable[None]]]:
+    """Fetch verifying keys from auth_service over gRPC; returns (fetch, close)."""
+    from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    channel = create_channel(settings.auth_addr, default_timeout=settings.grpc_deadline_seconds)
+    stub = auth_pb2_grpc.AuthServiceStub(channel)
+
+    async def fetch() -> list[Mapping[str, Any]]:
+        response = await stub.GetPublicKeys(auth_pb2.GetPublicKeysRequest())
+        fields = ("kid", "kty", "alg", "use", "crv", "x", "n", "e")
+        return [{f: getattr(k, f) for f in fields if getattr(k, f)} for k in response.keys]
+
+    async def close() -> None:
+        await channel.close(None)
+
+    return fetch, close
+
+
+def make_verifier(
+    settings: Settings, fetch: JwksFetcher, cache: Cache | None = None
+) -> TokenVerifier:
+    return TokenVerifier(
+        JwksKeyCache(fetch, ttl_seconds=settings.public_key_cache_seconds),
+        issuer=settings.jwt_issuer,
+        denylist=cache,
+    )
+
+
+Builder = Callable[[Infrastructure], Awaitable[ServiceDefinition]]
+
+
+async def serve(service: str, build: Builder, settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    infra = await open_infrastructure(settings, service)
+    try:
+        definition = await build(infra)
+        host = GrpcServiceHost(
+            definition,
+            host=settings.bind_host,
+            port=settings.port_for(service),
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+        await run_until_signalled(host)
+    finally:
+        await infra.close()
+
+
+def run_service(service: str, build: Builder) -> None:
+    settings = get_settings()
+    configure_logging(f"{service}_service", settings.log_level, settings.log_json)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(service, build, settings))
+
+
+def remote_verifier(infra: Infrastructure) -> TokenVerifier:
+    """A verifier whose keys come from auth_service; its channel closes with the service."""
+    fetch, close = auth_jwks_fetcher(infra.settings)
+    infra.closers.append(close)
+    return make_verifier(infra.settings, fetch, infra.cache)

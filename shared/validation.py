@@ -1,0 +1,52 @@
+"""Field validators shared by services: phone numbers, emails, dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from shared.errors import InvalidArgument
+
+
+def normalize_phone(value: str, field: str, default_region: str | None = None) -> str:
+    """Any common way of writing a number -> E.164 (``+254712345678``)."""
+    raw = value.strip()
+    if not raw:
+        raise InvalidArgument.field(field, "is required")
+    region = None if raw.startswith(("+", "00")) else default_region
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        hint = "" if region else " (use the international format, e.g. +254712345678)"
+        raise InvalidArgument.field(field, f"is not a phone number{hint}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidArgument.field(field, "is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str, field: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidArgument.field(field, f"is not a valid email address: {exc}") from exc
+    return result.normalized.casefold()
+
+
+def parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidArgument.field(field, "must be a date in YYYY-MM-DD form") from exc
+
+
+def required_text(value: str, field: str, max_length: int = 200) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise InvalidArgument.field(field, "is required")
+    if len(text) > max_length:
+        raise InvalidArgument.field(field, f"must be at most {max_length} characters")
+    return text

@@ -1,0 +1,1 @@
+"""user_service: staff (agents and admins) and borrowers."""

@@ -1,0 +1,3 @@
+from user_service.main import main
+
+main()

@@ -1,0 +1,83 @@
+"""Calls to auth_service for the credentials that go with staff records.
+
+The caller's own token travels with each call (client interceptor), so
+auth_service checks for itself that an admin is asking.
+"""
+
+from __future__ import annotations
+
+from grpc import aio
+
+from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+from shared.errors import FieldViolation, from_rpc_error
+
+
+class GrpcCredentials:
+    def __init__(self, channel: aio.Channel) -> None:
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+
+    async def create(
+        self, *, staff_id: str, username: str, password: str, role: str, branch_id: str
+    ) -> None:
+        try:
+            await self._stub.CreateCredential(
+                auth_pb2.CreateCredentialRequest(
+                    staff_id=staff_id,
+                    username=username,
+                    initial_password=password,
+                    role=role,
+                    agent_id=staff_id if role == "AGENT" else "",
+                    branch_id=branch_id,
+                )
+            )
+        except aio.AioRpcError as exc:
+            raise _translate(exc, {"initial_password": "initial_password"}) from exc
+
+    async def update(
+        self,
+        staff_id: str,
+        *,
+        username: str | None = None,
+        role: str | None = None,
+        branch_id: str | None = None,
+    ) -> None:
+        request = auth_pb2.UpdateCredentialRequest(staff_id=staff_id)
+        if username is not None:
+            request.username = username
+        if role is not None:
+            request.role = role  # type: ignore[assignment]
+            request.agent_id = staff_id if role == "AGENT" else ""
+        if branch_id is not None:
+            request.branch_id = branch_id
+        try:
+            await self._stub.UpdateCredential(request)
+        except aio.AioRpcError as exc:
+            raise _translate(exc) from exc
+
+    async def set_active(self, staff_id: str, active: bool) -> None:
+        try:
+            await self._stub.SetCredentialActive(
+                auth_pb2.SetCredentialActiveRequest(staff_id=staff_id, active=active)
+            )
+        except aio.AioRpcError as exc:
+            raise _translate(exc) from exc
+
+    async def reset_password(self, staff_id: str, password: str) -> None:
+        try:
+            await self._stub.ResetPassword(
+                auth_pb2.ResetPasswordRequest(staff_id=staff_id, temporary_password=password)
+            )
+        except aio.AioRpcError as exc:
+            raise _translate(exc, {"new_password": "temporary_password"}) from exc
+
+
+def _translate(exc: aio.AioRpcError, rename: dict[str, str] | None = None) -> Exception:
+    err = from_rpc_error(exc)
+    if rename and err.violations:
+        renamed = [
+            FieldViolation(rename.get(v.field, v.field), v.description) for v in err.violations
+        ]
+        err = type(err)(
+            "; ".join(f"{v.field}: {v.description}" for v in renamed), violations=renamed
+        )
+    return err

@@ -1,0 +1,175 @@
+"""UserService and BorrowerService servicers, and who may call what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grpc import aio
+
+from microfinance.user.v1 import user_pb2, user_pb2_grpc
+from shared.grpc.access import (
+    ADMIN_ONLY,
+    ANY_STAFF,
+    SELF_SERVICE,
+    Access,
+    access_table,
+    merge_tables,
+)
+from shared.identity import current_caller
+from shared.protos import audit, page_info, page_request
+from user_service.adapters.staff_repository import SORTABLE
+from user_service.domain.staff import Staff
+from user_service.service import NewStaff, StaffService
+
+USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
+BORROWER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["BorrowerService"].full_name
+
+ACCESS: dict[str, Access] = merge_tables(
+    [
+        access_table(
+            USER_SERVICE,
+            {
+                "CreateStaff": ADMIN_ONLY,
+                "ListStaff": ADMIN_ONLY,
+                "UpdateStaff": ADMIN_ONLY,
+                "DeactivateStaff": ADMIN_ONLY,
+                "ReactivateStaff": ADMIN_ONLY,
+                "ResetStaffPassword": ADMIN_ONLY,
+                "GetStaff": ANY_STAFF,
+                "GetMe": SELF_SERVICE,
+            },
+        ),
+        access_table(
+            BORROWER_SERVICE,
+            {
+                # Agents reach only their own borrowers; the use cases scope them.
+                "CreateBorrower": ANY_STAFF,
+                "GetBorrower": ANY_STAFF,
+                "BatchGetBorrowers": ANY_STAFF,
+                "UpdateBorrower": ANY_STAFF,
+                "ListBorrowers": ANY_STAFF,
+                "SearchBorrowers": ANY_STAFF,
+                "DeactivateBorrower": ANY_STAFF,
+                "GetBorrowerHistory": ANY_STAFF,
+                "ReactivateBorrower": ADMIN_ONLY,
+                "BlacklistBorrower": ADMIN_ONLY,
+                "ReassignBorrower": ADMIN_ONLY,
+                "SetKycStatus": ADMIN_ONLY,
+            },
+        ),
+    ]
+)
+
+Ctx = aio.ServicerContext[Any, Any]
+
+
+def staff_proto(staff: Staff) -> user_pb2.Staff:
+    return user_pb2.Staff(
+        id=staff.id,
+        role=staff.role.value,
+        full_name=staff.full_name,
+        email=staff.email,
+        phone=staff.phone,
+        branch_id=staff.branch_id,
+        active=staff.active,
+        deactivation_reason=staff.deactivation_reason,
+        audit=audit(staff.created_by, staff.created_at, staff.updated_by, staff.updated_at),
+        version=staff.version,
+    )
+
+
+def _role_name(value: int) -> str:
+    from microfinance.common.v1 import common_pb2
+
+    return common_pb2.Role.Name(value) if value else ""
+
+
+class UserServicer(user_pb2_grpc.UserServiceServicer):
+    def __init__(self, staff: StaffService) -> None:
+        self._staff = staff
+
+    async def CreateStaff(
+        self, request: user_pb2.CreateStaffRequest, context: Ctx
+    ) -> user_pb2.CreateStaffResponse:
+        staff = await self._staff.create(
+            current_caller(),
+            NewStaff(
+                role=_role_name(request.role),
+                full_name=request.full_name,
+                email=request.email,
+                phone=request.phone,
+                branch_id=request.branch_id,
+                initial_password=request.initial_password,
+            ),
+        )
+        return user_pb2.CreateStaffResponse(staff=staff_proto(staff))
+
+    async def GetStaff(
+        self, request: user_pb2.GetStaffRequest, context: Ctx
+    ) -> user_pb2.GetStaffResponse:
+        staff = await self._staff.get(current_caller(), request.id)
+        return user_pb2.GetStaffResponse(staff=staff_proto(staff))
+
+    async def GetMe(self, request: user_pb2.GetMeRequest, context: Ctx) -> user_pb2.GetMeResponse:
+        caller = current_caller()
+        staff = await self._staff.me(caller)
+        return user_pb2.GetMeResponse(
+            staff=staff_proto(staff), must_change_password=caller.must_change_password
+        )
+
+    async def ListStaff(
+        self, request: user_pb2.ListStaffRequest, context: Ctx
+    ) -> user_pb2.ListStaffResponse:
+        page = page_request(request.page, SORTABLE, [("created_at", 1)])
+        items, total = await self._staff.list_staff(
+            role=_role_name(request.role) or None,
+            branch_id=request.branch_id or None,
+            active=request.active if request.HasField("active") else None,
+            page=page,
+        )
+        return user_pb2.ListStaffResponse(
+            staff=[staff_proto(s) for s in items], page=page_info(page, len(items), total)
+        )
+
+    async def UpdateStaff(
+        self, request: user_pb2.UpdateStaffRequest, context: Ctx
+    ) -> user_pb2.UpdateStaffResponse:
+        values = {
+            "full_name": request.staff.full_name,
+            "email": request.staff.email,
+            "phone": request.staff.phone,
+            "branch_id": request.staff.branch_id,
+            "role": _role_name(request.staff.role),
+        }
+        staff = await self._staff.update(
+            current_caller(),
+            request.id,
+            values,
+            list(request.update_mask.paths),
+            request.expected_version,
+        )
+        return user_pb2.UpdateStaffResponse(staff=staff_proto(staff))
+
+    async def DeactivateStaff(
+        self, request: user_pb2.DeactivateStaffRequest, context: Ctx
+    ) -> user_pb2.DeactivateStaffResponse:
+        staff = await self._staff.deactivate(current_caller(), request.id, request.reason)
+        return user_pb2.DeactivateStaffResponse(staff=staff_proto(staff))
+
+    async def ReactivateStaff(
+        self, request: user_pb2.ReactivateStaffRequest, context: Ctx
+    ) -> user_pb2.ReactivateStaffResponse:
+        staff = await self._staff.reactivate(current_caller(), request.id)
+        return user_pb2.ReactivateStaffResponse(staff=staff_proto(staff))
+
+    async def ResetStaffPassword(
+        self, request: user_pb2.ResetStaffPasswordRequest, context: Ctx
+    ) -> user_pb2.ResetStaffPasswordResponse:
+        staff = await self._staff.reset_password(
+            current_caller(), request.id, request.temporary_password
+        )
+        return user_pb2.ResetStaffPasswordResponse(staff=staff_proto(staff))
+
+
+class BorrowerServicer(user_pb2_grpc.BorrowerServiceServicer):
+    """Borrowers; the behaviour arrives with the borrowers issue."""

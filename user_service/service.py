@@ -1,0 +1,206 @@
+"""User service use cases: staff management (borrowers arrive with their issue)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shared.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
+from shared.identity import Caller
+from shared.paging import Page
+from user_service.adapters.staff_repository import StaffRepository
+from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
+
+log = logging.getLogger(__name__)
+
+
+class Credentials(Protocol):
+    async def create(
+        self, *, staff_id: str, username: str, password: str, role: str, branch_id: str
+    ) -> None: ...
+
+    async def update(
+        self,
+        staff_id: str,
+        *,
+        username: str | None = None,
+        role: str | None = None,
+        branch_id: str | None = None,
+    ) -> None: ...
+
+    async def set_active(self, staff_id: str, active: bool) -> None: ...
+
+    async def reset_password(self, staff_id: str, password: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewStaff:
+    role: str
+    full_name: str
+    email: str
+    phone: str
+    branch_id: str
+    initial_password: str
+
+
+class StaffService:
+    def __init__(
+        self,
+        repo: StaffRepository,
+        credentials: Credentials,
+        *,
+        phone_region: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repo = repo
+        self._credentials = credentials
+        self._region = phone_region
+        self._clock = clock
+
+    async def create(self, caller: Caller, new: NewStaff) -> Staff:
+        fields = validate_fields(
+            role=new.role,
+            full_name=new.full_name,
+            email=new.email,
+            phone=new.phone,
+            branch_id=new.branch_id,
+            phone_region=self._region,
+        )
+        if not new.initial_password:
+            raise InvalidArgument.field("initial_password", "is required")
+        now = self._clock()
+        staff = Staff(
+            id=uuid.uuid4().hex,
+            created_by=caller.subject,
+            created_at=now,
+            updated_by=caller.subject,
+            updated_at=now,
+            **fields,  # type: ignore[arg-type]
+        )
+        # The unique email index decides races; only then is a credential made.
+        await self._repo.insert(staff)
+        try:
+            await self._credentials.create(
+                staff_id=staff.id,
+                username=staff.email,
+                password=new.initial_password,
+                role=staff.role.value,
+                branch_id=staff.branch_id,
+            )
+        except BaseException:
+            await self._repo.remove_unactivated(staff.id)
+            raise
+        return staff
+
+    async def get(self, caller: Caller, staff_id: str) -> Staff:
+        if not caller.is_admin and caller.subject != staff_id:
+            raise PermissionDenied("agents may only read their own staff record")
+        return await self._repo.get(staff_id)
+
+    async def me(self, caller: Caller) -> Staff:
+        return await self._repo.get(caller.subject)
+
+    async def list_staff(
+        self, *, role: str | None, branch_id: str | None, active: bool | None, page: Page
+    ) -> tuple[list[Staff], int]:
+        if role:
+            parse_role(role)
+        return await self._repo.list(role=role, branch_id=branch_id, active=active, page=page)
+
+    async def update(
+        self,
+        caller: Caller,
+        staff_id: str,
+        values: dict[str, str],
+        paths: list[str],
+        expected_version: int = 0,
+    ) -> Staff:
+        if not paths:
+            raise InvalidArgument.field("update_mask", "names no field to update")
+        unknown = [p for p in paths if p not in UPDATABLE]
+        if unknown:
+            raise InvalidArgument.field(
+                "update_mask",
+                f"cannot update {', '.join(unknown)}; allowed: {', '.join(UPDATABLE)}",
+            )
+        current = await self._repo.get(staff_id)
+        if expected_version and expected_version != current.version:
+            raise Conflict(
+                f"staff {staff_id} is at version {current.version}, not {expected_version}"
+            )
+        merged = {
+            "role": current.role.value,
+            "full_name": current.full_name,
+            "email": current.email,
+            "phone": current.phone,
+            "branch_id": current.branch_id,
+        }
+        merged.update({p: values.get(p, "") for p in paths})
+        checked = validate_fields(phone_region=self._region, **merged)
+        changes: dict[str, Any] = {p: checked[p] for p in paths}
+        if "role" in changes:
+            if staff_id == caller.subject and changes["role"] != current.role:
+                raise FailedPrecondition("an admin cannot change their own role")
+            changes["role"] = changes["role"].value
+        updated = await self._repo.update(
+            staff_id, current.version, changes, caller.subject, self._clock()
+        )
+        cred_changes = {
+            "username": changes.get("email"),
+            "role": changes.get("role"),
+            "branch_id": changes.get("branch_id"),
+        }
+        if any(v is not None for v in cred_changes.values()):
+            try:
+                await self._credentials.update(staff_id, **cred_changes)
+            except BaseException:
+                # Put the record back so staff and credential never disagree.
+                revert = {k: getattr(current, k) for k in changes}
+                if "role" in revert:
+                    revert["role"] = current.role.value
+                await self._repo.update(
+                    staff_id, updated.version, revert, caller.subject, self._clock()
+                )
+                raise
+        return updated
+
+    async def deactivate(self, caller: Caller, staff_id: str, reason: str) -> Staff:
+        if staff_id == caller.subject:
+            raise FailedPrecondition("you cannot deactivate your own account")
+        if not reason.strip():
+            raise InvalidArgument.field("reason", "is required")
+        current = await self._repo.get(staff_id)
+        if not current.active:
+            raise FailedPrecondition(f"staff {staff_id} is already deactivated")
+        # Credential first: a deactivated record must never keep a working login.
+        await self._credentials.set_active(staff_id, False)
+        return await self._repo.update(
+            staff_id,
+            current.version,
+            {"active": False, "deactivation_reason": reason.strip()},
+            caller.subject,
+            self._clock(),
+        )
+
+    async def reactivate(self, caller: Caller, staff_id: str) -> Staff:
+        current = await self._repo.get(staff_id)
+        if current.active:
+            raise FailedPrecondition(f"staff {staff_id} is already active")
+        updated = await self._repo.update(
+            staff_id,
+            current.version,
+            {"active": True, "deactivation_reason": ""},
+            caller.subject,
+            self._clock(),
+        )
+        await self._credentials.set_active(staff_id, True)
+        return updated
+
+    async def reset_password(self, caller: Caller, staff_id: str, password: str) -> Staff:
+        staff = await self._repo.get(staff_id)
+        await self._credentials.reset_password(staff_id, password)
+        return staff
