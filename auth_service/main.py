@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.mongo import IndexRegistry
-
-from auth_service.adapters.repository import INDEXES, AuthRepository
+from auth_service.adapters.repository import AuthRepository
 from auth_service.domain.passwords import PasswordHashing
 from auth_service.grpc_api import ACCESS, SERVICE_NAME, AuthServicer
+from auth_service.migrations import REGISTRY
 from auth_service.service import AuthPolicy, AuthService
 from microfinance.auth.v1 import auth_pb2_grpc
 from shared.config import Settings
@@ -17,7 +16,6 @@ from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, make_verifier, run_service
 
 SERVICE = "auth"
-REGISTRY = IndexRegistry(INDEXES)
 
 
 def policy_from(settings: Settings) -> AuthPolicy:

@@ -17,7 +17,7 @@ from shared.config import Settings, get_settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
 from shared.logging import configure_logging
-from shared.mongo import create_mongo_client, ping
+from shared.mongo import IndexRegistry, create_mongo_client, ping
 from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -120,3 +120,12 @@ def remote_verifier(infra: Infrastructure) -> TokenVerifier:
     fetch, close = auth_jwks_fetcher(infra.settings)
     infra.closers.append(close)
     return make_verifier(infra.settings, fetch, infra.cache)
+
+
+async def apply_indexes(settings: Settings, service: str, registry: IndexRegistry) -> None:
+    """One service's migrations, run by `microfinance migrate` outside the server."""
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-migrate")
+    try:
+        await registry.apply(client[database_name(settings, service)])
+    finally:
+        await client.close()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from grpc import aio
-from shared.mongo import IndexRegistry
 
 from microfinance.user.v1 import user_pb2_grpc
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
 from user_service.adapters.auth_client import GrpcCredentials
-from user_service.adapters.staff_repository import STAFF_INDEXES, StaffRepository
+from user_service.adapters.staff_repository import StaffRepository
 from user_service.grpc_api import (
     ACCESS,
     BORROWER_SERVICE,
@@ -18,10 +17,10 @@ from user_service.grpc_api import (
     BorrowerServicer,
     UserServicer,
 )
+from user_service.migrations import REGISTRY
 from user_service.service import StaffService
 
 SERVICE = "user"
-REGISTRY = IndexRegistry(STAFF_INDEXES)
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:

@@ -1,0 +1,15 @@
+"""user_service indexes, applied by `microfinance migrate` (and again at start)."""
+
+from __future__ import annotations
+
+from shared.mongo import IndexRegistry
+
+from shared.config import Settings
+from shared.runtime import apply_indexes
+from user_service.adapters.staff_repository import STAFF_INDEXES
+
+REGISTRY = IndexRegistry(STAFF_INDEXES)
+
+
+async def migrate(settings: Settings) -> None:
+    await apply_indexes(settings, "user", REGISTRY)
