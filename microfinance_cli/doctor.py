@@ -19,6 +19,7 @@ import httpx
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
+from microfinance_cli.backends import find_executable
 from microfinance_cli.health import probe, target_for
 from microfinance_cli.services import SERVICES
 from shared.config import Settings
@@ -56,15 +57,6 @@ def _err(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:200]}"
 
 
-def venv_bin(name: str) -> Path | None:
-    """An executable next to this interpreter (the venv's bin), else on PATH."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return candidate
-    found = shutil.which(name)
-    return Path(found) if found else None
-
-
 # ---- environment ------------------------------------------------------------------------
 
 
@@ -86,13 +78,13 @@ def check_substitutes(settings: Settings) -> list[Check]:
     fix = "pip install -e '.[embedded]' (./run does this)"
     if settings.mongo_url:
         checks.append(Check("embedded mongo", OK, "not needed: MF_MONGO_URL is set"))
-    elif (path := venv_bin("secantusd-py")) is not None:
+    elif (path := find_executable("secantusd-py")) is not None:
         checks.append(Check("embedded mongo", OK, f"secantusdb installed ({path})"))
     else:
         checks.append(Check("embedded mongo", FAIL, "secantusd-py not installed", fix))
     if settings.es_url:
         checks.append(Check("embedded elasticsearch", OK, "not needed: MF_ES_URL is set"))
-    elif (path := venv_bin("noida-db")) is not None:
+    elif (path := find_executable("noida-db")) is not None:
         checks.append(Check("embedded elasticsearch", OK, f"noida-db installed ({path})"))
     else:
         checks.append(Check("embedded elasticsearch", FAIL, "noida-db not installed", fix))

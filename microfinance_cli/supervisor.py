@@ -176,6 +176,7 @@ class Supervisor:
             asyncio.create_task(self._pump(spec.name, process.stderr)),
         ]
         self.children.append(child)
+        self.say(f"started {spec.name} (pid {process.pid})")
         return child
 
     def kill_all(self) -> None:

@@ -150,7 +150,7 @@ async def test_colour_wraps_the_name_only() -> None:
     await sup.start()
     await sup.children[0].process.wait()
     await sup.stop()
-    line = out.getvalue().splitlines()[0]
+    line = next(x for x in out.getvalue().splitlines() if x.endswith(" hi"))
     assert line.startswith("\x1b[")
     assert line.endswith("\x1b[0m hi")
 
@@ -353,3 +353,117 @@ def test_children_die_with_a_killed_supervisor() -> None:
         proc.stdout.close()
     for pid in pids:
         assert wait_gone(pid), f"child {pid} outlived its supervisor"
+
+
+# ---- up, end to end ---------------------------------------------------------------------
+
+
+def _services_exist() -> bool:
+    import importlib.util
+
+    from microfinance_cli.services import SERVICES
+
+    return all(importlib.util.find_spec(f"{s.package}.main") for s in SERVICES)
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not _services_exist(), reason="not every service has a main.py yet")
+def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    import queue
+    import threading
+    import uuid
+
+    from microfinance_cli.services import SERVICES
+
+    ports = {s.port_setting: closed_port() for s in SERVICES}
+    mongo_port, es_port = closed_port(), closed_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    env.update({f"MF_{k.upper()}": str(v) for k, v in ports.items()})
+    env.update(
+        MF_DATA_DIR=str(tmp_path / "data"),
+        MF_EMBEDDED_MONGO_PORT=str(mongo_port),
+        MF_EMBEDDED_ES_PORT=str(es_port),
+        MF_MONGO_DB=f"mf_up_{uuid.uuid4().hex[:8]}",
+        MF_ADMIN_EMAIL="admin@example.org",
+        MF_ADMIN_PASSWORD="correct horse battery staple 42",
+        NO_COLOR="1",
+    )
+    for name in ("MF_REDIS_URL", "MF_AMQP_URL"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    proc = subprocess.Popen(
+        [PY, "-m", "microfinance_cli", "up", "--stop-timeout", "20"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0,
+    )
+    assert proc.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    seen: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def read_until(marker: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError("up exited early:\n" + "\n".join(seen[-60:]))
+            seen.append(line)
+            if marker in line:
+                return
+        raise AssertionError(f"no {marker!r} in time:\n" + "\n".join(seen[-60:]))
+
+    try:
+        read_until("all six processes SERVING", 240)
+        pids = [
+            int(line.rsplit("(pid ", 1)[1].rstrip(")"))
+            for line in seen
+            if "| started " in line and "(pid " in line
+        ]
+        assert len(pids) == len(SERVICES)
+        health = subprocess.run(
+            [PY, "-m", "microfinance_cli", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert health.stdout.count("SERVING") == len(SERVICES)
+
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    while (line := lines.get(timeout=10)) is not None:
+        seen.append(line)
+    output = "\n".join(seen)
+    assert proc.returncode == 0, output[-5000:]
+    assert "all processes stopped" in output
+    for pid in pids:
+        assert wait_gone(pid), f"service pid {pid} still alive"
+    assert _port_closed(mongo_port), "embedded mongo left running"
+    assert _port_closed(es_port), "embedded elasticsearch left running"
+    assert (tmp_path / "data" / "mongo").is_dir()
