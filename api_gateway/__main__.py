@@ -1,0 +1,3 @@
+from api_gateway.main import main
+
+main()

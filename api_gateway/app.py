@@ -1,0 +1,97 @@
+"""The FastAPI application: routes, middleware, error handlers and lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from shared.cache import Cache, create_redis
+
+from api_gateway.clients import ServiceClients
+from api_gateway.deps import GatewayState
+from api_gateway.errors import install_error_handlers
+from api_gateway.middleware import RequestContextMiddleware
+from api_gateway.ratelimit import LoginRateLimiter
+from api_gateway.routes import auth, health, staff
+from shared.config import Settings, get_settings
+from shared.runtime import auth_jwks_fetcher, make_verifier
+
+HSTS_PRODUCTION_SECONDS = 365 * 24 * 3600
+
+DESCRIPTION = """
+HTTP API of the microfinance loan management system.
+
+Log in with `POST /api/v1/auth/login`, then send the access token as
+`Authorization: Bearer <token>` on every other `/api/v1` call. Errors always have the shape
+`{"error": {"code", "message", "fields", "request_id"}}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    hsts_max_age_seconds: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the gateway. Nothing connects until the lifespan starts.
+
+    HSTS is sent in production (where TLS terminates in front of the gateway) unless
+    ``hsts_max_age_seconds`` says otherwise; 0 turns it off. ``clock`` drives the login
+    rate-limit windows.
+    """
+    settings = settings or get_settings()
+    cfg = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Channels and Redis belong to the loop that serves requests: create them here.
+        cache = Cache(create_redis(cfg.redis_url), prefix="")
+        fetch_keys, close_keys = auth_jwks_fetcher(cfg)
+        clients = ServiceClients.open(cfg)
+        app.state.gateway = GatewayState(
+            settings=cfg,
+            clients=clients,
+            # The cache doubles as the denylist that logout writes access-token ids to.
+            verifier=make_verifier(cfg, fetch_keys, cache),
+            login_limiter=LoginRateLimiter(
+                cache, limit_per_minute=cfg.login_rate_limit_per_minute, clock=clock
+            ),
+        )
+        try:
+            yield
+        finally:
+            app.state.gateway = None
+            await clients.close()
+            await close_keys()
+            await cache.close()
+
+    app = FastAPI(
+        title="microfinance API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(staff.router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Bearer tokens travel in a header, not cookies: no credentials mode needed.
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+            max_age=600,
+        )
+    if hsts_max_age_seconds is None:
+        hsts_max_age_seconds = HSTS_PRODUCTION_SECONDS if settings.env == "production" else 0
+    # Added last, so it is outermost: every response (errors, CORS preflights) gets its headers.
+    app.add_middleware(RequestContextMiddleware, hsts_max_age_seconds=hsts_max_age_seconds)
+    return app

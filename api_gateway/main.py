@@ -1,0 +1,30 @@
+"""api_gateway process: uvicorn serving the FastAPI app."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api_gateway.app import create_app
+from shared.config import get_settings
+from shared.logging import configure_logging
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging("api_gateway", settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        # Our root handler (JSON, redaction, request id) does the logging; the
+        # middleware writes one access line per request, so uvicorn's own is off.
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Per-request plumbing as plain ASGI middleware: request id, security headers,
+an access log line, and a last-resort 500 in the standard error shape.
+
+Plain ASGI (not BaseHTTPMiddleware) so that the context variables set here
+(request id, caller) are the ones the route and the gRPC client interceptor see.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api_gateway.errors import internal_error_response
+from shared.identity import caller_var
+from shared.logging import request_id_var
+
+log = logging.getLogger("microfinance.gateway.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI and ReDoc load their script and styles from a CDN and run an inline bootstrap.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+def accept_request_id(value: str | None) -> str:
+    """A caller's id is kept only if it is short and plain; it ends up in every log line."""
+    if value and _SANE_REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts_max_age_seconds: int = 0) -> None:
+        self.app = app
+        self._hsts = (
+            f"max-age={hsts_max_age_seconds}; includeSubDomains"
+            if hsts_max_age_seconds > 0
+            else ""
+        )
+
+    def _security_headers(self, path: str, headers: MutableHeaders) -> None:
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=()")
+        docs = path.startswith(DOCS_PATHS)
+        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+        if self._hsts:
+            headers["Strict-Transport-Security"] = self._hsts
+        if path.startswith("/api/"):
+            # Responses carry tokens and personal data: no cache may keep them.
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "")
+        rid = accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        rid_token = request_id_var.set(rid)
+        # Routes set the caller; reset it here so nothing outlives the request.
+        caller_token = caller_var.set(None)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = rid
+                self._security_headers(path, headers)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", method, path)
+            if status:
+                raise  # the response has begun; all we can do is drop the connection
+            await internal_error_response()(scope, receive, send_with_headers)
+        finally:
+            caller = caller_var.get()
+            client = scope.get("client")
+            log.info(
+                "http %s %s %s",
+                method,
+                path,
+                status or 500,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status or 500,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_ip": client[0] if client else "",
+                    "caller": caller.subject if caller else "",
+                },
+            )
+            caller_var.reset(caller_token)
+            request_id_var.reset(rid_token)

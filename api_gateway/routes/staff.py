@@ -1,0 +1,196 @@
+"""/api/v1/staff: staff management, admin only (checked here and in user_service)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from api_gateway import convert, schemas
+from api_gateway.deps import State
+from api_gateway.routes import error_responses
+from api_gateway.security import AdminOnly
+from microfinance.common.v1 import common_pb2
+from microfinance.user.v1 import user_pb2
+from shared.errors import InvalidArgument
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+
+StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def _etag(staff: schemas.StaffOut) -> str:
+    return f'"{staff.version}"'
+
+
+def _expected_version(if_match: str | None, body_version: int | None) -> int:
+    header_version = 0
+    if if_match is not None and if_match.strip() != "*":
+        match = _ETAG.match(if_match)
+        if match is None:
+            raise InvalidArgument.field("If-Match", 'must be a version such as "3"')
+        header_version = int(match.group(1))
+    if header_version and body_version and header_version != body_version:
+        raise InvalidArgument.field(
+            "expected_version", "disagrees with the If-Match header; send one of them"
+        )
+    return header_version or body_version or 0
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.StaffOut,
+    summary="Create a staff member and their login (initial password, must change)",
+    responses=error_responses(401, 403, 409, 422, 503),
+)
+async def create_staff(
+    body: schemas.CreateStaffRequest, caller: AdminOnly, state: State, response: Response
+) -> schemas.StaffOut:
+    result = await state.clients.users.CreateStaff(
+        user_pb2.CreateStaffRequest(
+            role=convert.role_value(body.role),
+            full_name=body.full_name,
+            email=body.email,
+            phone=body.phone,
+            branch_id=body.branch_id,
+            initial_password=body.initial_password,
+        )
+    )
+    staff = convert.staff(result.staff)
+    response.headers["Location"] = f"/api/v1/staff/{staff.id}"
+    response.headers["ETag"] = _etag(staff)
+    return staff
+
+
+@router.get(
+    "",
+    response_model=schemas.StaffList,
+    summary="List staff",
+    responses=error_responses(401, 403, 422, 503),
+)
+async def list_staff(
+    caller: AdminOnly,
+    state: State,
+    role: Annotated[schemas.RoleName | None, Query()] = None,
+    branch_id: Annotated[str | None, Query(max_length=64)] = None,
+    active: Annotated[bool | None, Query()] = None,
+    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
+    page_token: Annotated[str, Query(max_length=512)] = "",
+    order_by: Annotated[
+        str, Query(max_length=200, description="created_at, full_name, email; `desc` allowed")
+    ] = "",
+) -> schemas.StaffList:
+    request = user_pb2.ListStaffRequest(
+        role=convert.role_value(role),
+        branch_id=branch_id or "",
+        page=common_pb2.PageRequest(
+            page_size=page_size, page_token=page_token, order_by=order_by
+        ),
+    )
+    if active is not None:
+        request.active = active
+    result = await state.clients.users.ListStaff(request)
+    return schemas.StaffList(
+        staff=[convert.staff(s) for s in result.staff], page=convert.page_info(result.page)
+    )
+
+
+@router.get(
+    "/{staff_id}",
+    response_model=schemas.StaffOut,
+    summary="One staff member",
+    responses=error_responses(401, 403, 404, 503),
+)
+async def get_staff(
+    staff_id: StaffId, caller: AdminOnly, state: State, response: Response
+) -> schemas.StaffOut:
+    result = await state.clients.users.GetStaff(user_pb2.GetStaffRequest(id=staff_id))
+    staff = convert.staff(result.staff)
+    response.headers["ETag"] = _etag(staff)
+    return staff
+
+
+@router.patch(
+    "/{staff_id}",
+    response_model=schemas.StaffOut,
+    summary="Change the given fields (JSON merge); If-Match or expected_version guards races",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def update_staff(
+    staff_id: StaffId,
+    body: schemas.UpdateStaffRequest,
+    caller: AdminOnly,
+    state: State,
+    response: Response,
+    if_match: Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')] = None,
+) -> schemas.StaffOut:
+    changes = body.changed_fields()
+    if not changes:
+        raise InvalidArgument.field(
+            "body", "names no field to change (full_name, email, phone, branch_id, role)"
+        )
+    values = user_pb2.Staff(
+        full_name=changes.get("full_name", ""),
+        email=changes.get("email", ""),
+        phone=changes.get("phone", ""),
+        branch_id=changes.get("branch_id", ""),
+        role=convert.role_value(changes.get("role")),
+    )
+    result = await state.clients.users.UpdateStaff(
+        user_pb2.UpdateStaffRequest(
+            id=staff_id,
+            staff=values,
+            update_mask=FieldMask(paths=sorted(changes)),
+            expected_version=_expected_version(if_match, body.expected_version),
+        )
+    )
+    staff = convert.staff(result.staff)
+    response.headers["ETag"] = _etag(staff)
+    return staff
+
+
+@router.post(
+    "/{staff_id}/deactivate",
+    response_model=schemas.StaffOut,
+    summary="Block login and end every session of this staff member",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def deactivate_staff(
+    staff_id: StaffId, body: schemas.DeactivateStaffRequest, caller: AdminOnly, state: State
+) -> schemas.StaffOut:
+    result = await state.clients.users.DeactivateStaff(
+        user_pb2.DeactivateStaffRequest(id=staff_id, reason=body.reason)
+    )
+    return convert.staff(result.staff)
+
+
+@router.post(
+    "/{staff_id}/reactivate",
+    response_model=schemas.StaffOut,
+    summary="Let a deactivated staff member log in again",
+    responses=error_responses(401, 403, 404, 409, 503),
+)
+async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -> schemas.StaffOut:
+    result = await state.clients.users.ReactivateStaff(
+        user_pb2.ReactivateStaffRequest(id=staff_id)
+    )
+    return convert.staff(result.staff)
+
+
+@router.post(
+    "/{staff_id}/reset-password",
+    response_model=schemas.StaffOut,
+    summary="Set a temporary password that must be changed at next login",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def reset_staff_password(
+    staff_id: StaffId, body: schemas.ResetPasswordRequest, caller: AdminOnly, state: State
+) -> schemas.StaffOut:
+    result = await state.clients.users.ResetStaffPassword(
+        user_pb2.ResetStaffPasswordRequest(id=staff_id, temporary_password=body.temporary_password)
+    )
+    return convert.staff(result.staff)
