@@ -35,6 +35,7 @@ def build_service(infra: Infrastructure, hashing: PasswordHashing | None = None)
         infra.cache,
         hashing or PasswordHashing(),
         policy=policy_from(infra.settings),
+        events=infra.outbox,
     )
 
 
@@ -55,6 +56,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         access=ACCESS,
         verifier=verifier,
         health_checks={"mongo": infra.mongo_healthy},
+        background=[infra.relay],
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from shared.mongo import IndexRegistry
-
 from auth_service.adapters.repository import INDEXES
 from shared.config import Settings
+from shared.events import outbox_indexes
+from shared.mongo import IndexRegistry
 from shared.runtime import apply_indexes
 
-REGISTRY = IndexRegistry(INDEXES)
+REGISTRY = IndexRegistry(INDEXES).merge(outbox_indexes())
 
 
 async def migrate(settings: Settings) -> None:

@@ -50,7 +50,7 @@ class KeyValueStore(Protocol):
 
 
 class EventSink(Protocol):
-    async def emit(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> None: ...
+    async def emit(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

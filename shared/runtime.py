@@ -7,20 +7,23 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
+from shared.events import Outbox, OutboxRelay
 from shared.grpc.client import create_channel
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
 from shared.logging import configure_logging
-from shared.mongo import IndexRegistry, create_mongo_client, ping
+from shared.mongo import IndexRegistry, create_mongo_client, ping, run_in_transaction
 from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def database_name(settings: Settings, service: str) -> str:
@@ -35,7 +38,13 @@ class Infrastructure:
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
     cache: Cache
+    outbox: Outbox
+    relay: OutboxRelay
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def in_transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run ``body`` in a Mongo transaction, retried on transient conflicts."""
+        return await run_in_transaction(self.mongo, body)
 
     async def close(self) -> None:
         for close in reversed(self.closers):
@@ -52,12 +61,16 @@ async def open_infrastructure(settings: Settings, service: str) -> Infrastructur
     """Create the clients inside the running loop; none of them connects eagerly."""
     mongo = create_mongo_client(settings.mongo_url_or_default(), app_name=f"mf-{service}")
     cache = Cache(create_redis(settings.redis_url), prefix="")
+    db = mongo[database_name(settings, service)]
+    outbox = Outbox(db, producer=f"{service}_service")
     return Infrastructure(
         settings=settings,
         service=service,
         mongo=mongo,
-        db=mongo[database_name(settings, service)],
+        db=db,
         cache=cache,
+        outbox=outbox,
+        relay=OutboxRelay(outbox, settings.amqp_url, settings.amqp_exchange),
     )
 
 

@@ -37,6 +37,8 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     staff = StaffService(
         StaffRepository(infra.db),
         GrpcCredentials(auth_channel),
+        infra.in_transaction,
+        infra.outbox,
         phone_region=settings.default_phone_region,
     )
     users = UserServicer(staff)
@@ -53,6 +55,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         access=ACCESS,
         verifier=remote_verifier(infra),
         health_checks={"mongo": infra.mongo_healthy},
+        background=[infra.relay],
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from shared.mongo import IndexRegistry
-
 from shared.config import Settings
+from shared.events import outbox_indexes
+from shared.mongo import IndexRegistry
 from shared.runtime import apply_indexes
 from user_service.adapters.staff_repository import STAFF_INDEXES
 
-REGISTRY = IndexRegistry(STAFF_INDEXES)
+REGISTRY = IndexRegistry(STAFF_INDEXES).merge(outbox_indexes())
 
 
 async def migrate(settings: Settings) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from shared.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.identity import Caller
@@ -16,6 +16,34 @@ from user_service.adapters.staff_repository import StaffRepository
 from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+Session = Any
+
+
+class Transactions(Protocol):
+    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
+
+
+class Events(Protocol):
+    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
+
+    async def add(self, session: Session, events: Any) -> None: ...
+
+    def notify(self) -> None: ...
+
+
+def staff_payload(staff: Staff) -> dict[str, Any]:
+    return {
+        "staff_id": staff.id,
+        "role": staff.role.value,
+        "full_name": staff.full_name,
+        "email": staff.email,
+        "branch_id": staff.branch_id,
+        "active": staff.active,
+        "version": staff.version,
+    }
 
 
 class Credentials(Protocol):
@@ -52,14 +80,39 @@ class StaffService:
         self,
         repo: StaffRepository,
         credentials: Credentials,
+        transactions: Transactions,
+        events: Events,
         *,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repo = repo
         self._credentials = credentials
+        self._tx = transactions
+        self._events = events
         self._region = phone_region
         self._clock = clock
+
+    async def _record(self, session: Session, event_type: str, staff: Staff) -> None:
+        await self._events.add(
+            session, [self._events.new_event(event_type, staff.id, staff_payload(staff))]
+        )
+
+    async def _update(
+        self, caller: Caller, staff_id: str, version: int, changes: dict[str, Any], event: str
+    ) -> Staff:
+        """Compare-and-set update and its event, in one transaction."""
+
+        async def body(session: Session) -> Staff:
+            updated = await self._repo.update(
+                staff_id, version, changes, caller.subject, self._clock(), session
+            )
+            await self._record(session, event, updated)
+            return updated
+
+        updated = await self._tx(body)
+        self._events.notify()
+        return updated
 
     async def create(self, caller: Caller, new: NewStaff) -> Staff:
         fields = validate_fields(
@@ -81,8 +134,14 @@ class StaffService:
             updated_at=now,
             **fields,  # type: ignore[arg-type]
         )
+
         # The unique email index decides races; only then is a credential made.
-        await self._repo.insert(staff)
+        async def insert(session: Session) -> None:
+            await self._repo.insert(staff, session)
+            await self._record(session, "user.staff_created", staff)
+
+        await self._tx(insert)
+        self._events.notify()
         try:
             await self._credentials.create(
                 staff_id=staff.id,
@@ -92,7 +151,13 @@ class StaffService:
                 branch_id=staff.branch_id,
             )
         except BaseException:
-            await self._repo.remove_unactivated(staff.id)
+
+            async def undo(session: Session) -> None:
+                await self._repo.remove_unactivated(staff.id, session)
+                await self._record(session, "user.staff_creation_rolled_back", staff)
+
+            await self._tx(undo)
+            self._events.notify()
             raise
         return staff
 
@@ -146,8 +211,8 @@ class StaffService:
             if staff_id == caller.subject and changes["role"] != current.role:
                 raise FailedPrecondition("an admin cannot change their own role")
             changes["role"] = changes["role"].value
-        updated = await self._repo.update(
-            staff_id, current.version, changes, caller.subject, self._clock()
+        updated = await self._update(
+            caller, staff_id, current.version, changes, "user.staff_updated"
         )
         cred_changes = {
             "username": changes.get("email"),
@@ -162,9 +227,7 @@ class StaffService:
                 revert = {k: getattr(current, k) for k in changes}
                 if "role" in revert:
                     revert["role"] = current.role.value
-                await self._repo.update(
-                    staff_id, updated.version, revert, caller.subject, self._clock()
-                )
+                await self._update(caller, staff_id, updated.version, revert, "user.staff_updated")
                 raise
         return updated
 
@@ -178,24 +241,24 @@ class StaffService:
             raise FailedPrecondition(f"staff {staff_id} is already deactivated")
         # Credential first: a deactivated record must never keep a working login.
         await self._credentials.set_active(staff_id, False)
-        return await self._repo.update(
+        return await self._update(
+            caller,
             staff_id,
             current.version,
             {"active": False, "deactivation_reason": reason.strip()},
-            caller.subject,
-            self._clock(),
+            "user.staff_deactivated",
         )
 
     async def reactivate(self, caller: Caller, staff_id: str) -> Staff:
         current = await self._repo.get(staff_id)
         if current.active:
             raise FailedPrecondition(f"staff {staff_id} is already active")
-        updated = await self._repo.update(
+        updated = await self._update(
+            caller,
             staff_id,
             current.version,
             {"active": True, "deactivation_reason": ""},
-            caller.subject,
-            self._clock(),
+            "user.staff_reactivated",
         )
         await self._credentials.set_active(staff_id, True)
         return updated

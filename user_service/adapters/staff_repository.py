@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -74,18 +75,20 @@ class StaffRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._staff = db[STAFF]
 
-    async def insert(self, staff: Staff) -> None:
+    async def insert(self, staff: Staff, session: AsyncClientSession | None = None) -> None:
         try:
-            await self._staff.insert_one(to_doc(staff))
+            await self._staff.insert_one(to_doc(staff), session=session)
         except DuplicateKeyError as exc:
             raise _duplicate(exc) from exc
 
-    async def remove_unactivated(self, staff_id: str) -> None:
+    async def remove_unactivated(
+        self, staff_id: str, session: AsyncClientSession | None = None
+    ) -> None:
         """Undo an insert whose credential could not be created (never usable)."""
-        await self._staff.delete_one({"_id": staff_id, "version": 1})
+        await self._staff.delete_one({"_id": staff_id, "version": 1}, session=session)
 
-    async def get(self, staff_id: str) -> Staff:
-        doc = await self._staff.find_one({"_id": staff_id})
+    async def get(self, staff_id: str, session: AsyncClientSession | None = None) -> Staff:
+        doc = await self._staff.find_one({"_id": staff_id}, session=session)
         if doc is None:
             raise NotFound(f"staff {staff_id} not found")
         return from_doc(doc)
@@ -114,6 +117,7 @@ class StaffRepository:
         changes: dict[str, Any],
         actor: str,
         now: datetime,
+        session: AsyncClientSession | None = None,
     ) -> Staff:
         """Compare-and-set on ``version``: a concurrent writer makes this ABORTED, never lost."""
         try:
@@ -124,11 +128,12 @@ class StaffRepository:
                     "$inc": {"version": 1},
                 },
                 return_document=ReturnDocument.AFTER,
+                session=session,
             )
         except DuplicateKeyError as exc:
             raise _duplicate(exc) from exc
         if doc is None:
-            current = await self.get(staff_id)  # NotFound if it vanished
+            current = await self.get(staff_id, session)  # NotFound if it vanished
             raise Conflict(
                 f"staff {staff_id} was changed concurrently (version {current.version}, "
                 f"expected {expected_version}); reload and retry"
