@@ -1,0 +1,218 @@
+"""A Redis cache that fails open: when Redis is down, requests still succeed.
+
+Every failure (connection refused, timeout, any Redis error) is treated as a
+miss or a no-op. Timeouts are short, and a circuit breaker skips Redis for a
+few seconds after a failure, so a dead Redis costs one short timeout per
+interval instead of one per request. Failures are logged once per interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# INCR and set the window's expiry on the first hit, atomically: a crash
+# between the two can't leave a counter that never expires.
+_INCR_WITH_TTL = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+def create_redis(
+    url: str,
+    *,
+    socket_timeout: float = 0.25,
+    connect_timeout: float = 0.25,
+    max_connections: int = 64,
+) -> Redis:
+    """A ``redis.asyncio`` client with short timeouts and no client-side retries.
+
+    Create it inside the running loop. It connects lazily, so a dead Redis
+    does not stop a service from starting.
+    """
+    asyncio.get_running_loop()
+    client: Redis = Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=30,
+        max_connections=max_connections,
+    )
+    return client
+
+
+class Cache:
+    """Fail-open cache operations over one Redis client, with an optional key prefix."""
+
+    def __init__(
+        self,
+        redis: Redis | None,
+        prefix: str = "",
+        *,
+        breaker_seconds: float = 5.0,
+        op_timeout: float = 0.5,
+        log_interval: float = 30.0,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.breaker_seconds = breaker_seconds
+        self.op_timeout = op_timeout
+        self.log_interval = log_interval
+        self.failures = 0
+        self._open_until = 0.0
+        self._last_log = float("-inf")
+        self._unlogged = 0
+        self._incr_script = redis.register_script(_INCR_WITH_TTL) if redis is not None else None
+
+    # breaker ----------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open (Redis failed in the last few seconds)."""
+        return self.redis is not None and time.monotonic() >= self._open_until
+
+    def _allow(self) -> bool:
+        if self.redis is None:
+            return False
+        now = time.monotonic()
+        if now < self._open_until:
+            return False
+        if self._open_until:
+            # Half-open: this call is the probe; others keep skipping until it answers.
+            self._open_until = now + self.breaker_seconds
+        return True
+
+    def _succeeded(self) -> None:
+        if self._open_until:
+            log.info("redis is reachable again; cache back in use")
+            self._open_until = 0.0
+            self._last_log = float("-inf")
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        self.failures += 1
+        self._open_until = time.monotonic() + self.breaker_seconds
+        now = time.monotonic()
+        if now - self._last_log >= self.log_interval:
+            extra = f" ({self._unlogged} more since the last report)" if self._unlogged else ""
+            log.warning(
+                "redis unavailable (%s: %s: %s); cache failing open for %.0fs%s",
+                op, type(exc).__name__, exc, self.breaker_seconds, extra,
+            )
+            self._last_log, self._unlogged = now, 0
+        else:
+            self._unlogged += 1
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    # operations -------------------------------------------------------------
+    async def get(self, key: str) -> str | None:
+        if not self._allow():
+            return None
+        assert self.redis is not None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                value = await self.redis.get(self.key(key))
+        except _FAILURES as exc:
+            self._failed("get", exc)
+            return None
+        self._succeeded()
+        if isinstance(value, bytes):
+            return value.decode()
+        return value if value is None else str(value)
+
+    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
+        """Store ``value``; ``ttl`` in seconds. False when Redis was unavailable."""
+        if not self._allow():
+            return False
+        assert self.redis is not None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                await self.redis.set(self.key(key), value, ex=ttl if ttl and ttl > 0 else None)
+        except _FAILURES as exc:
+            self._failed("set", exc)
+            return False
+        self._succeeded()
+        return True
+
+    async def delete(self, *keys: str) -> bool:
+        if not keys or not self._allow():
+            return False
+        assert self.redis is not None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                await self.redis.delete(*(self.key(k) for k in keys))
+        except _FAILURES as exc:
+            self._failed("delete", exc)
+            return False
+        self._succeeded()
+        return True
+
+    async def get_json(self, key: str) -> Any | None:
+        raw = await self.get(key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            # A corrupt entry is a miss, and goes away.
+            await self.delete(key)
+            return None
+
+    async def set_json(self, key: str, value: Any, ttl: int | None = None) -> bool:
+        return await self.set(key, json.dumps(value, separators=(",", ":")), ttl)
+
+    async def incr_with_ttl(self, key: str, ttl: int) -> int | None:
+        """Count within a window that expires ``ttl`` seconds after the first hit.
+
+        None when Redis is unavailable: the caller decides what failing open means.
+        """
+        if self._incr_script is None or not self._allow():
+            return None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                # EVALSHA, falling back to EVAL once per server when the script is not cached.
+                result = await self._incr_script(keys=[self.key(key)], args=[int(ttl)])
+        except _FAILURES as exc:
+            self._failed("incr", exc)
+            return None
+        self._succeeded()
+        return int(result)
+
+    async def ping(self) -> bool:
+        """For health reports; ignores the breaker so it tells the current truth."""
+        if self.redis is None:
+            return False
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                ok = bool(await self.redis.ping())
+        except _FAILURES:
+            return False
+        if ok:
+            self._succeeded()
+        return ok
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            try:
+                await self.redis.aclose()
+            except _FAILURES:
+                log.debug("error closing redis client", exc_info=True)
+
+
+__all__ = ["Cache", "create_redis"]

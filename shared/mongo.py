@@ -1,0 +1,325 @@
+"""MongoDB plumbing shared by every service: client factory, indexes, transactions.
+
+Clients are created inside the running event loop (``AsyncMongoClient`` binds
+to it), never at import time. Uniqueness is enforced by unique indexes, and a
+duplicate key becomes ``AlreadyExists`` through ``duplicate_key_to_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pymongo
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    BulkWriteError,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from shared.errors import AlreadyExists, Conflict, FieldViolation, Unavailable
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+MongoClient = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+T = TypeVar("T")
+
+DUPLICATE_KEY = 11000
+_INDEX_CONFLICT_CODES = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
+_INDEX_NAME_RE = re.compile(r"index: (\S+) dup key")
+MIGRATIONS_COLLECTION = "schema_migrations"
+
+
+def create_mongo_client(
+    url: str,
+    app_name: str,
+    *,
+    server_selection_timeout_ms: int = 5_000,
+    connect_timeout_ms: int = 5_000,
+    max_pool_size: int = 100,
+    **options: Any,
+) -> MongoClient:
+    """A client bound to the running loop. Nothing connects until the first operation."""
+    asyncio.get_running_loop()  # raises outside a loop: clients must not be made at import time
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        tzinfo=UTC,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=connect_timeout_ms,
+        maxPoolSize=max_pool_size,
+        retryWrites=True,
+        retryReads=True,
+        **options,
+    )
+
+
+async def ping(client: MongoClient, deadline_seconds: float = 2.0) -> bool:
+    """True when the server answers; used by health checks, so it never raises."""
+    try:
+        with pymongo.timeout(deadline_seconds):
+            await client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------- indexes --
+Migration = Callable[[Database], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _NamedMigration:
+    id: str
+    run: Migration
+
+
+class IndexRegistry:
+    """The indexes (and one-off data migrations) a service declares for its database.
+
+    ``apply`` is idempotent: existing identical indexes are left alone, an
+    index whose definition changed is dropped and rebuilt, and each migration
+    runs once (recorded in ``schema_migrations``).
+    """
+
+    def __init__(self, indexes: Mapping[str, Sequence[IndexModel]] | None = None) -> None:
+        self._indexes: dict[str, list[IndexModel]] = {}
+        self._migrations: list[_NamedMigration] = []
+        for collection, models in (indexes or {}).items():
+            self.add(collection, *models)
+
+    def add(self, collection: str, *models: IndexModel) -> IndexRegistry:
+        self._indexes.setdefault(collection, []).extend(models)
+        return self
+
+    def merge(self, other: IndexRegistry) -> IndexRegistry:
+        for collection, models in other._indexes.items():
+            self.add(collection, *models)
+        self._migrations.extend(other._migrations)
+        return self
+
+    def migration(self, migration_id: str) -> Callable[[Migration], Migration]:
+        """Decorator: register a data migration that runs once, in registration order."""
+
+        def register(fn: Migration) -> Migration:
+            if any(m.id == migration_id for m in self._migrations):
+                raise ValueError(f"migration {migration_id!r} is registered twice")
+            self._migrations.append(_NamedMigration(migration_id, fn))
+            return fn
+
+        return register
+
+    @property
+    def collections(self) -> dict[str, list[IndexModel]]:
+        return {name: list(models) for name, models in self._indexes.items()}
+
+    async def apply(self, db: Database) -> dict[str, list[str]]:
+        """Create every declared index and run pending migrations; returns index names."""
+        created: dict[str, list[str]] = {}
+        for collection, models in self._indexes.items():
+            if models:
+                created[collection] = await _ensure_indexes(db, collection, models)
+        await self._run_migrations(db)
+        return created
+
+    async def _run_migrations(self, db: Database) -> None:
+        if not self._migrations:
+            return
+        done_coll = db[MIGRATIONS_COLLECTION]
+        done = {doc["_id"] async for doc in done_coll.find({}, {"_id": 1})}
+        for migration in self._migrations:
+            if migration.id in done:
+                continue
+            log.info("running migration %s on %s", migration.id, db.name)
+            await migration.run(db)
+            # Recorded after it ran: a migration must itself be safe to re-run
+            # if the process dies in between.
+            await done_coll.update_one(
+                {"_id": migration.id}, {"$setOnInsert": {"applied_at": utcnow()}}, upsert=True
+            )
+
+
+async def _ensure_indexes(db: Database, collection: str, models: Sequence[IndexModel]) -> list[str]:
+    try:
+        return await db[collection].create_indexes(list(models))
+    except OperationFailure as exc:
+        if exc.code not in _INDEX_CONFLICT_CODES:
+            raise
+    # A declared index changed (same name, new options): rebuild them one by one.
+    names: list[str] = []
+    for model in models:
+        spec = model.document
+        try:
+            names.extend(await db[collection].create_indexes([model]))
+        except OperationFailure as exc:
+            if exc.code not in _INDEX_CONFLICT_CODES:
+                raise
+            log.warning("index %s.%s changed; rebuilding it", collection, spec["name"])
+            await db[collection].drop_index(spec["name"])
+            names.extend(await db[collection].create_indexes([model]))
+    return names
+
+
+# ---------------------------------------------------------- duplicate keys --
+def is_duplicate_key(exc: BaseException) -> bool:
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors", [])
+        return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
+    return isinstance(exc, OperationFailure) and exc.code == DUPLICATE_KEY
+
+
+def _duplicate_details(exc: PyMongoError) -> Mapping[str, Any]:
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors", [])
+        return errors[0] if errors else {}
+    if isinstance(exc, OperationFailure):
+        return exc.details or {}
+    return {}
+
+
+def duplicate_key_index(exc: PyMongoError) -> str | None:
+    """The name of the unique index that was violated, when the server says."""
+    match = _INDEX_NAME_RE.search(str(_duplicate_details(exc).get("errmsg", "")))
+    return match.group(1) if match else None
+
+
+def duplicate_key_fields(exc: PyMongoError) -> list[str]:
+    """The keys of the violated unique index (from ``keyPattern``), e.g. ``["email"]``."""
+    pattern = _duplicate_details(exc).get("keyPattern") or {}
+    return list(pattern)
+
+
+def duplicate_key_to_error(
+    exc: PyMongoError,
+    message: str,
+    field: str | None = None,
+    *,
+    existing_id: str | None = None,
+) -> AlreadyExists:
+    """Map a duplicate-key failure (code 11000) to ``AlreadyExists``.
+
+    Use as ``except DuplicateKeyError as exc: raise duplicate_key_to_error(exc, ...) from exc``.
+    Anything that is not a duplicate key is a programming error and re-raised.
+    """
+    if not is_duplicate_key(exc):
+        raise exc
+    violations = [FieldViolation(field, "already exists")] if field else []
+    return AlreadyExists(message, violations=violations, existing_id=existing_id)
+
+
+# ------------------------------------------------------------- transactions --
+_TXN_WRITE_CONCERN = WriteConcern("majority")
+_TXN_READ_CONCERN = ReadConcern("snapshot")
+
+
+async def _commit(session: AsyncClientSession) -> None:
+    # The commit itself may be retried when its outcome is unknown (network
+    # blip): commitTransaction is idempotent for the same transaction.
+    for attempt in range(3):
+        try:
+            await session.commit_transaction()
+            return
+        except PyMongoError as exc:
+            if exc.has_error_label("UnknownTransactionCommitResult") and attempt < 2:
+                continue
+            raise
+
+
+@asynccontextmanager
+async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
+    """One multi-document transaction: ``async with transaction(client) as session``.
+
+    Pass ``session=session`` to every operation in the block. It commits when
+    the block ends and aborts when it raises. A transient failure (a write
+    conflict with another transaction) is raised as ``Conflict`` (ABORTED,
+    safe to retry); use ``run_in_transaction`` to have it retried for you.
+    """
+    async with client.start_session() as session:
+        await session.start_transaction(
+            read_concern=_TXN_READ_CONCERN, write_concern=_TXN_WRITE_CONCERN
+        )
+        try:
+            yield session
+            await _commit(session)
+        except BaseException as exc:
+            if session.in_transaction:
+                try:
+                    await session.abort_transaction()
+                except PyMongoError:
+                    log.debug("abort after failure also failed", exc_info=True)
+            if isinstance(exc, PyMongoError) and exc.has_error_label(
+                "TransientTransactionError"
+            ):
+                raise Conflict("the write conflicted with a concurrent change; retry") from exc
+            raise
+
+
+async def run_in_transaction(
+    client: MongoClient,
+    body: Callable[[AsyncClientSession], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """Run ``body(session)`` in a transaction, re-running it on transient conflicts.
+
+    ``body`` must be safe to re-run: it reads what it needs through the session.
+    After ``attempts`` conflicts the ``Conflict`` (ABORTED) reaches the caller.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with transaction(client) as session:
+                return await body(session)
+        except Conflict:
+            if attempt == attempts:
+                raise
+            # Jittered backoff so two writers don't collide again in lockstep.
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+# ----------------------------------------------------------------- errors --
+def unavailable(exc: PyMongoError, what: str = "the database") -> Unavailable:
+    """Map a lost connection / server selection timeout to UNAVAILABLE."""
+    return Unavailable(f"{what} is unavailable: {type(exc).__name__}")
+
+
+__all__ = [
+    "DUPLICATE_KEY",
+    "Database",
+    "Document",
+    "IndexRegistry",
+    "MongoClient",
+    "create_mongo_client",
+    "duplicate_key_fields",
+    "duplicate_key_index",
+    "duplicate_key_to_error",
+    "is_duplicate_key",
+    "ping",
+    "run_in_transaction",
+    "transaction",
+    "unavailable",
+    "utcnow",
+]

@@ -1,0 +1,237 @@
+"""Elasticsearch client, the index-mapping registry and error mapping.
+
+Search is a secondary index rebuilt from MongoDB: when Elasticsearch is down,
+writes still succeed and search answers UNAVAILABLE (``SearchUnavailable``).
+Each service declares its indices by logical name; the physical name is
+``f"{prefix}-{name}"`` so tests and deployments can share a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from elastic_transport import AiohttpHttpNode, ConnectionTimeout, HttpHeaders, TransportError
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport._node import NodeApiResponse
+from elastic_transport.client_utils import DEFAULT, DefaultType
+from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch.helpers import async_bulk
+
+from shared.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class SearchUnavailable(Unavailable):
+    """Elasticsearch cannot be reached; the caller answers UNAVAILABLE (HTTP 503)."""
+
+    def __init__(self, message: str = "search is temporarily unavailable") -> None:
+        super().__init__(message)
+
+
+class _Compat8Node(AiohttpHttpNode):
+    """Asks for the 8.x REST API, which Elasticsearch 8 and 9 both serve.
+
+    The 9.x Python client otherwise sends ``compatible-with=9``, which an
+    8.x server rejects with HTTP 400.
+    """
+
+    async def perform_request(  # type: ignore[override]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        request_timeout: DefaultType | float | None = DEFAULT,
+    ) -> NodeApiResponse:
+        if headers is not None:
+            headers = headers.copy()
+            for name in ("accept", "content-type"):
+                value = headers.get(name)
+                if value and "compatible-with=9" in value:
+                    headers[name] = value.replace("compatible-with=9", "compatible-with=8")
+        return await super().perform_request(
+            method, target, body=body, headers=headers, request_timeout=request_timeout
+        )
+
+
+def create_es_client(
+    url: str,
+    *,
+    request_timeout: float = 5.0,
+    max_retries: int = 1,
+    **options: Any,
+) -> AsyncElasticsearch:
+    """An async client; create it inside the running loop. It connects lazily."""
+    return AsyncElasticsearch(
+        url,
+        request_timeout=request_timeout,
+        max_retries=max_retries,
+        retry_on_timeout=False,
+        node_class=_Compat8Node,
+        **options,
+    )
+
+
+@asynccontextmanager
+async def search_errors(what: str = "search") -> AsyncIterator[None]:
+    """Turn "Elasticsearch is not there" into ``SearchUnavailable``; other errors pass."""
+    try:
+        yield
+    except (TransportConnectionError, ConnectionTimeout) as exc:
+        raise SearchUnavailable(f"{what} is temporarily unavailable") from exc
+    except TransportError as exc:
+        # 5xx from the cluster (e.g. no shards available) is an outage too.
+        status = getattr(exc, "status_code", None) or getattr(
+            getattr(exc, "meta", None), "status", None
+        )
+        if isinstance(status, int) and status >= 500:
+            raise SearchUnavailable(f"{what} is temporarily unavailable") from exc
+        raise
+
+
+async def es_ping(es: AsyncElasticsearch) -> bool:
+    try:
+        return bool(await es.ping())
+    except TransportError:
+        return False
+
+
+# --------------------------------------------------------------- registry --
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    mappings: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class IndexMappingRegistry:
+    """Logical index name -> settings and mappings, declared once per service."""
+
+    def __init__(self, specs: Iterable[IndexSpec] = ()) -> None:
+        self._specs: dict[str, IndexSpec] = {}
+        for spec in specs:
+            self.add(spec.name, mappings=spec.mappings, settings=spec.settings)
+
+    def add(
+        self,
+        name: str,
+        *,
+        mappings: Mapping[str, Any],
+        settings: Mapping[str, Any] | None = None,
+    ) -> IndexMappingRegistry:
+        if name in self._specs:
+            raise ValueError(f"index {name!r} is declared twice")
+        self._specs[name] = IndexSpec(name, dict(mappings), dict(settings or {}))
+        return self
+
+    def __iter__(self) -> Any:
+        return iter(self._specs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def spec(self, name: str) -> IndexSpec:
+        return self._specs[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    @staticmethod
+    def physical_name(prefix: str, name: str) -> str:
+        return f"{prefix}-{name}" if prefix else name
+
+
+def index_name(prefix: str, name: str) -> str:
+    return IndexMappingRegistry.physical_name(prefix, name)
+
+
+async def ensure_indices(
+    es: AsyncElasticsearch, registry: IndexMappingRegistry, prefix: str
+) -> dict[str, str]:
+    """Create missing indices and add new mapping fields to existing ones.
+
+    Idempotent. Returns ``{physical name: "created" | "updated"}``. A mapping
+    change Elasticsearch cannot apply in place (a field's type) raises with a
+    hint to reindex.
+    """
+    outcome: dict[str, str] = {}
+    async with search_errors("elasticsearch"):
+        for spec in registry:
+            physical = index_name(prefix, spec.name)
+            if await es.indices.exists(index=physical):
+                try:
+                    await es.indices.put_mapping(index=physical, **spec.mappings)
+                except BadRequestError as exc:
+                    raise RuntimeError(
+                        f"the mapping of {physical} changed incompatibly; reindex it "
+                        f"(microfinance reindex): {exc}"
+                    ) from exc
+                outcome[physical] = "updated"
+                continue
+            try:
+                await es.indices.create(
+                    index=physical, mappings=spec.mappings, settings=spec.settings or None
+                )
+                outcome[physical] = "created"
+            except BadRequestError as exc:
+                # Two processes migrating at once: the other one created it.
+                if getattr(exc, "error", "") != "resource_already_exists_exception":
+                    raise
+                outcome[physical] = "updated"
+    return outcome
+
+
+async def delete_indices(es: AsyncElasticsearch, prefix: str, names: Iterable[str]) -> None:
+    """Drop the prefix's indices (tests, and a reindex from scratch)."""
+    async with search_errors("elasticsearch"):
+        for name in names:
+            with suppress(NotFoundError):
+                await es.indices.delete(index=index_name(prefix, name))
+
+
+async def bulk_index(
+    es: AsyncElasticsearch,
+    index: str,
+    documents: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    refresh: bool | str = False,
+    chunk_size: int = 500,
+) -> int:
+    """Index ``(id, document)`` pairs into the physical ``index``; returns how many.
+
+    Any per-document failure raises (with the first few reasons), so a
+    reindex never silently skips records.
+    """
+    actions = (
+        {"_op_type": "index", "_index": index, "_id": doc_id, "_source": dict(source)}
+        for doc_id, source in documents
+    )
+    async with search_errors("elasticsearch"):
+        ok, errors = await async_bulk(
+            es, actions, chunk_size=chunk_size, refresh=refresh, raise_on_error=False,
+            stats_only=False,
+        )
+    if errors:
+        sample = errors[:3] if isinstance(errors, list) else errors
+        raise RuntimeError(f"bulk indexing into {index} failed for some documents: {sample}")
+    return int(ok)
+
+
+__all__ = [
+    "IndexMappingRegistry",
+    "IndexSpec",
+    "SearchUnavailable",
+    "bulk_index",
+    "create_es_client",
+    "delete_indices",
+    "ensure_indices",
+    "es_ping",
+    "index_name",
+    "search_errors",
+]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from microfinance_cli.backends import free_port
+from shared.errors import Unavailable, status_code_for
+from shared.search import (
+    IndexMappingRegistry,
+    SearchUnavailable,
+    bulk_index,
+    create_es_client,
+    ensure_indices,
+    es_ping,
+    index_name,
+    search_errors,
+)
+
+pytestmark = pytest.mark.integration
+
+BORROWERS = IndexMappingRegistry().add(
+    "borrowers",
+    settings={
+        "number_of_shards": 1,
+        "analysis": {
+            "analyzer": {
+                "folded": {
+                    "type": "custom",
+                    "tokenizer": "standard",
+                    "filter": ["lowercase", "asciifolding"],
+                }
+            }
+        },
+    },
+    mappings={
+        "properties": {
+            "full_name": {"type": "text", "analyzer": "folded"},
+            "branch_id": {"type": "keyword"},
+            "agent_id": {"type": "keyword"},
+        }
+    },
+)
+
+
+async def test_ensure_indices_is_idempotent(es_client, es_prefix) -> None:
+    physical = index_name(es_prefix, "borrowers")
+    assert physical == f"{es_prefix}-borrowers"
+    assert await ensure_indices(es_client, BORROWERS, es_prefix) == {physical: "created"}
+    assert await ensure_indices(es_client, BORROWERS, es_prefix) == {physical: "updated"}
+    mapping = (await es_client.indices.get_mapping(index=physical)).body
+    props = mapping[physical]["mappings"]["properties"]
+    assert props["branch_id"]["type"] == "keyword"
+    assert props["full_name"]["type"] == "text"
+
+
+async def test_new_fields_are_added_to_an_existing_index(es_client, es_prefix) -> None:
+    await ensure_indices(es_client, BORROWERS, es_prefix)
+    grown = IndexMappingRegistry().add(
+        "borrowers",
+        mappings={
+            "properties": {
+                "full_name": {"type": "text", "analyzer": "folded"},
+                "branch_id": {"type": "keyword"},
+                "agent_id": {"type": "keyword"},
+                "phone": {"type": "keyword"},
+            }
+        },
+    )
+    await ensure_indices(es_client, grown, es_prefix)
+    physical = index_name(es_prefix, "borrowers")
+    props = (await es_client.indices.get_mapping(index=physical)).body[physical]["mappings"][
+        "properties"
+    ]
+    assert props["phone"]["type"] == "keyword"
+
+
+async def test_bulk_index_then_search(es_client, es_prefix) -> None:
+    await ensure_indices(es_client, BORROWERS, es_prefix)
+    physical = index_name(es_prefix, "borrowers")
+    count = await bulk_index(
+        es_client,
+        physical,
+        [
+            ("b1", {"full_name": "José Mwangi", "branch_id": "nairobi", "agent_id": "a1"}),
+            ("b2", {"full_name": "Amina Okafor", "branch_id": "lagos", "agent_id": "a2"}),
+        ],
+        refresh=True,
+    )
+    assert count == 2
+    result = await es_client.search(
+        index=physical,
+        query={
+            "bool": {
+                "must": {"match": {"full_name": "jose"}},
+                "filter": {"term": {"branch_id": "nairobi"}},
+            }
+        },
+    )
+    assert [hit["_id"] for hit in result["hits"]["hits"]] == ["b1"]
+
+
+async def test_search_unavailable_when_elasticsearch_is_unreachable() -> None:
+    es = create_es_client(f"http://127.0.0.1:{free_port()}", request_timeout=1.0)
+    try:
+        assert await es_ping(es) is False
+        with pytest.raises(SearchUnavailable) as raised:
+            await ensure_indices(es, BORROWERS, "any")
+        assert isinstance(raised.value, Unavailable)
+        assert status_code_for(raised.value) == grpc.StatusCode.UNAVAILABLE
+        with pytest.raises(SearchUnavailable):
+            await bulk_index(es, "any-borrowers", [("x", {"full_name": "x"})])
+
+        async def search() -> None:
+            async with search_errors("borrower search"):
+                await es.search(index="any-borrowers", query={"match_all": {}})
+
+        with pytest.raises(SearchUnavailable, match="borrower search"):
+            await search()
+    finally:
+        await es.close()
+
+
+async def test_client_errors_are_not_outages(es_client, es_prefix) -> None:
+    from elasticsearch import NotFoundError
+
+    async def search_missing_index() -> None:
+        async with search_errors():
+            await es_client.search(index=f"{es_prefix}-nope", query={"match_all": {}})
+
+    with pytest.raises(NotFoundError):
+        await search_missing_index()
