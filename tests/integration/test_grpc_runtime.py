@@ -1,0 +1,295 @@
+"""The shared gRPC runtime over a real channel: interceptors, errors, auth table, health."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from auth_service.domain.keys import SigningKey
+from auth_service.domain.tokens import Principal, issue_access_token
+from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+from shared.errors import FieldViolation, InvalidArgument, NotFound
+from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, PUBLIC, access_table
+from shared.grpc.server import GrpcServiceHost, ServiceDefinition
+from shared.identity import current_caller
+from shared.logging import request_id_var
+from shared.mongo import create_mongo_client, ping
+from shared.tokens import JwksKeyCache, TokenVerifier
+from tests.integration.support import TcpProxy, eventually
+
+pytestmark = pytest.mark.integration
+
+KEY = SigningKey.generate(datetime.now(UTC))
+ISSUER = "test-issuer"
+NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+
+
+def token(role: str = "AGENT", *, must_change: bool = False, key: SigningKey = KEY) -> str:
+    principal = Principal("staff-1", "a@b.org", role, "BR1", must_change_password=must_change)
+    return issue_access_token(
+        principal, key, issuer=ISSUER, now=datetime.now(UTC), ttl_seconds=900
+    ).token
+
+
+class ProbeServicer(auth_pb2_grpc.AuthServiceServicer):
+    """Each RPC exercises one path through the interceptors."""
+
+    async def Login(self, request: Any, context: Any) -> Any:  # PUBLIC: echoes the request id
+        return auth_pb2.LoginResponse(token_type=request_id_var.get())
+
+    async def Refresh(self, request: Any, context: Any) -> Any:  # ANY_STAFF: bad fields
+        raise InvalidArgument.fields(
+            [FieldViolation("refresh_token", "is required"), FieldViolation("x", "bad")]
+        )
+
+    async def ValidateToken(self, request: Any, context: Any) -> Any:  # ANY_STAFF: crashes
+        raise RuntimeError("secret internals")
+
+    async def GetPublicKeys(self, request: Any, context: Any) -> Any:  # ANY_STAFF: the caller
+        return auth_pb2.GetPublicKeysResponse(current_kid=current_caller().subject)
+
+    async def RotateKeys(self, request: Any, context: Any) -> Any:  # ADMIN_ONLY
+        raise NotFound("nothing here")
+
+    # ChangePassword is left unimplemented; Logout has no access rule at all.
+
+
+@pytest.fixture
+async def host() -> AsyncIterator[tuple[GrpcServiceHost, dict[str, bool]]]:
+    async def fetch() -> list[dict[str, Any]]:
+        return [KEY.jwk()]
+
+    state = {"dependency_up": True}
+
+    async def dependency() -> bool:
+        return state["dependency_up"]
+
+    servicer = ProbeServicer()
+    definition = ServiceDefinition(
+        name="probe",
+        register=lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, s),
+        service_names=[NAME],
+        access=access_table(
+            NAME,
+            {
+                "Login": PUBLIC,
+                "Refresh": ANY_STAFF,
+                "ValidateToken": ANY_STAFF,
+                "GetPublicKeys": ANY_STAFF,
+                "ChangePassword": ANY_STAFF,
+                "RotateKeys": ADMIN_ONLY,
+            },
+        ),
+        verifier=TokenVerifier(JwksKeyCache(fetch), issuer=ISSUER),
+        health_checks={"dependency": dependency},
+    )
+    server = GrpcServiceHost(
+        definition, host="127.0.0.1", port=0, grace_seconds=0.5, health_interval_seconds=0.1
+    )
+    await server.start()
+    try:
+        yield server, state
+    finally:
+        await server.stop()
+
+
+def stub(server: GrpcServiceHost) -> tuple[grpc.aio.Channel, auth_pb2_grpc.AuthServiceStub]:
+    channel = grpc.aio.insecure_channel(server.address)
+    return channel, auth_pb2_grpc.AuthServiceStub(channel)
+
+
+def auth(tok: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {tok}"),)
+
+
+async def test_request_id_travels_and_public_rpc_needs_no_token(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        reply = await s.Login(auth_pb2.LoginRequest(), metadata=(("x-request-id", "rid-123"),))
+        assert reply.token_type == "rid-123"
+        generated = await s.Login(auth_pb2.LoginRequest())
+        assert len(generated.token_type) == 32
+
+
+async def test_missing_and_bad_tokens_are_unauthenticated(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        for metadata in ((), auth("not-a-jwt"), (("authorization", "Basic abc"),)):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await s.GetPublicKeys(auth_pb2.GetPublicKeysRequest(), metadata=metadata)
+            assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        other = SigningKey.generate(datetime.now(UTC))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.GetPublicKeys(
+                auth_pb2.GetPublicKeysRequest(), metadata=auth(token(key=other))
+            )
+        assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_caller_reaches_the_handler(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        reply = await s.GetPublicKeys(auth_pb2.GetPublicKeysRequest(), metadata=auth(token()))
+        assert reply.current_kid == "staff-1"
+
+
+async def test_wrong_role_is_permission_denied(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.RotateKeys(auth_pb2.RotateKeysRequest(), metadata=auth(token("AGENT")))
+        assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.RotateKeys(auth_pb2.RotateKeysRequest(), metadata=auth(token("ADMIN")))
+        assert err.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+async def test_pending_password_change_blocks_ordinary_rpcs(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.GetPublicKeys(
+                auth_pb2.GetPublicKeysRequest(), metadata=auth(token(must_change=True))
+            )
+        assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "password" in (err.value.details() or "")
+
+
+async def test_rpc_without_an_access_rule_is_refused(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.Logout(auth_pb2.LogoutRequest(), metadata=auth(token("ADMIN")))
+        assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_field_violations_travel_as_bad_request_details(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.Refresh(auth_pb2.RefreshRequest(), metadata=auth(token()))
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        status = rpc_status.from_call(err.value)
+        assert status is not None
+        bad = error_details_pb2.BadRequest()
+        assert status.details[0].Unpack(bad)
+        assert [v.field for v in bad.field_violations] == ["refresh_token", "x"]
+
+
+async def test_unexpected_errors_are_internal_and_do_not_leak(
+    host: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    caplog.set_level(logging.ERROR)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.ValidateToken(auth_pb2.ValidateTokenRequest(), metadata=auth(token()))
+        assert err.value.code() is grpc.StatusCode.INTERNAL
+        assert "secret internals" not in (err.value.details() or "")
+        assert "request id" in (err.value.details() or "")
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+async def test_unimplemented_rpc_says_so(host: Any) -> None:
+    server, _ = host
+    channel, s = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await s.ChangePassword(auth_pb2.ChangePasswordRequest(), metadata=auth(token()))
+        assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+async def health_status(server: GrpcServiceHost, service: str = "") -> int:
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service)
+        )
+        return int(reply.status)
+
+
+async def test_health_flips_with_a_dependency_and_on_shutdown(host: Any) -> None:
+    server, state = host
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, (
+        health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    assert await health_status(server) == serving
+    assert await health_status(server, NAME) == serving
+    state["dependency_up"] = False
+
+    async def down() -> bool:
+        return await health_status(server, NAME) == not_serving
+
+    await eventually(down, within=10, what="NOT_SERVING")
+    assert server.unhealthy == ["dependency"]
+    state["dependency_up"] = True
+
+    async def up() -> bool:
+        return await health_status(server) == serving
+
+    await eventually(up, within=10, what="SERVING again")
+    await server.health.enter_graceful_shutdown()
+    assert await health_status(server) == not_serving
+
+
+async def test_health_follows_a_real_mongodb_outage(mongo_url: str) -> None:
+    target = urlparse(mongo_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 27017).start()
+    client = create_mongo_client(
+        f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+        app_name="mf-health-test",
+        server_selection_timeout_ms=500,
+    )
+
+    async def mongo_up() -> bool:
+        return await ping(client, deadline_seconds=0.5)
+
+    async def fetch() -> list[dict[str, Any]]:
+        return [KEY.jwk()]
+
+    definition = ServiceDefinition(
+        name="mongo-probe",
+        register=lambda s: None,
+        service_names=[],
+        access={},
+        verifier=TokenVerifier(JwksKeyCache(fetch), issuer=ISSUER),
+        health_checks={"mongo": mongo_up},
+    )
+    server = GrpcServiceHost(
+        definition, host="127.0.0.1", port=0, grace_seconds=0.5, health_interval_seconds=0.2
+    )
+    await server.start()
+    try:
+        assert await health_status(server) == health_pb2.HealthCheckResponse.SERVING
+        await proxy.cut()
+
+        async def down() -> bool:
+            return await health_status(server) == health_pb2.HealthCheckResponse.NOT_SERVING
+
+        await eventually(down, within=15, what="NOT_SERVING while Mongo is unreachable")
+        await proxy.restore()
+
+        async def up() -> bool:
+            return await health_status(server) == health_pb2.HealthCheckResponse.SERVING
+
+        await eventually(up, within=15, what="SERVING after Mongo returns")
+    finally:
+        await server.stop()
+        await client.close()
+        await proxy.close()
