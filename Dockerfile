@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MF_DATA_DIR=/data \
-    MF_GRPC_HOST=0.0.0.0 \
+    MF_BIND_HOST=0.0.0.0 \
     MF_GATEWAY_HOST=0.0.0.0
 
 RUN groupadd --system --gid 10001 microfinance \

@@ -156,7 +156,7 @@ def test_app_env_points_at_the_containers(services: dict[str, dict[str, Any]]) -
         assert env["MF_ES_URL"] == "http://elasticsearch:9200"
         assert env["MF_REDIS_URL"].startswith("redis://redis:6379/")
         assert re.fullmatch(r"amqp://[^:]+:[^@]+@rabbitmq:5672/", env["MF_AMQP_URL"])
-        assert env["MF_GRPC_HOST"] == "0.0.0.0"
+        assert env["MF_BIND_HOST"] == "0.0.0.0"
         assert env["MF_GATEWAY_HOST"] == "0.0.0.0"
         assert env["MF_ENV"] == "production"
         assert env["MF_SERVICE_TOKEN_SECRET"].startswith("${MF_SERVICE_TOKEN_SECRET:?")
