@@ -1,0 +1,372 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+import pytest
+
+from microfinance_cli.backends import free_port
+from shared.events import (
+    Event,
+    IdempotentConsumer,
+    Outbox,
+    OutboxRelay,
+    outbox_indexes,
+    processed_indexes,
+)
+from shared.mongo import transaction
+from tests.integration.support import TcpProxy, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def _via(amqp_url: str, port: int) -> str:
+    parts = urlsplit(amqp_url)
+    auth = f"{parts.username}:{parts.password}@" if parts.username else ""
+    return f"amqp://{auth}127.0.0.1:{port}{parts.path or '/'}"
+
+
+class Listener:
+    """A plain queue bound to the test exchange, recording what arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+        self._connection: aio_pika.abc.AbstractConnection | None = None
+
+    async def start(self, amqp_url: str, exchange: str, queue: str, key: str = "#") -> Listener:
+        self._connection = await aio_pika.connect(amqp_url, timeout=5)
+        channel = await self._connection.channel()
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        q = await channel.declare_queue(queue, durable=True)
+        await q.bind(ex, routing_key=key)
+        await q.consume(self._on_message, no_ack=True)
+        return self
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.messages.append(message)
+
+    @property
+    def ids(self) -> list[str | None]:
+        return [m.message_id for m in self.messages]
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def _status(outbox: Outbox, event_id: str) -> str | None:
+    doc = await outbox.collection.find_one({"_id": event_id})
+    return None if doc is None else doc["status"]
+
+
+def test_event_envelope_round_trip() -> None:
+    event = Event("loan.disbursed", "loan-1", {"amount_minor": 150_000, "currency": "KES"},
+                  producer="loan_service", request_id="req-1")
+    again = Event.from_bytes(event.to_bytes())
+    assert again == event
+    message = event.to_message()
+    assert message.message_id == event.id
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert json.loads(message.body)["type"] == "loan.disbursed"
+    with pytest.raises(ValueError, match=r"loan\.disbursed"):
+        Event("LoanDisbursed", "x", {})
+    with pytest.raises(TypeError):
+        Event("loan.disbursed", "x", {"when": object()})
+
+
+async def test_aborted_transaction_leaves_neither_state_nor_event(mongo_client, mongo_db) -> None:
+    await outbox_indexes().apply(mongo_db)
+    outbox = Outbox(mongo_db, producer="loan_service")
+
+    async def disburse(fail: bool) -> None:
+        async with transaction(mongo_client) as session:
+            await mongo_db.loans.update_one(
+                {"_id": "L1"}, {"$set": {"status": "ACTIVE"}}, upsert=True, session=session
+            )
+            await outbox.add(session, [outbox.new_event("loan.disbursed", "L1", {"n": 1})])
+            if fail:
+                raise RuntimeError("ledger check failed after the writes")
+
+    with pytest.raises(RuntimeError):
+        await disburse(fail=True)
+    assert await mongo_db.loans.count_documents({}) == 0
+    assert await outbox.pending_count() == 0
+
+    await disburse(fail=False)
+    assert await mongo_db.loans.count_documents({"status": "ACTIVE"}) == 1
+    assert await outbox.pending_count() == 1
+
+
+async def test_relay_publishes_in_order_with_confirms(
+    mongo_db, amqp_url, amqp_names
+) -> None:
+    outbox = Outbox(mongo_db, producer="payment_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.2)
+    await relay.start()
+    try:
+        events = [outbox.new_event("payment.posted", f"P{i}", {"i": i}) for i in range(25)]
+        await outbox.add(None, events)
+        await eventually(lambda: len(listener.messages) >= 25, what="25 events delivered")
+        assert listener.ids == [e.id for e in events]
+        first = listener.messages[0]
+        assert first.routing_key == "payment.posted"
+        assert first.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert Event.from_bytes(first.body) == events[0]
+        await eventually(lambda: _drained(outbox), what="all marked sent")
+        assert await _status(outbox, events[-1].id) == "sent"
+    finally:
+        await relay.stop()
+        await listener.close()
+
+
+async def test_relay_publishes_after_rabbitmq_comes_back(
+    mongo_db, amqp_url, amqp_names
+) -> None:
+    broker = urlsplit(amqp_url)
+    proxy = await TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672).start()
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(
+        outbox, _via(amqp_url, proxy.port), amqp_names.exchange,
+        poll_interval=0.2, backoff_initial=0.1, backoff_max=0.5,
+        publish_timeout=2.0, connect_timeout=2.0,
+    )
+    await relay.start()
+    try:
+        before = await outbox.emit("loan.approved", "L1", {"step": 1})
+        await eventually(lambda: before.id in listener.ids, what="first event delivered")
+
+        await proxy.cut()  # RabbitMQ "goes down"
+        during = await outbox.emit("loan.disbursed", "L1", {"step": 2})
+        failures = relay.failures
+        await eventually(lambda: relay.failures > failures, within=30, what="a failed attempt")
+        assert await _status(outbox, during.id) == "pending"
+        assert during.id not in listener.ids
+
+        await proxy.restore()  # ... and comes back
+        await eventually(lambda: during.id in listener.ids, within=30, what="event after recovery")
+        await eventually(lambda: _is_sent(outbox, during.id), what="marked sent after confirm")
+    finally:
+        await relay.stop()
+        await listener.close()
+        await proxy.close()
+
+
+async def _drained(outbox: Outbox) -> bool:
+    return await outbox.pending_count() == 0
+
+
+async def _is_sent(outbox: Outbox, event_id: str) -> bool:
+    return await _status(outbox, event_id) == "sent"
+
+
+async def test_relay_keeps_events_while_broker_unreachable_then_another_relay_sends(
+    mongo_db, amqp_url, amqp_names
+) -> None:
+    outbox = Outbox(mongo_db, producer="user_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    down = OutboxRelay(
+        outbox, f"amqp://guest:guest@127.0.0.1:{free_port()}/", amqp_names.exchange,
+        poll_interval=0.1, backoff_initial=0.05, backoff_max=0.2, connect_timeout=1.0,
+    )
+    await down.start()
+    event = await outbox.emit("borrower.registered", "B1", {"name": "Amina"})
+    try:
+        await eventually(lambda: down.failures >= 2, what="relay retrying")
+        assert down.last_error is not None
+        assert await _status(outbox, event.id) == "pending"
+    finally:
+        await down.stop()  # releases its lease
+
+    up = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.1)
+    await up.start()
+    try:
+        await eventually(lambda: event.id in listener.ids, what="event published")
+        await eventually(lambda: _is_sent(outbox, event.id), what="marked sent")
+    finally:
+        await up.stop()
+        await listener.close()
+
+
+async def test_two_relays_do_not_both_publish(mongo_db, amqp_url, amqp_names) -> None:
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relays = [
+        OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.1, owner=f"r{i}")
+        for i in range(2)
+    ]
+    for relay in relays:
+        await relay.start()
+    try:
+        await outbox.add(None, [outbox.new_event("loan.repaid", f"L{i}", {}) for i in range(20)])
+        await eventually(lambda: len(listener.messages) >= 20, what="20 delivered")
+        await eventually(lambda: _drained(outbox), what="all sent")
+        assert sum(r.published for r in relays) == 20
+        assert len(set(listener.ids)) == len(listener.ids) == 20
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await listener.close()
+
+
+# --------------------------------------------------------------- consumer --
+async def _publish(amqp_url: str, exchange: str, event: Event, copies: int = 1) -> None:
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        for _ in range(copies):
+            await ex.publish(event.to_message(), routing_key=event.type)
+    finally:
+        await connection.close()
+
+
+def _consumer(
+    mongo_client, mongo_db, amqp_url, amqp_names, handler, **kw: Any
+) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        client=mongo_client, db=mongo_db, amqp_url=amqp_url, exchange=amqp_names.exchange,
+        queue=amqp_names.queue("consumer"), routing_keys=["loan.*"], handler=handler, **kw,
+    )
+
+
+async def test_consumer_ignores_a_redelivered_event(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    await processed_indexes().apply(mongo_db)
+    calls: list[str] = []
+
+    async def project(event: Event, session) -> None:
+        calls.append(event.id)
+        await mongo_db.portfolio.update_one(
+            {"_id": "totals"}, {"$inc": {"disbursed": event.payload["amount_minor"]}},
+            upsert=True, session=session,
+        )
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, project)
+    await consumer.start()
+    try:
+        event = Event("loan.disbursed", "L1", {"amount_minor": 5_000}, producer="loan_service")
+        await _publish(amqp_url, amqp_names.exchange, event, copies=2)  # same message id twice
+        await eventually(lambda: consumer.handled + consumer.skipped >= 2, what="both copies")
+        assert calls == [event.id]
+        assert (consumer.handled, consumer.skipped) == (1, 1)
+        totals = await mongo_db.portfolio.find_one({"_id": "totals"})
+        assert totals["disbursed"] == 5_000
+        assert await mongo_db.processed_events.count_documents({"event_id": event.id}) == 1
+
+        other = Event("loan.disbursed", "L2", {"amount_minor": 7}, producer="loan_service")
+        await _publish(amqp_url, amqp_names.exchange, other)
+        await eventually(lambda: consumer.handled == 2, what="a new event is handled")
+        totals = await mongo_db.portfolio.find_one({"_id": "totals"})
+        assert totals["disbursed"] == 5_007
+    finally:
+        await consumer.stop()
+
+
+async def test_failed_handler_rolls_back_and_is_retried(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    attempts: list[int] = []
+
+    async def flaky(event: Event, session) -> None:
+        attempts.append(1)
+        await mongo_db.projection.insert_one({"event": event.id}, session=session)
+        if len(attempts) < 3:
+            raise RuntimeError("dependency not ready")
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, flaky,
+                         retry_backoff=0.01, max_attempts=5)
+    await consumer.start()
+    try:
+        event = Event("loan.approved", "L9", {})
+        await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: consumer.handled == 1, what="handled after retries")
+        assert len(attempts) == 3
+        # The two failed attempts' writes were rolled back with their transaction.
+        assert await mongo_db.projection.count_documents({"event": event.id}) == 1
+    finally:
+        await consumer.stop()
+
+
+async def test_poison_event_is_dead_lettered(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    async def always_fails(event: Event, session) -> None:
+        raise RuntimeError("cannot project this event")
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, always_fails,
+                         retry_backoff=0.01, max_attempts=3)
+    await consumer.start()
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        event = Event("loan.written_off", "L3", {})
+        await _publish(amqp_url, amqp_names.exchange, event)
+        channel = await connection.channel()
+        dead = await channel.declare_queue(consumer.dead_letter_queue, durable=True)
+
+        async def dead_lettered() -> aio_pika.abc.AbstractIncomingMessage | None:
+            return await dead.get(no_ack=True, fail=False)
+
+        message = await eventually(dead_lettered, what="event in the dead-letter queue")
+        assert message.message_id == event.id
+        assert consumer.dead_lettered == 1
+        assert await mongo_db.processed_events.count_documents({}) == 0
+    finally:
+        await connection.close()
+        await consumer.stop()
+
+
+async def test_outbox_to_consumer_end_to_end(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    seen: list[str] = []
+
+    async def record(event: Event, session) -> None:
+        seen.append(event.type)
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, record)
+    await consumer.start()
+    outbox = Outbox(mongo_db, producer="loan_service")
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=5.0)
+    await relay.start()
+    try:
+        async with transaction(mongo_client) as session:
+            await outbox.add(session, [outbox.new_event("loan.submitted", "L5", {}),
+                                       outbox.new_event("payment.posted", "P5", {}),
+                                       outbox.new_event("loan.approved", "L5", {})])
+        outbox.notify()  # after the commit: no waiting for the 5 s poll
+        await eventually(lambda: len(seen) == 2, within=4, what="loan.* events consumed")
+        assert seen == ["loan.submitted", "loan.approved"]
+    finally:
+        await relay.stop()
+        await consumer.stop()
+
+
+async def test_consumer_started_during_an_outage_connects_later(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    broker = urlsplit(amqp_url)
+    proxy = await TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672).start()
+    await proxy.cut()
+    seen: list[str] = []
+
+    async def record(event: Event, session) -> None:
+        seen.append(event.id)
+
+    consumer = _consumer(mongo_client, mongo_db, _via(amqp_url, proxy.port), amqp_names, record,
+                         connect_timeout=1.0)
+    try:
+        await consumer.start()  # must not raise: the service starts anyway
+        assert not consumer.ready.is_set()
+        await proxy.restore()
+        await eventually(consumer.ready.is_set, within=30, what="consumer connected")
+        event = Event("loan.closed", "L7", {})
+        await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: seen == [event.id], what="event consumed")
+    finally:
+        await consumer.stop()
+        await proxy.close()
