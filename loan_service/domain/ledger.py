@@ -1,0 +1,1254 @@
+"""Transactions, allocation and replay: a loan's state is a pure function.
+
+``replay(terms, schedule, transactions, business_date)`` applies the
+transactions with a value date on or before the business date, in (value
+date, sequence) order, over the frozen schedule. A REVERSAL in that set
+removes its target completely (the loan is replayed without it), so a
+backdated repayment or a reversal is just another replay.
+
+Allocation of a repayment with value date d (DESIGN.md section 5):
+
+* The installments due on or before d, plus the installment of the current
+  period (the one whose period (previous due date, due date] contains d),
+  are paid oldest first, each in the order penalty, fee, interest, principal.
+* Money beyond that is a prepayment: it pays the principal of the later
+  installments in order (and any penalty or fee on them). Their interest is
+  not earned yet and is not taken; it stays due on their due dates.
+* When all principal is paid and everything chargeable at d is settled, the
+  interest of the later installments is forgiven: it is recorded as
+  ``interest_waived`` on the repayment's allocation and on the rows, and
+  the loan is closed.
+
+Hence the payoff quote for d (what closes the loan on d) is the outstanding
+principal + unpaid interest of installments due on or before d + the unpaid
+interest of the current period + unpaid fees and penalties, and it is also
+the most a repayment on d can allocate. ``apply_repayment`` refuses more.
+
+Write-off: at its value date the outstanding principal, the unpaid interest
+of installments due by then, and unpaid fees and penalties are recorded as
+written off; the rows freeze as of that date. Payments with a later value
+date are recoveries (``Allocation.recovery``), at most the written-off
+amount. Penalties and waivers after a write-off have no effect.
+
+Row status as of the business date: PAID when settled; WAIVED when settled
+with some scheduled interest forgiven (a waiver or an early payoff); OVERDUE
+when unsettled and its due date has passed; PARTIAL when something was paid
+or waived; PENDING otherwise. Days past due is the business date minus the
+due date of the oldest unsettled installment already past due (0 if none).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from loan_service.domain.products import ProductTerms
+from loan_service.domain.schedule import Schedule, generate_schedule
+from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from shared.money import Money
+
+
+class TransactionType(StrEnum):
+    DISBURSEMENT = "DISBURSEMENT"
+    REPAYMENT = "REPAYMENT"
+    REVERSAL = "REVERSAL"
+    PENALTY = "PENALTY"
+    WAIVER = "WAIVER"
+    WRITE_OFF = "WRITE_OFF"
+    RECOVERY = "RECOVERY"
+
+
+class InstallmentStatus(StrEnum):
+    PENDING = "PENDING"
+    PARTIAL = "PARTIAL"
+    PAID = "PAID"
+    OVERDUE = "OVERDUE"
+    WAIVED = "WAIVED"
+
+
+_PAYMENTS = frozenset({TransactionType.REPAYMENT, TransactionType.RECOVERY})
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One ledger entry. Amounts are minor units of the loan currency."""
+
+    id: str
+    type: TransactionType
+    value_date: date
+    amount: int
+    # Monotonic per loan; ties on value_date replay in this order.
+    sequence: int
+    # REPAYMENT/RECOVERY/REVERSAL: the payment_service payment id.
+    payment_id: str = ""
+    # REVERSAL: id of the transaction it cancels.
+    reverses: str = ""
+    # PENALTY/WAIVER: the installment concerned (1-based).
+    installment_number: int = 0
+    # WAIVER: how the amount splits.
+    penalty_amount: int = 0
+    interest_amount: int = 0
+    reason: str = ""
+    actor: str = ""
+    channel: str = ""
+    created_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "value_date": self.value_date.isoformat(),
+            "amount": self.amount,
+            "sequence": self.sequence,
+            "payment_id": self.payment_id,
+            "reverses": self.reverses,
+            "installment_number": self.installment_number,
+            "penalty_amount": self.penalty_amount,
+            "interest_amount": self.interest_amount,
+            "reason": self.reason,
+            "actor": self.actor,
+            "channel": self.channel,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transaction:
+        return cls(
+            id=str(data["id"]),
+            type=TransactionType(data["type"]),
+            value_date=date.fromisoformat(data["value_date"]),
+            amount=int(data["amount"]),
+            sequence=int(data["sequence"]),
+            payment_id=str(data.get("payment_id", "")),
+            reverses=str(data.get("reverses", "")),
+            installment_number=int(data.get("installment_number", 0)),
+            penalty_amount=int(data.get("penalty_amount", 0)),
+            interest_amount=int(data.get("interest_amount", 0)),
+            reason=str(data.get("reason", "")),
+            actor=str(data.get("actor", "")),
+            channel=str(data.get("channel", "")),
+            created_at=data.get("created_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentAllocation:
+    installment_number: int
+    penalty: int = 0
+    fee: int = 0
+    interest: int = 0
+    principal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.penalty + self.fee + self.interest + self.principal
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """What a repayment (or a waiver: the amounts waived) was spent on."""
+
+    penalty: int = 0
+    fee: int = 0
+    interest: int = 0
+    principal: int = 0
+    # Money received after the write-off.
+    recovery: int = 0
+    # Future interest forgiven because this transaction closed the loan early.
+    interest_waived: int = 0
+    # Money there was nothing left to pay (only in replays of inconsistent input).
+    unallocated: int = 0
+    installments: tuple[InstallmentAllocation, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.penalty + self.fee + self.interest + self.principal + self.recovery
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentState:
+    number: int
+    due_date: date
+    principal_due: int
+    interest_due: int
+    fee_due: int
+    penalty_due: int
+    principal_paid: int
+    interest_paid: int
+    fee_paid: int
+    penalty_paid: int
+    interest_waived: int
+    penalty_waived: int
+    # Scheduled principal balance after this row.
+    outstanding_principal_after: int
+    status: InstallmentStatus
+    # Value date of the transaction that settled the row.
+    paid_date: date | None
+    days_past_due: int
+
+    @property
+    def total_due(self) -> int:
+        return self.principal_due + self.interest_due + self.fee_due + self.penalty_due
+
+    @property
+    def total_paid(self) -> int:
+        return self.principal_paid + self.interest_paid + self.fee_paid + self.penalty_paid
+
+    @property
+    def total_waived(self) -> int:
+        return self.interest_waived + self.penalty_waived
+
+    @property
+    def principal_unpaid(self) -> int:
+        return self.principal_due - self.principal_paid
+
+    @property
+    def interest_unpaid(self) -> int:
+        return self.interest_due - self.interest_paid - self.interest_waived
+
+    @property
+    def fee_unpaid(self) -> int:
+        return self.fee_due - self.fee_paid
+
+    @property
+    def penalty_unpaid(self) -> int:
+        return self.penalty_due - self.penalty_paid - self.penalty_waived
+
+    @property
+    def unpaid(self) -> int:
+        return self.total_due - self.total_paid - self.total_waived
+
+
+@dataclass(frozen=True, slots=True)
+class LoanState:
+    """The loan as of ``as_of``. Amounts are minor units of ``currency``."""
+
+    currency: str
+    as_of: date
+    disbursement_date: date
+    installments: tuple[InstallmentState, ...]
+    outstanding_principal: int
+    # Unpaid interest of installments due on or before as_of.
+    outstanding_interest: int
+    outstanding_fees: int
+    outstanding_penalties: int
+    total_outstanding: int
+    # Repayments allocated to installments (recoveries are separate).
+    total_paid: int
+    principal_paid: int
+    interest_paid: int
+    fees_paid: int
+    penalties_paid: int
+    total_waived: int
+    days_past_due: int
+    # Unpaid amount of installments due on or before as_of.
+    arrears_amount: int
+    next_due_date: date | None
+    next_due_amount: int
+    installments_paid: int
+    installments_overdue: int
+    closed: bool
+    closed_date: date | None
+    written_off: bool
+    written_off_date: date | None
+    written_off_amount: int
+    recovered_amount: int
+    # Transaction id -> allocation, for every effective repayment, recovery and waiver.
+    allocations: Mapping[str, Allocation] = field(default_factory=dict)
+
+    def money(self, amount_minor: int) -> Money:
+        return Money(amount_minor, self.currency)
+
+    @property
+    def recoverable(self) -> int:
+        """Written-off amount not yet recovered."""
+        return self.written_off_amount - self.recovered_amount
+
+
+@dataclass(frozen=True, slots=True)
+class PayoffQuote:
+    date: date
+    currency: str
+    principal: int
+    # Unpaid interest due on or before the date plus the current period's.
+    interest: int
+    fees: int
+    penalties: int
+    total: int
+    # Interest of later periods that paying ``total`` forgives.
+    interest_waived: int
+
+
+# ------------------------------------------------------------------ replay engine
+
+
+def _chargeable_count(dues: Sequence[date], start: date, on: date) -> int:
+    """How many installments are chargeable in full on ``on``.
+
+    Those due on or before the date, plus the current period's one: the
+    first installment due after the date, when the date is inside its
+    period (previous due date or disbursement, its due date].
+    """
+    count = bisect_right(dues, on)
+    if count < len(dues):
+        period_start = dues[count - 1] if count else start
+        if period_start < on:
+            count += 1
+    return count
+
+
+class _Book:
+    """Mutable per-installment ledgers used only inside ``replay``."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        rows = schedule.rows
+        self.n = len(rows)
+        self.start = schedule.disbursement_date
+        self.dues = [row.due_date for row in rows]
+        self.p_due = [row.principal for row in rows]
+        self.i_due = [row.interest for row in rows]
+        self.f_due = [row.fee for row in rows]
+        self.n_due = [row.penalty for row in rows]
+        zeros = [0] * self.n
+        self.p_paid = zeros.copy()
+        self.i_paid = zeros.copy()
+        self.f_paid = zeros.copy()
+        self.n_paid = zeros.copy()
+        self.i_waived = zeros.copy()
+        self.n_waived = zeros
+        self.paid_date: list[date | None] = [None] * self.n
+        self.unpaid = sum(row.total for row in rows)
+        self.principal_left = sum(self.p_due)
+        # Lowest row that may still owe anything / owe principal.
+        self.first_open = 0
+        self.first_principal = 0
+        self.closed_on: date | None = None
+        self.written_off_on: date | None = None
+        self.written_off_amount = 0
+        self.recovered = 0
+        self.allocations: dict[str, Allocation] = {}
+
+    def _row_unpaid(self, i: int) -> int:
+        return (
+            self.p_due[i]
+            - self.p_paid[i]
+            + self.i_due[i]
+            - self.i_paid[i]
+            - self.i_waived[i]
+            + self.f_due[i]
+            - self.f_paid[i]
+            + self.n_due[i]
+            - self.n_paid[i]
+            - self.n_waived[i]
+        )
+
+    # -- repayments -------------------------------------------------------------
+    def pay(self, on: date, amount: int) -> Allocation:
+        if self.written_off_on is not None:
+            taken = min(amount, self.written_off_amount - self.recovered)
+            self.recovered += taken
+            return Allocation(recovery=taken, unallocated=amount - taken)
+        left = amount
+        parts: list[InstallmentAllocation] = []
+        tot_pen = tot_fee = tot_int = tot_prin = 0
+        p_due, p_paid = self.p_due, self.p_paid
+        i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
+        f_due, f_paid = self.f_due, self.f_paid
+        n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        full = _chargeable_count(self.dues, self.start, on)
+        i = self.first_open
+        while i < full and left:
+            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+            left -= pen
+            fee = min(left, f_due[i] - f_paid[i])
+            left -= fee
+            intr = min(left, i_due[i] - i_paid[i] - i_waived[i])
+            left -= intr
+            prin = min(left, p_due[i] - p_paid[i])
+            left -= prin
+            if pen or fee or intr or prin:
+                n_paid[i] += pen
+                f_paid[i] += fee
+                i_paid[i] += intr
+                p_paid[i] += prin
+                tot_pen += pen
+                tot_fee += fee
+                tot_int += intr
+                tot_prin += prin
+                parts.append(InstallmentAllocation(i + 1, pen, fee, intr, prin))
+                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
+                    self.paid_date[i] = on
+            i += 1
+        # Prepayment: principal of later installments, in order; their interest is not earned.
+        i = max(full, self.first_principal)
+        while i < self.n and left:
+            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+            left -= pen
+            fee = min(left, f_due[i] - f_paid[i])
+            left -= fee
+            prin = min(left, p_due[i] - p_paid[i])
+            left -= prin
+            if pen or fee or prin:
+                n_paid[i] += pen
+                f_paid[i] += fee
+                p_paid[i] += prin
+                tot_pen += pen
+                tot_fee += fee
+                tot_prin += prin
+                parts.append(InstallmentAllocation(i + 1, pen, fee, 0, prin))
+                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
+                    self.paid_date[i] = on
+            i += 1
+        self.unpaid -= amount - left
+        self.principal_left -= tot_prin
+        self._advance()
+        waived = self._close_if_paid_off(on)
+        return Allocation(
+            penalty=tot_pen,
+            fee=tot_fee,
+            interest=tot_int,
+            principal=tot_prin,
+            interest_waived=waived,
+            unallocated=left,
+            installments=tuple(parts),
+        )
+
+    def _advance(self) -> None:
+        n = self.n
+        i = self.first_open
+        while i < n and self._row_unpaid(i) == 0:
+            i += 1
+        self.first_open = i
+        i = max(self.first_principal, 0)
+        while i < n and self.p_paid[i] == self.p_due[i]:
+            i += 1
+        self.first_principal = i
+
+    def _close_if_paid_off(self, on: date) -> int:
+        """All principal paid and nothing chargeable owed: forgive later interest, close."""
+        waived = 0
+        if self.principal_left == 0 and self.unpaid > 0:
+            full = _chargeable_count(self.dues, self.start, on)
+            if all(self._row_unpaid(i) == 0 for i in range(self.first_open, full)):
+                for i in range(full, self.n):
+                    rest = self.i_due[i] - self.i_paid[i] - self.i_waived[i]
+                    if rest:
+                        self.i_waived[i] += rest
+                        waived += rest
+                        if self.paid_date[i] is None and self._row_unpaid(i) == 0:
+                            self.paid_date[i] = on
+                self.unpaid -= waived
+                self._advance()
+        if self.unpaid == 0 and self.closed_on is None:
+            self.closed_on = on
+        return waived
+
+    # -- charges and waivers ---------------------------------------------------------
+    def penalty(self, on: date, number: int, amount: int) -> None:
+        i = number - 1
+        if self.written_off_on is not None or not 0 <= i < self.n or amount <= 0:
+            return
+        self.n_due[i] += amount
+        self.unpaid += amount
+        self.paid_date[i] = None
+        self.closed_on = None
+        self.first_open = min(self.first_open, i)
+
+    def waive(self, on: date, number: int, penalty: int, interest: int) -> Allocation:
+        i = number - 1
+        if self.written_off_on is not None or not 0 <= i < self.n:
+            return Allocation()
+        pen = max(0, min(penalty, self.n_due[i] - self.n_paid[i] - self.n_waived[i]))
+        intr = max(0, min(interest, self.i_due[i] - self.i_paid[i] - self.i_waived[i]))
+        self.n_waived[i] += pen
+        self.i_waived[i] += intr
+        self.unpaid -= pen + intr
+        if self.paid_date[i] is None and self._row_unpaid(i) == 0:
+            self.paid_date[i] = on
+        self._advance()
+        closing = self._close_if_paid_off(on)
+        return Allocation(
+            penalty=pen,
+            interest=intr,
+            interest_waived=closing,
+            installments=(InstallmentAllocation(number, pen, 0, intr, 0),),
+        )
+
+    def write_off(self, on: date) -> None:
+        if self.written_off_on is not None or self.closed_on is not None:
+            return
+        due = bisect_right(self.dues, on)
+        interest = sum(
+            self.i_due[i] - self.i_paid[i] - self.i_waived[i] for i in range(self.first_open, due)
+        )
+        charges = sum(
+            self.f_due[i] - self.f_paid[i] + self.n_due[i] - self.n_paid[i] - self.n_waived[i]
+            for i in range(self.first_open, self.n)
+        )
+        self.written_off_on = on
+        self.written_off_amount = self.principal_left + interest + charges
+
+    # -- result -------------------------------------------------------------------------
+    def state(self, schedule: Schedule, as_of: date) -> LoanState:
+        status_date = self.written_off_on or as_of
+        rows: list[InstallmentState] = []
+        dpd = 0
+        arrears = 0
+        out_interest = 0
+        next_date: date | None = None
+        next_amount = 0
+        paid_count = overdue_count = 0
+        for i, row in enumerate(schedule.rows):
+            unpaid = self._row_unpaid(i)
+            due = self.dues[i]
+            row_dpd = 0
+            if unpaid == 0:
+                status = InstallmentStatus.WAIVED if self.i_waived[i] else InstallmentStatus.PAID
+                paid_count += 1
+            elif due < status_date:
+                status = InstallmentStatus.OVERDUE
+                row_dpd = (status_date - due).days
+                dpd = max(dpd, row_dpd)
+                overdue_count += 1
+            elif self.p_paid[i] or self.i_paid[i] or self.i_waived[i] or self.n_paid[i]:
+                status = InstallmentStatus.PARTIAL
+            else:
+                status = InstallmentStatus.PENDING
+            if due <= as_of:
+                arrears += unpaid
+                out_interest += self.i_due[i] - self.i_paid[i] - self.i_waived[i]
+            elif unpaid and next_date is None:
+                next_date, next_amount = due, unpaid
+            rows.append(
+                InstallmentState(
+                    number=row.number,
+                    due_date=due,
+                    principal_due=self.p_due[i],
+                    interest_due=self.i_due[i],
+                    fee_due=self.f_due[i],
+                    penalty_due=self.n_due[i],
+                    principal_paid=self.p_paid[i],
+                    interest_paid=self.i_paid[i],
+                    fee_paid=self.f_paid[i],
+                    penalty_paid=self.n_paid[i],
+                    interest_waived=self.i_waived[i],
+                    penalty_waived=self.n_waived[i],
+                    outstanding_principal_after=row.outstanding_principal_after,
+                    status=status,
+                    paid_date=self.paid_date[i] if unpaid == 0 else None,
+                    days_past_due=row_dpd,
+                )
+            )
+        principal_paid = sum(self.p_paid)
+        interest_paid = sum(self.i_paid)
+        fees_paid = sum(self.f_paid)
+        penalties_paid = sum(self.n_paid)
+        written_off = self.written_off_on is not None
+        if written_off:
+            out_principal = out_fees = out_penalties = 0
+            out_interest = arrears = 0
+            next_date, next_amount = None, 0
+        else:
+            out_principal = self.principal_left
+            out_fees = sum(self.f_due) - fees_paid
+            out_penalties = sum(self.n_due) - penalties_paid - sum(self.n_waived)
+        closed = not written_off and self.unpaid == 0
+        return LoanState(
+            currency=schedule.currency,
+            as_of=as_of,
+            disbursement_date=schedule.disbursement_date,
+            installments=tuple(rows),
+            outstanding_principal=out_principal,
+            outstanding_interest=out_interest,
+            outstanding_fees=out_fees,
+            outstanding_penalties=out_penalties,
+            total_outstanding=out_principal + out_interest + out_fees + out_penalties,
+            total_paid=principal_paid + interest_paid + fees_paid + penalties_paid,
+            principal_paid=principal_paid,
+            interest_paid=interest_paid,
+            fees_paid=fees_paid,
+            penalties_paid=penalties_paid,
+            total_waived=sum(self.i_waived) + sum(self.n_waived),
+            days_past_due=dpd,
+            arrears_amount=arrears,
+            next_due_date=next_date,
+            next_due_amount=next_amount,
+            installments_paid=paid_count,
+            installments_overdue=overdue_count,
+            closed=closed,
+            closed_date=self.closed_on if closed else None,
+            written_off=written_off,
+            written_off_date=self.written_off_on,
+            written_off_amount=self.written_off_amount,
+            recovered_amount=self.recovered,
+            allocations=self.allocations,
+        )
+
+
+def effective_transactions(
+    transactions: Iterable[Transaction], as_of: date | None = None
+) -> list[Transaction]:
+    """The transactions that count as of ``as_of``, in replay order, reversals applied."""
+    selected = [t for t in transactions if as_of is None or t.value_date <= as_of]
+    cancelled = {t.reverses for t in selected if t.type is TransactionType.REVERSAL}
+    kept = [
+        t for t in selected if t.type is not TransactionType.REVERSAL and t.id not in cancelled
+    ]
+    kept.sort(key=lambda t: (t.value_date, t.sequence))
+    return kept
+
+
+def replay(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Iterable[Transaction],
+    business_date: date,
+) -> LoanState:
+    """The loan's state as of ``business_date``. Pure: same inputs, same state."""
+    if terms.currency != schedule.currency:
+        raise InvalidArgument.field("currency", "terms and schedule disagree on the currency")
+    book = _Book(schedule)
+    for txn in effective_transactions(transactions, business_date):
+        kind = txn.type
+        if kind in _PAYMENTS:
+            book.allocations[txn.id] = book.pay(txn.value_date, txn.amount)
+        elif kind is TransactionType.PENALTY:
+            book.penalty(txn.value_date, txn.installment_number, txn.amount)
+        elif kind is TransactionType.WAIVER:
+            book.allocations[txn.id] = book.waive(
+                txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
+            )
+        elif kind is TransactionType.WRITE_OFF:
+            book.write_off(txn.value_date)
+        # DISBURSEMENT: the schedule already starts from it.
+    return book.state(schedule, business_date)
+
+
+# ------------------------------------------------------------------ payoff
+
+
+def payoff_quote(state: LoanState, quote_date: date | None = None) -> PayoffQuote:
+    """What closes the loan on ``quote_date`` (default: the state's as-of date).
+
+    The state must include every transaction up to the date, so the date may
+    not be before ``state.as_of``; for an earlier date use ``quote_payoff``.
+    """
+    on = state.as_of if quote_date is None else quote_date
+    if on < state.as_of:
+        raise InvalidArgument.field(
+            "date", f"must not be before the state's date {state.as_of.isoformat()}"
+        )
+    if on < state.disbursement_date:
+        raise InvalidArgument.field(
+            "date", f"is before the disbursement date {state.disbursement_date.isoformat()}"
+        )
+    if state.written_off:
+        raise FailedPrecondition(
+            f"loan was written off on {_iso(state.written_off_date)}; it has no payoff quote"
+        )
+    rows = state.installments
+    full = _chargeable_count([r.due_date for r in rows], state.disbursement_date, on)
+    principal = interest = fees = penalties = waived = 0
+    for index, row in enumerate(rows):
+        principal += row.principal_unpaid
+        fees += row.fee_unpaid
+        penalties += row.penalty_unpaid
+        if index < full:
+            interest += row.interest_unpaid
+        else:
+            waived += row.interest_unpaid
+    return PayoffQuote(
+        date=on,
+        currency=state.currency,
+        principal=principal,
+        interest=interest,
+        fees=fees,
+        penalties=penalties,
+        total=principal + interest + fees + penalties,
+        interest_waived=waived,
+    )
+
+
+def quote_payoff(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Iterable[Transaction],
+    quote_date: date,
+) -> PayoffQuote:
+    """Payoff quote from the inputs: replays as of ``quote_date`` first."""
+    if quote_date < schedule.disbursement_date:
+        raise InvalidArgument.field(
+            "date", f"is before the disbursement date {schedule.disbursement_date.isoformat()}"
+        )
+    return payoff_quote(replay(terms, schedule, transactions, quote_date), quote_date)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _iso(value: date | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def next_sequence(transactions: Iterable[Transaction]) -> int:
+    return max((t.sequence for t in transactions), default=0) + 1
+
+
+def _new_id(txn_id: str | None, sequence: int) -> str:
+    return txn_id if txn_id else f"T{sequence:06d}"
+
+
+def find_payment(transactions: Iterable[Transaction], payment_id: str) -> Transaction | None:
+    """The REPAYMENT or RECOVERY recorded for ``payment_id``, if any."""
+    for txn in transactions:
+        if txn.type in _PAYMENTS and txn.payment_id == payment_id:
+            return txn
+    return None
+
+
+def reversal_of(transactions: Iterable[Transaction], txn_id: str) -> Transaction | None:
+    """The REVERSAL that cancels ``txn_id``, if any."""
+    for txn in transactions:
+        if txn.type is TransactionType.REVERSAL and txn.reverses == txn_id:
+            return txn
+    return None
+
+
+def _require_disbursed(transactions: Sequence[Transaction]) -> None:
+    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
+        raise FailedPrecondition("loan has not been disbursed")
+
+
+def _write_off_txn(transactions: Iterable[Transaction]) -> Transaction | None:
+    for txn in transactions:
+        if txn.type is TransactionType.WRITE_OFF:
+            return txn
+    return None
+
+
+def _check_value_date(schedule: Schedule, value_date: date, business_date: date) -> None:
+    if value_date < schedule.disbursement_date:
+        raise InvalidArgument.field(
+            "value_date",
+            f"is before the disbursement date {schedule.disbursement_date.isoformat()}",
+        )
+    if value_date > business_date:
+        raise InvalidArgument.field(
+            "value_date", f"is in the future (business date {business_date.isoformat()})"
+        )
+
+
+def _check_no_overflow(state: LoanState, value_date: date, quote_total: int) -> None:
+    """A backdated entry may leave later repayments with nothing to pay: refuse it."""
+    if any(a.unallocated for a in state.allocations.values()):
+        raise FailedPrecondition(
+            "this would overpay the loan: later repayments already cover what it pays; "
+            f"the payoff amount on {value_date.isoformat()} is {state.money(quote_total)}"
+        )
+
+
+def _money(terms: ProductTerms, amount: int) -> Money:
+    return Money(amount, terms.currency)
+
+
+# ------------------------------------------------------------------ disbursement
+
+
+@dataclass(frozen=True, slots=True)
+class Disbursement:
+    schedule: Schedule
+    transaction: Transaction
+
+
+def disburse(
+    terms: ProductTerms,
+    principal: int,
+    installments: int,
+    *,
+    disbursement_date: date,
+    business_date: date,
+    first_repayment_date: date | None = None,
+    actor: str,
+    txn_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Disbursement:
+    """Freeze the schedule and record the DISBURSEMENT (sequence 1)."""
+    if disbursement_date > business_date:
+        raise InvalidArgument.field(
+            "disbursement_date", f"is in the future (business date {business_date.isoformat()})"
+        )
+    schedule = generate_schedule(
+        terms, principal, installments, disbursement_date, first_repayment_date
+    )
+    txn = Transaction(
+        id=_new_id(txn_id, 1),
+        type=TransactionType.DISBURSEMENT,
+        value_date=disbursement_date,
+        amount=principal,
+        sequence=1,
+        actor=actor,
+        created_at=created_at,
+    )
+    return Disbursement(schedule=schedule, transaction=txn)
+
+
+# ------------------------------------------------------------------ repayments
+
+
+@dataclass(frozen=True, slots=True)
+class RepaymentResult:
+    transaction: Transaction
+    transactions: tuple[Transaction, ...]
+    state: LoanState
+    allocation: Allocation
+    # True when payment_id had already been applied: nothing new was recorded.
+    replayed: bool
+    # True when the loan is written off and this is a RECOVERY.
+    recovery: bool
+
+    @property
+    def closed(self) -> bool:
+        return self.state.closed
+
+
+def apply_repayment(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    *,
+    payment_id: str,
+    amount: int,
+    value_date: date,
+    business_date: date,
+    actor: str = "",
+    channel: str = "",
+    txn_id: str | None = None,
+    created_at: datetime | None = None,
+) -> RepaymentResult:
+    """Validate and allocate a repayment; idempotent on ``payment_id``.
+
+    Refuses (FailedPrecondition) an amount above the payoff for the value
+    date, naming the payoff amount; after a write-off the payment is a
+    RECOVERY, capped at the unrecovered written-off amount.
+    """
+    if not payment_id:
+        raise InvalidArgument.field("payment_id", "is required")
+    existing = find_payment(transactions, payment_id)
+    if existing is not None:
+        if existing.amount != amount or existing.value_date != value_date:
+            raise AlreadyExists(
+                f"payment {payment_id} was already applied to this loan with "
+                f"{_money(terms, existing.amount)} on {existing.value_date.isoformat()}"
+            )
+        reversal = reversal_of(transactions, existing.id)
+        if reversal is not None:
+            raise FailedPrecondition(
+                f"payment {payment_id} was applied and then reversed on "
+                f"{reversal.value_date.isoformat()}; it cannot be applied again"
+            )
+        state = replay(terms, schedule, transactions, max(business_date, existing.value_date))
+        return RepaymentResult(
+            transaction=existing,
+            transactions=tuple(transactions),
+            state=state,
+            allocation=state.allocations.get(existing.id, Allocation()),
+            replayed=True,
+            recovery=existing.type is TransactionType.RECOVERY,
+        )
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise InvalidArgument.field("amount", "must be a positive amount")
+    _check_value_date(schedule, value_date, business_date)
+    _require_disbursed(transactions)
+    written_off = _write_off_txn(transactions)
+    sequence = next_sequence(transactions)
+    if written_off is not None:
+        if value_date < written_off.value_date:
+            raise InvalidArgument.field(
+                "value_date",
+                f"is before the write-off on {written_off.value_date.isoformat()}; "
+                "payments after a write-off are recoveries",
+            )
+        current = replay(terms, schedule, transactions, business_date)
+        if amount > current.recoverable:
+            raise FailedPrecondition(
+                f"recovery of {_money(terms, amount)} exceeds the unrecovered written-off "
+                f"amount of {_money(terms, current.recoverable)}"
+            )
+        kind = TransactionType.RECOVERY
+        quote_total = current.recoverable
+    else:
+        quote = quote_payoff(terms, schedule, transactions, value_date)
+        if amount > quote.total:
+            raise FailedPrecondition(
+                f"repayment of {_money(terms, amount)} exceeds the payoff amount of "
+                f"{_money(terms, quote.total)} on {value_date.isoformat()}"
+            )
+        kind = TransactionType.REPAYMENT
+        quote_total = quote.total
+    txn = Transaction(
+        id=_new_id(txn_id, sequence),
+        type=kind,
+        value_date=value_date,
+        amount=amount,
+        sequence=sequence,
+        payment_id=payment_id,
+        actor=actor,
+        channel=channel,
+        created_at=created_at,
+    )
+    updated = (*transactions, txn)
+    state = replay(terms, schedule, updated, business_date)
+    _check_no_overflow(state, value_date, quote_total)
+    return RepaymentResult(
+        transaction=txn,
+        transactions=updated,
+        state=state,
+        allocation=state.allocations[txn.id],
+        replayed=False,
+        recovery=kind is TransactionType.RECOVERY,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalResult:
+    transaction: Transaction
+    reversed_transaction: Transaction
+    transactions: tuple[Transaction, ...]
+    state: LoanState
+
+
+def reverse_repayment(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    *,
+    payment_id: str,
+    reason: str,
+    actor: str,
+    business_date: date,
+    txn_id: str | None = None,
+    created_at: datetime | None = None,
+) -> ReversalResult:
+    """Record a REVERSAL of the payment; the loan is replayed without it.
+
+    NotFound for an unknown payment id, FailedPrecondition if already
+    reversed (``reversal_of`` lets a caller answer that idempotently).
+    """
+    if not reason.strip():
+        raise InvalidArgument.field("reason", "is required")
+    target = find_payment(transactions, payment_id)
+    if target is None:
+        raise NotFound(f"no repayment with payment id {payment_id} on this loan")
+    earlier = reversal_of(transactions, target.id)
+    if earlier is not None:
+        raise FailedPrecondition(
+            f"payment {payment_id} was already reversed on {earlier.value_date.isoformat()}"
+        )
+    sequence = next_sequence(transactions)
+    txn = Transaction(
+        id=_new_id(txn_id, sequence),
+        type=TransactionType.REVERSAL,
+        value_date=max(business_date, target.value_date),
+        amount=target.amount,
+        sequence=sequence,
+        payment_id=payment_id,
+        reverses=target.id,
+        reason=reason.strip(),
+        actor=actor,
+        created_at=created_at,
+    )
+    updated = (*transactions, txn)
+    return ReversalResult(
+        transaction=txn,
+        reversed_transaction=target,
+        transactions=updated,
+        state=replay(terms, schedule, updated, max(business_date, txn.value_date)),
+    )
+
+
+# ------------------------------------------------------------------ waivers
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverResult:
+    transaction: Transaction
+    transactions: tuple[Transaction, ...]
+    state: LoanState
+    allocation: Allocation
+
+
+def waive_charges(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    *,
+    installment_number: int,
+    penalty_amount: int,
+    interest_amount: int,
+    reason: str,
+    actor: str,
+    value_date: date,
+    business_date: date,
+    txn_id: str | None = None,
+    created_at: datetime | None = None,
+) -> WaiverResult:
+    """Waive penalty and/or interest of one installment (each at most what is unpaid)."""
+    if not reason.strip():
+        raise InvalidArgument.field("reason", "is required")
+    if not 1 <= installment_number <= schedule.installments:
+        raise InvalidArgument.field(
+            "installment_number", f"must be between 1 and {schedule.installments}"
+        )
+    if penalty_amount < 0:
+        raise InvalidArgument.field("penalty_amount", "must not be negative")
+    if interest_amount < 0:
+        raise InvalidArgument.field("interest_amount", "must not be negative")
+    if penalty_amount + interest_amount == 0:
+        raise InvalidArgument.field("penalty_amount", "a penalty or interest amount is required")
+    _check_value_date(schedule, value_date, business_date)
+    _require_disbursed(transactions)
+    then = replay(terms, schedule, transactions, value_date)
+    if then.written_off:
+        raise FailedPrecondition("loan is written off; its charges cannot be waived")
+    if then.closed:
+        raise FailedPrecondition("loan is fully paid; there is nothing to waive")
+    row = then.installments[installment_number - 1]
+    if penalty_amount > row.penalty_unpaid:
+        raise InvalidArgument.field(
+            "penalty_amount",
+            f"exceeds the unpaid penalty {_money(terms, row.penalty_unpaid)} of installment "
+            f"{installment_number}",
+        )
+    if interest_amount > row.interest_unpaid:
+        raise InvalidArgument.field(
+            "interest_amount",
+            f"exceeds the unpaid interest {_money(terms, row.interest_unpaid)} of installment "
+            f"{installment_number}",
+        )
+    sequence = next_sequence(transactions)
+    txn = Transaction(
+        id=_new_id(txn_id, sequence),
+        type=TransactionType.WAIVER,
+        value_date=value_date,
+        amount=penalty_amount + interest_amount,
+        sequence=sequence,
+        installment_number=installment_number,
+        penalty_amount=penalty_amount,
+        interest_amount=interest_amount,
+        reason=reason.strip(),
+        actor=actor,
+        created_at=created_at,
+    )
+    updated = (*transactions, txn)
+    state = replay(terms, schedule, updated, business_date)
+    _check_no_overflow(state, value_date, payoff_quote(then).total)
+    return WaiverResult(
+        transaction=txn,
+        transactions=updated,
+        state=state,
+        allocation=state.allocations[txn.id],
+    )
+
+
+# ------------------------------------------------------------------ write-off
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOffResult:
+    transaction: Transaction
+    transactions: tuple[Transaction, ...]
+    state: LoanState
+
+    @property
+    def written_off_amount(self) -> int:
+        return self.state.written_off_amount
+
+
+def write_off(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    *,
+    reason: str,
+    actor: str,
+    business_date: date,
+    value_date: date | None = None,
+    txn_id: str | None = None,
+    created_at: datetime | None = None,
+) -> WriteOffResult:
+    """Write the outstanding balance off. Not before any existing transaction's value date."""
+    if not reason.strip():
+        raise InvalidArgument.field("reason", "is required")
+    on = business_date if value_date is None else value_date
+    _check_value_date(schedule, on, business_date)
+    _require_disbursed(transactions)
+    latest = max((t.value_date for t in transactions), default=schedule.disbursement_date)
+    if on < latest:
+        raise InvalidArgument.field(
+            "value_date", f"must not be before the latest transaction on {latest.isoformat()}"
+        )
+    if _write_off_txn(transactions) is not None:
+        raise FailedPrecondition("loan is already written off")
+    before = replay(terms, schedule, transactions, on)
+    if before.closed:
+        raise FailedPrecondition("loan is fully paid; there is nothing to write off")
+    sequence = next_sequence(transactions)
+    amount = (
+        before.outstanding_principal
+        + before.outstanding_interest
+        + before.outstanding_fees
+        + before.outstanding_penalties
+    )
+    txn = Transaction(
+        id=_new_id(txn_id, sequence),
+        type=TransactionType.WRITE_OFF,
+        value_date=on,
+        amount=amount,
+        sequence=sequence,
+        reason=reason.strip(),
+        actor=actor,
+        created_at=created_at,
+    )
+    updated = (*transactions, txn)
+    return WriteOffResult(
+        transaction=txn,
+        transactions=updated,
+        state=replay(terms, schedule, updated, business_date),
+    )
+
+
+# ------------------------------------------------------------------ late penalties
+
+
+@dataclass(frozen=True, slots=True)
+class PenaltyCharge:
+    installment_number: int
+    amount: int
+    # The first day the installment is late beyond the grace days.
+    value_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PenaltyResult:
+    charged: tuple[Transaction, ...]
+    transactions: tuple[Transaction, ...]
+    state: LoanState
+
+
+def charge_late_penalties(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    created_at: datetime | None = None,
+) -> PenaltyResult:
+    """Charge the product's late penalty, once per installment; idempotent.
+
+    An installment is late when it is not settled by the end of its due date
+    plus the grace days. It is then charged once, with the value date
+    due date + grace days + 1 whatever day the end-of-day job runs, so a late
+    or repeated run charges exactly the same. The percent base is what the
+    installment still owed (principal, interest, fee) at the end of the grace
+    period, reversed payments excluded. Loans closed or written off by the
+    business date are left alone.
+    """
+    rules = terms.late_penalty
+    current = replay(terms, schedule, transactions, business_date)
+    if rules is None or current.closed or current.written_off:
+        return PenaltyResult((), tuple(transactions), current)
+    penalised = {
+        t.installment_number
+        for t in effective_transactions(transactions)
+        if t.type is TransactionType.PENALTY
+    }
+    grace = timedelta(days=rules.grace_days)
+    updated = list(transactions)
+    charged: list[Transaction] = []
+    for row in schedule.rows:
+        last_free_day = row.due_date + grace
+        if last_free_day >= business_date:
+            break
+        if row.number in penalised:
+            continue
+        now = current.installments[row.number - 1]
+        if now.unpaid == 0 and now.paid_date is not None and now.paid_date <= last_free_day:
+            continue
+        # What was owed at the end of the grace period, bounced payments excluded.
+        then = replay(terms, schedule, effective_transactions(updated), last_free_day)
+        if then.written_off or then.closed:
+            continue
+        inst = then.installments[row.number - 1]
+        base = inst.principal_unpaid + inst.interest_unpaid + inst.fee_unpaid
+        amount = rules.amount_for(base)
+        if amount <= 0:
+            continue
+        sequence = next_sequence(updated)
+        txn = Transaction(
+            id=_new_id(None, sequence),
+            type=TransactionType.PENALTY,
+            value_date=last_free_day + timedelta(days=1),
+            amount=amount,
+            sequence=sequence,
+            installment_number=row.number,
+            reason=f"late penalty: installment {row.number} unpaid after "
+            f"{rules.grace_days} grace day(s)",
+            actor=actor,
+            created_at=created_at,
+        )
+        updated.append(txn)
+        charged.append(txn)
+        # Later installments are judged on the state with this penalty in it.
+        current = replay(terms, schedule, updated, business_date)
+    return PenaltyResult(tuple(charged), tuple(updated), current)
+
+
+def late_penalties_due(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+) -> list[PenaltyCharge]:
+    """What ``charge_late_penalties`` would charge, without recording anything."""
+    result = charge_late_penalties(terms, schedule, transactions, business_date)
+    return [PenaltyCharge(t.installment_number, t.amount, t.value_date) for t in result.charged]
+
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Allocation",
+    "Disbursement",
+    "InstallmentAllocation",
+    "InstallmentState",
+    "InstallmentStatus",
+    "LoanState",
+    "PayoffQuote",
+    "PenaltyCharge",
+    "PenaltyResult",
+    "RepaymentResult",
+    "ReversalResult",
+    "Transaction",
+    "TransactionType",
+    "WaiverResult",
+    "WriteOffResult",
+    "apply_repayment",
+    "charge_late_penalties",
+    "disburse",
+    "effective_transactions",
+    "find_payment",
+    "late_penalties_due",
+    "next_sequence",
+    "payoff_quote",
+    "quote_payoff",
+    "replay",
+    "reversal_of",
+    "reverse_repayment",
+    "waive_charges",
+    "write_off",
+]
