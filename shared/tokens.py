@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import jwt
@@ -26,7 +26,7 @@ DENYLIST_PREFIX = "mf:auth:deny:"
 CLOCK_SKEW_SECONDS = 30
 
 Clock = Callable[[], float]
-JwksFetcher = Callable[[], Awaitable[list[Mapping[str, Any]]]]
+JwksFetcher = Callable[[], Awaitable[Sequence[Mapping[str, Any]]]]
 
 
 class Denylist(Protocol):

@@ -131,9 +131,7 @@ async def test_missing_and_bad_tokens_are_unauthenticated(host: Any) -> None:
             assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
         other = SigningKey.generate(datetime.now(UTC))
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await s.GetPublicKeys(
-                auth_pb2.GetPublicKeysRequest(), metadata=auth(token(key=other))
-            )
+            await s.GetPublicKeys(auth_pb2.GetPublicKeysRequest(), metadata=auth(token(key=other)))
         assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -185,7 +183,7 @@ async def test_field_violations_travel_as_bad_request_details(host: Any) -> None
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await s.Refresh(auth_pb2.RefreshRequest(), metadata=auth(token()))
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        status = rpc_status.from_call(err.value)
+        status = rpc_status.from_call(err.value)  # type: ignore[arg-type]
         assert status is not None
         bad = error_details_pb2.BadRequest()
         assert status.details[0].Unpack(bad)
@@ -226,22 +224,23 @@ async def health_status(server: GrpcServiceHost, service: str = "") -> int:
 
 async def test_health_flips_with_a_dependency_and_on_shutdown(host: Any) -> None:
     server, state = host
-    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, (
-        health_pb2.HealthCheckResponse.NOT_SERVING
+    serving, not_serving = (
+        health_pb2.HealthCheckResponse.SERVING,
+        (health_pb2.HealthCheckResponse.NOT_SERVING),
     )
     assert await health_status(server) == serving
     assert await health_status(server, NAME) == serving
     state["dependency_up"] = False
 
     async def down() -> bool:
-        return await health_status(server, NAME) == not_serving
+        return bool(await health_status(server, NAME) == not_serving)
 
     await eventually(down, within=10, what="NOT_SERVING")
     assert server.unhealthy == ["dependency"]
     state["dependency_up"] = True
 
     async def up() -> bool:
-        return await health_status(server) == serving
+        return bool(await health_status(server) == serving)
 
     await eventually(up, within=10, what="SERVING again")
     await server.health.enter_graceful_shutdown()
@@ -280,13 +279,13 @@ async def test_health_follows_a_real_mongodb_outage(mongo_url: str) -> None:
         await proxy.cut()
 
         async def down() -> bool:
-            return await health_status(server) == health_pb2.HealthCheckResponse.NOT_SERVING
+            return bool(await health_status(server) == health_pb2.HealthCheckResponse.NOT_SERVING)
 
         await eventually(down, within=15, what="NOT_SERVING while Mongo is unreachable")
         await proxy.restore()
 
         async def up() -> bool:
-            return await health_status(server) == health_pb2.HealthCheckResponse.SERVING
+            return bool(await health_status(server) == health_pb2.HealthCheckResponse.SERVING)
 
         await eventually(up, within=15, what="SERVING after Mongo returns")
     finally:
