@@ -69,3 +69,20 @@ async def create_admin(
         return f"already present, staff id {staff.id}" if not created else staff.id
     finally:
         await client.close()
+
+
+async def rotate_keys(settings: Settings) -> tuple[str, list[str]]:
+    """A new signing key; returns its kid and every kid still published.
+
+    Running auth servers start signing with it within their key-reload
+    interval; tokens signed with the old key stay valid until they expire.
+    """
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-rotate-keys")
+    try:
+        auth_db = client[database_name(settings, "auth")]
+        policy = AuthPolicy(access_ttl_seconds=settings.access_token_ttl_seconds)
+        auth = AuthService(AuthRepository(auth_db), _NoStore(), PasswordHashing(), policy=policy)
+        key = await auth.rotate_keys()
+        return key.kid, [k.kid for k in await auth.public_keys()]
+    finally:
+        await client.close()
