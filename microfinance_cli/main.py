@@ -119,6 +119,8 @@ def migrate(
     The admin comes from MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD, or from a prompt when
     this is an interactive terminal.
     """
+    from microfinance_cli.backends import mongo_ping
+    from microfinance_cli.doctor import redact_url
     from microfinance_cli.migrate import (
         AdminRequest,
         admin_from_settings,
@@ -129,22 +131,30 @@ def migrate(
     from shared.config import Settings
 
     settings = Settings()
+    mongo_url = settings.mongo_url_or_default()
+    if not mongo_ping(mongo_url, timeout=3.0):
+        _echo(f"error: no MongoDB answers at {redact_url(mongo_url)}")
+        _echo("  fix: set MF_MONGO_URL, or start everything with `microfinance up`")
+        raise typer.Exit(1)
     request: AdminRequest | None = None
+    note: str | None = None
     if admin:
         request = admin_from_settings(settings)
         if request is None and not create_admin_available():
-            _echo("first admin: auth_service.bootstrap.create_admin is not available yet")
+            note = "first admin: auth_service.bootstrap.create_admin is not available yet"
         elif request is None and sys.stdin.isatty():
             email = typer.prompt("First admin email")
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
             request = AdminRequest(email, password)
         elif request is None:
-            _echo("first admin: not created (set MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD)")
+            note = "first admin: not created (set MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD)"
 
     async def go() -> None:
         await run_migrations(settings, _echo)
         if request is not None:
             await create_first_admin(settings, request, _echo)
+        elif note is not None:
+            _echo(note)
 
     asyncio.run(go())
 

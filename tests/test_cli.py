@@ -119,6 +119,72 @@ def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("redis://h:6379/0") == "redis://h:6379/0"
 
 
+# ---- migrate ----------------------------------------------------------------------------
+
+
+def test_migrate_applies_indexes_and_creates_the_admin_once(mongo_url: str) -> None:
+    import uuid
+
+    from pymongo import MongoClient
+
+    db_prefix = f"mf_cli_{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    env.update(
+        MF_MONGO_URL=mongo_url,
+        MF_MONGO_DB=db_prefix,
+        MF_ADMIN_EMAIL="first.admin@example.org",
+        MF_ADMIN_PASSWORD="a long enough passphrase 7",
+    )
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PY, "-m", "microfinance_cli", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+    first = migrate()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "auth_service: indexes and mappings up to date" in first.stdout
+    assert "first admin: first.admin@example.org ready (created" in first.stdout
+    second = migrate()  # idempotent: same indexes, the same admin left alone
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "ready (already present" in second.stdout
+    assert "passphrase" not in first.stdout + first.stderr + second.stdout + second.stderr
+
+    client: MongoClient[dict[str, object]] = MongoClient(mongo_url)
+    try:
+        staff = list(client[f"{db_prefix}_user"]["staff"].find({}))
+        assert [s["email"] for s in staff] == ["first.admin@example.org"]
+        assert len(list(client[f"{db_prefix}_auth"]["credentials"].list_indexes())) > 1
+    finally:
+        for name in client.list_database_names():
+            if name.startswith(db_prefix):
+                client.drop_database(name)
+        client.close()
+
+
+def test_migrate_without_mongo_says_how_to_fix() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
+    env["MF_MONGO_URL"] = f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true"
+    result = subprocess.run(
+        [PY, "-m", "microfinance_cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1
+    assert "no MongoDB answers" in result.stdout
+    assert "fix:" in result.stdout
+
+
 # ---- supervisor -------------------------------------------------------------------------
 
 
