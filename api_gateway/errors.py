@@ -71,6 +71,13 @@ def http_status_for(code: grpc.StatusCode) -> int:
     return HTTP_STATUS.get(code, UPSTREAM_FAILURE)
 
 
+class MissingToken(Unauthenticated):
+    """No bearer token at all: RFC 6750 says the challenge then carries no error code."""
+
+    def __init__(self) -> None:
+        super().__init__("a bearer token is required")
+
+
 class RateLimited(ResourceExhausted):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
@@ -119,7 +126,7 @@ def domain_error_response(err: DomainError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(err, RateLimited):
         headers["Retry-After"] = str(max(1, err.retry_after))
-    if isinstance(err, Unauthenticated):
+    if isinstance(err, Unauthenticated) and not isinstance(err, MissingToken):
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(
         http_status_for(code),

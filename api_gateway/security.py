@@ -16,7 +16,8 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_gateway.deps import State
-from shared.errors import PermissionDenied, Unauthenticated
+from api_gateway.errors import MissingToken
+from shared.errors import PermissionDenied
 from shared.identity import Caller, Role, caller_var
 
 bearer_scheme = HTTPBearer(
@@ -40,7 +41,7 @@ def require_caller(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> Caller:
         if credentials is None or not credentials.credentials.strip():
-            raise Unauthenticated("a bearer token is required")
+            raise MissingToken()
         caller = await state.verifier.verify(credentials.credentials.strip())
         if caller.must_change_password and not allow_before_password_change:
             raise PermissionDenied(MUST_CHANGE_MESSAGE)

@@ -1,0 +1,218 @@
+"""The running system, in-process, for end-to-end tests through the gateway.
+
+``stack`` (session-scoped) starts the real gRPC services on ephemeral ports
+against the real backends from tests/conftest.py (MongoDB substitute, Redis; a
+later service that needs RabbitMQ or Elasticsearch adds those fixtures here),
+creates the first admin with the operators' bootstrap function, and drives the
+FastAPI gateway over ``httpx.ASGITransport`` with its lifespan running. Later
+issues add their services to ``SERVICES``.
+
+Each session uses its own database name, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api_gateway.app import create_app
+from shared.config import Settings
+from shared.grpc.server import GrpcServiceHost, ServiceDefinition
+from shared.runtime import Infrastructure, open_infrastructure
+
+pytestmark = pytest.mark.e2e
+
+Builder = Callable[[Infrastructure], Awaitable[ServiceDefinition]]
+
+# Started in this order; each one's address is known to the ones after it.
+SERVICES = ("auth", "user")
+# Nothing ever listens on port 1 (binding it needs root), so calls fail fast.
+NOT_RUNNING = "127.0.0.1:1"
+
+ADMIN_PASSWORD = "admin-e2e-Passw0rd!"
+GATEWAY_IP = "198.51.100.7"
+
+
+def builder(service: str) -> Builder:
+    import importlib
+
+    module = importlib.import_module(f"{service}_service.main")
+    build: Builder = module.build
+    return build
+
+
+def unique_email(prefix: str = "staff") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@mfi-e2e.org"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def gateway_client(app: FastAPI, ip: str = GATEWAY_IP) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 40000)),
+        base_url="http://gateway.e2e",
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings, ip: str = GATEWAY_IP, **options: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A gateway app with its lifespan running, and a client that reaches it from ``ip``."""
+    app = create_app(settings, **options)
+    async with app.router.lifespan_context(app), gateway_client(app, ip) as client:
+        yield app, client
+
+
+@dataclass
+class Login:
+    email: str
+    password: str
+    staff_id: str = ""
+    access_token: str = ""
+    refresh_token: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    app: FastAPI
+    client: httpx.AsyncClient
+    hosts: dict[str, GrpcServiceHost]
+    admin: Login
+    infra: dict[str, Infrastructure] = field(default_factory=dict)
+
+    async def login(self, email: str, password: str) -> Login:
+        r = await self.client.post(
+            "/api/v1/auth/login", json={"username": email, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return Login(
+            email=email,
+            password=password,
+            staff_id=body["identity"]["staff_id"],
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+        )
+
+    async def admin_login(self) -> Login:
+        return await self.login(self.admin.email, self.admin.password)
+
+    async def create_staff(
+        self, admin: Login, *, role: str = "AGENT", branch_id: str = "BR-01", **fields: Any
+    ) -> tuple[dict[str, Any], str]:
+        """Creates a staff member; returns the record and the initial password."""
+        password = fields.pop("initial_password", f"Initial-{uuid.uuid4().hex[:12]}")
+        body = {
+            "role": role,
+            "full_name": fields.pop("full_name", f"{role.title()} Person"),
+            "email": fields.pop("email", unique_email(role.lower())),
+            "branch_id": branch_id,
+            "initial_password": password,
+            **fields,
+        }
+        r = await self.client.post("/api/v1/staff", json=body, headers=admin.headers)
+        assert r.status_code == 201, r.text
+        return r.json(), password
+
+    async def ready_staff(self, admin: Login, *, role: str = "AGENT") -> Login:
+        """A staff member who has logged in and replaced the initial password."""
+        record, initial = await self.create_staff(admin, role=role)
+        first = await self.login(record["email"], initial)
+        new_password = f"Changed-{uuid.uuid4().hex[:12]}"
+        r = await self.client.post(
+            "/api/v1/auth/password",
+            json={"old_password": initial, "new_password": new_password},
+            headers=first.headers,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return Login(
+            email=record["email"],
+            password=new_password,
+            staff_id=record["id"],
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+        )
+
+
+def e2e_settings(*, mongo_url: str, redis_url: str, data_dir: Path) -> Settings:
+    return Settings(
+        env="test",
+        mongo_url=mongo_url,
+        mongo_db=f"mfe2e_{uuid.uuid4().hex[:8]}",
+        redis_url=redis_url,
+        es_index_prefix=f"mfe2e{uuid.uuid4().hex[:6]}",
+        data_dir=data_dir,
+        log_json=False,
+        bind_host="127.0.0.1",
+        auth_port=0,
+        user_port=0,
+        loan_port=0,
+        payment_port=0,
+        reporting_port=0,
+        auth_addr=NOT_RUNNING,
+        user_addr=NOT_RUNNING,
+        loan_addr=NOT_RUNNING,
+        payment_addr=NOT_RUNNING,
+        reporting_addr=NOT_RUNNING,
+        grpc_deadline_seconds=15.0,
+        shutdown_grace_seconds=1.0,
+        # Every test logs in from the same address; the limiter has its own test.
+        login_rate_limit_per_minute=10_000,
+    )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    mongo_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    from auth_service.bootstrap import create_admin
+
+    settings = e2e_settings(
+        mongo_url=mongo_url,
+        redis_url=redis_url,
+        data_dir=tmp_path_factory.mktemp("e2e-data"),
+    )
+    admin = Login(email=unique_email("admin"), password=ADMIN_PASSWORD)
+    await create_admin(settings, email=admin.email, password=admin.password, full_name="E2E Admin")
+
+    hosts: dict[str, GrpcServiceHost] = {}
+    infras: dict[str, Infrastructure] = {}
+    async with contextlib.AsyncExitStack() as exits:
+        for name in SERVICES:
+            infra = await open_infrastructure(settings, name)
+            exits.push_async_callback(infra.close)
+            host = GrpcServiceHost(
+                await builder(name)(infra), host="127.0.0.1", port=0, grace_seconds=1.0
+            )
+            await host.start()
+            exits.push_async_callback(host.stop)
+            hosts[name], infras[name] = host, infra
+            settings = settings.model_copy(update={f"{name}_addr": host.address})
+        app, client = await exits.enter_async_context(running_gateway(settings))
+        yield Stack(
+            settings=settings, app=app, client=client, hosts=hosts, admin=admin, infra=infras
+        )
+
+
+@pytest.fixture
+async def admin(stack: Stack) -> Login:
+    return await stack.admin_login()

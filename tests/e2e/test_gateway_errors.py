@@ -1,0 +1,246 @@
+"""Client mistakes are 4xx in the one error shape, naming the field; never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import pytest
+from grpc import aio
+
+from api_gateway.errors import rpc_error_response
+from shared.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    to_grpc_status,
+)
+from tests.e2e.conftest import NOT_RUNNING, Login, Stack, running_gateway, unique_email
+
+pytestmark = pytest.mark.e2e
+
+
+def fields_of(body: dict[str, Any]) -> list[str]:
+    return [f["field"] for f in body["error"]["fields"]]
+
+
+def assert_error_shape(body: dict[str, Any], code: str) -> None:
+    error = body["error"]
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["fields"], list)
+    assert error["request_id"]
+
+
+async def test_malformed_json_is_422(stack: Stack) -> None:
+    r = await stack.client.post(
+        "/api/v1/auth/login",
+        content=b'{"username": "a@b.org", "password": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert_error_shape(r.json(), "INVALID_ARGUMENT")
+    assert fields_of(r.json()) == ["body"]
+
+
+async def test_missing_wrong_type_and_unknown_fields_are_named(stack: Stack) -> None:
+    c = stack.client
+    r = await c.post("/api/v1/auth/login", json={"username": "a@b.org"})
+    assert r.status_code == 422
+    assert fields_of(r.json()) == ["password"]
+
+    r = await c.post("/api/v1/auth/login", json={"username": 12, "password": ["x"]})
+    assert r.status_code == 422
+    assert sorted(fields_of(r.json())) == ["password", "username"]
+
+    r = await c.post(
+        "/api/v1/auth/login", json={"username": "a@b.org", "password": "x", "pasword": "y"}
+    )
+    assert r.status_code == 422
+    assert fields_of(r.json()) == ["pasword"]
+
+    r = await c.post("/api/v1/auth/login", json=["not", "an", "object"])
+    assert r.status_code == 422
+
+    r = await c.post("/api/v1/auth/login", content=b"", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 422
+
+
+async def test_staff_body_problems_are_422_with_fields(stack: Stack, admin: Login) -> None:
+    c = stack.client
+    good = {
+        "role": "AGENT",
+        "full_name": "Valid Name",
+        "email": unique_email(),
+        "branch_id": "BR-1",
+        "initial_password": "long-enough-pw-1",
+    }
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({**good, "role": "BOSS"}, ["role"]),  # unknown enum, at the edge
+        ({**good, "full_name": 123}, ["full_name"]),  # wrong type, at the edge
+        ({**good, "email": "not-an-email"}, ["email"]),  # rule of user_service
+        ({**good, "phone": "12"}, ["phone"]),  # rule of user_service
+        ({**good, "initial_password": "short"}, ["initial_password"]),  # auth_service policy
+        ({k: v for k, v in good.items() if k != "branch_id"}, ["branch_id"]),
+    ]
+    for body, expected in cases:
+        r = await c.post("/api/v1/staff", json=body, headers=admin.headers)
+        assert r.status_code == 422, (body, r.text)
+        assert_error_shape(r.json(), "INVALID_ARGUMENT")
+        assert fields_of(r.json()) == expected, (body, r.text)
+
+
+async def test_query_and_patch_problems_are_422(stack: Stack, admin: Login) -> None:
+    c = stack.client
+    for params, field in (
+        ({"page_size": 100_000}, "page_size"),
+        ({"page_size": "lots"}, "page_size"),
+        ({"role": "OWNER"}, "role"),
+        ({"active": "maybe"}, "active"),
+        ({"page_token": "%%%garbage"}, "page_token"),
+        ({"order_by": "password_hash"}, "order_by"),
+    ):
+        r = await c.get("/api/v1/staff", params=params, headers=admin.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert fields_of(r.json()) == [field], (params, r.text)
+
+    staff, _ = await stack.create_staff(admin)
+    url = f"/api/v1/staff/{staff['id']}"
+    for body, field in (
+        ({}, "body"),
+        ({"full_name": None}, "full_name"),
+        ({"role": "KING"}, "role"),
+        ({"id": "x"}, "id"),
+        ({"email": "nope"}, "email"),
+    ):
+        r = await c.patch(url, json=body, headers=admin.headers)
+        assert r.status_code == 422, (body, r.text)
+        assert fields_of(r.json()) == [field], (body, r.text)
+
+    r = await c.get("/api/v1/staff/bad id!", headers=admin.headers)
+    assert r.status_code == 422
+    assert fields_of(r.json()) == ["staff_id"]
+
+
+async def test_unknown_routes_and_methods_use_the_error_shape(stack: Stack, admin: Login) -> None:
+    r = await stack.client.get("/api/v1/no-such-thing", headers=admin.headers)
+    assert r.status_code == 404
+    assert_error_shape(r.json(), "NOT_FOUND")
+    r = await stack.client.delete("/api/v1/staff/abc", headers=admin.headers)
+    assert r.status_code == 405
+    assert_error_shape(r.json(), "METHOD_NOT_ALLOWED")
+
+
+async def test_no_lax_coercion_of_booleans_and_integers(stack: Stack, admin: Login) -> None:
+    r = await stack.client.post(
+        "/api/v1/auth/logout", json={"all_sessions": "yes"}, headers=admin.headers
+    )
+    assert r.status_code == 422
+    assert fields_of(r.json()) == ["all_sessions"]
+    staff, _ = await stack.create_staff(admin)
+    r = await stack.client.patch(
+        f"/api/v1/staff/{staff['id']}",
+        json={"full_name": "N", "expected_version": "1"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422
+    assert fields_of(r.json()) == ["expected_version"]
+    # The admin's token still works: the refused logout did nothing.
+    assert (await stack.client.get("/api/v1/me", headers=admin.headers)).status_code == 200
+
+
+async def test_a_service_that_is_down_is_503_without_transport_details(
+    stack: Stack, admin: Login
+) -> None:
+    settings = stack.settings.model_copy(update={"user_addr": NOT_RUNNING})
+    async with running_gateway(settings) as (_, client):
+        r = await client.get("/api/v1/me", headers=admin.headers)
+    assert r.status_code == 503, r.text
+    assert_error_shape(r.json(), "UNAVAILABLE")
+    assert "127.0.0.1" not in r.text
+    assert r.json()["error"]["message"] == "a service is unavailable, try again shortly"
+
+
+async def test_a_gateway_bug_is_a_500_in_the_error_shape(stack: Stack) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug, with a detail the client must not see")
+
+    async with running_gateway(stack.settings) as (app, client):
+        app.add_api_route("/api/v1/broken", broken)
+        r = await client.get("/api/v1/broken", headers={"X-Request-ID": "bug-1"})
+    assert r.status_code == 500
+    assert_error_shape(r.json(), "INTERNAL")
+    assert "bug-1" in r.json()["error"]["message"]
+    assert "detail" not in r.text
+    assert r.headers["x-request-id"] == "bug-1"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def rpc_error(err: DomainError) -> aio.AioRpcError:
+    """The error a client sees when a service raises ``err`` (same encoding as the servers)."""
+    status = to_grpc_status(err)
+    return aio.AioRpcError(
+        status.code,
+        aio.Metadata(),
+        aio.Metadata(*status.trailing_metadata),
+        status.details,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("err", "http", "code"),
+    [
+        (InvalidArgument.field("email", "is bad"), 422, "INVALID_ARGUMENT"),
+        (NotFound("no such loan"), 404, "NOT_FOUND"),
+        (AlreadyExists("taken", existing_id="b-42"), 409, "ALREADY_EXISTS"),
+        (FailedPrecondition("loan is CLOSED"), 409, "FAILED_PRECONDITION"),
+        (Conflict("version 3, not 2"), 409, "ABORTED"),
+        (PermissionDenied("admins only"), 403, "PERMISSION_DENIED"),
+        (Unauthenticated("expired"), 401, "UNAUTHENTICATED"),
+        (ResourceExhausted("locked"), 429, "RESOURCE_EXHAUSTED"),
+        (Unavailable("search is down"), 503, "UNAVAILABLE"),
+    ],
+)
+def test_the_one_mapping_table(err: DomainError, http: int, code: str) -> None:
+    response = rpc_error_response(rpc_error(err))
+    assert response.status_code == http
+    body = json.loads(bytes(response.body))["error"]
+    assert body["code"] == code
+    assert body["message"] == err.message  # a service's own message is kept
+    if isinstance(err, AlreadyExists):
+        assert body["existing_id"] == "b-42"
+    if err.violations:
+        assert body["fields"] == [{"field": "email", "description": "is bad"}]
+    if http == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("code", "http"),
+    [
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 504),
+        (grpc.StatusCode.UNIMPLEMENTED, 501),
+        (grpc.StatusCode.INTERNAL, 502),
+        (grpc.StatusCode.UNKNOWN, 502),
+        (grpc.StatusCode.DATA_LOSS, 502),
+        (grpc.StatusCode.CANCELLED, 502),
+    ],
+)
+def test_transport_and_server_failures_hide_their_text(code: grpc.StatusCode, http: int) -> None:
+    text = "ipv4:10.0.0.5:50052 exploded"
+    exc = aio.AioRpcError(code, aio.Metadata(), aio.Metadata(), text, None)
+    response = rpc_error_response(exc)
+    assert response.status_code == http
+    body = json.loads(bytes(response.body))["error"]
+    assert body["code"] == code.name
+    assert "10.0.0.5" not in body["message"]
