@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from shared.cache import Cache, create_redis
 
 from api_gateway.clients import ServiceClients
 from api_gateway.deps import GatewayState
 from api_gateway.errors import install_error_handlers
-from api_gateway.middleware import RequestContextMiddleware
+from api_gateway.middleware import DEFAULT_MAX_BODY_BYTES, RequestContextMiddleware
 from api_gateway.ratelimit import LoginRateLimiter
 from api_gateway.routes import auth, health, staff
+from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.runtime import auth_jwks_fetcher, make_verifier
 
@@ -34,13 +34,14 @@ def create_app(
     settings: Settings | None = None,
     *,
     hsts_max_age_seconds: int | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """Build the gateway. Nothing connects until the lifespan starts.
 
     HSTS is sent in production (where TLS terminates in front of the gateway) unless
-    ``hsts_max_age_seconds`` says otherwise; 0 turns it off. ``clock`` drives the login
-    rate-limit windows.
+    ``hsts_max_age_seconds`` says otherwise; 0 turns it off. Larger request bodies than
+    ``max_body_bytes`` are refused with 413. ``clock`` drives the login rate-limit windows.
     """
     settings = settings or get_settings()
     cfg = settings
@@ -93,5 +94,9 @@ def create_app(
     if hsts_max_age_seconds is None:
         hsts_max_age_seconds = HSTS_PRODUCTION_SECONDS if settings.env == "production" else 0
     # Added last, so it is outermost: every response (errors, CORS preflights) gets its headers.
-    app.add_middleware(RequestContextMiddleware, hsts_max_age_seconds=hsts_max_age_seconds)
+    app.add_middleware(
+        RequestContextMiddleware,
+        hsts_max_age_seconds=hsts_max_age_seconds,
+        max_body_bytes=max_body_bytes,
+    )
     return app

@@ -13,9 +13,10 @@ import time
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_gateway.errors import internal_error_response
+from api_gateway.errors import error_response, internal_error_response
 from shared.identity import caller_var
 from shared.logging import request_id_var
 
@@ -34,6 +35,7 @@ DOCS_CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def accept_request_id(value: str | None) -> str:
@@ -43,9 +45,20 @@ def accept_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts_max_age_seconds: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts_max_age_seconds: int = 0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
+        self._max_body = max_body_bytes
         self._hsts = (
             f"max-age={hsts_max_age_seconds}; includeSubDomains"
             if hsts_max_age_seconds > 0
@@ -73,12 +86,25 @@ class RequestContextMiddleware:
             return
         path: str = scope.get("path", "")
         method: str = scope.get("method", "")
-        rid = accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        request_headers = Headers(scope=scope)
+        rid = accept_request_id(request_headers.get(REQUEST_ID_HEADER))
         rid_token = request_id_var.set(rid)
         # Routes set the caller; reset it here so nothing outlives the request.
         caller_token = caller_var.set(None)
         started = time.perf_counter()
         status = 0
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            # Bodies sent without Content-Length are counted as they arrive.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max_body:
+                    raise HTTPException(413, _too_large(self._max_body))
+            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -90,7 +116,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            declared = request_headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body:
+                response = error_response(413, "PAYLOAD_TOO_LARGE", _too_large(self._max_body))
+                await response(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
             if status:

@@ -103,7 +103,7 @@ async def list_staff(
     "/{staff_id}",
     response_model=schemas.StaffOut,
     summary="One staff member",
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_staff(
     staff_id: StaffId, caller: AdminOnly, state: State, response: Response
@@ -172,7 +172,7 @@ async def deactivate_staff(
     "/{staff_id}/reactivate",
     response_model=schemas.StaffOut,
     summary="Let a deactivated staff member log in again",
-    responses=error_responses(401, 403, 404, 409, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -> schemas.StaffOut:
     result = await state.clients.users.ReactivateStaff(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -244,3 +245,25 @@ def test_transport_and_server_failures_hide_their_text(code: grpc.StatusCode, ht
     body = json.loads(bytes(response.body))["error"]
     assert body["code"] == code.name
     assert "10.0.0.5" not in body["message"]
+
+
+async def test_oversized_bodies_are_413(stack: Stack) -> None:
+    big = b'{"username": "' + b"a" * (1024 * 1024) + b'", "password": "x"}'
+    r = await stack.client.post(
+        "/api/v1/auth/login", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert_error_shape(r.json(), "PAYLOAD_TOO_LARGE")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        # No Content-Length: counted while it streams in.
+        yield b'{"username": "'
+        for _ in range(64):
+            yield b"a" * 32768
+        yield b'", "password": "x"}'
+
+    r = await stack.client.post(
+        "/api/v1/auth/login", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert_error_shape(r.json(), "PAYLOAD_TOO_LARGE")

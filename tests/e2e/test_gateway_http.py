@@ -133,3 +133,9 @@ async def test_openapi_documents_the_bearer_scheme_and_errors(stack: Stack) -> N
     assert {"200", "401", "422", "429"} <= set(login_responses)
     role = spec["components"]["schemas"]["RoleName"]
     assert role["enum"] == ["ADMIN", "AGENT"]
+    # Every 422 is documented with our error shape, not FastAPI's default one.
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if "422" in operation["responses"]:
+                schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path)

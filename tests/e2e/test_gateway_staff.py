@@ -82,6 +82,16 @@ async def test_create_get_list_and_duplicate_email(stack: Stack, admin: Login) -
     assert [s["id"] for s in r.json()["staff"]] == [a2["id"]]
 
     r = await c.post(
+        f"/api/v1/staff/{a2['id']}/deactivate", json={"reason": "moved"}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+    for active, expected in (("true", {a1["id"], ad["id"]}), ("false", {a2["id"]})):
+        r = await c.get(
+            "/api/v1/staff", params={"branch_id": branch, "active": active}, headers=admin.headers
+        )
+        assert {s["id"] for s in r.json()["staff"]} == expected, active
+
+    r = await c.post(
         "/api/v1/staff",
         json={
             "role": "AGENT",
