@@ -20,7 +20,7 @@ from typing import TextIO, TypeVar
 from microfinance_cli import backends
 from microfinance_cli.backends import BackendUnavailable, RunningBackend
 from microfinance_cli.doctor import redact_url
-from microfinance_cli.health import gateway_url, wait_until_serving
+from microfinance_cli.health import gateway_url, local_host, wait_until_serving
 from microfinance_cli.migrate import (
     admin_from_settings,
     create_first_admin,
@@ -219,6 +219,16 @@ async def prepare_backends(opts: UpOptions, found: Backends, say: Callable[[str]
     )
 
 
+def busy_service_ports(settings: Settings) -> list[str]:
+    """Ports our six processes would bind that something already listens on."""
+    busy: list[str] = []
+    for svc in SERVICES:
+        host = local_host(settings.gateway_host if svc.kind == "http" else settings.bind_host)
+        if backends.port_open(host, svc.port(settings), timeout=0.3):
+            busy.append(f"{svc.port(settings)} ({svc.name})")
+    return busy
+
+
 def child_environment(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(urls)
@@ -269,6 +279,13 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
     restore = install_stop_signals(stop, on_repeat=kill_now)
     found = Backends()
     try:
+        busy = await asyncio.to_thread(busy_service_ports, Settings())
+        if busy:
+            raise BackendUnavailable(
+                f"port(s) already in use: {', '.join(busy)}",
+                "another `microfinance up` may be running (`microfinance health` shows it); "
+                "stop it, or move ports with MF_<NAME>_PORT",
+            )
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ["MF_DATA_DIR"] = str(opts.data_dir)
         await _unless_stopped(prepare_backends(opts, found, log.say), stop)
