@@ -209,7 +209,7 @@ class ProductTerms:
         grace = self.principal_grace_installments
         if not _is_int(grace) or grace < 0:
             out.append(FieldViolation("principal_grace_installments", "must not be negative"))
-        elif _is_int(imin) and grace >= imin:
+        elif _is_int(imin) and 1 <= imin <= grace:
             # At least one installment must repay principal.
             out.append(
                 FieldViolation("principal_grace_installments", "must be below installments_min")
