@@ -119,8 +119,6 @@ def migrate(
     The admin comes from MF_ADMIN_EMAIL and MF_ADMIN_PASSWORD, or from a prompt when
     this is an interactive terminal.
     """
-    from microfinance_cli.backends import mongo_ping
-    from microfinance_cli.doctor import redact_url
     from microfinance_cli.migrate import (
         AdminRequest,
         admin_from_settings,
@@ -130,12 +128,8 @@ def migrate(
     )
     from shared.config import Settings
 
+    _require_mongo()
     settings = Settings()
-    mongo_url = settings.mongo_url_or_default()
-    if not mongo_ping(mongo_url, timeout=3.0):
-        _echo(f"error: no MongoDB answers at {redact_url(mongo_url)}")
-        _echo("  fix: set MF_MONGO_URL, or start everything with `microfinance up`")
-        raise typer.Exit(1)
     request: AdminRequest | None = None
     note: str | None = None
     if admin:
@@ -157,6 +151,65 @@ def migrate(
             _echo(note)
 
     asyncio.run(go())
+
+
+def _require_mongo() -> None:
+    from microfinance_cli.backends import mongo_ping
+    from microfinance_cli.doctor import redact_url
+    from shared.config import Settings
+
+    mongo_url = Settings().mongo_url_or_default()
+    if not mongo_ping(mongo_url, timeout=3.0):
+        _echo(f"error: no MongoDB answers at {redact_url(mongo_url)}")
+        _echo("  fix: set MF_MONGO_URL, or start everything with `microfinance up`")
+        raise typer.Exit(1)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[
+        str | None, typer.Option(envvar="MF_ADMIN_EMAIL", help="The admin's email (login).")
+    ] = None,
+) -> None:
+    """Create an admin (idempotent per email); the password comes from MF_ADMIN_PASSWORD
+    or a prompt."""
+    from microfinance_cli.migrate import AdminRequest, create_admin_available, create_first_admin
+    from shared.config import Settings
+
+    if not create_admin_available():
+        _echo("error: auth_service.bootstrap.create_admin is not available")
+        raise typer.Exit(1)
+    _require_mongo()
+    settings = Settings()
+    interactive = sys.stdin.isatty()
+    if email is None:
+        if not interactive:
+            _echo("error: give --email (or MF_ADMIN_EMAIL)")
+            raise typer.Exit(2)
+        email = str(typer.prompt("Admin email"))
+    if settings.admin_password is not None:
+        password = settings.admin_password.get_secret_value()
+    elif interactive:
+        password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    else:
+        _echo("error: set MF_ADMIN_PASSWORD (no terminal to prompt on)")
+        raise typer.Exit(2)
+    asyncio.run(create_first_admin(settings, AdminRequest(email, password), _echo))
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Add a new token-signing key; running auth servers switch to it, old tokens stay valid."""
+    try:
+        from auth_service.bootstrap import rotate_keys as rotate
+    except ImportError:
+        _echo("error: auth_service.bootstrap.rotate_keys is not available")
+        raise typer.Exit(1) from None
+    from shared.config import Settings
+
+    _require_mongo()
+    kid, published = asyncio.run(rotate(Settings()))
+    _echo(f"new signing key {kid}; published keys: {', '.join(published)}")
 
 
 # ---- checking ---------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_redact_url_hides_only_the_password() -> None:
 # ---- migrate ----------------------------------------------------------------------------
 
 
-def test_migrate_applies_indexes_and_creates_the_admin_once(mongo_url: str) -> None:
+def test_migrate_create_admin_and_rotate_keys(mongo_url: str) -> None:
     import uuid
 
     from pymongo import MongoClient
@@ -156,10 +156,35 @@ def test_migrate_applies_indexes_and_creates_the_admin_once(mongo_url: str) -> N
     assert "ready (already present" in second.stdout
     assert "passphrase" not in first.stdout + first.stderr + second.stdout + second.stderr
 
+    second_admin = subprocess.run(
+        [PY, "-m", "microfinance_cli", "create-admin", "--email", "second@example.org"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert second_admin.returncode == 0, second_admin.stdout + second_admin.stderr
+    assert "second@example.org ready (created" in second_admin.stdout
+
+    rotated = subprocess.run(
+        [PY, "-m", "microfinance_cli", "rotate-keys"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    kid = rotated.stdout.split("new signing key ", 1)[1].split(";", 1)[0]
+    assert kid in rotated.stdout.split("published keys: ", 1)[1]
+
     client: MongoClient[dict[str, object]] = MongoClient(mongo_url)
     try:
         staff = list(client[f"{db_prefix}_user"]["staff"].find({}))
-        assert [s["email"] for s in staff] == ["first.admin@example.org"]
+        emails = sorted(str(s["email"]) for s in staff)
+        assert emails == ["first.admin@example.org", "second@example.org"]
         assert len(list(client[f"{db_prefix}_auth"]["credentials"].list_indexes())) > 1
     finally:
         for name in client.list_database_names():
