@@ -6,12 +6,11 @@ access, each part through the code of the service that owns the data.
 
 from __future__ import annotations
 
-from shared.mongo import IndexRegistry, create_mongo_client
-
 from auth_service.adapters.repository import INDEXES, AuthRepository
 from auth_service.domain.passwords import PasswordHashing
 from auth_service.service import AuthPolicy, AuthService
 from shared.config import Settings
+from shared.mongo import IndexRegistry, create_mongo_client
 from shared.runtime import database_name
 from user_service.adapters.staff_repository import STAFF_INDEXES
 from user_service.bootstrap import ensure_admin_staff

@@ -115,7 +115,12 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
 
     async def Login(self, request: auth_pb2.LoginRequest, context: Ctx) -> auth_pb2.LoginResponse:
-        pair = await self._service.login(request.username, request.password)
+        pair = await self._service.login(
+            request.username,
+            request.password,
+            client_ip=request.client_ip,
+            user_agent=request.user_agent,
+        )
         return auth_pb2.LoginResponse(
             must_change_password=pair.principal.must_change_password, **self._pair_fields(pair)
         )

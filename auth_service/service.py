@@ -28,7 +28,8 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.identity import Caller, Role
-from shared.tokens import DENYLIST_PREFIX
+from shared.mongo import utcnow
+from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class AuthService:
         *,
         policy: AuthPolicy,
         events: EventSink | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._repo = repo
         self._store = store
@@ -179,11 +180,13 @@ class AuthService:
     async def _locked(self, username: str) -> bool:
         return bool(await self._store.get(LOCK_PREFIX + username))
 
-    async def _record_failure(self, username: str) -> None:
+    async def _record_failure(self, username: str, client_ip: str) -> None:
         count = await self._store.incr_with_ttl(
             FAIL_PREFIX + username, self._policy.failure_window_seconds
         )
-        await self._emit("auth.login_failed", username, {"username": username})
+        await self._emit(
+            "auth.login_failed", username, {"username": username, "client_ip": client_ip}
+        )
         if count is not None and count >= self._policy.max_failures:
             await self._store.set(LOCK_PREFIX + username, "1", ttl=self._policy.lockout_seconds)
             await self._store.delete(FAIL_PREFIX + username)
@@ -193,7 +196,9 @@ class AuthService:
                 {"username": username, "lockout_seconds": self._policy.lockout_seconds},
             )
 
-    async def login(self, username: str, password: str) -> TokenPair:
+    async def login(
+        self, username: str, password: str, *, client_ip: str = "", user_agent: str = ""
+    ) -> TokenPair:
         if not username.strip():
             raise InvalidArgument.field("username", "is required")
         if not password:
@@ -207,20 +212,23 @@ class AuthService:
         if cred is None:
             # Same work as a real check, so response time does not reveal who exists.
             await asyncio.to_thread(self._hashing.verify_dummy, password)
-            await self._record_failure(name)
+            await self._record_failure(name, client_ip)
             raise Unauthenticated(BAD_LOGIN)
         ok = await asyncio.to_thread(self._hashing.verify, cred.password_hash, password)
         if not ok:
-            await self._record_failure(name)
+            await self._record_failure(name, client_ip)
             raise Unauthenticated(BAD_LOGIN)
         if not cred.active:
             raise Unauthenticated("this account is deactivated")
         await self._store.delete(FAIL_PREFIX + name)
+        seen: dict[str, Any] = {
+            "last_login_at": self._clock(),
+            "last_login_ip": client_ip[:64],
+            "last_login_user_agent": user_agent[:256],
+        }
         if self._hashing.needs_rehash(cred.password_hash):
-            new_hash = await asyncio.to_thread(self._hashing.hash, password)
-            await self._repo.update_credential(
-                cred.staff_id, {"password_hash": new_hash}, self._clock()
-            )
+            seen["password_hash"] = await asyncio.to_thread(self._hashing.hash, password)
+        await self._repo.update_credential(cred.staff_id, seen, self._clock())
         return await self._issue(cred)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -263,6 +271,13 @@ class AuthService:
                 await self._repo.revoke_family(record.family_id, now, "logout")
         await self.denylist(caller)
 
+    async def revoke_access_tokens(self, staff_id: str) -> None:
+        """Void every access token issued to ``staff_id`` up to now."""
+        now_ms = int(self._clock().timestamp() * 1000)
+        await self._store.set(
+            REVOKED_BEFORE_PREFIX + staff_id, str(now_ms), ttl=self._policy.access_ttl_seconds + 60
+        )
+
     async def denylist(self, caller: Caller) -> None:
         remaining = caller.expires_at - int(self._clock().timestamp())
         if caller.token_id and remaining > 0:
@@ -287,6 +302,7 @@ class AuthService:
         )
         # Other sessions were opened with the old password; end them.
         await self._repo.revoke_staff_tokens(cred.staff_id, now, "password changed")
+        await self.revoke_access_tokens(cred.staff_id)
         await self.denylist(caller)
         updated = await self._repo.get_by_id(cred.staff_id)
         assert updated is not None
@@ -354,6 +370,7 @@ class AuthService:
             await self._repo.update_credential(staff_id, changes, now)
         if active is False or role is not None:
             await self._repo.revoke_staff_tokens(staff_id, now, "account changed")
+            await self.revoke_access_tokens(staff_id)
         updated = await self._repo.get_by_id(staff_id)
         assert updated is not None
         return updated
@@ -362,7 +379,7 @@ class AuthService:
         cred = await self._repo.get_by_id(staff_id)
         if cred is None:
             raise NotFound(f"no credential for staff {staff_id}")
-        check_policy(new_password, cred.username, field="new_password")
+        check_policy(new_password, cred.username, field="temporary_password")
         now = self._clock()
         await self._repo.update_credential(
             staff_id,
@@ -374,6 +391,7 @@ class AuthService:
             now,
         )
         await self._repo.revoke_staff_tokens(staff_id, now, "password reset")
+        await self.revoke_access_tokens(staff_id)
         await self._store.delete(LOCK_PREFIX + cred.username)
         updated = await self._repo.get_by_id(staff_id)
         assert updated is not None

@@ -82,7 +82,9 @@ async def ping(client: MongoClient, deadline_seconds: float = 2.0) -> bool:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, at the millisecond precision BSON stores, so a written value reads back equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 # --------------------------------------------------------------- indexes --
@@ -270,9 +272,7 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
                     await session.abort_transaction()
                 except PyMongoError:
                     log.debug("abort after failure also failed", exc_info=True)
-            if isinstance(exc, PyMongoError) and exc.has_error_label(
-                "TransientTransactionError"
-            ):
+            if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                 raise Conflict("the write conflicted with a concurrent change; retry") from exc
             raise
 

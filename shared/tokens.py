@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
 DENYLIST_PREFIX = "mf:auth:deny:"
+# Tokens of a staff member issued up to this Unix time (ms) are void (deactivation,
+# password or role change), so an access token does not outlive the account.
+REVOKED_BEFORE_PREFIX = "mf:auth:revoked-before:"
 CLOCK_SKEW_SECONDS = 30
 
 Clock = Callable[[], float]
@@ -132,8 +135,13 @@ class TokenVerifier:
         except ValueError as exc:
             raise Unauthenticated("access token has no valid role") from exc
         jti = str(claims["jti"])
-        if self._denylist is not None and await self._denylist.get(DENYLIST_PREFIX + jti):
-            raise Unauthenticated("access token has been revoked")
+        if self._denylist is not None:
+            if await self._denylist.get(DENYLIST_PREFIX + jti):
+                raise Unauthenticated("access token has been revoked")
+            cutoff = await self._denylist.get(REVOKED_BEFORE_PREFIX + str(claims["sub"]))
+            issued_ms = int(claims.get("iat_ms") or int(claims["iat"]) * 1000)
+            if cutoff is not None and issued_ms < int(cutoff):
+                raise Unauthenticated("access token has been revoked")
         return Caller(
             subject=str(claims["sub"]),
             role=role,

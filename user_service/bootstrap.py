@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.identity import Role
+from shared.mongo import utcnow
 from user_service.adapters.staff_repository import StaffRepository, from_doc
 from user_service.domain.staff import Staff, validate_fields
 
@@ -28,7 +28,7 @@ async def ensure_admin_staff(
     existing = await db["staff"].find_one({"email": fields["email"]})
     if existing is not None:
         return from_doc(existing), False
-    now = datetime.now(UTC)
+    now = utcnow()
     staff = Staff(
         id=uuid.uuid4().hex,
         created_by="bootstrap",

@@ -6,11 +6,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from shared.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.identity import Caller
+from shared.mongo import utcnow
 from shared.paging import Page
 from user_service.adapters.staff_repository import StaffRepository
 from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
@@ -84,7 +85,7 @@ class StaffService:
         events: Events,
         *,
         phone_region: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._repo = repo
         self._credentials = credentials

@@ -47,6 +47,8 @@ def issue_access_token(
         "role": principal.role,
         "jti": jti,
         "iat": iat,
+        # iat has whole seconds; revocation cut-offs need finer time.
+        "iat_ms": int(now.timestamp() * 1000),
         "exp": exp,
         "typ": "access",
     }

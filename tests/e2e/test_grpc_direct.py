@@ -131,6 +131,32 @@ async def test_an_agent_calling_admin_rpcs_directly_is_denied(stack: Stack, admi
         assert own.staff.email == agent.email
 
 
+async def test_duplicate_staff_email_names_the_existing_record(stack: Stack, admin: Login) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    record, _ = await stack.create_staff(admin)
+    async with grpc.aio.insecure_channel(stack.hosts["user"].address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await user_pb2_grpc.UserServiceStub(channel).CreateStaff(
+                user_pb2.CreateStaffRequest(
+                    role="AGENT",
+                    full_name="Someone Else",
+                    email=record["email"].upper(),
+                    branch_id="BR-01",
+                    initial_password="another-password-1",
+                ),
+                metadata=md(admin.access_token),
+            )
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    status = rpc_status.from_call(err.value)  # type: ignore[arg-type]
+    assert status is not None
+    infos = [d for d in status.details if d.Is(error_details_pb2.ResourceInfo.DESCRIPTOR)]
+    info = error_details_pb2.ResourceInfo()
+    infos[0].Unpack(info)
+    assert info.resource_name == record["id"]
+
+
 async def test_deactivated_agent_loses_refresh_and_login(stack: Stack, admin: Login) -> None:
     agent = await stack.ready_staff(admin)
     async with grpc.aio.insecure_channel(stack.hosts["user"].address) as channel:
@@ -140,6 +166,10 @@ async def test_deactivated_agent_loses_refresh_and_login(stack: Stack, admin: Lo
             metadata=md(admin.access_token),
         )
         assert not reply.staff.active
+        # The access token already handed out stops working too, not only refresh.
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await users.GetMe(user_pb2.GetMeRequest(), metadata=md(agent.access_token))
+        assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await users.DeactivateStaff(
                 user_pb2.DeactivateStaffRequest(id=admin.staff_id, reason="oops"),

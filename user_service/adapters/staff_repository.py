@@ -64,10 +64,11 @@ def from_doc(doc: dict[str, Any]) -> Staff:
     )
 
 
-def _duplicate(exc: DuplicateKeyError) -> AlreadyExists:
+def _duplicate(existing_id: str | None) -> AlreadyExists:
     return AlreadyExists(
         "a staff member with this email already exists",
         violations=[FieldViolation("email", "already exists")],
+        existing_id=existing_id,
     )
 
 
@@ -79,7 +80,12 @@ class StaffRepository:
         try:
             await self._staff.insert_one(to_doc(staff), session=session)
         except DuplicateKeyError as exc:
-            raise _duplicate(exc) from exc
+            raise _duplicate(await self._id_of(staff.email)) from exc
+
+    async def _id_of(self, email: str) -> str | None:
+        # Read outside any aborted transaction, so the winner of the race is visible.
+        doc = await self._staff.find_one({"email": email}, {"_id": 1})
+        return str(doc["_id"]) if doc else None
 
     async def remove_unactivated(
         self, staff_id: str, session: AsyncClientSession | None = None
@@ -131,7 +137,7 @@ class StaffRepository:
                 session=session,
             )
         except DuplicateKeyError as exc:
-            raise _duplicate(exc) from exc
+            raise _duplicate(await self._id_of(str(changes.get("email", "")))) from exc
         if doc is None:
             current = await self.get(staff_id, session)  # NotFound if it vanished
             raise Conflict(
