@@ -104,7 +104,7 @@ class AuthServiceServicer:
     """
 
     def Login(self, request, context):
-        """any (no token). Password login. Errors: INVALID_ARGUMENT, UNAUTHENTICATED (bad credentials, locked, inactive).
+        """any (no token). Password login. Errors: INVALID_ARGUMENT, UNAUTHENTICATED (bad credentials, inactive), RESOURCE_EXHAUSTED (locked after repeated failures).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
