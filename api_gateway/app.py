@@ -49,7 +49,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Channels and Redis belong to the loop that serves requests: create them here.
-        cache = Cache(create_redis(cfg.redis_url), prefix="")
+        cache = Cache(create_redis(cfg.redis_url), prefix=cfg.redis_key_prefix)
         fetch_keys, close_keys = auth_jwks_fetcher(cfg)
         clients = ServiceClients.open(cfg)
         app.state.gateway = GatewayState(

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     mongo_db: str = "microfinance"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prepended to every Redis key, so deployments (or test runs) can share a server.
+    redis_key_prefix: str = ""
     es_url: str | None = None
     es_index_prefix: str = "mf"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"

@@ -60,7 +60,7 @@ class Infrastructure:
 async def open_infrastructure(settings: Settings, service: str) -> Infrastructure:
     """Create the clients inside the running loop; none of them connects eagerly."""
     mongo = create_mongo_client(settings.mongo_url_or_default(), app_name=f"mf-{service}")
-    cache = Cache(create_redis(settings.redis_url), prefix="")
+    cache = Cache(create_redis(settings.redis_url), prefix=settings.redis_key_prefix)
     db = mongo[database_name(settings, service)]
     outbox = Outbox(db, producer=f"{service}_service")
     return Infrastructure(

@@ -158,6 +158,9 @@ def e2e_settings(*, mongo_url: str, redis_url: str, data_dir: Path) -> Settings:
         mongo_db=f"mfe2e_{uuid.uuid4().hex[:8]}",
         redis_url=redis_url,
         es_index_prefix=f"mfe2e{uuid.uuid4().hex[:6]}",
+        # Own Redis keys and event exchange: runs never lock out or feed each other.
+        redis_key_prefix=f"mfe2e:{uuid.uuid4().hex[:8]}:",
+        amqp_exchange=f"mfe2e.{uuid.uuid4().hex[:8]}",
         data_dir=data_dir,
         log_json=False,
         bind_host="127.0.0.1",
