@@ -248,6 +248,7 @@ class LoanState:
     days_past_due: int
     # Unpaid amount of installments due on or before as_of.
     arrears_amount: int
+    # First unsettled installment due on or after as_of, and what it still owes.
     next_due_date: date | None
     next_due_amount: int
     installments_paid: int
@@ -324,14 +325,16 @@ class _Book:
         self.paid_date: list[date | None] = [None] * self.n
         self.unpaid = sum(row.total for row in rows)
         self.principal_left = sum(self.p_due)
-        # Lowest row that may still owe anything / owe principal.
+        # Lowest row that may still owe anything / principal / a penalty or fee.
         self.first_open = 0
         self.first_principal = 0
+        self.first_charge = 0
         self.closed_on: date | None = None
         self.written_off_on: date | None = None
         self.written_off_amount = 0
         self.recovered = 0
         self.allocations: dict[str, Allocation] = {}
+        self._advance()
 
     def _row_unpaid(self, i: int) -> int:
         return (
@@ -385,7 +388,7 @@ class _Book:
                     self.paid_date[i] = on
             i += 1
         # Prepayment: principal of later installments, in order; their interest is not earned.
-        i = max(full, self.first_principal)
+        i = max(full, min(self.first_principal, self.first_charge))
         while i < self.n and left:
             pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
             left -= pen
@@ -424,10 +427,17 @@ class _Book:
         while i < n and self._row_unpaid(i) == 0:
             i += 1
         self.first_open = i
-        i = max(self.first_principal, 0)
+        i = self.first_principal
         while i < n and self.p_paid[i] == self.p_due[i]:
             i += 1
         self.first_principal = i
+        i = self.first_charge
+        while i < n and (
+            self.f_paid[i] == self.f_due[i]
+            and self.n_paid[i] + self.n_waived[i] == self.n_due[i]
+        ):
+            i += 1
+        self.first_charge = i
 
     def _close_if_paid_off(self, on: date) -> int:
         """All principal paid and nothing chargeable owed: forgive later interest, close."""
@@ -458,6 +468,7 @@ class _Book:
         self.paid_date[i] = None
         self.closed_on = None
         self.first_open = min(self.first_open, i)
+        self.first_charge = min(self.first_charge, i)
 
     def waive(self, on: date, number: int, penalty: int, interest: int) -> Allocation:
         i = number - 1
@@ -515,14 +526,22 @@ class _Book:
                 row_dpd = (status_date - due).days
                 dpd = max(dpd, row_dpd)
                 overdue_count += 1
-            elif self.p_paid[i] or self.i_paid[i] or self.i_waived[i] or self.n_paid[i]:
+            elif (
+                self.p_paid[i]
+                or self.i_paid[i]
+                or self.f_paid[i]
+                or self.n_paid[i]
+                or self.i_waived[i]
+                or self.n_waived[i]
+            ):
                 status = InstallmentStatus.PARTIAL
             else:
                 status = InstallmentStatus.PENDING
             if due <= as_of:
+                # Due today is in arrears (not yet past due) and is also the next due.
                 arrears += unpaid
                 out_interest += self.i_due[i] - self.i_paid[i] - self.i_waived[i]
-            elif unpaid and next_date is None:
+            if due >= as_of and unpaid and next_date is None:
                 next_date, next_amount = due, unpaid
             rows.append(
                 InstallmentState(

@@ -194,13 +194,19 @@ class Schedule:
 # ------------------------------------------------------------------ due dates
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(anchor: date, months: int) -> date:
     """``anchor`` plus calendar months, clamped to the end of the target month."""
-    index = anchor.month - 1 + months
-    year, month0 = divmod(index, 12)
+    year, month0 = divmod(anchor.month - 1 + months, 12)
     year += anchor.year
-    last_day = calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(anchor.day, last_day))
+    day = anchor.day
+    if day > 28:
+        # Only late days can need clamping (monthrange also computes a weekday: slower).
+        last = 29 if month0 == 1 and calendar.isleap(year) else _MONTH_DAYS[month0]
+        day = min(day, last)
+    return date(year, month0 + 1, day)
 
 
 def add_periods(anchor: date, frequency: RepaymentFrequency, periods: int) -> date:

@@ -134,7 +134,7 @@ def test_overdue_and_days_past_due(book: Loan) -> None:
     # Due today is in arrears but not yet past due.
     assert statuses(on_due) == [PENDING, PENDING, PENDING]
     assert (on_due.days_past_due, on_due.arrears_amount) == (0, 34_002)
-    assert on_due.next_due_date == DUE2
+    assert (on_due.next_due_date, on_due.next_due_amount) == (DUE1, 34_002)
     later = book.state(date(2026, 3, 20))
     assert statuses(later) == [OVERDUE, OVERDUE, PENDING]
     # DPD counts from the oldest unpaid installment: Feb 15 -> Mar 20 = 33 days.
@@ -195,6 +195,32 @@ def test_penalty_then_fee_then_interest_then_principal(book: Loan) -> None:
     state = book.state(date(2026, 2, 21))
     row = state.installments[0]
     assert (row.penalty_due, row.penalty_paid, row.interest_paid) == (500, 500, 700)
+
+
+def test_penalty_on_a_not_yet_due_installment_is_still_payable(book: Loan) -> None:
+    # The end-of-day job never does this, but replay must cope: the quote includes it and
+    # paying the quote settles it and closes the loan.
+    book.txns = (
+        *book.txns,
+        Transaction("pen", TransactionType.PENALTY, date(2026, 2, 1), 300, 50,
+                    installment_number=3),
+    )
+    on = date(2026, 2, 2)
+    quote = quote_payoff(TERMS, book.schedule, book.txns, on)
+    assert (quote.penalties, quote.total) == (300, 100_000 + 1_000 + 300)
+    allocation = book.pay("p1", quote.total, on)
+    assert allocation.penalty == 300
+    assert book.state(on).closed
+    # Harder: all principal already paid when the penalty lands on a later installment.
+    book.txns = (
+        *book.txns,
+        Transaction("pen2", TransactionType.PENALTY, date(2026, 2, 3), 200, 51,
+                    installment_number=3),
+    )
+    assert not book.state(date(2026, 2, 3)).closed
+    assert quote_payoff(TERMS, book.schedule, book.txns, date(2026, 2, 4)).total == 200
+    assert book.pay("p2", 200, date(2026, 2, 4)).penalty == 200
+    assert book.state(date(2026, 2, 4)).closed
 
 
 def test_prepayment_goes_to_later_principal_only(book: Loan) -> None:

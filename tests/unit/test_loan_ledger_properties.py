@@ -269,3 +269,12 @@ def test_penalties_and_waivers_keep_the_books_consistent(
             assert allocation.total + allocation.unallocated == txn.amount
     assert state.total_outstanding >= 0
     assert Decimal(state.total_paid) >= 0
+    # Whatever the charges, the payoff quote is exactly payable and closes the loan.
+    last = max(t.value_date for t in txns)
+    quote = quote_payoff(history.terms, history.schedule, txns, last)
+    if quote.total:
+        payoff = Transaction("PAYOFF", TransactionType.REPAYMENT, last, quote.total, 10_000,
+                             payment_id="payoff")
+        closed = history.state((*txns, payoff))
+        assert closed.allocations["PAYOFF"].unallocated == 0
+        assert closed.closed
