@@ -435,16 +435,14 @@ def generate_schedule(
     """
     if check_ranges:
         terms.check_request(principal, installments)
-    elif (
-        not isinstance(principal, int)
-        or principal <= 0
-        or not isinstance(installments, int)
-        or not terms.principal_grace_installments < installments <= MAX_INSTALLMENTS
-    ):
-        raise InvalidArgument.field(
-            "principal" if not isinstance(principal, int) or principal <= 0 else "installments",
-            "is out of range",
-        )
+    else:
+        if not isinstance(principal, int) or principal <= 0:
+            raise InvalidArgument.field("principal", "must be a positive amount")
+        grace = terms.principal_grace_installments
+        if not isinstance(installments, int) or not grace < installments <= MAX_INSTALLMENTS:
+            raise InvalidArgument.field(
+                "installments", f"must be above {grace} and at most {MAX_INSTALLMENTS}"
+            )
     frequency = terms.frequency
     if first_repayment_date is not None:
         check_first_repayment_date(frequency, disbursement_date, first_repayment_date)

@@ -489,3 +489,15 @@ def test_installments_must_exceed_grace() -> None:
     with pytest.raises(InvalidArgument) as info:
         generate_schedule(product, 100000, 2, date(2026, 1, 15))
     assert info.value.violations[0].field == "installments"
+
+
+def test_without_range_checks_only_sanity_is_checked() -> None:
+    product = terms(DECLINING, EI, MONTHLY, "12", grace=1)
+    # Outside the product's principal range, but a valid loan: allowed for previews.
+    schedule = generate_schedule(product, 50, 2, date(2026, 1, 15), check_ranges=False)
+    assert sum(row.principal for row in schedule.rows) == 50
+    for principal, n, field in [(0, 3, "principal"), (100, 1, "installments"),
+                                (100, 521, "installments")]:
+        with pytest.raises(InvalidArgument) as info:
+            generate_schedule(product, principal, n, date(2026, 1, 15), check_ranges=False)
+        assert info.value.violations[0].field == field
