@@ -35,6 +35,8 @@ ACCESS: dict[str, Access] = access_table(
         "ResetPassword": ADMIN_ONLY,
         "UnlockCredential": ADMIN_ONLY,
         "RotateKeys": ADMIN_ONLY,
+        # Proves itself with the shared secret instead of a token.
+        "IssueServiceToken": PUBLIC,
     },
 )
 
@@ -54,7 +56,7 @@ def _ts(value: datetime | int | None) -> Timestamp:
 
 def _role(value: str) -> str:
     # Protobuf accepts enum names; an unknown stored value maps to UNSPECIFIED.
-    return value if value in ("ADMIN", "AGENT") else "ROLE_UNSPECIFIED"
+    return value if value in ("ADMIN", "AGENT", "SERVICE") else "ROLE_UNSPECIFIED"
 
 
 def _role_name(value: int, field: str) -> str:
@@ -220,3 +222,12 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         key = await self._service.rotate_keys()
         keys = await self._service.public_keys()
         return auth_pb2.RotateKeysResponse(new_kid=key.kid, keys=[jwk_proto(k) for k in keys])
+
+    async def IssueServiceToken(
+        self, request: auth_pb2.IssueServiceTokenRequest, context: Ctx
+    ) -> auth_pb2.IssueServiceTokenResponse:
+        issued = await self._service.issue_service_token(request.service, request.secret)
+        return auth_pb2.IssueServiceTokenResponse(
+            access_token=issued.token,
+            expires_in=issued.expires_at - int(datetime.now(UTC).timestamp()),
+        )

@@ -26,6 +26,10 @@ def policy_from(settings: Settings) -> AuthPolicy:
         max_failures=settings.login_max_failures,
         failure_window_seconds=settings.login_failure_window_seconds,
         lockout_seconds=settings.login_lockout_seconds,
+        service_ttl_seconds=settings.service_token_ttl_seconds,
+        service_secret=settings.service_token_secret.get_secret_value()
+        if settings.service_token_secret
+        else None,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -54,10 +55,16 @@ class EventSink(Protocol):
     async def emit(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
 
 
+SERVICE_NAMES = frozenset({"auth", "user", "loan", "payment", "reporting"})
+
+
 @dataclass(frozen=True, slots=True)
 class AuthPolicy:
     issuer: str = "microfinance-auth"
     access_ttl_seconds: int = 900
+    service_ttl_seconds: int = 300
+    # None: no service may obtain a SERVICE token.
+    service_secret: str | None = field(default=None, repr=False)
     refresh_ttl_seconds: int = 14 * 24 * 3600
     max_failures: int = 5
     failure_window_seconds: int = 900
@@ -404,6 +411,33 @@ class AuthService:
         await self._store.delete(LOCK_PREFIX + cred.username)
         await self._store.delete(FAIL_PREFIX + cred.username)
         return cred
+
+    # --- services acting for themselves -------------------------------------
+    async def issue_service_token(self, service: str, secret: str) -> IssuedAccessToken:
+        if service not in SERVICE_NAMES:
+            raise InvalidArgument.field(
+                "service", f"must be one of {', '.join(sorted(SERVICE_NAMES))}"
+            )
+        expected = self._policy.service_secret
+        if not expected:
+            raise FailedPrecondition("service tokens are not enabled (no service secret is set)")
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            await self._emit("auth.service_token_refused", service, {"service": service})
+            raise Unauthenticated("invalid service secret")
+        principal = Principal(
+            staff_id=f"service:{service}",
+            username="",
+            role=Role.SERVICE.value,
+            branch_id="",
+            must_change_password=False,
+        )
+        return issue_access_token(
+            principal,
+            await self.keyring.active(),
+            issuer=self._policy.issuer,
+            now=self._clock(),
+            ttl_seconds=self._policy.service_ttl_seconds,
+        )
 
     # --- keys ---------------------------------------------------------------
     async def public_keys(self) -> list[SigningKey]:

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Well known on purpose; production refuses it.
+DEV_SERVICE_SECRET = "dev-only-service-secret-never-use-in-production"  # noqa: S105
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MF_", extra="ignore")
@@ -61,9 +64,10 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = 900
     login_rate_limit_per_minute: int = 20
 
-    # Secret shared by the services only to let one service call another as
-    # itself (e.g. user_service -> auth_service when creating credentials).
+    # Shared by the services only: with it a service obtains a SERVICE token for its own
+    # background work (payment recovery, end of day). Required in production.
     service_token_secret: SecretStr | None = None
+    service_token_ttl_seconds: int = 300
 
     # Region used to read phone numbers written without a country code (e.g. "KE").
     default_phone_region: str | None = None
@@ -72,6 +76,20 @@ class Settings(BaseSettings):
 
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _secrets_in_production(self) -> Settings:
+        if self.service_token_secret is None:
+            if self.env == "production":
+                raise ValueError("MF_SERVICE_TOKEN_SECRET must be set in production")
+            # Outside production every local process shares this well-known value.
+            self.service_token_secret = SecretStr(DEV_SERVICE_SECRET)
+        elif self.env == "production" and (
+            len(self.service_token_secret.get_secret_value()) < 32
+            or self.service_token_secret.get_secret_value() == DEV_SERVICE_SECRET
+        ):
+            raise ValueError("MF_SERVICE_TOKEN_SECRET must be at least 32 random characters")
+        return self
 
     @model_validator(mode="after")
     def _fill_addresses(self) -> Settings:

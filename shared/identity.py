@@ -10,6 +10,11 @@ from enum import StrEnum
 class Role(StrEnum):
     ADMIN = "ADMIN"
     AGENT = "AGENT"
+    # A service acting for itself (background work); never a person.
+    SERVICE = "SERVICE"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.AGENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,10 @@ class Caller:
     @property
     def is_agent(self) -> bool:
         return self.role is Role.AGENT
+
+    @property
+    def is_service(self) -> bool:
+        return self.role is Role.SERVICE
 
 
 caller_var: ContextVar[Caller | None] = ContextVar("caller", default=None)

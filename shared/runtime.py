@@ -20,6 +20,7 @@ from shared.grpc.client import create_channel
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
 from shared.logging import configure_logging
 from shared.mongo import IndexRegistry, create_mongo_client, ping, run_in_transaction
+from shared.service_identity import ServiceIdentity
 from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -142,3 +143,27 @@ async def apply_indexes(settings: Settings, service: str, registry: IndexRegistr
         await registry.apply(client[database_name(settings, service)])
     finally:
         await client.close()
+
+
+def service_identity(infra: Infrastructure) -> ServiceIdentity:
+    """This service's own identity, for background work; tokens come from auth_service."""
+    from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    settings = infra.settings
+    channel = create_channel(settings.auth_addr, default_timeout=settings.grpc_deadline_seconds)
+    stub = auth_pb2_grpc.AuthServiceStub(channel)
+    secret = (
+        settings.service_token_secret.get_secret_value() if settings.service_token_secret else ""
+    )
+
+    async def fetch() -> tuple[str, int]:
+        reply = await stub.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(service=infra.service, secret=secret)
+        )
+        return reply.access_token, int(reply.expires_in)
+
+    async def close() -> None:
+        await channel.close(None)
+
+    infra.closers.append(close)
+    return ServiceIdentity(infra.service, fetch)

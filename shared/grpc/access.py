@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from shared.identity import Role
+from shared.identity import STAFF_ROLES, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +22,13 @@ class Access:
 
 
 PUBLIC = Access(None)
-ANY_STAFF = Access(frozenset(Role))
+ANY_STAFF = Access(STAFF_ROLES)
 ADMIN_ONLY = Access(frozenset({Role.ADMIN}))
 AGENT_ONLY = Access(frozenset({Role.AGENT}))
-SELF_SERVICE = Access(frozenset(Role), allowed_before_password_change=True)
+SELF_SERVICE = Access(STAFF_ROLES, allowed_before_password_change=True)
+# Staff, and services doing background work for themselves (recovery loops, end of day).
+ANY_STAFF_OR_SERVICE = Access(STAFF_ROLES | {Role.SERVICE})
+ADMIN_OR_SERVICE = Access(frozenset({Role.ADMIN, Role.SERVICE}))
 
 # Health and reflection must answer load balancers and tooling without a token.
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.errors import FieldViolation, InvalidArgument
-from shared.identity import Role
+from shared.identity import STAFF_ROLES, Role
 from shared.validation import normalize_email, normalize_phone, required_text
 
 UPDATABLE = ("full_name", "email", "phone", "branch_id", "role")
@@ -33,9 +33,12 @@ class Staff:
 
 def parse_role(value: str, field_name: str = "role") -> Role:
     try:
-        return Role(value)
+        role = Role(value)
     except ValueError as exc:
         raise InvalidArgument.field(field_name, "must be ADMIN or AGENT") from exc
+    if role not in STAFF_ROLES:
+        raise InvalidArgument.field(field_name, "must be ADMIN or AGENT")
+    return role
 
 
 def validate_fields(

@@ -289,3 +289,19 @@ class RotateKeysResponse(_message.Message):
     new_kid: str
     keys: _containers.RepeatedCompositeFieldContainer[JsonWebKey]
     def __init__(self, new_kid: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[JsonWebKey, _Mapping]]] = ...) -> None: ...
+
+class IssueServiceTokenRequest(_message.Message):
+    __slots__ = ("service", "secret")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    secret: str
+    def __init__(self, service: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class IssueServiceTokenResponse(_message.Message):
+    __slots__ = ("access_token", "expires_in")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    expires_in: int
+    def __init__(self, access_token: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...

@@ -96,6 +96,11 @@ class AuthServiceStub:
                 request_serializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysRequest.SerializeToString,
                 response_deserializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysResponse.FromString,
                 _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/microfinance.auth.v1.AuthService/IssueServiceToken',
+                request_serializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -187,6 +192,13 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueServiceToken(self, request, context):
+        """any (no token; proves itself with the shared service secret). A short-lived SERVICE token for a service's own background work. Errors: INVALID_ARGUMENT, UNAUTHENTICATED (bad secret), FAILED_PRECONDITION (no secret configured).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +261,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RotateKeys,
                     request_deserializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysRequest.FromString,
                     response_serializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -577,6 +594,33 @@ class AuthService:
             '/microfinance.auth.v1.AuthService/RotateKeys',
             microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysRequest.SerializeToString,
             microfinance_dot_auth_dot_v1_dot_auth__pb2.RotateKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.auth.v1.AuthService/IssueServiceToken',
+            microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+            microfinance_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,9 +14,11 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_UNSPECIFIED: _ClassVar[Role]
     ADMIN: _ClassVar[Role]
     AGENT: _ClassVar[Role]
+    SERVICE: _ClassVar[Role]
 ROLE_UNSPECIFIED: Role
 ADMIN: Role
 AGENT: Role
+SERVICE: Role
 
 class Money(_message.Message):
     __slots__ = ("amount_minor", "currency")
