@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ DENYLIST_PREFIX = "mf:auth:deny:"
 # password or role change), so an access token does not outlive the account.
 REVOKED_BEFORE_PREFIX = "mf:auth:revoked-before:"
 CLOCK_SKEW_SECONDS = 30
+VERIFIED_CACHE_SIZE = 4096
 
 Clock = Callable[[], float]
 JwksFetcher = Callable[[], Awaitable[Sequence[Mapping[str, Any]]]]
@@ -91,8 +93,15 @@ class TokenVerifier:
         self._issuer = issuer
         self._denylist = denylist
         self._clock = clock
+        # Signature checks cost ~0.1 ms and a token is presented many times (gateway and
+        # every service it reaches), so verified claims are remembered, bounded.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
-    async def verify(self, token: str) -> Caller:
+    async def _signed_claims(self, token: str) -> tuple[dict[str, Any], str]:
+        cached = self._verified.get(token)
+        if cached is not None:
+            self._verified.move_to_end(token)
+            return cached
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -123,6 +132,13 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid access token: {exc}") from exc
+        self._verified[token] = (claims, kid)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims, kid
+
+    async def verify(self, token: str) -> Caller:
+        claims, kid = await self._signed_claims(token)
         now = self._clock()
         if int(claims["exp"]) <= now - CLOCK_SKEW_SECONDS:
             raise Unauthenticated("access token has expired")
