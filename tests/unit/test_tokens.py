@@ -167,3 +167,18 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(key: SigningKey
     assert {k.kid for k in published_keys([old, new], NOW + timedelta(hours=1), ttl)} == {new.kid}
     assert json.loads(jwks_json([new]))["keys"][0]["kid"] == new.kid
     await verifier_for(old, new).verify(issue(key))
+
+
+async def test_remembered_signatures_still_expire(key: SigningKey) -> None:
+    now = [NOW.timestamp()]
+
+    async def fetch() -> list[dict[str, Any]]:
+        return [key.jwk()]
+
+    verifier = TokenVerifier(JwksKeyCache(fetch), issuer=ISSUER, clock=lambda: now[0])
+    token = issue(key, ttl=900)
+    await verifier.verify(token)
+    await verifier.verify(token)
+    now[0] += 900 + 31
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.verify(token)
