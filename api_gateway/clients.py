@@ -16,6 +16,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from microfinance.auth.v1 import auth_pb2_grpc
+from microfinance.loan.v1 import loan_pb2_grpc
 from microfinance.user.v1 import user_pb2_grpc
 from shared.config import Settings
 from shared.grpc.client import create_channel
@@ -28,6 +29,8 @@ class ServiceClients:
     channels: dict[str, aio.Channel]
     auth: auth_pb2_grpc.AuthServiceStub
     users: user_pb2_grpc.UserServiceStub
+    loans: loan_pb2_grpc.LoanServiceStub
+    products: loan_pb2_grpc.LoanProductServiceStub
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceClients:
@@ -41,6 +44,8 @@ class ServiceClients:
             channels=channels,
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             users=user_pb2_grpc.UserServiceStub(channels["user"]),
+            loans=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
+            products=loan_pb2_grpc.LoanProductServiceStub(channels["loan"]),
         )
 
     async def health(self, deadline_seconds: float) -> dict[str, str]:

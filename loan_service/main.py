@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from grpc import aio
 
+from loan_service.adapters.borrower_client import GrpcBorrowers
+from loan_service.adapters.borrower_events import BorrowerEventsConsumer
+from loan_service.adapters.loan_repository import LoanRepository
+from loan_service.adapters.product_repository import ProductRepository
+from loan_service.adapters.search import LoanSearch, LoanSearchIndexer, SearchBacklogSweeper
 from loan_service.grpc_api import (
     ACCESS,
     LOAN_SERVICE,
@@ -11,20 +19,80 @@ from loan_service.grpc_api import (
     LoanProductServicer,
     LoanServicer,
 )
+from loan_service.migrations import REGISTRY
+from loan_service.service import LoanService, ProductService
 from microfinance.loan.v1 import loan_pb2_grpc
+from shared.config import Settings
+from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.search import SearchUnavailable, create_es_client
 
 SERVICE = "loan"
+log = logging.getLogger(__name__)
+
+
+def search_queue(settings: Settings) -> str:
+    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
+    return f"{settings.amqp_exchange}.loan.loan-search"
+
+
+def borrower_queue(settings: Settings) -> str:
+    return f"{settings.amqp_exchange}.loan.borrower-changes"
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:
-    products = LoanProductServicer()
-    loans = LoanServicer()
+    await REGISTRY.apply(infra.db)
+    settings = infra.settings
+    user_channel = create_channel(
+        settings.user_addr, default_timeout=settings.grpc_deadline_seconds
+    )
+    es = create_es_client(settings.es_url_or_default())
+
+    async def close_clients() -> None:
+        await user_channel.close(None)
+        await es.close()
+
+    infra.closers.append(close_clients)
+    search = LoanSearch(es, settings.es_index_prefix)
+    with contextlib.suppress(SearchUnavailable):
+        # Also done by `microfinance migrate`; search may be down now, writes do not need it.
+        await search.ensure_index()
+    products = ProductRepository(infra.db)
+    loans = LoanService(
+        products,
+        LoanRepository(infra.db),
+        GrpcBorrowers(user_channel),
+        infra.in_transaction,
+        infra.outbox,
+        search=search,
+    )
+    indexer = LoanSearchIndexer(
+        client=infra.mongo,
+        db=infra.db,
+        amqp_url=settings.amqp_url,
+        exchange=settings.amqp_exchange,
+        queue=search_queue(settings),
+        search=search,
+        today=loans.today,
+    )
+    follower = BorrowerEventsConsumer(
+        client=infra.mongo,
+        db=infra.db,
+        amqp_url=settings.amqp_url,
+        exchange=settings.amqp_exchange,
+        queue=borrower_queue(settings),
+        loans=loans,
+    )
+    sweeper = SearchBacklogSweeper(search, infra.db, loans.today)
+    product_servicer = LoanProductServicer(
+        ProductService(products, infra.in_transaction, infra.outbox)
+    )
+    loan_servicer = LoanServicer(loans)
 
     def register(server: aio.Server) -> None:
-        loan_pb2_grpc.add_LoanProductServiceServicer_to_server(products, server)
-        loan_pb2_grpc.add_LoanServiceServicer_to_server(loans, server)
+        loan_pb2_grpc.add_LoanProductServiceServicer_to_server(product_servicer, server)
+        loan_pb2_grpc.add_LoanServiceServicer_to_server(loan_servicer, server)
 
     return ServiceDefinition(
         name="loan_service",
@@ -32,8 +100,9 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         service_names=[PRODUCT_SERVICE, LOAN_SERVICE],
         access=ACCESS,
         verifier=remote_verifier(infra),
+        # Search is optional: its outage answers UNAVAILABLE on search only.
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay],
+        background=[infra.relay, indexer, follower, sweeper],
     )
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 Builder = Callable[[Infrastructure], Awaitable[ServiceDefinition]]
 
 # Started in this order; each one's address is known to the ones after it.
-SERVICES = ("auth", "user")
+SERVICES = ("auth", "user", "loan")
 # Nothing ever listens on port 1 (binding it needs root), so calls fail fast.
 NOT_RUNNING = "127.0.0.1:1"
 
@@ -151,12 +151,15 @@ class Stack:
         )
 
 
-def e2e_settings(*, mongo_url: str, redis_url: str, data_dir: Path) -> Settings:
+def e2e_settings(
+    *, mongo_url: str, redis_url: str, data_dir: Path, es_url: str | None = None
+) -> Settings:
     return Settings(
         env="test",
         mongo_url=mongo_url,
         mongo_db=f"mfe2e_{uuid.uuid4().hex[:8]}",
         redis_url=redis_url,
+        es_url=es_url,
         es_index_prefix=f"mfe2e{uuid.uuid4().hex[:6]}",
         # Own Redis keys and event exchange: runs never lock out or feed each other.
         redis_key_prefix=f"mfe2e:{uuid.uuid4().hex[:8]}:",
@@ -185,6 +188,7 @@ def e2e_settings(*, mongo_url: str, redis_url: str, data_dir: Path) -> Settings:
 async def stack(
     mongo_url: str,
     redis_url: str,
+    es_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     from auth_service.bootstrap import create_admin
@@ -192,6 +196,7 @@ async def stack(
     settings = e2e_settings(
         mongo_url=mongo_url,
         redis_url=redis_url,
+        es_url=es_url,
         data_dir=tmp_path_factory.mktemp("e2e-data"),
     )
     admin = Login(email=unique_email("admin"), password=ADMIN_PASSWORD)

@@ -483,7 +483,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListLoans(self, request, context):
-        """ADMIN, AGENT (own). order_by: submitted_at, disbursement_date, loan_number, days_past_due. Errors: INVALID_ARGUMENT.
+        """ADMIN, AGENT (own). order_by: submitted_at (default, newest first), disbursement_date, loan_number, days_past_due. Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -497,7 +497,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApproveLoan(self, request, context):
-        """ADMIN, not the submitter (maker-checker). SUBMITTED -> APPROVED. Errors: NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED (same person), ABORTED.
+        """ADMIN, not the submitter (maker-checker). SUBMITTED -> APPROVED. Errors: NOT_FOUND, FAILED_PRECONDITION (wrong state; or the approver submitted it: maker-checker), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -518,7 +518,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DisburseLoan(self, request, context):
-        """ADMIN. APPROVED -> ACTIVE; borrower KYC VERIFIED; freezes the schedule. Errors: INVALID_ARGUMENT (future date), NOT_FOUND, FAILED_PRECONDITION, ABORTED.
+        """ADMIN. APPROVED -> ACTIVE; borrower KYC VERIFIED and ACTIVE; freezes the schedule. Errors: INVALID_ARGUMENT (future date), NOT_FOUND, FAILED_PRECONDITION (state, KYC), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -539,7 +539,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetPayoffQuote(self, request, context):
-        """ADMIN, AGENT (own). Amount that closes the loan on a date. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not ACTIVE).
+        """ADMIN, AGENT (own). Amount that closes the loan on a date. Errors: INVALID_ARGUMENT (date before disbursement), NOT_FOUND, FAILED_PRECONDITION (not ACTIVE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -560,7 +560,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApplyRepayment(self, request, context):
-        """ADMIN, AGENT (own; called by payment_service). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, FAILED_PRECONDITION (state, over payoff), ABORTED.
+        """ADMIN, AGENT (own; called by payment_service). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, ALREADY_EXISTS (payment_id already applied with another amount or date, or to another loan), FAILED_PRECONDITION (state, over payoff: the message states the payoff amount), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -581,7 +581,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLoansDue(self, request, context):
-        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date, for the collection sheet. Errors: INVALID_ARGUMENT, PERMISSION_DENIED.
+        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date, for the collection sheet. Errors: INVALID_ARGUMENT (agent_id missing for an admin).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,185 @@
+"""/api/v1/loan-products: loan products (admins write, all staff read) and schedule previews."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from api_gateway import convert, loan_convert, loan_schemas
+from api_gateway.deps import State
+from api_gateway.routes import error_responses
+from api_gateway.security import AdminOnly, AnyStaff
+from microfinance.common.v1 import common_pb2
+from microfinance.loan.v1 import loan_pb2
+from shared.errors import InvalidArgument
+
+router = APIRouter(prefix="/api/v1/loan-products", tags=["loan products"])
+
+ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int:
+    """If-Match (an ETag such as "3") or the body's expected_version; they must agree."""
+    header_version = 0
+    if if_match is not None and if_match.strip() != "*":
+        match = _ETAG.match(if_match)
+        if match is None:
+            raise InvalidArgument.field("If-Match", 'must be a version such as "3"')
+        header_version = int(match.group(1))
+    if header_version and body_version and header_version != body_version:
+        raise InvalidArgument.field(
+            "expected_version", "disagrees with the If-Match header; send one of them"
+        )
+    return header_version or body_version or 0
+
+
+def _tagged(response: Response, product: loan_schemas.ProductOut) -> loan_schemas.ProductOut:
+    response.headers["ETag"] = f'"{product.version}"'
+    return product
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=loan_schemas.ProductOut,
+    summary="Create a loan product (active at once)",
+    responses=error_responses(401, 403, 409, 422, 503),
+)
+async def create_product(
+    body: loan_schemas.ProductIn, caller: AdminOnly, state: State, response: Response
+) -> loan_schemas.ProductOut:
+    result = await state.clients.products.CreateProduct(
+        loan_pb2.CreateProductRequest(product=loan_convert.product_in(body))
+    )
+    product = loan_convert.product(result.product)
+    response.headers["Location"] = f"/api/v1/loan-products/{product.id}"
+    return _tagged(response, product)
+
+
+@router.get(
+    "",
+    response_model=loan_schemas.ProductList,
+    summary="List loan products",
+    responses=error_responses(401, 403, 422, 503),
+)
+async def list_products(
+    caller: AnyStaff,
+    state: State,
+    active: Annotated[bool | None, Query(description="Unset: active and inactive")] = None,
+    currency: Annotated[str | None, Query(pattern=loan_schemas.CURRENCY_PATTERN)] = None,
+    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
+    page_token: Annotated[str, Query(max_length=512)] = "",
+    order_by: Annotated[
+        str, Query(max_length=200, description="created_at, code, name; `desc` allowed")
+    ] = "",
+) -> loan_schemas.ProductList:
+    request = loan_pb2.ListProductsRequest(
+        currency=currency or "",
+        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token, order_by=order_by),
+    )
+    if active is not None:
+        request.active = active
+    result = await state.clients.products.ListProducts(request)
+    return loan_schemas.ProductList(
+        products=[loan_convert.product(p) for p in result.products],
+        page=convert.page_info(result.page),
+    )
+
+
+@router.get(
+    "/{product_id}",
+    response_model=loan_schemas.ProductOut,
+    summary="One loan product",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def get_product(
+    product_id: ProductId, caller: AnyStaff, state: State, response: Response
+) -> loan_schemas.ProductOut:
+    result = await state.clients.products.GetProduct(loan_pb2.GetProductRequest(id=product_id))
+    return _tagged(response, loan_convert.product(result.product))
+
+
+@router.patch(
+    "/{product_id}",
+    response_model=loan_schemas.ProductOut,
+    summary="Change the given fields (JSON merge); existing loans keep their terms",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def update_product(
+    product_id: ProductId,
+    body: loan_schemas.ProductPatch,
+    caller: AdminOnly,
+    state: State,
+    response: Response,
+    if_match: Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')] = None,
+) -> loan_schemas.ProductOut:
+    paths = body.changed_fields()
+    if not paths:
+        raise InvalidArgument.field("body", "names no field to change")
+    result = await state.clients.products.UpdateProduct(
+        loan_pb2.UpdateProductRequest(
+            id=product_id,
+            product=loan_convert.product_in(body),
+            update_mask=FieldMask(paths=paths),
+            expected_version=expected_version(if_match, body.expected_version),
+        )
+    )
+    return _tagged(response, loan_convert.product(result.product))
+
+
+@router.post(
+    "/{product_id}/deactivate",
+    response_model=loan_schemas.ProductOut,
+    summary="No new loans on this product (existing loans are unaffected)",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def deactivate_product(
+    product_id: ProductId,
+    caller: AdminOnly,
+    state: State,
+    body: loan_schemas.DeactivateProductIn | None = None,
+) -> loan_schemas.ProductOut:
+    result = await state.clients.products.DeactivateProduct(
+        loan_pb2.DeactivateProductRequest(id=product_id, reason=body.reason if body else "")
+    )
+    return loan_convert.product(result.product)
+
+
+@router.post(
+    "/{product_id}/activate",
+    response_model=loan_schemas.ProductOut,
+    summary="Open a deactivated product to new loans again",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def activate_product(
+    product_id: ProductId, caller: AdminOnly, state: State
+) -> loan_schemas.ProductOut:
+    result = await state.clients.products.ActivateProduct(
+        loan_pb2.ActivateProductRequest(id=product_id)
+    )
+    return loan_convert.product(result.product)
+
+
+@router.post(
+    "/{product_id}/preview",
+    response_model=loan_schemas.ScheduleOut,
+    summary="Compute a schedule for given terms; creates nothing",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def preview_schedule(
+    product_id: ProductId, body: loan_schemas.PreviewIn, caller: AnyStaff, state: State
+) -> loan_schemas.ScheduleOut:
+    result = await state.clients.products.PreviewSchedule(
+        loan_pb2.PreviewScheduleRequest(
+            product_id=product_id,
+            principal=loan_convert.money_in(body.principal),
+            installments=body.installments,
+            disbursement_date=loan_convert.iso(body.disbursement_date),
+            first_repayment_date=loan_convert.iso(body.first_repayment_date),
+        )
+    )
+    return loan_convert.schedule(result.rows, result.totals)

@@ -1,0 +1,411 @@
+"""MongoDB storage for loans: one document per loan, written by compare-and-set.
+
+* ``loans``: the loan, its product snapshot, frozen schedule and transaction
+  list, plus a few derived figures (``LoanFacts``) for lists and filters.
+  Every write replaces the document where ``version`` still has the value
+  that was read; a concurrent writer makes it a ``VersionConflict`` (the
+  use case re-reads and retries, or answers ABORTED).
+* ``loan_payments``: one document per applied payment id (``_id`` =
+  payment id), inserted in the same transaction as the loan write. Its
+  unique ``_id`` is what makes ApplyRepayment idempotent under concurrency,
+  across loans too.
+* ``loan_counters``: per-year sequences for loan numbers (atomic ``$inc``).
+* ``borrower_guards``: touched by every submission in its transaction, so two
+  concurrent submissions for one borrower conflict and the active-loan limit
+  is checked against committed data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from loan_service.adapters.product_repository import product_from_doc, product_to_doc
+from loan_service.domain.ledger import Transaction
+from loan_service.domain.lifecycle import LoanStatus
+from loan_service.domain.loan import NO_ARREARS, Loan, LoanFacts
+from loan_service.domain.schedule import Schedule
+from shared.errors import NotFound
+from shared.mongo import utcnow
+from shared.paging import Page
+
+LOANS = "loans"
+PAYMENTS = "loan_payments"
+COUNTERS = "loan_counters"
+GUARDS = "borrower_guards"
+
+LOAN_INDEXES: dict[str, list[IndexModel]] = {
+    LOANS: [
+        IndexModel([("loan_number", ASCENDING)], unique=True, name="loan_number_unique"),
+        IndexModel(
+            [("borrower_id", ASCENDING), ("product_id", ASCENDING), ("status", ASCENDING)],
+            name="borrower_product_status",
+        ),
+        IndexModel([("submitted_at", DESCENDING)], name="submitted"),
+        IndexModel([("agent_id", ASCENDING), ("submitted_at", DESCENDING)], name="agent_submitted"),
+        IndexModel(
+            [("agent_id", ASCENDING), ("status", ASCENDING), ("arrears_since", ASCENDING)],
+            name="agent_status_arrears",
+        ),
+        IndexModel([("status", ASCENDING), ("arrears_since", ASCENDING)], name="status_arrears"),
+        IndexModel([("disbursement_date", ASCENDING)], name="disbursement_date"),
+    ],
+    PAYMENTS: [IndexModel([("loan_id", ASCENDING)], name="loan")],
+}
+
+# API order_by names -> stored fields. days_past_due sorts by arrears_since, reversed.
+SORTABLE = {
+    "submitted_at": "submitted_at",
+    "disbursement_date": "disbursement_date",
+    "loan_number": "loan_number",
+    "days_past_due": "arrears_since",
+}
+DEFAULT_SORT: list[tuple[str, int]] = [("submitted_at", -1)]
+
+
+def loan_sort(page_sort: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """A later oldest unpaid due date means fewer days past due: flip that key."""
+    return [(f, -d if f == "arrears_since" else d) for f, d in page_sort]
+
+
+class VersionConflict(Exception):
+    """The loan changed since it was read; re-read and try again."""
+
+
+class PaymentTaken(Exception):
+    """A payment id was recorded concurrently; re-read to see by whom."""
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def loan_to_doc(loan: Loan) -> dict[str, Any]:
+    facts = loan.facts
+    return {
+        "_id": loan.id,
+        "loan_number": loan.loan_number,
+        "borrower_id": loan.borrower_id,
+        "borrower_name": loan.borrower_name,
+        "agent_id": loan.agent_id,
+        "branch_id": loan.branch_id,
+        "product_id": loan.product_id,
+        "product": product_to_doc(loan.product),
+        "status": loan.status.value,
+        "currency": loan.currency,
+        "principal": loan.principal,
+        "installments": loan.installments,
+        "purpose": loan.purpose,
+        "note": loan.note,
+        "submitted_date": loan.submitted_date.isoformat(),
+        "submitted_by": loan.submitted_by,
+        "submitted_at": loan.submitted_at,
+        "approved_by": loan.approved_by,
+        "approved_at": loan.approved_at,
+        "approval_note": loan.approval_note,
+        "rejected_by": loan.rejected_by,
+        "rejected_at": loan.rejected_at,
+        "rejection_reason": loan.rejection_reason,
+        "withdrawn_by": loan.withdrawn_by,
+        "withdrawn_at": loan.withdrawn_at,
+        "withdrawal_reason": loan.withdrawal_reason,
+        "disbursed_by": loan.disbursed_by,
+        "disbursed_at": loan.disbursed_at,
+        "disbursement_note": loan.disbursement_note,
+        "disbursement_date": _iso(loan.disbursement_date),
+        "schedule": loan.schedule.to_dict() if loan.schedule is not None else None,
+        "transactions": [t.to_dict() for t in loan.transactions],
+        "closed_date": _iso(loan.closed_date),
+        "written_off_by": loan.written_off_by,
+        "written_off_at": loan.written_off_at,
+        "write_off_reason": loan.write_off_reason,
+        "written_off_date": _iso(loan.written_off_date),
+        "as_of": _iso(facts.as_of),
+        "outstanding_principal": facts.outstanding_principal,
+        "total_outstanding": facts.total_outstanding,
+        "days_past_due": facts.days_past_due,
+        "arrears_since": facts.arrears_since,
+        "next_due_date": _iso(facts.next_due_date),
+        "updated_by": loan.updated_by,
+        "updated_at": loan.updated_at,
+        "version": loan.version,
+    }
+
+
+def loan_from_doc(doc: dict[str, Any]) -> Loan:
+    schedule = doc.get("schedule")
+    return Loan(
+        id=str(doc["_id"]),
+        loan_number=doc["loan_number"],
+        borrower_id=doc["borrower_id"],
+        borrower_name=doc.get("borrower_name", ""),
+        agent_id=doc.get("agent_id", ""),
+        branch_id=doc.get("branch_id", ""),
+        product_id=doc["product_id"],
+        product=product_from_doc(doc["product"]),
+        status=LoanStatus(doc["status"]),
+        principal=int(doc["principal"]),
+        installments=int(doc["installments"]),
+        purpose=doc.get("purpose", ""),
+        note=doc.get("note", ""),
+        submitted_date=date.fromisoformat(doc["submitted_date"]),
+        submitted_by=doc.get("submitted_by", ""),
+        submitted_at=doc.get("submitted_at"),
+        approved_by=doc.get("approved_by", ""),
+        approved_at=doc.get("approved_at"),
+        approval_note=doc.get("approval_note", ""),
+        rejected_by=doc.get("rejected_by", ""),
+        rejected_at=doc.get("rejected_at"),
+        rejection_reason=doc.get("rejection_reason", ""),
+        withdrawn_by=doc.get("withdrawn_by", ""),
+        withdrawn_at=doc.get("withdrawn_at"),
+        withdrawal_reason=doc.get("withdrawal_reason", ""),
+        disbursed_by=doc.get("disbursed_by", ""),
+        disbursed_at=doc.get("disbursed_at"),
+        disbursement_note=doc.get("disbursement_note", ""),
+        disbursement_date=_date(doc.get("disbursement_date")),
+        schedule=Schedule.from_dict(schedule) if schedule else None,
+        transactions=tuple(Transaction.from_dict(t) for t in doc.get("transactions") or ()),
+        closed_date=_date(doc.get("closed_date")),
+        written_off_by=doc.get("written_off_by", ""),
+        written_off_at=doc.get("written_off_at"),
+        write_off_reason=doc.get("write_off_reason", ""),
+        written_off_date=_date(doc.get("written_off_date")),
+        facts=LoanFacts(
+            as_of=_date(doc.get("as_of")),
+            outstanding_principal=int(doc.get("outstanding_principal", 0)),
+            total_outstanding=int(doc.get("total_outstanding", 0)),
+            days_past_due=int(doc.get("days_past_due", 0)),
+            arrears_since=int(doc.get("arrears_since", NO_ARREARS)),
+            next_due_date=_date(doc.get("next_due_date")),
+        ),
+        updated_by=doc.get("updated_by", ""),
+        updated_at=doc.get("updated_at"),
+        version=int(doc.get("version", 1)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoanFilter:
+    """ListLoans filters; ``agent_id`` is forced to the caller for agents."""
+
+    business_date: date
+    status: LoanStatus | None = None
+    agent_id: str | None = None
+    borrower_id: str | None = None
+    product_id: str | None = None
+    branch_id: str | None = None
+    disbursed_from: date | None = None
+    disbursed_to: date | None = None
+    dpd_min: int | None = None
+    dpd_max: int | None = None
+
+    def query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        for name in ("agent_id", "borrower_id", "product_id", "branch_id"):
+            value = getattr(self, name)
+            if value:
+                query[name] = value
+        if self.status is not None:
+            query["status"] = self.status.value
+        if self.disbursed_from is not None or self.disbursed_to is not None:
+            between: dict[str, str] = {}
+            if self.disbursed_from is not None:
+                between["$gte"] = self.disbursed_from.isoformat()
+            if self.disbursed_to is not None:
+                between["$lte"] = self.disbursed_to.isoformat()
+            query["disbursement_date"] = between
+        if self.dpd_min is not None or self.dpd_max is not None:
+            # DPD on the business date = today - oldest unsettled due date; ACTIVE loans only.
+            if self.status not in (None, LoanStatus.ACTIVE):
+                return {"_id": {"$in": []}}
+            query["status"] = LoanStatus.ACTIVE.value
+            today = self.business_date.toordinal()
+            since: dict[str, int] = {}
+            if self.dpd_min is not None and self.dpd_min > 0:
+                since["$lte"] = today - self.dpd_min
+            if self.dpd_max is not None:
+                since["$gte"] = today - self.dpd_max
+            if since:
+                query["arrears_since"] = since
+        return query
+
+
+class LoanRepository:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._loans = db[LOANS]
+        self._payments = db[PAYMENTS]
+        self._counters = db[COUNTERS]
+        self._guards = db[GUARDS]
+
+    # -- loans ---------------------------------------------------------------------
+    async def insert(self, loan: Loan, session: AsyncClientSession | None = None) -> None:
+        await self._loans.insert_one(loan_to_doc(loan), session=session)
+
+    async def get(self, loan_id: str, session: AsyncClientSession | None = None) -> Loan:
+        doc = await self._loans.find_one({"_id": loan_id}, session=session)
+        if doc is None:
+            raise NotFound(f"loan {loan_id} not found")
+        return loan_from_doc(doc)
+
+    async def find_doc(
+        self, loan_id: str, session: AsyncClientSession | None = None
+    ) -> dict[str, Any] | None:
+        return await self._loans.find_one({"_id": loan_id}, session=session)
+
+    async def get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        if not loan_ids:
+            return {}
+        cursor = self._loans.find({"_id": {"$in": list(loan_ids)}})
+        return {str(d["_id"]): loan_from_doc(d) async for d in cursor}
+
+    async def replace(
+        self, loan: Loan, expected_version: int, session: AsyncClientSession | None = None
+    ) -> None:
+        """Store ``loan`` if the stored version is still ``expected_version``."""
+        result = await self._loans.replace_one(
+            {"_id": loan.id, "version": expected_version}, loan_to_doc(loan), session=session
+        )
+        if result.matched_count == 0:
+            raise VersionConflict(loan.id)
+
+    async def page(self, flt: LoanFilter, page: Page) -> tuple[list[Loan], int]:
+        query = flt.query()
+        total = await self._loans.count_documents(query)
+        cursor = (
+            self._loans.find(query).sort(loan_sort(page.sort)).skip(page.offset).limit(page.size)
+        )
+        return [loan_from_doc(d) async for d in cursor], total
+
+    async def due(self, agent_id: str, on: date, page: Page) -> tuple[list[Loan], int]:
+        """ACTIVE loans of the agent with an installment unsettled and due on or before ``on``."""
+        query = {
+            "agent_id": agent_id,
+            "status": LoanStatus.ACTIVE.value,
+            "arrears_since": {"$lte": on.toordinal()},
+        }
+        total = await self._loans.count_documents(query)
+        cursor = (
+            self._loans.find(query)
+            .sort([("borrower_name", 1), ("loan_number", 1)])
+            .skip(page.offset)
+            .limit(page.size)
+        )
+        return [loan_from_doc(d) async for d in cursor], total
+
+    async def count_open(
+        self,
+        borrower_id: str,
+        product_id: str,
+        statuses: Sequence[LoanStatus],
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        return await self._loans.count_documents(
+            {
+                "borrower_id": borrower_id,
+                "product_id": product_id,
+                "status": {"$in": [s.value for s in statuses]},
+            },
+            session=session,
+        )
+
+    async def all_docs(self, batch_size: int = 500) -> AsyncIterator[dict[str, Any]]:
+        """Every loan, in id order (for a reindex)."""
+        async for doc in self._loans.find({}).sort("_id", 1).batch_size(batch_size):
+            yield doc
+
+    async def follow_borrower(
+        self,
+        borrower_id: str,
+        *,
+        agent_id: str,
+        branch_id: str,
+        full_name: str,
+        session: AsyncClientSession | None = None,
+    ) -> list[tuple[str, bool]]:
+        """Copy a borrower's agent, branch and name onto their loans.
+
+        Returns ``(loan id, agent changed)`` for every loan that changed.
+        """
+        wanted: dict[str, Any] = {"agent_id": agent_id}
+        if branch_id:
+            wanted["branch_id"] = branch_id
+        if full_name:
+            wanted["borrower_name"] = full_name
+        query = {
+            "borrower_id": borrower_id,
+            "$or": [{name: {"$ne": value}} for name, value in wanted.items()],
+        }
+        found = [
+            (str(d["_id"]), d.get("agent_id") != agent_id)
+            async for d in self._loans.find(query, {"_id": 1, "agent_id": 1}, session=session)
+        ]
+        if found:
+            await self._loans.update_many(
+                {"_id": {"$in": [loan_id for loan_id, _ in found]}},
+                {"$set": {**wanted, "updated_at": utcnow()}, "$inc": {"version": 1}},
+                session=session,
+            )
+        return found
+
+    # -- payments --------------------------------------------------------------------
+    async def payment_loan(self, payment_id: str) -> str | None:
+        """The loan a payment id was applied to, if any."""
+        doc = await self._payments.find_one({"_id": payment_id}, {"loan_id": 1})
+        return str(doc["loan_id"]) if doc else None
+
+    async def record_payment(
+        self,
+        payment_id: str,
+        loan_id: str,
+        transaction_id: str,
+        now: datetime,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        try:
+            await self._payments.insert_one(
+                {
+                    "_id": payment_id,
+                    "loan_id": loan_id,
+                    "transaction_id": transaction_id,
+                    "created_at": now,
+                },
+                session=session,
+            )
+        except DuplicateKeyError as exc:
+            raise PaymentTaken(payment_id) from exc
+
+    # -- numbers and guards -------------------------------------------------------------
+    async def next_sequence(self, key: str) -> int:
+        """Atomic per-key counter: concurrent callers never get the same number."""
+        for _ in range(3):
+            try:
+                doc = await self._counters.find_one_and_update(
+                    {"_id": key},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                # Two first-ever upserts raced; the loser retries as an update.
+                continue
+            assert doc is not None
+            return int(doc["seq"])
+        raise RuntimeError(f"could not allocate a sequence number for {key}")
+
+    async def touch_borrower(self, borrower_id: str, session: AsyncClientSession) -> None:
+        """Concurrent submissions for one borrower write here and so conflict."""
+        await self._guards.update_one(
+            {"_id": borrower_id}, {"$inc": {"writes": 1}}, upsert=True, session=session
+        )

@@ -1,0 +1,384 @@
+"""The loans search index (Elasticsearch): mapping, documents, queries, indexer.
+
+Search is a secondary index rebuilt from MongoDB. ``LoanSearchIndexer``
+consumes the service's own ``loan.*`` events and indexes the loan's *current*
+document from MongoDB (not the event payload), so a redelivered or late event
+can only ever write the latest state. When Elasticsearch is down the loan id
+goes to ``search_backlog`` in the same transaction as the processed-event
+marker, and ``SearchBacklogSweeper`` indexes it once Elasticsearch answers
+again: writes never wait for search, and nothing is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch.helpers import async_bulk
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from loan_service.adapters.loan_repository import LOANS, loan_from_doc
+from loan_service.domain.lifecycle import LoanStatus
+from loan_service.domain.loan import Loan
+from shared.errors import InvalidArgument
+from shared.events import Event, IdempotentConsumer
+from shared.mongo import MongoClient, utcnow
+from shared.search import (
+    IndexMappingRegistry,
+    SearchUnavailable,
+    ensure_indices,
+    index_name,
+    search_errors,
+)
+
+log = logging.getLogger(__name__)
+
+LOANS_INDEX = "loans"
+BACKLOG = "search_backlog"
+MAX_QUERY = 200
+# Elasticsearch's default index.max_result_window.
+MAX_WINDOW = 10_000
+
+_SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    "analysis": {
+        "analyzer": {
+            # Names are matched without case or accents: "Nyambura" finds "Nyámbura".
+            "folded": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding"],
+            }
+        }
+    },
+}
+_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "loan_number": {"type": "keyword"},
+        "borrower_id": {"type": "keyword"},
+        "borrower_name": {
+            "type": "text",
+            "analyzer": "folded",
+            "fields": {"raw": {"type": "keyword"}},
+        },
+        "agent_id": {"type": "keyword"},
+        "branch_id": {"type": "keyword"},
+        "product_id": {"type": "keyword"},
+        "product_code": {"type": "keyword"},
+        "status": {"type": "keyword"},
+        "currency": {"type": "keyword"},
+        "principal": {"type": "long"},
+        "outstanding_principal": {"type": "long"},
+        "total_outstanding": {"type": "long"},
+        "days_past_due": {"type": "integer"},
+        "submitted_date": {"type": "date", "format": "yyyy-MM-dd"},
+        "disbursement_date": {"type": "date", "format": "yyyy-MM-dd"},
+        "indexed_on": {"type": "date", "format": "yyyy-MM-dd"},
+        "version": {"type": "long"},
+    },
+}
+
+ES_INDICES = IndexMappingRegistry().add(LOANS_INDEX, mappings=_MAPPINGS, settings=_SETTINGS)
+
+BACKLOG_INDEXES: dict[str, list[IndexModel]] = {
+    BACKLOG: [IndexModel([("since", ASCENDING)], name="since")]
+}
+
+
+def search_document(loan: Loan, business_date: date) -> dict[str, Any]:
+    """The indexed form of a loan. DPD is as of ``business_date`` (refreshed on each write)."""
+    if loan.status is LoanStatus.ACTIVE:
+        dpd = loan.facts.days_past_due_on(business_date)
+    elif loan.status is LoanStatus.WRITTEN_OFF:
+        dpd = loan.facts.days_past_due
+    else:
+        dpd = 0
+    return {
+        "loan_number": loan.loan_number,
+        "borrower_id": loan.borrower_id,
+        "borrower_name": loan.borrower_name,
+        "agent_id": loan.agent_id,
+        "branch_id": loan.branch_id,
+        "product_id": loan.product_id,
+        "product_code": loan.product.code,
+        "status": loan.status.value,
+        "currency": loan.currency,
+        "principal": loan.principal,
+        "outstanding_principal": loan.facts.outstanding_principal if loan.disbursed else 0,
+        "total_outstanding": loan.facts.total_outstanding if loan.disbursed else 0,
+        "days_past_due": dpd,
+        "submitted_date": loan.submitted_date.isoformat(),
+        "disbursement_date": loan.disbursement_date.isoformat() if loan.disbursement_date else None,
+        "indexed_on": business_date.isoformat(),
+        "version": loan.version,
+    }
+
+
+def _bulk_status(error: Any) -> Any:
+    """The HTTP status of one bulk item error (``{"index": {"status": 409, ...}}``)."""
+    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
+    return item.get("status") if isinstance(item, dict) else None
+
+
+class LoanSearch:
+    """Queries and writes the loans index of one prefix.
+
+    Documents carry the loan's version as an external version, so a late
+    event, the backlog sweeper and a reindex can run side by side: an older
+    state never overwrites a newer one.
+    """
+
+    def __init__(self, es: AsyncElasticsearch, prefix: str) -> None:
+        self.es = es
+        self.prefix = prefix
+        self.index = index_name(prefix, LOANS_INDEX)
+        self._ensured = False
+
+    async def ensure_index(self) -> None:
+        """Create the index with its mapping (once per process); raises SearchUnavailable."""
+        if not self._ensured:
+            await ensure_indices(self.es, ES_INDICES, self.prefix)
+            self._ensured = True
+
+    async def put(self, loans: Iterable[Loan], today: date, *, refresh: bool = False) -> int:
+        """Index loans; one the index holds in a newer version is left alone."""
+        actions = [
+            {
+                "_op_type": "index",
+                "_index": self.index,
+                "_id": loan.id,
+                "_source": search_document(loan, today),
+                "version": loan.version,
+                "version_type": "external_gte",
+            }
+            for loan in loans
+        ]
+        if not actions:
+            return 0
+        await self.ensure_index()
+        async with search_errors("loan indexing"):
+            ok, errors = await async_bulk(
+                self.es,
+                actions,
+                chunk_size=500,
+                refresh=refresh,
+                raise_on_error=False,
+                stats_only=False,
+            )
+        failures = [
+            e for e in (errors if isinstance(errors, list) else []) if _bulk_status(e) != 409
+        ]
+        if failures:
+            raise RuntimeError(f"indexing loans failed for some documents: {failures[:3]}")
+        return int(ok)
+
+    async def refresh(self) -> None:
+        async with search_errors("loan search"):
+            await self.es.indices.refresh(index=self.index)
+
+    async def search(
+        self,
+        *,
+        q: str,
+        status: LoanStatus | None,
+        agent_id: str | None,
+        offset: int,
+        size: int,
+    ) -> tuple[list[str], int]:
+        """Loan ids, best match first, and the total number of matches."""
+        text = " ".join(q.split())
+        if len(text) > MAX_QUERY:
+            raise InvalidArgument.field("q", f"must be at most {MAX_QUERY} characters")
+        if offset + size > MAX_WINDOW:
+            raise InvalidArgument.field(
+                "page.page_token", f"search results stop at {MAX_WINDOW}; narrow the query"
+            )
+        filters: list[dict[str, Any]] = []
+        if agent_id is not None:
+            filters.append({"term": {"agent_id": agent_id}})
+        if status is not None:
+            filters.append({"term": {"status": status.value}})
+        query: dict[str, Any] = {"bool": {"filter": filters}}
+        if text:
+            upper = text.upper()
+            query["bool"]["should"] = [
+                {"term": {"loan_number": {"value": upper, "boost": 20}}},
+                {"prefix": {"loan_number": {"value": upper, "boost": 5}}},
+                {"term": {"status": {"value": upper.replace(" ", "_"), "boost": 2}}},
+                {"match": {"borrower_name": {"query": text, "operator": "and", "boost": 3}}},
+                {
+                    "match": {
+                        "borrower_name": {
+                            "query": text,
+                            "fuzziness": "AUTO",
+                            "prefix_length": 1,
+                            "operator": "and",
+                        }
+                    }
+                },
+            ]
+            query["bool"]["minimum_should_match"] = 1
+        sort: list[Any] = [{"submitted_date": "desc"}, {"loan_number": "asc"}]
+        if text:
+            sort.insert(0, {"_score": "desc"})
+        async with search_errors("loan search"):
+            try:
+                reply = await self.es.search(
+                    index=self.index,
+                    query=query,
+                    sort=sort,
+                    from_=offset,
+                    size=size,
+                    source=False,
+                    track_total_hits=True,
+                )
+            except NotFoundError:
+                return [], 0  # nothing indexed yet
+        hits = reply["hits"]
+        total = hits["total"]["value"] if isinstance(hits["total"], dict) else hits["total"]
+        return [str(h["_id"]) for h in hits["hits"]], int(total)
+
+
+class SearchBacklog:
+    """Loan ids waiting to be indexed because Elasticsearch was down."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = db[BACKLOG]
+
+    async def add(self, loan_id: str, session: AsyncClientSession | None = None) -> None:
+        await self.collection.update_one(
+            {"_id": loan_id}, {"$setOnInsert": {"since": utcnow()}}, upsert=True, session=session
+        )
+
+    async def take(self, limit: int) -> list[str]:
+        cursor = self.collection.find({}, {"_id": 1}).sort("since", 1).limit(limit)
+        return [str(d["_id"]) async for d in cursor]
+
+    async def done(self, loan_ids: list[str]) -> None:
+        if loan_ids:
+            await self.collection.delete_many({"_id": {"$in": loan_ids}})
+
+    async def size(self) -> int:
+        return await self.collection.count_documents({})
+
+
+Today = Callable[[], date]
+
+
+async def index_loans(
+    search: LoanSearch,
+    db: AsyncDatabase[dict[str, Any]],
+    loan_ids: list[str],
+    today: date,
+    *,
+    refresh: bool = False,
+) -> int:
+    cursor = db[LOANS].find({"_id": {"$in": loan_ids}})
+    loans = [loan_from_doc(d) async for d in cursor]
+    return await search.put(loans, today, refresh=refresh)
+
+
+class LoanSearchIndexer(IdempotentConsumer):
+    """Keeps the loans index in step with the ``loan.*`` events."""
+
+    def __init__(
+        self,
+        *,
+        client: MongoClient,
+        db: AsyncDatabase[dict[str, Any]],
+        amqp_url: str,
+        exchange: str,
+        queue: str,
+        search: LoanSearch,
+        today: Today,
+    ) -> None:
+        super().__init__(
+            client=client,
+            db=db,
+            amqp_url=amqp_url,
+            exchange=exchange,
+            queue=queue,
+            routing_keys=["loan.#"],
+        )
+        self.search = search
+        self.backlog = SearchBacklog(db)
+        self._today = today
+        self._db = db
+
+    async def handle(self, event: Event, session: AsyncClientSession) -> None:
+        if event.type.startswith("loan.product_"):
+            return
+        doc = await self._db[LOANS].find_one({"_id": event.aggregate_id}, session=session)
+        if doc is None:
+            return
+        loan = loan_from_doc(doc)
+        try:
+            await self.search.put([loan], self._today())
+        except SearchUnavailable:
+            # Committed with the processed marker; the sweeper indexes it later.
+            await self.backlog.add(loan.id, session)
+
+
+class SearchBacklogSweeper:
+    """Indexes backlogged loans once Elasticsearch is reachable again."""
+
+    def __init__(
+        self,
+        search: LoanSearch,
+        db: AsyncDatabase[dict[str, Any]],
+        today: Today,
+        *,
+        interval: float = 5.0,
+        batch: int = 500,
+    ) -> None:
+        self.search = search
+        self.db = db
+        self.backlog = SearchBacklog(db)
+        self._today = today
+        self.interval = interval
+        self.batch = batch
+        self.indexed = 0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._run(), name="loan-search-backlog")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def sweep(self) -> int:
+        """Index one batch of backlogged loans; returns how many were indexed."""
+        ids = await self.backlog.take(self.batch)
+        if not ids:
+            return 0
+        count = await index_loans(self.search, self.db, ids, self._today())
+        await self.backlog.done(ids)
+        return count
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while count := await self.sweep():
+                    self.indexed += count
+            except SearchUnavailable:
+                pass  # still down; try on the next tick
+            except Exception:
+                log.exception("loan search backlog sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)

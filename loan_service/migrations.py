@@ -1,0 +1,32 @@
+"""loan_service indexes and ES mappings, applied by `microfinance migrate` (and at start)."""
+
+from __future__ import annotations
+
+from loan_service.adapters.loan_repository import LOAN_INDEXES
+from loan_service.adapters.product_repository import PRODUCT_INDEXES
+from loan_service.adapters.search import BACKLOG_INDEXES, ES_INDICES
+from shared.config import Settings
+from shared.events import outbox_indexes, processed_indexes
+from shared.mongo import IndexRegistry
+from shared.runtime import apply_indexes
+from shared.search import create_es_client, ensure_indices
+
+REGISTRY = (
+    IndexRegistry({**PRODUCT_INDEXES, **LOAN_INDEXES, **BACKLOG_INDEXES})
+    .merge(outbox_indexes())
+    .merge(processed_indexes())
+)
+
+
+async def migrate_search(settings: Settings) -> dict[str, str]:
+    """Create the loans index (or add new mapping fields to it)."""
+    es = create_es_client(settings.es_url_or_default())
+    try:
+        return await ensure_indices(es, ES_INDICES, settings.es_index_prefix)
+    finally:
+        await es.close()
+
+
+async def migrate(settings: Settings) -> None:
+    await apply_indexes(settings, "loan", REGISTRY)
+    await migrate_search(settings)

@@ -1,0 +1,1234 @@
+"""Loan service use cases: load the loan, call the domain, store it, record the events.
+
+Every state change and its outbox events are written in one Mongo
+transaction, and ``Outbox.notify()`` runs after the commit. Loans are
+written by compare-and-set on ``version``: a use case that loses a race
+re-reads the loan and runs its domain step again (which re-validates
+against the new state), unless the client pinned ``expected_version``, in
+which case the answer is ABORTED. Within one process, writes to one loan
+also queue on a per-loan lock, so replicas are the only source of
+conflicts and a busy loan does not spin.
+
+The business date is today in UTC from the injectable ``clock``.
+Agents reach only loans whose ``agent_id`` is theirs; anything else is
+NOT_FOUND, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Protocol, TypeVar
+
+from loan_service.adapters.borrower_client import BorrowerInfo
+from loan_service.adapters.loan_repository import (
+    LoanFilter,
+    LoanRepository,
+    PaymentTaken,
+    VersionConflict,
+)
+from loan_service.adapters.product_repository import ProductRepository
+from loan_service.adapters.search import LoanSearch
+from loan_service.domain import ledger
+from loan_service.domain.ledger import (
+    Allocation,
+    LoanState,
+    PayoffQuote,
+    Transaction,
+    TransactionType,
+)
+from loan_service.domain.lifecycle import (
+    OPEN_STATUSES,
+    LoanAction,
+    LoanStatus,
+    check_maker_checker,
+    format_loan_number,
+)
+from loan_service.domain.loan import (
+    MAX_PURPOSE,
+    Loan,
+    LoanFacts,
+    LoanProduct,
+    check_product_text,
+    check_reason,
+    facts_of,
+    normalize_code,
+    status_after_replay,
+)
+from loan_service.domain.products import ProductTerms
+from loan_service.domain.schedule import Schedule, generate_schedule
+from shared.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from shared.identity import Caller
+from shared.money import Money
+from shared.mongo import utcnow
+from shared.paging import Page
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Session = Any
+
+MAX_NOTE = 1000
+MAX_PAYMENT_ID = 128
+MAX_CHANNEL = 40
+
+
+class Transactions(Protocol):
+    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
+
+
+class Events(Protocol):
+    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
+
+    async def add(self, session: Session, events: Any) -> None: ...
+
+    def notify(self) -> None: ...
+
+
+class Borrowers(Protocol):
+    async def get(self, borrower_id: str) -> BorrowerInfo: ...
+
+
+def sees_everything(caller: Caller) -> bool:
+    """Admins, and services acting for the system, are not scoped to one agent."""
+    return caller.role.value in ("ADMIN", "SERVICE")
+
+
+def agent_of(caller: Caller) -> str:
+    """The agent id an AGENT caller acts as (the token's agent_id, else their staff id)."""
+    return caller.agent_id or caller.subject
+
+
+def _text(value: str, field_name: str, max_length: int) -> str:
+    text = value.strip()
+    if len(text) > max_length:
+        raise InvalidArgument.field(field_name, f"must be at most {max_length} characters")
+    return text
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+# ------------------------------------------------------------------ products
+
+
+@dataclass(frozen=True, slots=True)
+class ProductDraft:
+    """A product's editable content, as a client gave it (checked by the use case)."""
+
+    code: str
+    name: str
+    description: str
+    terms: ProductTerms
+
+
+def product_payload(product: LoanProduct) -> dict[str, Any]:
+    return {
+        "product_id": product.id,
+        "code": product.code,
+        "name": product.name,
+        "active": product.active,
+        "terms": product.terms.to_dict(),
+        "version": product.version,
+    }
+
+
+class ProductService:
+    def __init__(
+        self,
+        repo: ProductRepository,
+        transactions: Transactions,
+        events: Events,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._repo = repo
+        self._tx = transactions
+        self._events = events
+        self._clock = clock
+
+    def today(self) -> date:
+        return self._clock().date()
+
+    @staticmethod
+    def _checked(draft: ProductDraft) -> ProductDraft:
+        code = normalize_code(draft.code)
+        name, description = check_product_text(draft.name, draft.description)
+        return ProductDraft(code, name, description, draft.terms.validate())
+
+    async def _store(
+        self, event_type: str, product: LoanProduct, expected_version: int | None
+    ) -> LoanProduct:
+        async def body(session: Session) -> LoanProduct:
+            if expected_version is None:
+                await self._repo.insert(product, session)
+                stored = product
+            else:
+                stored = await self._repo.replace(product, expected_version, session)
+            await self._events.add(
+                session,
+                [self._events.new_event(event_type, stored.id, product_payload(stored))],
+            )
+            return stored
+
+        stored = await self._tx(body)
+        self._events.notify()
+        return stored
+
+    async def create(self, caller: Caller, draft: ProductDraft) -> LoanProduct:
+        checked = self._checked(draft)
+        now = self._clock()
+        product = LoanProduct(
+            id=uuid.uuid4().hex,
+            code=checked.code,
+            name=checked.name,
+            description=checked.description,
+            terms=checked.terms,
+            created_by=caller.subject,
+            created_at=now,
+            updated_by=caller.subject,
+            updated_at=now,
+        )
+        return await self._store("loan.product_created", product, None)
+
+    async def get(self, product_id: str = "", code: str = "") -> LoanProduct:
+        if product_id:
+            return await self._repo.get(product_id)
+        if code:
+            return await self._repo.get_by_code(normalize_code(code))
+        raise InvalidArgument.field("id", "id or code is required")
+
+    async def list_products(
+        self, *, active: bool | None, currency: str | None, page: Page
+    ) -> tuple[list[LoanProduct], int]:
+        return await self._repo.page(active=active, currency=currency, page=page)
+
+    async def update(
+        self,
+        caller: Caller,
+        product_id: str,
+        change: Callable[[LoanProduct], ProductDraft],
+        expected_version: int = 0,
+    ) -> LoanProduct:
+        """``change`` builds the new content from the current product (a field-mask merge)."""
+        current = await self._repo.get(product_id)
+        if expected_version and expected_version != current.version:
+            raise Conflict(
+                f"loan product {product_id} is at version {current.version}, not {expected_version}"
+            )
+        checked = self._checked(change(current))
+        updated = replace(
+            current,
+            code=checked.code,
+            name=checked.name,
+            description=checked.description,
+            terms=checked.terms,
+            updated_by=caller.subject,
+            updated_at=self._clock(),
+        )
+        return await self._store("loan.product_updated", updated, current.version)
+
+    async def deactivate(self, caller: Caller, product_id: str, reason: str) -> LoanProduct:
+        text = check_reason(reason, required=False)
+        current = await self._repo.get(product_id)
+        if not current.active:
+            raise FailedPrecondition(f"loan product {current.code} is already inactive")
+        updated = replace(
+            current,
+            active=False,
+            deactivation_reason=text,
+            updated_by=caller.subject,
+            updated_at=self._clock(),
+        )
+        return await self._store("loan.product_deactivated", updated, current.version)
+
+    async def activate(self, caller: Caller, product_id: str) -> LoanProduct:
+        current = await self._repo.get(product_id)
+        if current.active:
+            raise FailedPrecondition(f"loan product {current.code} is already active")
+        updated = replace(
+            current,
+            active=True,
+            deactivation_reason="",
+            updated_by=caller.subject,
+            updated_at=self._clock(),
+        )
+        return await self._store("loan.product_activated", updated, current.version)
+
+    async def preview(
+        self,
+        product_id: str,
+        principal: Money,
+        installments: int,
+        disbursement_date: date | None,
+        first_repayment_date: date | None,
+    ) -> Schedule:
+        product = await self._repo.get(product_id)
+        product.terms.check_request(
+            principal.amount_minor, installments, currency=principal.currency
+        )
+        return generate_schedule(
+            product.terms,
+            principal.amount_minor,
+            installments,
+            disbursement_date or self.today(),
+            first_repayment_date,
+        )
+
+
+# ------------------------------------------------------------------ loans
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLoan:
+    borrower_id: str
+    product_id: str
+    principal: Money
+    installments: int
+    purpose: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoanView:
+    """A loan and its replayed state as of a date (None before disbursement)."""
+
+    loan: Loan
+    state: LoanState | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    transaction: Transaction
+    # What it paid or waived (negated for a REVERSAL); None for other types.
+    allocation: Allocation | None
+    reversed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disbursed:
+    view: LoanView
+    schedule: Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class RepaymentOutcome:
+    view: LoanView
+    transaction: Transaction
+    allocation: Allocation
+    closed: bool
+    replayed: bool
+    recovery: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalOutcome:
+    view: LoanView
+    reversal: Transaction
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverOutcome:
+    view: LoanView
+    transaction: Transaction
+    allocation: Allocation
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOffOutcome:
+    view: LoanView
+    written_off_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueLoan:
+    loan: Loan
+    oldest_due_date: date
+    installment_numbers: tuple[int, ...]
+    amount_due: int
+    arrears_amount: int
+    days_past_due: int
+
+
+@dataclass
+class _Change:
+    """What a domain step decided: the next loan, its events, and the use case's answer."""
+
+    loan: Loan | None
+    result: Any
+    # (event type, extra payload) pairs; the common loan payload is added at commit.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # (payment id, transaction id) to record in loan_payments in the same transaction.
+    payment: tuple[str, str] | None = None
+
+
+Step = Callable[[Loan, date, datetime], _Change]
+
+
+def _amounts(currency: str, **amounts: int) -> dict[str, Any]:
+    return {"currency": currency, **amounts}
+
+
+def _allocation_payload(allocation: Allocation) -> dict[str, int]:
+    return {
+        "penalty": allocation.penalty,
+        "fee": allocation.fee,
+        "interest": allocation.interest,
+        "principal": allocation.principal,
+        "recovery": allocation.recovery,
+        "interest_waived": allocation.interest_waived,
+    }
+
+
+def loan_payload(loan: Loan) -> dict[str, Any]:
+    """Common part of every loan.* event (JSON values only; amounts in minor units)."""
+    facts = loan.facts
+    return {
+        "loan_id": loan.id,
+        "loan_number": loan.loan_number,
+        "borrower_id": loan.borrower_id,
+        "borrower_name": loan.borrower_name,
+        "agent_id": loan.agent_id,
+        "branch_id": loan.branch_id,
+        "product_id": loan.product_id,
+        "product_code": loan.product.code,
+        "status": loan.status.value,
+        "currency": loan.currency,
+        "principal": loan.principal,
+        "installments": loan.installments,
+        "disbursement_date": loan.disbursement_date.isoformat() if loan.disbursement_date else None,
+        "outstanding_principal": facts.outstanding_principal,
+        "total_outstanding": facts.total_outstanding,
+        "days_past_due": facts.days_past_due,
+        "as_of": facts.as_of.isoformat() if facts.as_of else None,
+        "version": loan.version,
+    }
+
+
+def negate(allocation: Allocation) -> Allocation:
+    return Allocation(
+        penalty=-allocation.penalty,
+        fee=-allocation.fee,
+        interest=-allocation.interest,
+        principal=-allocation.principal,
+        recovery=-allocation.recovery,
+        interest_waived=-allocation.interest_waived,
+        installments=tuple(
+            replace(
+                part,
+                penalty=-part.penalty,
+                fee=-part.fee,
+                interest=-part.interest,
+                principal=-part.principal,
+            )
+            for part in allocation.installments
+        ),
+    )
+
+
+class LoanService:
+    def __init__(
+        self,
+        products: ProductRepository,
+        loans: LoanRepository,
+        borrowers: Borrowers,
+        transactions: Transactions,
+        events: Events,
+        *,
+        search: LoanSearch | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = 50,
+    ) -> None:
+        self._products = products
+        self._loans = loans
+        self._borrowers = borrowers
+        self._tx = transactions
+        self._events = events
+        self._search = search
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._locks = KeyedLocks()
+
+    def today(self) -> date:
+        return self._clock().date()
+
+    # -- reading -------------------------------------------------------------------
+    async def _scoped(self, caller: Caller, loan_id: str) -> Loan:
+        if not loan_id:
+            raise InvalidArgument.field("id", "is required")
+        loan = await self._loans.get(loan_id)
+        if not sees_everything(caller) and loan.agent_id != agent_of(caller):
+            raise NotFound(f"loan {loan_id} not found")
+        return loan
+
+    @staticmethod
+    def _state(loan: Loan, as_of: date) -> LoanState | None:
+        if loan.schedule is None:
+            return None
+        return ledger.replay(loan.terms, loan.schedule, loan.transactions, as_of)
+
+    def _view(self, loan: Loan, as_of: date | None = None) -> LoanView:
+        return LoanView(loan, self._state(loan, as_of or self.today()))
+
+    async def get(self, caller: Caller, loan_id: str, as_of: date | None = None) -> LoanView:
+        return self._view(await self._scoped(caller, loan_id), as_of)
+
+    async def list_loans(
+        self, caller: Caller, flt: LoanFilter, page: Page
+    ) -> tuple[list[LoanView], int]:
+        for name in ("dpd_min", "dpd_max"):
+            value = getattr(flt, name)
+            if value is not None and value < 0:
+                raise InvalidArgument.field(name, "must not be negative")
+        if flt.dpd_min is not None and flt.dpd_max is not None and flt.dpd_max < flt.dpd_min:
+            raise InvalidArgument.field("dpd_max", "must not be below dpd_min")
+        if flt.disbursed_from and flt.disbursed_to and flt.disbursed_to < flt.disbursed_from:
+            raise InvalidArgument.field("disbursed.to_date", "must not be before from_date")
+        if not sees_everything(caller):
+            flt = replace(flt, agent_id=agent_of(caller))
+        flt = replace(flt, business_date=self.today())
+        loans, total = await self._loans.page(flt, page)
+        return [self._view(loan) for loan in loans], total
+
+    async def search(
+        self, caller: Caller, q: str, status: LoanStatus | None, page: Page
+    ) -> tuple[list[LoanView], int]:
+        if self._search is None:
+            raise FailedPrecondition("loan search is not configured")
+        agent = None if sees_everything(caller) else agent_of(caller)
+        ids, total = await self._search.search(
+            q=q, status=status, agent_id=agent, offset=page.offset, size=page.size
+        )
+        found = await self._loans.get_many(ids)
+        views: list[LoanView] = []
+        for loan_id in ids:
+            loan = found.get(loan_id)
+            # The index may lag a reassignment: Mongo has the last word on scope.
+            if loan is not None and (agent is None or loan.agent_id == agent):
+                views.append(self._view(loan))
+        return views, total
+
+    async def schedule(
+        self, caller: Caller, loan_id: str, as_of: date | None = None
+    ) -> tuple[Loan, Schedule, LoanState | None]:
+        """The frozen schedule and its state; before disbursement a preview from today."""
+        loan = await self._scoped(caller, loan_id)
+        if loan.schedule is not None:
+            return loan, loan.schedule, self._state(loan, as_of or self.today())
+        preview = generate_schedule(
+            loan.terms, loan.principal, loan.installments, self.today(), check_ranges=False
+        )
+        return loan, preview, None
+
+    async def transactions(
+        self, caller: Caller, loan_id: str
+    ) -> tuple[Loan, list[TransactionView]]:
+        loan = await self._scoped(caller, loan_id)
+        return loan, self.transaction_views(loan)
+
+    def transaction_views(self, loan: Loan) -> list[TransactionView]:
+        txns = loan.transactions
+        if loan.schedule is None or not txns:
+            return []
+        latest = max(max(t.value_date for t in txns), self.today())
+        now = ledger.replay(loan.terms, loan.schedule, txns, latest)
+        reversals = {t.reverses: t for t in txns if t.type is TransactionType.REVERSAL}
+        # What a reversed payment had paid: replay without its reversal.
+        undone: dict[str, Allocation] = {}
+        for target, reversal in reversals.items():
+            without = [t for t in txns if t.id != reversal.id]
+            then = ledger.replay(loan.terms, loan.schedule, without, latest)
+            undone[target] = then.allocations.get(target, Allocation())
+        views: list[TransactionView] = []
+        for txn in sorted(txns, key=lambda t: (t.value_date, t.sequence)):
+            allocation: Allocation | None = None
+            if txn.type is TransactionType.REVERSAL:
+                allocation = negate(undone.get(txn.reverses, Allocation()))
+            elif txn.id in reversals:
+                allocation = undone.get(txn.id)
+            elif txn.type in (
+                TransactionType.REPAYMENT,
+                TransactionType.RECOVERY,
+                TransactionType.WAIVER,
+            ):
+                allocation = now.allocations.get(txn.id, Allocation())
+            views.append(TransactionView(txn, allocation, txn.id in reversals))
+        return views
+
+    async def payoff_quote(
+        self, caller: Caller, loan_id: str, on: date | None = None
+    ) -> tuple[Loan, PayoffQuote]:
+        loan = await self._scoped(caller, loan_id)
+        if loan.status is not LoanStatus.ACTIVE or loan.schedule is None:
+            raise FailedPrecondition(
+                f"loan is {loan.status.value}; only an ACTIVE loan has a payoff quote"
+            )
+        day = on or self.today()
+        return loan, ledger.quote_payoff(loan.terms, loan.schedule, loan.transactions, day)
+
+    async def loans_due(
+        self, caller: Caller, agent_id: str, on: date | None, page: Page
+    ) -> tuple[list[DueLoan], int]:
+        if sees_everything(caller):
+            if not agent_id:
+                raise InvalidArgument.field("agent_id", "is required for admins")
+        else:
+            agent_id = agent_of(caller)
+        day = on or self.today()
+        loans, total = await self._loans.due(agent_id, day, page)
+        out: list[DueLoan] = []
+        for loan in loans:
+            state = self._state(loan, day)
+            if state is None:
+                continue
+            rows = [r for r in state.installments if r.unpaid > 0 and r.due_date <= day]
+            if not rows:
+                continue
+            out.append(
+                DueLoan(
+                    loan=loan,
+                    oldest_due_date=min(r.due_date for r in rows),
+                    installment_numbers=tuple(r.number for r in rows),
+                    amount_due=sum(r.unpaid for r in rows if r.due_date == day),
+                    arrears_amount=sum(r.unpaid for r in rows if r.due_date < day),
+                    days_past_due=state.days_past_due,
+                )
+            )
+        return out, total
+
+    # -- writing -------------------------------------------------------------------
+    def _with_facts(self, loan: Loan, today: date) -> Loan:
+        state = self._state(loan, today)
+        return replace(loan, facts=facts_of(state)) if state is not None else loan
+
+    async def _change(self, caller: Caller, loan_id: str, expected_version: int, step: Step) -> Any:
+        """Read, decide (``step``), compare-and-set with the events; retry a lost race."""
+        async with self._locks.hold(loan_id):
+            for attempt in range(1, self._max_attempts + 1):
+                loan = await self._scoped(caller, loan_id)
+                if expected_version and loan.version != expected_version:
+                    raise Conflict(
+                        f"loan {loan.loan_number} is at version {loan.version}, "
+                        f"not {expected_version}; reload and retry"
+                    )
+                now = self._clock()
+                today = now.date()
+                change = step(loan, today, now)
+                if change.loan is None:
+                    return change.result
+                updated = replace(
+                    self._with_facts(change.loan, today),
+                    version=loan.version + 1,
+                    updated_by=caller.subject,
+                    updated_at=now,
+                )
+                try:
+                    await self._tx(self._writer(updated, loan.version, change, now))
+                except (VersionConflict, PaymentTaken, Conflict):
+                    if expected_version:
+                        raise Conflict(
+                            f"loan {loan.loan_number} was changed concurrently; reload and retry"
+                        ) from None
+                    # Jittered, growing pause so racing replicas do not collide in lockstep.
+                    await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
+                    continue
+                self._events.notify()
+                result = change.result
+                return result(updated) if callable(result) else result
+        raise Conflict(f"loan {loan_id} is busy; retry")
+
+    def _writer(
+        self, updated: Loan, expected: int, change: _Change, now: datetime
+    ) -> Callable[[Session], Awaitable[None]]:
+        base = loan_payload(updated)
+
+        async def body(session: Session) -> None:
+            if change.payment is not None:
+                payment_id, txn_id = change.payment
+                await self._loans.record_payment(payment_id, updated.id, txn_id, now, session)
+            await self._loans.replace(updated, expected, session)
+            await self._events.add(
+                session,
+                [
+                    self._events.new_event(kind, updated.id, {**base, **extra})
+                    for kind, extra in change.events
+                ],
+            )
+
+        return body
+
+    # -- submit --------------------------------------------------------------------
+    async def submit(self, caller: Caller, request: SubmitLoan) -> LoanView:
+        if not request.borrower_id:
+            raise InvalidArgument.field("borrower_id", "is required")
+        if not request.product_id:
+            raise InvalidArgument.field("product_id", "is required")
+        purpose = _text(request.purpose, "purpose", MAX_PURPOSE)
+        note = _text(request.note, "note", MAX_NOTE)
+        product = await self._products.get(request.product_id)
+        if not product.active:
+            raise FailedPrecondition(f"loan product {product.code} is inactive; no new loans")
+        product.terms.check_request(
+            request.principal.amount_minor,
+            request.installments,
+            currency=request.principal.currency,
+        )
+        # Scoped by the caller's token: another agent's borrower is NOT_FOUND.
+        borrower = await self._borrowers.get(request.borrower_id)
+        if borrower.account_status != "ACTIVE":
+            raise FailedPrecondition(
+                f"borrower is {borrower.account_status}; only ACTIVE borrowers can get new loans"
+            )
+        if not sees_everything(caller) and borrower.agent_id != agent_of(caller):
+            raise NotFound(f"borrower {request.borrower_id} not found")
+        now = self._clock()
+        today = now.date()
+        sequence = await self._loans.next_sequence(f"LN-{today.year}")
+        loan = Loan(
+            id=uuid.uuid4().hex,
+            loan_number=format_loan_number(today.year, sequence),
+            borrower_id=borrower.id,
+            borrower_name=borrower.full_name,
+            agent_id=borrower.agent_id,
+            branch_id=borrower.branch_id,
+            product_id=product.id,
+            product=product,
+            status=LoanStatus.SUBMITTED,
+            principal=request.principal.amount_minor,
+            installments=request.installments,
+            purpose=purpose,
+            note=note,
+            submitted_date=today,
+            submitted_by=caller.subject,
+            submitted_at=now,
+            facts=LoanFacts(as_of=today),
+            updated_by=caller.subject,
+            updated_at=now,
+        )
+
+        async def body(session: Session) -> None:
+            # The guard write makes concurrent submissions for this borrower conflict,
+            # so the count below always sees the other one's committed loan.
+            await self._loans.touch_borrower(borrower.id, session)
+            open_loans = await self._loans.count_open(
+                borrower.id, product.id, sorted(OPEN_STATUSES), session
+            )
+            product.terms.check_active_loan_limit(open_loans)
+            await self._loans.insert(loan, session)
+            await self._events.add(
+                session,
+                [
+                    self._events.new_event(
+                        "loan.submitted",
+                        loan.id,
+                        {**loan_payload(loan), "submitted_by": caller.subject},
+                    )
+                ],
+            )
+
+        await self._tx(body)
+        self._events.notify()
+        return LoanView(loan, None)
+
+    # -- decisions -------------------------------------------------------------------
+    async def approve(
+        self, caller: Caller, loan_id: str, note: str = "", expected_version: int = 0
+    ) -> LoanView:
+        text = _text(note, "note", MAX_NOTE)
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(LoanAction.APPROVE)
+            check_maker_checker(loan.submitted_by, caller.subject)
+            updated = replace(
+                loan,
+                status=status,
+                approved_by=caller.subject,
+                approved_at=now,
+                approval_note=text,
+            )
+            return _Change(
+                updated,
+                self._view,
+                [("loan.approved", {"approved_by": caller.subject, "note": text})],
+            )
+
+        view: LoanView = await self._change(caller, loan_id, expected_version, step)
+        return view
+
+    async def reject(
+        self, caller: Caller, loan_id: str, reason: str, expected_version: int = 0
+    ) -> LoanView:
+        text = check_reason(reason)
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(LoanAction.REJECT)
+            updated = replace(
+                loan,
+                status=status,
+                rejected_by=caller.subject,
+                rejected_at=now,
+                rejection_reason=text,
+            )
+            extra = {
+                "rejected_by": caller.subject,
+                "reason": text,
+                "from_status": loan.status.value,
+            }
+            return _Change(updated, self._view, [("loan.rejected", extra)])
+
+        view: LoanView = await self._change(caller, loan_id, expected_version, step)
+        return view
+
+    async def withdraw(
+        self, caller: Caller, loan_id: str, reason: str, expected_version: int = 0
+    ) -> LoanView:
+        text = check_reason(reason)
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(LoanAction.WITHDRAW)
+            updated = replace(
+                loan,
+                status=status,
+                withdrawn_by=caller.subject,
+                withdrawn_at=now,
+                withdrawal_reason=text,
+            )
+            extra = {"withdrawn_by": caller.subject, "reason": text}
+            return _Change(updated, self._view, [("loan.withdrawn", extra)])
+
+        view: LoanView = await self._change(caller, loan_id, expected_version, step)
+        return view
+
+    async def disburse(
+        self,
+        caller: Caller,
+        loan_id: str,
+        *,
+        disbursement_date: date | None = None,
+        first_repayment_date: date | None = None,
+        note: str = "",
+        expected_version: int = 0,
+    ) -> Disbursed:
+        text = _text(note, "note", MAX_NOTE)
+        current = await self._scoped(caller, loan_id)
+        current.moved(LoanAction.DISBURSE)  # the state error comes before the borrower check
+        borrower = await self._borrowers.get(current.borrower_id)
+        if borrower.kyc_status != "VERIFIED":
+            raise FailedPrecondition(
+                f"borrower KYC is {borrower.kyc_status}; disbursement needs KYC VERIFIED"
+            )
+        if borrower.account_status != "ACTIVE":
+            raise FailedPrecondition(
+                f"borrower is {borrower.account_status}; only ACTIVE borrowers are disbursed to"
+            )
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(LoanAction.DISBURSE)
+            on = disbursement_date or today
+            done = ledger.disburse(
+                loan.terms,
+                loan.principal,
+                loan.installments,
+                disbursement_date=on,
+                business_date=today,
+                first_repayment_date=first_repayment_date,
+                actor=caller.subject,
+                txn_id=uuid.uuid4().hex,
+                created_at=now,
+            )
+            schedule = done.schedule
+            updated = replace(
+                loan,
+                status=status,
+                disbursed_by=caller.subject,
+                disbursed_at=now,
+                disbursement_note=text,
+                disbursement_date=on,
+                schedule=schedule,
+                transactions=(done.transaction,),
+            )
+            extra = {
+                "disbursed_by": caller.subject,
+                "transaction_id": done.transaction.id,
+                "first_repayment_date": schedule.first_repayment_date.isoformat(),
+                "maturity_date": schedule.maturity_date.isoformat(),
+                "upfront_fee": schedule.upfront_fee,
+                "net_disbursed": schedule.net_disbursed,
+                "total_interest": schedule.total_interest,
+                "total_repayable": schedule.total_repayable,
+                "effective_apr": schedule.effective_apr,
+            }
+            return _Change(
+                updated,
+                lambda stored: Disbursed(self._view(stored), schedule),
+                [("loan.disbursed", extra)],
+            )
+
+        result: Disbursed = await self._change(caller, loan_id, expected_version, step)
+        return result
+
+    async def write_off(
+        self,
+        caller: Caller,
+        loan_id: str,
+        reason: str,
+        *,
+        write_off_date: date | None = None,
+        expected_version: int = 0,
+    ) -> WriteOffOutcome:
+        text = check_reason(reason)
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(LoanAction.WRITE_OFF)
+            assert loan.schedule is not None
+            done = ledger.write_off(
+                loan.terms,
+                loan.schedule,
+                loan.transactions,
+                reason=text,
+                actor=caller.subject,
+                business_date=today,
+                value_date=write_off_date,
+                txn_id=uuid.uuid4().hex,
+                created_at=now,
+            )
+            updated = replace(
+                loan,
+                status=status,
+                transactions=done.transactions,
+                written_off_by=caller.subject,
+                written_off_at=now,
+                write_off_reason=text,
+                written_off_date=done.transaction.value_date,
+            )
+            amount = done.written_off_amount
+            extra = {
+                "written_off_by": caller.subject,
+                "reason": text,
+                "write_off_date": done.transaction.value_date.isoformat(),
+                "written_off_amount": amount,
+                "transaction_id": done.transaction.id,
+            }
+            return _Change(
+                updated,
+                lambda stored: WriteOffOutcome(self._view(stored), amount),
+                [("loan.written_off", extra)],
+            )
+
+        result: WriteOffOutcome = await self._change(caller, loan_id, expected_version, step)
+        return result
+
+    # -- ledger entries -------------------------------------------------------------
+    @staticmethod
+    def _require_disbursed(loan: Loan, what: str) -> Schedule:
+        if loan.schedule is None:
+            raise FailedPrecondition(f"loan is {loan.status.value}; it {what}")
+        return loan.schedule
+
+    @staticmethod
+    def _closing_events(
+        before: Loan, state: LoanState, via: str
+    ) -> tuple[LoanStatus, list[tuple[str, dict[str, Any]]]]:
+        status, action = status_after_replay(before.status, state)
+        events: list[tuple[str, dict[str, Any]]] = []
+        if action is LoanAction.CLOSE:
+            closed_on = state.closed_date.isoformat() if state.closed_date else None
+            events.append(("loan.closed", {"closed_date": closed_on, "via": via}))
+        elif action is LoanAction.REOPEN:
+            events.append(("loan.reopened", {"via": via}))
+        return status, events
+
+    async def apply_repayment(
+        self,
+        caller: Caller,
+        loan_id: str,
+        *,
+        payment_id: str,
+        amount: Money,
+        value_date: date,
+        channel: str = "",
+    ) -> RepaymentOutcome:
+        payment_id = payment_id.strip()
+        if not payment_id:
+            raise InvalidArgument.field("payment_id", "is required")
+        if len(payment_id) > MAX_PAYMENT_ID:
+            raise InvalidArgument.field(
+                "payment_id", f"must be at most {MAX_PAYMENT_ID} characters"
+            )
+        channel = _text(channel, "channel", MAX_CHANNEL).upper()
+        elsewhere = await self._loans.payment_loan(payment_id)
+        if elsewhere is not None and elsewhere != loan_id:
+            await self._scoped(caller, loan_id)  # an unknown loan is still NOT_FOUND first
+            raise AlreadyExists(
+                f"payment {payment_id} was already applied to another loan",
+                existing_id=elsewhere,
+            )
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            if amount.currency != loan.currency:
+                raise InvalidArgument.field("amount.currency", f"must be {loan.currency}")
+            schedule = self._require_disbursed(loan, "takes no repayments before disbursement")
+            if loan.status is LoanStatus.CLOSED and not ledger.find_payment(
+                loan.transactions, payment_id
+            ):
+                raise FailedPrecondition("loan is CLOSED; it takes no more repayments")
+            done = ledger.apply_repayment(
+                loan.terms,
+                schedule,
+                loan.transactions,
+                payment_id=payment_id,
+                amount=amount.amount_minor,
+                value_date=value_date,
+                business_date=today,
+                actor=caller.subject,
+                channel=channel,
+                txn_id=uuid.uuid4().hex,
+                created_at=now,
+            )
+            if done.replayed:
+                outcome = RepaymentOutcome(
+                    LoanView(loan, done.state),
+                    done.transaction,
+                    done.allocation,
+                    closed=loan.status is LoanStatus.CLOSED,
+                    replayed=True,
+                    recovery=done.recovery,
+                )
+                return _Change(None, outcome)
+            status, closing = self._closing_events(loan, done.state, "repayment")
+            updated = replace(
+                loan,
+                status=status,
+                transactions=done.transactions,
+                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
+            )
+            txn = done.transaction
+            backdated = any(
+                t.value_date > txn.value_date for t in loan.transactions if t.id != txn.id
+            )
+            extra = {
+                "payment_id": payment_id,
+                "transaction_id": txn.id,
+                "amount": txn.amount,
+                "value_date": txn.value_date.isoformat(),
+                "channel": channel,
+                "recovery": done.recovery,
+                "backdated": backdated,
+                "allocation": _allocation_payload(done.allocation),
+                "applied_by": caller.subject,
+            }
+
+            def answer(stored: Loan) -> RepaymentOutcome:
+                return RepaymentOutcome(
+                    LoanView(stored, done.state),
+                    txn,
+                    done.allocation,
+                    closed=status is LoanStatus.CLOSED,
+                    replayed=False,
+                    recovery=done.recovery,
+                )
+
+            return _Change(
+                updated,
+                answer,
+                [("loan.repayment_applied", extra), *closing],
+                payment=(payment_id, txn.id),
+            )
+
+        result: RepaymentOutcome = await self._change(caller, loan_id, 0, step)
+        return result
+
+    async def reverse_repayment(
+        self, caller: Caller, payment_id: str, reason: str, loan_id: str = ""
+    ) -> ReversalOutcome:
+        payment_id = payment_id.strip()
+        if not payment_id:
+            raise InvalidArgument.field("payment_id", "is required")
+        text = check_reason(reason)
+        found = await self._loans.payment_loan(payment_id)
+        if found is None or (loan_id and loan_id != found):
+            raise NotFound(f"no repayment with payment id {payment_id}")
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            schedule = self._require_disbursed(loan, "has no repayments")
+            target = ledger.find_payment(loan.transactions, payment_id)
+            if target is None:
+                raise NotFound(f"no repayment with payment id {payment_id}")
+            earlier = ledger.reversal_of(loan.transactions, target.id)
+            if earlier is not None:
+                state = ledger.replay(loan.terms, schedule, loan.transactions, today)
+                return _Change(None, ReversalOutcome(LoanView(loan, state), earlier, True))
+            done = ledger.reverse_repayment(
+                loan.terms,
+                schedule,
+                loan.transactions,
+                payment_id=payment_id,
+                reason=text,
+                actor=caller.subject,
+                business_date=today,
+                txn_id=uuid.uuid4().hex,
+                created_at=now,
+            )
+            status, closing = self._closing_events(loan, done.state, "reversal")
+            updated = replace(
+                loan,
+                status=status,
+                transactions=done.transactions,
+                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
+            )
+            extra = {
+                "payment_id": payment_id,
+                "transaction_id": done.transaction.id,
+                "reversed_transaction_id": target.id,
+                "amount": target.amount,
+                "value_date": target.value_date.isoformat(),
+                "reason": text,
+                "reversed_by": caller.subject,
+            }
+            return _Change(
+                updated,
+                lambda stored: ReversalOutcome(
+                    LoanView(stored, done.state), done.transaction, False
+                ),
+                [("loan.repayment_reversed", extra), *closing],
+            )
+
+        result: ReversalOutcome = await self._change(caller, found, 0, step)
+        return result
+
+    async def waive(
+        self,
+        caller: Caller,
+        loan_id: str,
+        *,
+        installment_number: int,
+        penalty: Money | None,
+        interest: Money | None,
+        reason: str,
+        value_date: date | None = None,
+        expected_version: int = 0,
+    ) -> WaiverOutcome:
+        text = check_reason(reason)
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            for name, money in (("penalty_amount", penalty), ("interest_amount", interest)):
+                if money is not None and money.currency != loan.currency:
+                    raise InvalidArgument.field(f"{name}.currency", f"must be {loan.currency}")
+            if loan.status is not LoanStatus.ACTIVE:
+                raise FailedPrecondition(
+                    f"loan is {loan.status.value}; only an ACTIVE loan's charges can be waived"
+                )
+            schedule = self._require_disbursed(loan, "has no charges yet")
+            done = ledger.waive_charges(
+                loan.terms,
+                schedule,
+                loan.transactions,
+                installment_number=installment_number,
+                penalty_amount=penalty.amount_minor if penalty else 0,
+                interest_amount=interest.amount_minor if interest else 0,
+                reason=text,
+                actor=caller.subject,
+                value_date=value_date or today,
+                business_date=today,
+                txn_id=uuid.uuid4().hex,
+                created_at=now,
+            )
+            status, closing = self._closing_events(loan, done.state, "waiver")
+            updated = replace(
+                loan,
+                status=status,
+                transactions=done.transactions,
+                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
+            )
+            txn = done.transaction
+            extra = {
+                "transaction_id": txn.id,
+                "installment_number": installment_number,
+                "penalty_amount": txn.penalty_amount,
+                "interest_amount": txn.interest_amount,
+                "value_date": txn.value_date.isoformat(),
+                "reason": text,
+                "waived_by": caller.subject,
+            }
+            return _Change(
+                updated,
+                lambda stored: WaiverOutcome(LoanView(stored, done.state), txn, done.allocation),
+                [("loan.waived", extra), *closing],
+            )
+
+        result: WaiverOutcome = await self._change(caller, loan_id, expected_version, step)
+        return result
+
+    # -- borrower changes (from user_service events) ------------------------------------
+    async def follow_borrower(
+        self,
+        borrower_id: str,
+        *,
+        agent_id: str,
+        branch_id: str,
+        full_name: str,
+        session: Session,
+    ) -> int:
+        """Loans follow their borrower's agent (so scoping does), branch and name.
+
+        Runs inside the event consumer's transaction; each changed loan gets a
+        ``loan.reassigned`` (agent changed) or ``loan.borrower_updated`` event.
+        """
+        if not agent_id:
+            return 0
+        changed = await self._loans.follow_borrower(
+            borrower_id,
+            agent_id=agent_id,
+            branch_id=branch_id,
+            full_name=full_name,
+            session=session,
+        )
+        if changed:
+            payload = {
+                "borrower_id": borrower_id,
+                "agent_id": agent_id,
+                "branch_id": branch_id,
+                "borrower_name": full_name,
+            }
+            await self._events.add(
+                session,
+                [
+                    self._events.new_event(
+                        "loan.reassigned" if moved else "loan.borrower_updated",
+                        loan_id,
+                        {"loan_id": loan_id, **payload},
+                    )
+                    for loan_id, moved in changed
+                ],
+            )
+        return len(changed)
