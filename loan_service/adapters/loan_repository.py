@@ -32,7 +32,7 @@ from loan_service.domain.ledger import Transaction
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import NO_ARREARS, Loan, LoanFacts
 from loan_service.domain.schedule import Schedule
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.mongo import utcnow
 from shared.paging import Page
 
@@ -388,8 +388,12 @@ class LoanRepository:
 
     # -- numbers and guards -------------------------------------------------------------
     async def next_sequence(self, key: str) -> int:
-        """Atomic per-key counter: concurrent callers never get the same number."""
-        for _ in range(3):
+        """Atomic per-key counter: concurrent callers never get the same number.
+
+        Numbers are never reused; a submission that fails after taking one
+        leaves a gap, which is harmless.
+        """
+        for _ in range(10):
             try:
                 doc = await self._counters.find_one_and_update(
                     {"_id": key},
@@ -400,9 +404,10 @@ class LoanRepository:
             except DuplicateKeyError:
                 # Two first-ever upserts raced; the loser retries as an update.
                 continue
-            assert doc is not None
-            return int(doc["seq"])
-        raise RuntimeError(f"could not allocate a sequence number for {key}")
+            if doc is not None:
+                return int(doc["seq"])
+            # Some servers answer a racing first upsert with no document: ask again.
+        raise Conflict(f"could not allocate a number for {key}; retry")
 
     async def touch_borrower(self, borrower_id: str, session: AsyncClientSession) -> None:
         """Concurrent submissions for one borrower write here and so conflict."""

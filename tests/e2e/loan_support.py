@@ -79,7 +79,7 @@ async def make_borrower(
         ),
         metadata=md(agent),
     )
-    borrower_id = created.borrower.id
+    borrower_id: str = created.borrower.id
     if verified:
         await c.borrowers.SetKycStatus(
             user_pb2.SetKycStatusRequest(id=borrower_id, status=user_pb2.VERIFIED, note="checked"),
@@ -109,7 +109,7 @@ def product_message(code: str | None = None, **overrides: Any) -> loan_pb2.LoanP
 
 
 async def make_product(c: Clients, admin: Login, **overrides: Any) -> loan_pb2.LoanProduct:
-    reply = await c.products.CreateProduct(
+    reply: loan_pb2.CreateProductResponse = await c.products.CreateProduct(
         loan_pb2.CreateProductRequest(product=product_message(**overrides)), metadata=md(admin)
     )
     return reply.product
@@ -123,7 +123,7 @@ async def submit(
     principal: int = 100_000,
     installments: int = 12,
 ) -> loan_pb2.Loan:
-    reply = await c.loans.SubmitLoan(
+    reply: loan_pb2.SubmitLoanResponse = await c.loans.SubmitLoan(
         loan_pb2.SubmitLoanRequest(
             borrower_id=borrower_id,
             product_id=product_id,
@@ -150,7 +150,7 @@ async def active_loan(
     """Submitted by the agent, approved and disbursed by the admin."""
     loan = await submit(c, agent, borrower_id, product_id, principal, installments)
     await c.loans.ApproveLoan(loan_pb2.ApproveLoanRequest(id=loan.id), metadata=md(admin))
-    reply = await c.loans.DisburseLoan(
+    reply: loan_pb2.DisburseLoanResponse = await c.loans.DisburseLoan(
         loan_pb2.DisburseLoanRequest(
             id=loan.id,
             disbursement_date=disbursed_on.isoformat() if disbursed_on else "",

@@ -1,0 +1,161 @@
+"""Loan search: Elasticsearch outages, the indexing backlog, reindex, borrower reassignment.
+
+The outage is simulated by pointing a second search adapter at a port where
+nothing listens (the shared Elasticsearch keeps running for other tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from loan_service.adapters.loan_repository import LoanRepository
+from loan_service.adapters.product_repository import ProductRepository
+from loan_service.adapters.search import (
+    LoanSearch,
+    LoanSearchIndexer,
+    SearchBacklog,
+    SearchBacklogSweeper,
+)
+from loan_service.reindex import reindex_loans
+from loan_service.service import LoanService
+from microfinance.loan.v1 import loan_pb2
+from microfinance.user.v1 import user_pb2
+from shared.events import Event
+from shared.identity import Caller, Role
+from shared.mongo import transaction
+from shared.paging import Page
+from shared.search import SearchUnavailable, create_es_client
+from tests.e2e.conftest import Login, Stack
+from tests.e2e.loan_support import Clients, clients, make_borrower, make_product, md, submit
+from tests.integration.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+TODAY = datetime.now(UTC).date()
+NOWHERE = "http://127.0.0.1:1"
+
+
+@pytest.fixture(scope="module")
+async def c(stack: Stack) -> AsyncIterator[Clients]:
+    async with clients(stack) as stubs:
+        yield stubs
+
+
+@pytest.fixture(scope="module")
+async def boss(stack: Stack) -> Login:
+    return await stack.admin_login()
+
+
+@pytest.fixture(scope="module")
+async def agent(stack: Stack, boss: Login) -> Login:
+    return await stack.ready_staff(boss)
+
+
+@pytest.fixture
+async def dead_search(stack: Stack) -> AsyncIterator[LoanSearch]:
+    es = create_es_client(NOWHERE, request_timeout=1.0)
+    try:
+        yield LoanSearch(es, stack.settings.es_index_prefix)
+    finally:
+        await es.close()
+
+
+async def test_with_search_down_writes_succeed_and_search_is_unavailable(
+    stack: Stack, c: Clients, boss: Login, agent: Login, dead_search: LoanSearch
+) -> None:
+    infra = stack.infra["loan"]
+    service = LoanService(
+        ProductRepository(infra.db),
+        LoanRepository(infra.db),
+        borrowers=None,  # type: ignore[arg-type]  # approval never asks for the borrower
+        transactions=infra.in_transaction,
+        events=infra.outbox,
+        search=dead_search,
+    )
+    borrower = await make_borrower(c, agent, boss, first_name="Rehema")
+    product = await make_product(c, boss)
+    loan = await submit(c, agent, borrower, product.id)
+    admin = Caller(subject=boss.staff_id, role=Role.ADMIN)
+    approved = await service.approve(admin, loan.id)
+    assert approved.loan.status.value == "APPROVED"
+    with pytest.raises(SearchUnavailable):
+        await service.search(admin, "Rehema", None, Page(0, 10, []))
+
+    # The indexer parks the loan in the backlog instead of losing it...
+    indexer = LoanSearchIndexer(
+        client=infra.mongo,
+        db=infra.db,
+        amqp_url=stack.settings.amqp_url,
+        exchange=stack.settings.amqp_exchange,
+        queue="unused",
+        search=dead_search,
+        today=lambda: TODAY,
+    )
+    async with transaction(infra.mongo) as session:
+        await indexer.handle(Event("loan.approved", loan.id, {}), session)
+    backlog = SearchBacklog(infra.db)
+    assert loan.id in await backlog.take(1000)
+
+    # ...and the sweeper indexes it once search answers again.
+    live = LoanSearch(create_es_client(stack.settings.es_url_or_default()), dead_search.prefix)
+    try:
+        sweeper = SearchBacklogSweeper(live, infra.db, lambda: TODAY)
+        assert await sweeper.sweep() >= 1
+        assert loan.id not in await backlog.take(1000)
+        await live.refresh()
+        ids, _ = await live.search(q=loan.loan_number, status=None, agent_id=None, offset=0, size=5)
+        assert ids[:1] == [loan.id]
+    finally:
+        await live.es.close()
+
+
+async def test_reindex_rebuilds_the_index_from_mongodb(
+    stack: Stack, c: Clients, boss: Login, agent: Login
+) -> None:
+    borrower = await make_borrower(c, agent, boss, first_name="Tumaini")
+    product = await make_product(c, boss)
+    loan = await submit(c, agent, borrower, product.id)
+    infra = stack.infra["loan"]
+    es = create_es_client(stack.settings.es_url_or_default())
+    try:
+        result = await reindex_loans(infra.db, es, stack.settings.es_index_prefix, recreate=True)
+        assert result.indexed == result.total >= 1
+        ids, total = await LoanSearch(es, stack.settings.es_index_prefix).search(
+            q=loan.loan_number, status=None, agent_id=agent.staff_id, offset=0, size=5
+        )
+        assert ids[:1] == [loan.id]
+        assert total >= 1
+    finally:
+        await es.close()
+
+
+async def test_a_reassigned_borrowers_loans_follow_the_new_agent(
+    stack: Stack, c: Clients, boss: Login, agent: Login
+) -> None:
+    newcomer = await stack.ready_staff(boss)
+    borrower = await make_borrower(c, agent, boss, first_name="Upendo")
+    product = await make_product(c, boss)
+    loan = await submit(c, agent, borrower, product.id)
+    await c.borrowers.ReassignBorrower(
+        user_pb2.ReassignBorrowerRequest(
+            id=borrower, new_agent_id=newcomer.staff_id, reason="territory change"
+        ),
+        metadata=md(boss),
+    )
+
+    async def moved() -> bool:
+        reply = await c.loans.ListLoans(
+            loan_pb2.ListLoansRequest(borrower_id=borrower), metadata=md(newcomer)
+        )
+        return [x.id for x in reply.loans] == [loan.id]
+
+    await eventually(moved, within=20, what="the loan following its borrower")
+    mine = await c.loans.GetLoan(loan_pb2.GetLoanRequest(id=loan.id), metadata=md(newcomer))
+    assert mine.loan.agent_id == newcomer.staff_id
+    gone = await c.loans.ListLoans(
+        loan_pb2.ListLoansRequest(borrower_id=borrower), metadata=md(agent)
+    )
+    assert list(gone.loans) == []
