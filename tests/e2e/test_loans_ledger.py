@@ -484,3 +484,41 @@ async def test_collection_sheet_and_dpd_filters(
         grpc.StatusCode.INVALID_ARGUMENT,
         "dpd_max",
     )
+
+
+async def test_every_change_commits_its_outbox_event(
+    stack: Stack, c: Clients, agent: Login, boss: Login, loan: loan_pb2.Loan, product: Any
+) -> None:
+    q = await quote(c, agent, loan.id)
+    paid = await pay(c, agent, loan.id, q.total.amount_minor, TODAY, payment_id=f"ev-{loan.id}")
+    outbox = stack.infra["loan"].db["outbox"]
+    events = [doc async for doc in outbox.find({"aggregate_id": loan.id}).sort("order", 1)]
+    assert [e["type"] for e in events] == [
+        "loan.submitted",
+        "loan.approved",
+        "loan.disbursed",
+        "loan.repayment_applied",
+        "loan.closed",
+    ]
+    # Each event carries the loan as it was written, with its version.
+    assert [e["payload"]["version"] for e in events[:3]] == [1, 2, 3]
+    assert [e["payload"]["status"] for e in events] == [
+        "SUBMITTED",
+        "APPROVED",
+        "ACTIVE",
+        "CLOSED",
+        "CLOSED",
+    ]
+    disbursed = events[2]["payload"]
+    assert disbursed["principal"] == 100_000
+    assert disbursed["net_disbursed"] == 100_000
+    assert disbursed["currency"] == "USD"
+    applied = events[3]["payload"]
+    assert applied["payment_id"] == f"ev-{loan.id}"
+    assert applied["transaction_id"] == paid.transaction.id
+    assert applied["amount"] == q.total.amount_minor
+    assert applied["allocation"]["interest_waived"] == q.interest_waived.amount_minor
+    assert events[4]["payload"]["closed_date"] == TODAY.isoformat()
+    created = await outbox.find_one({"aggregate_id": product.id})
+    assert created is not None
+    assert created["type"] == "loan.product_created"
