@@ -44,7 +44,15 @@ from loan_service.service import (
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from shared.errors import FieldViolation, InvalidArgument
-from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table, merge_tables
+from shared.grpc.access import (
+    ADMIN_ONLY,
+    ADMIN_OR_SERVICE,
+    ANY_STAFF,
+    ANY_STAFF_OR_SERVICE,
+    Access,
+    access_table,
+    merge_tables,
+)
 from shared.identity import current_caller
 from shared.money import CURRENCY_EXPONENTS, from_proto
 from shared.paging import Page
@@ -73,21 +81,22 @@ ACCESS: dict[str, Access] = merge_tables(
             {
                 # Agents act on their own borrowers' loans; the use cases scope them.
                 "SubmitLoan": ANY_STAFF,
-                "GetLoan": ANY_STAFF,
+                # SERVICE: payment_service's recovery loop (scope checked when posted).
+                "GetLoan": ANY_STAFF_OR_SERVICE,
                 "ListLoans": ANY_STAFF,
                 "SearchLoans": ANY_STAFF,
                 "WithdrawLoan": ANY_STAFF,
                 "GetSchedule": ANY_STAFF,
-                "ListTransactions": ANY_STAFF,
+                "ListTransactions": ANY_STAFF_OR_SERVICE,
                 "GetPayoffQuote": ANY_STAFF,
                 "GetLoansDue": ANY_STAFF,
-                "ApplyRepayment": ANY_STAFF,
+                "ApplyRepayment": ANY_STAFF_OR_SERVICE,
                 "ApproveLoan": ADMIN_ONLY,
                 "RejectLoan": ADMIN_ONLY,
                 "DisburseLoan": ADMIN_ONLY,
                 "WriteOffLoan": ADMIN_ONLY,
                 "WaiveCharges": ADMIN_ONLY,
-                "ReverseRepayment": ADMIN_ONLY,
+                "ReverseRepayment": ADMIN_OR_SERVICE,
                 "RunEndOfDay": ADMIN_ONLY,
             },
         ),
