@@ -390,6 +390,8 @@ class _Change:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # (payment id, transaction id) to record in loan_payments in the same transaction.
     payment: tuple[str, str] | None = None
+    # The new loan's state as of today, when the step already replayed it (saves a replay).
+    state: LoanState | None = None
 
 
 Step = Callable[[Loan, date, datetime], _Change]
@@ -646,15 +648,31 @@ class LoanService:
                 change = step(loan, today, now)
                 if change.loan is None:
                     return change.result
+                with_facts = (
+                    replace(change.loan, facts=facts_of(change.state))
+                    if change.state is not None
+                    else self._with_facts(change.loan, today)
+                )
                 updated = replace(
-                    self._with_facts(change.loan, today),
+                    with_facts,
                     version=loan.version + 1,
                     updated_by=caller.subject,
                     updated_at=now,
                 )
                 try:
                     await self._tx(self._writer(updated, loan.version, change, now))
-                except (VersionConflict, PaymentTaken, Conflict):
+                except PaymentTaken:
+                    # Recorded by someone else meanwhile: on this loan the re-read finds
+                    # it (a replay); on another loan the id was reused.
+                    assert change.payment is not None
+                    owner = await self._loans.payment_loan(change.payment[0])
+                    if owner is not None and owner != loan.id:
+                        raise AlreadyExists(
+                            f"payment {change.payment[0]} was already applied to another loan",
+                            existing_id=owner,
+                        ) from None
+                    continue
+                except (VersionConflict, Conflict):
                     if expected_version:
                         raise Conflict(
                             f"loan {loan.loan_number} was changed concurrently; reload and retry"
@@ -986,14 +1004,6 @@ class LoanService:
                 "payment_id", f"must be at most {MAX_PAYMENT_ID} characters"
             )
         channel = _text(channel, "channel", MAX_CHANNEL).upper()
-        elsewhere = await self._loans.payment_loan(payment_id)
-        if elsewhere is not None and elsewhere != loan_id:
-            await self._scoped(caller, loan_id)  # an unknown loan is still NOT_FOUND first
-            raise AlreadyExists(
-                f"payment {payment_id} was already applied to another loan",
-                existing_id=elsewhere,
-            )
-
         def step(loan: Loan, today: date, now: datetime) -> _Change:
             if amount.currency != loan.currency:
                 raise InvalidArgument.field("amount.currency", f"must be {loan.currency}")
@@ -1063,6 +1073,7 @@ class LoanService:
                 answer,
                 [("loan.repayment_applied", extra), *closing],
                 payment=(payment_id, txn.id),
+                state=done.state,
             )
 
         result: RepaymentOutcome = await self._change(caller, loan_id, 0, step)
@@ -1121,6 +1132,7 @@ class LoanService:
                     LoanView(stored, done.state), done.transaction, False
                 ),
                 [("loan.repayment_reversed", extra), *closing],
+                state=done.state,
             )
 
         result: ReversalOutcome = await self._change(caller, found, 0, step)
@@ -1184,6 +1196,7 @@ class LoanService:
                 updated,
                 lambda stored: WaiverOutcome(LoanView(stored, done.state), txn, done.allocation),
                 [("loan.waived", extra), *closing],
+                state=done.state,
             )
 
         result: WaiverOutcome = await self._change(caller, loan_id, expected_version, step)
