@@ -1,15 +1,41 @@
-"""PaymentService servicer and who may call what."""
+"""PaymentService servicer: proto <-> domain, and who may call what.
+
+Errors are domain errors; the server's interceptor maps them to status codes.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from grpc import aio
+
+from microfinance.common.v1 import common_pb2
+from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
+from payment_service.adapters.payment_repository import DEFAULT_SORT, SORTABLE, PaymentFilter
+from payment_service.adapters.receipt_render import render_html, render_pdf
+from payment_service.domain.collection import CashSummary, CollectionSheet
+from payment_service.domain.payment import (
+    Allocation,
+    Channel,
+    Payment,
+    PaymentStatus,
+    RawPaymentRequest,
+)
+from payment_service.service import PaymentService
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
+from shared.identity import current_caller
+from shared.money import Money
+from shared.protos import audit, page_info, page_request, timestamp
+from shared.validation import parse_date
 
 SERVICE_NAME = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
 
 ACCESS: dict[str, Access] = access_table(
     SERVICE_NAME,
     {
+        # Agents reach their own borrowers' payments; the use cases scope them.
         "PostPayment": ANY_STAFF,
         "GetPayment": ANY_STAFF,
         "ListPayments": ANY_STAFF,
@@ -20,6 +46,239 @@ ACCESS: dict[str, Access] = access_table(
     },
 )
 
+Ctx = aio.ServicerContext[Any, Any]
+
+CHANNEL_PROTO: dict[Channel, payment_pb2.Channel] = {
+    Channel.CASH: payment_pb2.CASH,
+    Channel.MOBILE_MONEY: payment_pb2.MOBILE_MONEY,
+    Channel.BANK_TRANSFER: payment_pb2.BANK_TRANSFER,
+}
+STATUS_PROTO: dict[PaymentStatus, payment_pb2.PaymentStatus] = {
+    PaymentStatus.PENDING: payment_pb2.PENDING,
+    PaymentStatus.POSTED: payment_pb2.POSTED,
+    PaymentStatus.REJECTED: payment_pb2.REJECTED,
+    PaymentStatus.REVERSED: payment_pb2.REVERSED,
+}
+
+
+def money(value: Money) -> common_pb2.Money:
+    return common_pb2.Money(amount_minor=value.amount_minor, currency=value.currency)
+
+
+def _m(amount: int, currency: str) -> common_pb2.Money:
+    return common_pb2.Money(amount_minor=amount, currency=currency)
+
+
+def allocation_proto(a: Allocation, currency: str) -> loan_pb2.Allocation:
+    return loan_pb2.Allocation(
+        penalty=_m(a.penalty, currency),
+        fee=_m(a.fee, currency),
+        interest=_m(a.interest, currency),
+        principal=_m(a.principal, currency),
+        recovery=_m(a.recovery, currency),
+        total=_m(a.total, currency),
+        interest_waived=_m(a.interest_waived, currency),
+        installments=[
+            loan_pb2.InstallmentAllocation(
+                installment_number=s.installment_number,
+                penalty=_m(s.penalty, currency),
+                fee=_m(s.fee, currency),
+                interest=_m(s.interest, currency),
+                principal=_m(s.principal, currency),
+            )
+            for s in a.installments
+        ],
+    )
+
+
+def payment_proto(p: Payment) -> payment_pb2.Payment:
+    message = payment_pb2.Payment(
+        id=p.id,
+        receipt_number=p.receipt_number,
+        idempotency_key=p.idempotency_key,
+        loan_id=p.loan_id,
+        loan_number=p.loan.loan_number,
+        borrower_id=p.loan.borrower_id,
+        borrower_name=p.loan.borrower_name,
+        agent_id=p.loan.agent_id,
+        branch_id=p.loan.branch_id,
+        amount=money(p.amount),
+        value_date=p.value_date.isoformat(),
+        channel=CHANNEL_PROTO[p.channel],
+        external_reference=p.external_reference,
+        note=p.note,
+        status=STATUS_PROTO[p.status],
+        loan_transaction_id=p.loan_transaction_id,
+        recovery=p.recovery,
+        loan_closed=p.loan_closed,
+        rejection_reason=p.rejection_reason,
+        rejection_code=p.rejection_code,
+        posted_by=p.posted_by,
+        posted_at=timestamp(p.posted_at),
+        audit=audit(p.posted_by, p.created_at, p.updated_by, p.updated_at),
+        version=p.version,
+    )
+    if p.allocation is not None:
+        message.allocation.CopyFrom(allocation_proto(p.allocation, p.amount.currency))
+    if p.reversal is not None:
+        message.reversal.CopyFrom(
+            payment_pb2.Reversal(
+                reason=p.reversal.reason,
+                reversed_by=p.reversal.reversed_by,
+                reversed_at=timestamp(p.reversal.reversed_at),
+                loan_transaction_id=p.reversal.loan_transaction_id,
+            )
+        )
+    return message
+
+
+def _optional_date(value: str, field: str) -> date | None:
+    return parse_date(value, field) if value.strip() else None
+
+
+def _channel_name(value: int) -> str:
+    return payment_pb2.Channel.Name(value) if value else ""
+
+
+def sheet_proto(sheet: CollectionSheet) -> payment_pb2.GetCollectionSheetResponse:
+    return payment_pb2.GetCollectionSheetResponse(
+        agent_id=sheet.agent_id,
+        date=sheet.date.isoformat(),
+        rows=[
+            payment_pb2.CollectionSheetRow(
+                borrower_id=r.borrower_id,
+                borrower_name=r.borrower_name,
+                phone=r.phone,
+                loan_id=r.loan_id,
+                loan_number=r.loan_number,
+                oldest_due_date=r.oldest_due_date.isoformat() if r.oldest_due_date else "",
+                amount_due=money(r.amount_due),
+                arrears_amount=money(r.arrears_amount),
+                total_due=money(r.total_due),
+                days_past_due=r.days_past_due,
+                collected_amount=money(r.collected),
+            )
+            for r in sheet.rows
+        ],
+        totals=[
+            payment_pb2.CollectionSheetTotals(
+                currency=t.currency,
+                expected=money(t.expected),
+                collected=money(t.collected),
+                collection_rate=t.collection_rate,
+                loan_count=t.loan_count,
+            )
+            for t in sheet.totals
+        ],
+    )
+
+
+def cash_proto(summary: CashSummary) -> payment_pb2.GetCashSummaryResponse:
+    return payment_pb2.GetCashSummaryResponse(
+        agent_id=summary.agent_id,
+        date=summary.date.isoformat(),
+        channels=[
+            payment_pb2.ChannelTotal(
+                channel=CHANNEL_PROTO[c.channel],
+                posted_amount=money(c.posted_amount),
+                posted_count=c.posted_count,
+                reversed_amount=money(c.reversed_amount),
+                reversed_count=c.reversed_count,
+                net_amount=money(c.net_amount),
+            )
+            for c in summary.channels
+        ],
+        net_totals=[money(m) for m in summary.net_totals],
+        rejected_count=summary.rejected_count,
+        pending_count=summary.pending_count,
+    )
+
 
 class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
-    """Repayment posting; the behaviour arrives with the payments issue."""
+    def __init__(self, payments: PaymentService) -> None:
+        self._payments = payments
+
+    async def PostPayment(
+        self, request: payment_pb2.PostPaymentRequest, context: Ctx
+    ) -> payment_pb2.PostPaymentResponse:
+        result = await self._payments.post(
+            current_caller(),
+            RawPaymentRequest(
+                idempotency_key=request.idempotency_key,
+                loan_id=request.loan_id,
+                amount_minor=request.amount.amount_minor,
+                currency=request.amount.currency,
+                value_date=request.value_date,
+                channel=_channel_name(request.channel),
+                external_reference=request.external_reference,
+                note=request.note,
+            ),
+        )
+        return payment_pb2.PostPaymentResponse(
+            payment=payment_proto(result.payment), replayed=result.replayed
+        )
+
+    async def GetPayment(
+        self, request: payment_pb2.GetPaymentRequest, context: Ctx
+    ) -> payment_pb2.GetPaymentResponse:
+        payment = await self._payments.get(current_caller(), request.id)
+        return payment_pb2.GetPaymentResponse(payment=payment_proto(payment))
+
+    async def ListPayments(
+        self, request: payment_pb2.ListPaymentsRequest, context: Ctx
+    ) -> payment_pb2.ListPaymentsResponse:
+        page = page_request(request.page, SORTABLE, DEFAULT_SORT)
+        filters = PaymentFilter(
+            loan_id=request.loan_id.strip(),
+            borrower_id=request.borrower_id.strip(),
+            agent_id=request.agent_id.strip(),
+            channel=Channel(_channel_name(request.channel)) if request.channel else None,
+            status=(
+                PaymentStatus(payment_pb2.PaymentStatus.Name(request.status))
+                if request.status
+                else None
+            ),
+            from_date=_optional_date(request.value_date.from_date, "value_date.from_date"),
+            to_date=_optional_date(request.value_date.to_date, "value_date.to_date"),
+        )
+        items, total = await self._payments.list_payments(current_caller(), filters, page)
+        return payment_pb2.ListPaymentsResponse(
+            payments=[payment_proto(p) for p in items], page=page_info(page, len(items), total)
+        )
+
+    async def ReversePayment(
+        self, request: payment_pb2.ReversePaymentRequest, context: Ctx
+    ) -> payment_pb2.ReversePaymentResponse:
+        payment = await self._payments.reverse(current_caller(), request.id, request.reason)
+        return payment_pb2.ReversePaymentResponse(payment=payment_proto(payment))
+
+    async def GetReceipt(
+        self, request: payment_pb2.GetReceiptRequest, context: Ctx
+    ) -> payment_pb2.GetReceiptResponse:
+        view = await self._payments.receipt(current_caller(), request.payment_id)
+        if request.format == payment_pb2.PDF:
+            content, kind, ext = render_pdf(view), "application/pdf", "pdf"
+        else:
+            content, kind, ext = render_html(view), "text/html; charset=utf-8", "html"
+        return payment_pb2.GetReceiptResponse(
+            content=content,
+            content_type=kind,
+            receipt_number=view.receipt_number,
+            filename=f"{view.receipt_number}.{ext}",
+        )
+
+    async def GetCollectionSheet(
+        self, request: payment_pb2.GetCollectionSheetRequest, context: Ctx
+    ) -> payment_pb2.GetCollectionSheetResponse:
+        sheet = await self._payments.collection_sheet(
+            current_caller(), request.agent_id, _optional_date(request.date, "date")
+        )
+        return sheet_proto(sheet)
+
+    async def GetCashSummary(
+        self, request: payment_pb2.GetCashSummaryRequest, context: Ctx
+    ) -> payment_pb2.GetCashSummaryResponse:
+        summary = await self._payments.cash_summary(
+            current_caller(), request.agent_id, _optional_date(request.date, "date")
+        )
+        return cash_proto(summary)

@@ -1,27 +1,99 @@
-"""payment_service process: wiring and start."""
+"""payment_service process: wiring and start.
+
+Background work: the outbox relay, and the recovery loop that settles
+payments left PENDING (see payment_service/recovery.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from grpc import aio
+
 from microfinance.payment.v1 import payment_pb2_grpc
+from payment_service.adapters.loan_client import LoanClient
+from payment_service.adapters.payment_repository import PaymentRepository
+from payment_service.adapters.user_client import UserClient
+from payment_service.config import PaymentSettings
+from payment_service.domain.receipt import Institution
 from payment_service.grpc_api import ACCESS, SERVICE_NAME, PaymentServicer
+from payment_service.migrations import REGISTRY
+from payment_service.recovery import RecoveryLoop
+from payment_service.service import Checkpoint, Options, PaymentService, no_checkpoint
+from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
 
 SERVICE = "payment"
+log = logging.getLogger(__name__)
+
+
+def test_checkpoint(options: PaymentSettings) -> Checkpoint | None:
+    """The crash test's hook: block the posting flow forever at one named point."""
+    if not options.payment_test_pause:
+        return None
+    if options.env != "test":
+        raise RuntimeError("MF_PAYMENT_TEST_PAUSE is only allowed with MF_ENV=test")
+    point = options.payment_test_pause
+
+    async def pause(name: str) -> None:
+        if name == point:
+            log.warning("test pause at %s: waiting to be killed", name)
+            await asyncio.Event().wait()
+
+    return pause
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:
-    servicer = PaymentServicer()
+    await REGISTRY.apply(infra.db)
+    settings = infra.settings
+    options = PaymentSettings()
+    deadline = settings.grpc_deadline_seconds
+    loan_channel = create_channel(settings.loan_addr, default_timeout=deadline)
+    user_channel = create_channel(settings.user_addr, default_timeout=deadline)
+
+    async def close_channels() -> None:
+        await loan_channel.close(None)
+        await user_channel.close(None)
+
+    infra.closers.append(close_channels)
+    checkpoint = test_checkpoint(options) or no_checkpoint
+    payments = PaymentService(
+        PaymentRepository(infra.db),
+        LoanClient(loan_channel),
+        UserClient(user_channel),
+        infra.in_transaction,
+        infra.outbox,
+        institution=Institution(
+            options.institution_name, options.institution_address, options.institution_phone
+        ),
+        options=Options(
+            lease_seconds=options.payment_lease_seconds,
+            retry_max_seconds=options.payment_retry_max_seconds,
+            replay_wait_seconds=options.payment_replay_wait_seconds,
+        ),
+        checkpoint=checkpoint,
+    )
+    recovery = RecoveryLoop(
+        payments,
+        service_identity(infra),
+        interval_seconds=options.payment_recovery_interval_seconds,
+        batch=options.payment_recovery_batch,
+    )
+    servicer = PaymentServicer(payments)
+
+    def register(server: aio.Server) -> None:
+        payment_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server)
+
     return ServiceDefinition(
         name="payment_service",
-        register=lambda server: payment_pb2_grpc.add_PaymentServiceServicer_to_server(
-            servicer, server
-        ),
+        register=register,
         service_names=[SERVICE_NAME],
         access=ACCESS,
         verifier=remote_verifier(infra),
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay],
+        background=[infra.relay, recovery],
     )
 
 

@@ -79,7 +79,7 @@ class PaymentServiceServicer:
     """
 
     def PostPayment(self, request, context):
-        """AGENT (own borrowers' loans), ADMIN. Records and applies a repayment, idempotent on (poster, idempotency_key). Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS (key reused with another body; external reference), FAILED_PRECONDITION (loan refused).
+        """AGENT (own borrowers' loans), ADMIN. Records and applies a repayment, idempotent on (poster, idempotency_key). Errors: INVALID_ARGUMENT (request; or loan refused: value date, currency), NOT_FOUND (loan unknown or not the agent's), ALREADY_EXISTS (key reused with another body; external reference), FAILED_PRECONDITION (loan refused: state, over payoff), ABORTED. A loan refusal is recorded as a REJECTED payment and answered with the loan service's code and message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,14 +93,14 @@ class PaymentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPayments(self, request, context):
-        """ADMIN, AGENT (own). order_by: value_date, posted_at, receipt_number. Errors: INVALID_ARGUMENT.
+        """ADMIN, AGENT (own). order_by: value_date, posted_at, receipt_number, created_at (default value_date desc, created_at desc). Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReversePayment(self, request, context):
-        """ADMIN. POSTED -> REVERSED with a reason; the loan replays without it. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not POSTED, e.g. reversed twice).
+        """ADMIN. POSTED -> REVERSED with a reason; the loan replays without it. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not POSTED, e.g. reversed twice), ABORTED, UNAVAILABLE (loan service down: the reversal is recorded and completes later).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,14 +114,14 @@ class PaymentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCollectionSheet(self, request, context):
-        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date with today's collections. Errors: INVALID_ARGUMENT, PERMISSION_DENIED.
+        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date with that day's collections. Errors: INVALID_ARGUMENT, PERMISSION_DENIED (an agent asking for another agent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCashSummary(self, request, context):
-        """ADMIN (any agent), AGENT (self). End-of-day totals by channel for reconciliation. Errors: INVALID_ARGUMENT, PERMISSION_DENIED.
+        """ADMIN (any agent), AGENT (self). End-of-day totals by channel for reconciliation. Errors: INVALID_ARGUMENT, PERMISSION_DENIED (an agent asking for another agent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

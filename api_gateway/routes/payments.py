@@ -1,0 +1,308 @@
+"""/api/v1/payments, /api/v1/collection-sheet and /api/v1/cash-summary.
+
+Posting answers 201 when the payment was applied to the loan now, 200 when the
+Idempotency-Key was seen before with the same body (the first result again,
+``Idempotency-Replayed: true``), and 202 when the loan service could not be
+reached: the payment is recorded PENDING and settles by itself (poll
+``GET /payments/{id}``). A loan refusal is 404/409/422 with the loan
+service's reason, and the payment stays on record as REJECTED.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from grpc import aio
+
+from api_gateway import payment_convert as pc
+from api_gateway import payment_schemas as ps
+from api_gateway.convert import page_info
+from api_gateway.deps import GatewayState, State
+from api_gateway.routes import error_responses
+from api_gateway.security import AdminOnly, AnyStaff
+from microfinance.common.v1 import common_pb2
+from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
+from shared.errors import InvalidArgument
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+
+PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+DateParam = Annotated[
+    str | None, Query(pattern=ps.DATE_PATTERN, description="YYYY-MM-DD; default today.")
+]
+AgentParam = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Agent id; required for admins, agents may omit it (always themselves).",
+    ),
+]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
+
+_stubs: dict[int, tuple[aio.Channel, payment_pb2_grpc.PaymentServiceStub]] = {}
+
+
+def _payments(state: GatewayState) -> payment_pb2_grpc.PaymentServiceStub:
+    """One stub per channel (cheap to keep, and the channel lives as long as the app)."""
+    channel = state.clients.channels["payment"]
+    cached = _stubs.get(id(channel))
+    if cached is None or cached[0] is not channel:
+        cached = (channel, payment_pb2_grpc.PaymentServiceStub(channel))
+        _stubs[id(channel)] = cached
+    return cached[1]
+
+
+_CHANNELS: dict[ps.ChannelName | None, payment_pb2.Channel] = {
+    None: payment_pb2.CHANNEL_UNSPECIFIED,
+    ps.ChannelName.CASH: payment_pb2.CASH,
+    ps.ChannelName.MOBILE_MONEY: payment_pb2.MOBILE_MONEY,
+    ps.ChannelName.BANK_TRANSFER: payment_pb2.BANK_TRANSFER,
+}
+_STATUSES: dict[ps.PaymentStatusName | None, payment_pb2.PaymentStatus] = {
+    None: payment_pb2.PAYMENT_STATUS_UNSPECIFIED,
+    ps.PaymentStatusName.PENDING: payment_pb2.PENDING,
+    ps.PaymentStatusName.POSTED: payment_pb2.POSTED,
+    ps.PaymentStatusName.REJECTED: payment_pb2.REJECTED,
+    ps.PaymentStatusName.REVERSED: payment_pb2.REVERSED,
+}
+
+
+def _wants(request: Request, fmt: str | None, media: str) -> bool:
+    """``?format=`` wins; otherwise the Accept header asks for ``media``."""
+    if fmt is not None:
+        return fmt == media.split("/")[-1]
+    return media in request.headers.get("accept", "")
+
+
+# ------------------------------------------------------------------ posting
+
+
+@router.post(
+    "/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ps.PaymentOut,
+    summary="Post a repayment (requires Idempotency-Key)",
+    responses={
+        200: {"model": ps.PaymentOut, "description": "Replay: the key was used with this body"},
+        202: {"model": ps.PaymentOut, "description": "Recorded PENDING; settles by itself"},
+        **error_responses(401, 403, 404, 409, 422, 503),
+    },
+)
+async def post_payment(
+    body: ps.PostPaymentRequest,
+    caller: AnyStaff,
+    state: State,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            max_length=128,
+            description="Client-chosen, unique per payment; repeat it on every retry.",
+        ),
+    ] = None,
+) -> ps.PaymentOut:
+    if idempotency_key is None or not idempotency_key.strip():
+        raise InvalidArgument.field(
+            IDEMPOTENCY_HEADER, "header is required: a unique key per payment, reused on retries"
+        )
+    result = await _payments(state).PostPayment(
+        payment_pb2.PostPaymentRequest(
+            idempotency_key=idempotency_key.strip(),
+            loan_id=body.loan_id,
+            amount=common_pb2.Money(
+                amount_minor=body.amount.amount_minor, currency=body.amount.currency
+            ),
+            value_date=body.value_date or "",
+            channel=_CHANNELS[body.channel],
+            external_reference=body.external_reference,
+            note=body.note,
+        )
+    )
+    payment = pc.payment(result.payment)
+    if payment.status is ps.PaymentStatusName.PENDING:
+        response.status_code = status.HTTP_202_ACCEPTED
+    elif result.replayed:
+        response.status_code = status.HTTP_200_OK
+    if result.replayed:
+        response.headers["Idempotency-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/payments/{payment.id}"
+    return payment
+
+
+# ------------------------------------------------------------------ reading
+
+
+@router.get(
+    "/payments",
+    response_model=ps.PaymentList,
+    summary="List payments (agents: their borrowers' and their own)",
+    responses=error_responses(401, 403, 422, 503),
+)
+async def list_payments(
+    caller: AnyStaff,
+    state: State,
+    loan_id: Annotated[str | None, Query(max_length=64)] = None,
+    borrower_id: Annotated[str | None, Query(max_length=64)] = None,
+    agent_id: Annotated[
+        str | None, Query(max_length=64, description="Admins only; agents see their own.")
+    ] = None,
+    channel: Annotated[ps.ChannelName | None, Query()] = None,
+    payment_status: Annotated[ps.PaymentStatusName | None, Query(alias="status")] = None,
+    from_date: Annotated[
+        str | None, Query(pattern=ps.DATE_PATTERN, description="Value date, inclusive.")
+    ] = None,
+    to_date: Annotated[
+        str | None, Query(pattern=ps.DATE_PATTERN, description="Value date, inclusive.")
+    ] = None,
+    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
+    page_token: Annotated[str, Query(max_length=512)] = "",
+    order_by: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="value_date, posted_at, receipt_number, created_at; `desc` allowed",
+        ),
+    ] = "",
+) -> ps.PaymentList:
+    result = await _payments(state).ListPayments(
+        payment_pb2.ListPaymentsRequest(
+            loan_id=loan_id or "",
+            borrower_id=borrower_id or "",
+            agent_id=agent_id or "",
+            channel=_CHANNELS[channel],
+            status=_STATUSES[payment_status],
+            value_date=common_pb2.DateRange(from_date=from_date or "", to_date=to_date or ""),
+            page=common_pb2.PageRequest(
+                page_size=page_size, page_token=page_token, order_by=order_by
+            ),
+        )
+    )
+    return ps.PaymentList(
+        payments=[pc.payment(p) for p in result.payments], page=page_info(result.page)
+    )
+
+
+@router.get(
+    "/payments/{payment_id}",
+    response_model=ps.PaymentOut,
+    summary="One payment",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def get_payment(payment_id: PaymentId, caller: AnyStaff, state: State) -> ps.PaymentOut:
+    result = await _payments(state).GetPayment(payment_pb2.GetPaymentRequest(id=payment_id))
+    return pc.payment(result.payment)
+
+
+def _receipt_csp(content: bytes) -> str:
+    """Nothing but the receipt's own inline stylesheet, allowed by its hash."""
+    sources = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
+        for m in _STYLE.finditer(content)
+    ]
+    style = f"style-src {' '.join(sources)}; " if sources else ""
+    return (
+        f"default-src 'none'; {style}frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+@router.get(
+    "/payments/{payment_id}/receipt",
+    summary="Printable receipt: HTML (default) or PDF (?format=pdf or Accept: application/pdf)",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/html": {}, "application/pdf": {}},
+            "description": "The receipt of a POSTED or REVERSED payment",
+        },
+        **error_responses(401, 403, 404, 409, 422, 503),
+    },
+)
+async def get_receipt(
+    payment_id: PaymentId,
+    request: Request,
+    caller: AnyStaff,
+    state: State,
+    fmt: Annotated[ps.ReceiptFormatName | None, Query(alias="format")] = None,
+) -> Response:
+    pdf = _wants(request, fmt.value if fmt else None, "application/pdf")
+    result = await _payments(state).GetReceipt(
+        payment_pb2.GetReceiptRequest(
+            payment_id=payment_id, format=payment_pb2.PDF if pdf else payment_pb2.HTML
+        )
+    )
+    headers = {"Content-Disposition": f'inline; filename="{result.filename}"'}
+    if not pdf:
+        headers["Content-Security-Policy"] = _receipt_csp(result.content)
+    return Response(content=result.content, media_type=result.content_type, headers=headers)
+
+
+@router.post(
+    "/payments/{payment_id}/reverse",
+    response_model=ps.PaymentOut,
+    summary="Reverse a POSTED payment (admin): the loan replays without it",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def reverse_payment(
+    payment_id: PaymentId, body: ps.ReversePaymentRequest, caller: AdminOnly, state: State
+) -> ps.PaymentOut:
+    result = await _payments(state).ReversePayment(
+        payment_pb2.ReversePaymentRequest(id=payment_id, reason=body.reason)
+    )
+    return pc.payment(result.payment)
+
+
+# ------------------------------------------------------------------ collection and cash
+
+
+@router.get(
+    "/collection-sheet",
+    response_model=ps.CollectionSheetOut,
+    summary="Installments due or overdue for an agent's borrowers on a date; CSV on request",
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        **error_responses(401, 403, 422, 503),
+    },
+)
+async def collection_sheet(
+    request: Request,
+    caller: AnyStaff,
+    state: State,
+    date: DateParam = None,
+    agent: AgentParam = None,
+    fmt: Annotated[
+        ps.ReportFormatName | None,
+        Query(alias="format", description="csv, or send Accept: text/csv"),
+    ] = None,
+) -> ps.CollectionSheetOut | Response:
+    result = await _payments(state).GetCollectionSheet(
+        payment_pb2.GetCollectionSheetRequest(agent_id=agent or "", date=date or "")
+    )
+    if _wants(request, fmt.value if fmt else None, "text/csv"):
+        filename = f"collection-sheet-{result.agent_id}-{result.date}.csv"
+        return Response(
+            content=pc.collection_sheet_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return pc.collection_sheet(result)
+
+
+@router.get(
+    "/cash-summary",
+    response_model=ps.CashSummaryOut,
+    summary="End-of-day totals by channel of the payments an agent posted for a date",
+    responses=error_responses(401, 403, 422, 503),
+)
+async def cash_summary(
+    caller: AnyStaff, state: State, date: DateParam = None, agent: AgentParam = None
+) -> ps.CashSummaryOut:
+    result = await _payments(state).GetCashSummary(
+        payment_pb2.GetCashSummaryRequest(agent_id=agent or "", date=date or "")
+    )
+    return pc.cash_summary(result)

@@ -1,0 +1,74 @@
+"""The recovery loop: settles payments (and reversals) left unfinished.
+
+Every few seconds it takes the lease on each PENDING payment or requested
+reversal whose lease has run out (its request failed to reach the loan
+service, or the process that held it died) and drives it again, as this
+service with its own SERVICE token. Re-driving is safe because the loan
+service is idempotent on the payment id, and settling is a compare-and-set
+on the PENDING state: a payment is applied and posted exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from payment_service.service import PaymentService
+from shared.logging import request_id_var
+from shared.service_identity import ServiceIdentity
+
+log = logging.getLogger(__name__)
+
+
+class RecoveryLoop:
+    def __init__(
+        self,
+        payments: PaymentService,
+        identity: ServiceIdentity,
+        *,
+        interval_seconds: float = 2.0,
+        batch: int = 100,
+    ) -> None:
+        self._payments = payments
+        self._identity = identity
+        self._interval = interval_seconds
+        self._batch = batch
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.runs = 0
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="payment-recovery")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        token = request_id_var.set(f"recovery-{uuid.uuid4().hex[:12]}")
+        try:
+            async with self._identity.acting():
+                return await self._payments.recover_due(self._batch)
+        finally:
+            request_id_var.reset(token)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            due = 0
+            try:
+                due = await self.run_once()
+            except Exception:
+                # auth_service or MongoDB down: try again on the next tick.
+                log.warning("payment recovery pass failed", exc_info=True)
+            self.runs += 1
+            if due >= self._batch:
+                continue  # more waiting: go again at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)

@@ -1,0 +1,570 @@
+"""Payment use cases: posting, re-driving, reversal, queries, sheets and summaries.
+
+Posting (see docs/payments.md):
+
+1. Check the request, then record it PENDING. The unique index on (poster,
+   idempotency key) decides races: a loser is a replay (same fingerprint) or a
+   409 (another body). A PENDING payment carries a lease; while it runs, the
+   request that recorded it drives it.
+2. Ask the loan service to apply it (``ApplyRepayment`` with the payment id,
+   idempotent there), with the poster's own token.
+3. Record the answer: POSTED with the allocation and a receipt number, or
+   REJECTED with the loan service's reason; in the same transaction as the
+   ``payment.posted`` / ``payment.rejected`` outbox event. Without an answer
+   the payment stays PENDING and the recovery loop re-drives it once its lease
+   runs out, with this service's own token. A payment is therefore applied at
+   most once and never forgotten, whatever crashes in between.
+
+Reversal records the request first (so a crash cannot lose it), asks the loan
+service (``ReverseRepayment``, idempotent), then marks the payment REVERSED,
+writes a separate reversal record and the ``payment.reversed`` event in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
+from payment_service.adapters.payment_repository import (
+    IdempotencyKeyTaken,
+    PaymentFilter,
+    PaymentRepository,
+    ReferenceTaken,
+)
+from payment_service.domain.collection import (
+    CashSummary,
+    CollectionSheet,
+    DueLoan,
+    build_sheet,
+    cash_summary,
+)
+from payment_service.domain.payment import (
+    Applied,
+    ApplyOutcome,
+    LoanFacts,
+    Payment,
+    PaymentStatus,
+    PosterRole,
+    RawPaymentRequest,
+    Refused,
+    Reversal,
+    ReversalRequest,
+    Unsettled,
+    check_reason,
+    error_for,
+    receipt_number,
+    refusal_error,
+    retry_delay_seconds,
+    validate_request,
+)
+from payment_service.domain.receipt import Institution, ReceiptView, receipt_view
+from shared.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from shared.identity import Caller
+from shared.mongo import utcnow
+from shared.paging import Page
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Session = Any
+
+SYSTEM_ACTOR = "service:payment"
+
+
+class Transactions(Protocol):
+    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
+
+
+class Events(Protocol):
+    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
+
+    async def add(self, session: Session, events: Any) -> None: ...
+
+    def notify(self) -> None: ...
+
+
+class Loans(Protocol):
+    async def apply(self, payment: Payment) -> ApplyOutcome: ...
+
+    async def owner(self, loan_id: str) -> LoanFacts | Refused | Unsettled: ...
+
+    async def holds_payment(self, loan_id: str, payment_id: str) -> bool | Unsettled: ...
+
+    async def reverse(self, payment: Payment, reason: str) -> ReverseOutcome: ...
+
+    async def loans_due(self, agent_id: str, on: str) -> list[DueLoan]: ...
+
+
+class Users(Protocol):
+    async def phones(self, borrower_ids: list[str]) -> dict[str, str]: ...
+
+    async def staff_name(self, staff_id: str) -> str: ...
+
+
+Checkpoint = Callable[[str], Awaitable[None]]
+
+
+async def no_checkpoint(name: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    lease_seconds: float = 30.0
+    retry_max_seconds: float = 60.0
+    replay_wait_seconds: float = 3.0
+    recovery_concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    payment: Payment
+    # The key had been used before with the same body: this is the first result.
+    replayed: bool
+
+
+def agent_of(caller: Caller) -> str:
+    return caller.agent_id or caller.subject
+
+
+# ------------------------------------------------------------------ event payloads
+
+
+def _base_payload(p: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": p.id,
+        "loan_id": p.loan_id,
+        "loan_number": p.loan.loan_number,
+        "borrower_id": p.loan.borrower_id,
+        "agent_id": p.loan.agent_id,
+        "branch_id": p.loan.branch_id,
+        "amount_minor": p.amount.amount_minor,
+        "currency": p.amount.currency,
+        "value_date": p.value_date.isoformat(),
+        "channel": p.channel.value,
+        "external_reference": p.external_reference,
+        "posted_by": p.posted_by,
+    }
+
+
+def posted_payload(p: Payment) -> dict[str, Any]:
+    alloc = p.allocation
+    return {
+        **_base_payload(p),
+        "receipt_number": p.receipt_number,
+        "loan_transaction_id": p.loan_transaction_id,
+        "recovery": p.recovery,
+        "loan_closed": p.loan_closed,
+        "allocation": {
+            "penalty": alloc.penalty if alloc else 0,
+            "fee": alloc.fee if alloc else 0,
+            "interest": alloc.interest if alloc else 0,
+            "principal": alloc.principal if alloc else 0,
+            "recovery": alloc.recovery if alloc else 0,
+            "interest_waived": alloc.interest_waived if alloc else 0,
+        },
+        "posted_at": p.posted_at.isoformat() if p.posted_at else None,
+    }
+
+
+def rejected_payload(p: Payment) -> dict[str, Any]:
+    return {**_base_payload(p), "code": p.rejection_code, "reason": p.rejection_reason}
+
+
+def reversed_payload(p: Payment) -> dict[str, Any]:
+    rev = p.reversal
+    assert rev is not None
+    return {
+        **_base_payload(p),
+        "receipt_number": p.receipt_number,
+        "reversal_id": rev.id,
+        "reason": rev.reason,
+        "reversed_by": rev.reversed_by,
+        "reversed_at": rev.reversed_at.isoformat(),
+        "loan_transaction_id": rev.loan_transaction_id,
+        "reversed_loan_transaction_id": p.loan_transaction_id,
+    }
+
+
+class PaymentService:
+    def __init__(
+        self,
+        repo: PaymentRepository,
+        loans: Loans,
+        users: Users,
+        transactions: Transactions,
+        events: Events,
+        *,
+        institution: Institution,
+        options: Options | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        checkpoint: Checkpoint = no_checkpoint,
+    ) -> None:
+        self._repo = repo
+        self._loans = loans
+        self._users = users
+        self._tx = transactions
+        self._events = events
+        self._institution = institution
+        self._opts = options or Options()
+        self._clock = clock
+        self._checkpoint = checkpoint
+        # Payments this process is driving right now: repeats of the same key wait on these.
+        self._inflight: dict[str, asyncio.Event] = {}
+
+    def today(self) -> date:
+        return self._clock().date()
+
+    def _lease(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self._opts.lease_seconds)
+
+    # ------------------------------------------------------------------ posting
+    async def post(self, caller: Caller, raw: RawPaymentRequest) -> PostResult:
+        if caller.is_service:
+            raise PermissionDenied("payments are posted by staff")
+        request = validate_request(raw, self.today())
+        now = self._clock()
+        payment = Payment(
+            id=uuid.uuid4().hex,
+            idempotency_key=request.idempotency_key,
+            fingerprint=request.fingerprint,
+            loan_id=request.loan_id,
+            amount=request.amount,
+            value_date=request.value_date,
+            channel=request.channel,
+            external_reference=request.external_reference,
+            note=request.note,
+            status=PaymentStatus.PENDING,
+            posted_by=caller.subject,
+            poster_role=PosterRole.AGENT if caller.is_agent else PosterRole.ADMIN,
+            created_at=now,
+            updated_at=now,
+            updated_by=caller.subject,
+            lease_until=self._lease(now),
+        )
+        # Registered before the insert, so a concurrent repeat finds something to wait on.
+        self._inflight[payment.id] = asyncio.Event()
+        try:
+            try:
+                await self._repo.insert(payment)
+            except IdempotencyKeyTaken:
+                return await self._replay(caller, request.idempotency_key, request.fingerprint)
+            except ReferenceTaken as exc:
+                if await self._repo.by_key(caller.subject, request.idempotency_key):
+                    return await self._replay(
+                        caller, request.idempotency_key, request.fingerprint
+                    )
+                raise AlreadyExists(
+                    f"external_reference {request.external_reference!r} was already used for "
+                    f"a {request.channel.value} payment",
+                    violations=[FieldViolation("external_reference", "is already used")],
+                    existing_id=exc.existing_id,
+                ) from exc
+            await self._checkpoint("after_pending")
+            settled = await self._drive(payment, actor=caller.subject, as_service=False)
+        finally:
+            self._inflight.pop(payment.id).set()
+        return self._answer(settled, replayed=False)
+
+    async def _replay(self, caller: Caller, key: str, fingerprint: str) -> PostResult:
+        existing = await self._repo.by_key(caller.subject, key)
+        if existing is None:
+            # The winner of the race is not readable yet; the client may simply retry.
+            raise Conflict("a request with this Idempotency-Key is being recorded; retry")
+        if existing.fingerprint != fingerprint:
+            raise AlreadyExists(
+                f"Idempotency-Key {key!r} was already used with a different request "
+                f"(payment {existing.id}); use a new key for a new payment",
+                violations=[FieldViolation("idempotency_key", "was used with another body")],
+                existing_id=existing.id,
+            )
+        return self._answer(await self._wait_settled(existing), replayed=True)
+
+    async def _wait_settled(self, payment: Payment) -> Payment:
+        """Wait a little for a PENDING payment that someone else is driving."""
+        deadline = time.monotonic() + self._opts.replay_wait_seconds
+        pause = 0.02
+        while payment.status is PaymentStatus.PENDING:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return payment
+            event = self._inflight.get(payment.id)
+            if event is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=left)
+            else:
+                # Driven by another process (or nobody until the lease runs out): poll.
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, 0.25)
+            payment = await self._repo.get(payment.id)
+        return payment
+
+    @staticmethod
+    def _answer(payment: Payment, *, replayed: bool) -> PostResult:
+        if payment.status is PaymentStatus.REJECTED:
+            raise refusal_error(payment.rejection_code, payment.rejection_reason, payment.id)
+        return PostResult(payment, replayed)
+
+    async def _check_scope(self, payment: Payment) -> Refused | Unsettled | None:
+        """For the recovery loop: an agent's payment goes only to that agent's loan.
+
+        The loan service checked scope itself if the agent's own call reached
+        it; a payment left PENDING may never have got that far, so the loop
+        (which calls as the service, unscoped) checks before applying. If the
+        borrower has been reassigned since, the loan may already hold the
+        payment from the agent's own call: then it was in scope when applied.
+        """
+        owner = await self._loans.owner(payment.loan_id)
+        if isinstance(owner, Refused | Unsettled):
+            return owner
+        if owner.agent_id == payment.posted_by:
+            return None
+        held = await self._loans.holds_payment(payment.loan_id, payment.id)
+        if isinstance(held, Unsettled):
+            return held
+        return None if held else Refused("NOT_FOUND", f"loan {payment.loan_id} not found")
+
+    async def _drive(self, payment: Payment, *, actor: str, as_service: bool) -> Payment:
+        """Ask the loan service once and record what it said."""
+        outcome: ApplyOutcome | None = None
+        if as_service and payment.poster_role is PosterRole.AGENT:
+            outcome = await self._check_scope(payment)
+        if outcome is None:
+            outcome = await self._loans.apply(payment)
+        if not as_service:
+            await self._checkpoint("after_apply")
+        if isinstance(outcome, Applied):
+            return await self._settle_posted(payment, outcome, actor)
+        if isinstance(outcome, Refused):
+            return await self._settle_rejected(payment, outcome, actor)
+        delay = retry_delay_seconds(payment.attempts + 1, cap=self._opts.retry_max_seconds)
+        log.warning(
+            "payment %s stays PENDING (attempt %d): %s; next try in %.0fs",
+            payment.id,
+            payment.attempts + 1,
+            outcome.reason,
+            delay,
+        )
+        await self._repo.record_attempt(
+            payment.id,
+            outcome.reason,
+            self._clock() + timedelta(seconds=delay),
+            PaymentStatus.PENDING,
+        )
+        return await self._repo.get(payment.id)
+
+    async def _settle(self, settled: Payment, event_type: str, payload: dict[str, Any]) -> Payment:
+        async def body(session: Session) -> bool:
+            if not await self._repo.replace_if(
+                settled, {"status": PaymentStatus.PENDING.value}, session
+            ):
+                return False
+            await self._events.add(
+                session, [self._events.new_event(event_type, settled.id, payload)]
+            )
+            return True
+
+        if await self._tx(body):
+            self._events.notify()
+            return settled
+        # Another driver (the recovery loop, or a process that came back) settled it first.
+        return await self._repo.get(settled.id)
+
+    async def _settle_posted(self, payment: Payment, applied: Applied, actor: str) -> Payment:
+        now = self._clock()
+        number = receipt_number(now.year, await self._repo.next_receipt_sequence(now.year))
+        posted = payment.posted(applied, number, now, actor)
+        return await self._settle(posted, "payment.posted", posted_payload(posted))
+
+    async def _settle_rejected(self, payment: Payment, refusal: Refused, actor: str) -> Payment:
+        rejected = payment.rejected(refusal, self._clock(), actor)
+        log.info("payment %s REJECTED: %s %s", payment.id, refusal.code, refusal.reason)
+        return await self._settle(rejected, "payment.rejected", rejected_payload(rejected))
+
+    # ------------------------------------------------------------------ recovery
+    async def recover_due(self, limit: int = 100) -> int:
+        """Re-drive every PENDING payment and requested reversal whose lease ran out.
+
+        Runs as this service (the caller in context is its SERVICE identity).
+        Returns how many were due, so the loop knows whether to go again at once.
+        """
+        now = self._clock()
+        due = await self._repo.due_for_recovery(now, limit)
+        gate = asyncio.Semaphore(self._opts.recovery_concurrency)
+
+        async def one(candidate: Payment) -> None:
+            async with gate:
+                claimed = await self._repo.claim(candidate, self._lease(self._clock()))
+                if claimed is None:
+                    return
+                try:
+                    if claimed.status is PaymentStatus.PENDING:
+                        await self._drive(claimed, actor=SYSTEM_ACTOR, as_service=True)
+                    elif claimed.reversal_request is not None:
+                        await self._drive_reversal(claimed)
+                except DomainError as exc:
+                    log.warning("recovery of payment %s: %s", claimed.id, exc)
+                except Exception:
+                    log.exception("recovery of payment %s failed", claimed.id)
+
+        await asyncio.gather(*(one(p) for p in due))
+        return len(due)
+
+    # ------------------------------------------------------------------ reversal
+    async def reverse(self, caller: Caller, payment_id: str, reason: str) -> Payment:
+        if not caller.is_admin:
+            raise PermissionDenied("only admins reverse payments")
+        text = check_reason(reason)
+        payment = await self._repo.get(payment_id)
+        pending = payment.reversal_request
+        if pending is not None and payment.status is PaymentStatus.POSTED:
+            if pending.reason != text:
+                raise FailedPrecondition(
+                    f"a reversal of payment {payment.id} is already in progress "
+                    f"(asked by {pending.requested_by}: {pending.reason!r})"
+                )
+            # The same reversal asked again (e.g. after a 503): finish it now.
+        else:
+            now = self._clock()
+            requested = payment.reversal_requested(
+                ReversalRequest(text, caller.subject, now), self._lease(now)
+            )
+            expect = {"status": PaymentStatus.POSTED.value, "version": payment.version}
+            if not await self._repo.replace_if(requested, expect):
+                current = await self._repo.get(payment_id)
+                current.reversal_requested(ReversalRequest(text, caller.subject, now), now)
+                raise Conflict(f"payment {payment_id} changed concurrently; retry")
+            payment = requested
+        return await self._drive_reversal(payment)
+
+    async def _drive_reversal(self, payment: Payment) -> Payment:
+        request = payment.reversal_request
+        assert request is not None
+        outcome = await self._loans.reverse(payment, request.reason)
+        now = self._clock()
+        if isinstance(outcome, ReversedOnLoan):
+            done = payment.reversed(
+                Reversal(
+                    id=uuid.uuid4().hex,
+                    reason=request.reason,
+                    reversed_by=request.requested_by,
+                    reversed_at=now,
+                    loan_transaction_id=outcome.loan_transaction_id,
+                ),
+                now,
+            )
+
+            async def body(session: Session) -> bool:
+                expect = {
+                    "status": PaymentStatus.POSTED.value,
+                    "reversal_request": {"$ne": None},
+                }
+                if not await self._repo.replace_if(done, expect, session):
+                    return False
+                await self._repo.insert_reversal(done, session)
+                await self._events.add(
+                    session,
+                    [self._events.new_event("payment.reversed", done.id, reversed_payload(done))],
+                )
+                return True
+
+            if await self._tx(body):
+                self._events.notify()
+                return done
+            current = await self._repo.get(payment.id)
+            if current.status is PaymentStatus.REVERSED:
+                return current
+            raise Conflict(f"payment {payment.id} changed concurrently; retry")
+        if isinstance(outcome, Refused):
+            cleared = replace(
+                payment,
+                reversal_request=None,
+                lease_until=None,
+                updated_at=now,
+                version=payment.version + 1,
+            )
+            await self._repo.replace_if(
+                cleared, {"status": PaymentStatus.POSTED.value, "version": payment.version}
+            )
+            raise error_for(outcome.code, outcome.reason)
+        delay = retry_delay_seconds(payment.attempts + 1, cap=self._opts.retry_max_seconds)
+        await self._repo.record_attempt(
+            payment.id, outcome.reason, now + timedelta(seconds=delay), PaymentStatus.POSTED
+        )
+        raise Unavailable(
+            "the loan service could not be reached; the reversal of payment "
+            f"{payment.id} is recorded and will complete automatically"
+        )
+
+    # ------------------------------------------------------------------ queries
+    async def get(self, caller: Caller, payment_id: str) -> Payment:
+        if not payment_id.strip():
+            raise InvalidArgument.field("id", "is required")
+        payment = await self._repo.get(payment_id.strip())
+        if caller.is_agent and not payment.visible_to_agent(agent_of(caller)):
+            raise NotFound(f"payment {payment_id} not found")
+        return payment
+
+    async def list_payments(
+        self, caller: Caller, filters: PaymentFilter, page: Page
+    ) -> tuple[list[Payment], int]:
+        if filters.from_date and filters.to_date and filters.from_date > filters.to_date:
+            raise InvalidArgument.field("value_date", "from_date is after to_date")
+        if caller.is_agent:
+            filters = replace(filters, agent_id="", visible_to_agent=agent_of(caller))
+        return await self._repo.list_payments(filters, page)
+
+    async def receipt(self, caller: Caller, payment_id: str) -> ReceiptView:
+        payment = await self.get(caller, payment_id)
+        if not payment.has_receipt:
+            raise FailedPrecondition(
+                f"payment {payment.id} is {payment.status.value}; it has no receipt yet"
+            )
+        poster = await self._users.staff_name(payment.posted_by)
+        return receipt_view(payment, self._institution, poster)
+
+    def _agent_for(self, caller: Caller, agent_id: str) -> str:
+        agent_id = agent_id.strip()
+        if caller.is_admin:
+            if not agent_id:
+                raise InvalidArgument.field("agent_id", "is required for admins")
+            return agent_id
+        me = agent_of(caller)
+        if agent_id and agent_id != me:
+            raise PermissionDenied("agents see only their own collection sheet and cash summary")
+        return me
+
+    async def collection_sheet(
+        self, caller: Caller, agent_id: str, on: date | None
+    ) -> CollectionSheet:
+        agent = self._agent_for(caller, agent_id)
+        day = on or self.today()
+        due, collected = await asyncio.gather(
+            self._loans.loans_due(agent, day.isoformat()), self._repo.collected_on(agent, day)
+        )
+        borrower_ids = [d.borrower_id for d in due] + [c.borrower_id for c in collected]
+        phones = await self._users.phones(borrower_ids)
+        return build_sheet(agent, day, due, collected, phones)
+
+    async def cash_summary(self, caller: Caller, agent_id: str, on: date | None) -> CashSummary:
+        agent = self._agent_for(caller, agent_id)
+        day = on or self.today()
+        return cash_summary(agent, day, await self._repo.cash_groups(agent, day))
