@@ -72,7 +72,12 @@ class RequestContextMiddleware:
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=()")
         docs = path.startswith(DOCS_PATHS)
-        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+        if docs:
+            headers["Content-Security-Policy"] = DOCS_CSP
+        elif not headers.get("Content-Security-Policy", "").startswith("default-src 'none';"):
+            # A route may send its own policy only if it starts from "nothing allowed"
+            # (a printable receipt allows its one inline stylesheet by hash).
+            headers["Content-Security-Policy"] = API_CSP
         if self._hsts:
             headers["Strict-Transport-Security"] = self._hsts
         if path.startswith("/api/"):
