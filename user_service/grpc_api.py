@@ -6,6 +6,7 @@ from typing import Any
 
 from grpc import aio
 
+from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
 from shared.grpc.access import (
     ADMIN_ONLY,
@@ -16,8 +17,17 @@ from shared.grpc.access import (
     merge_tables,
 )
 from shared.identity import current_caller
+from shared.paging import encode_token, page_of
 from shared.protos import audit, page_info, page_request
+from user_service.adapters.borrower_repository import SORTABLE as BORROWER_ORDER_BY
 from user_service.adapters.staff_repository import SORTABLE
+from user_service.borrower_convert import (
+    borrower_input,
+    borrower_proto,
+    enum_name,
+    history_proto,
+)
+from user_service.borrower_service import BorrowerService, ListQuery
 from user_service.domain.staff import Staff
 from user_service.service import NewStaff, StaffService
 
@@ -51,10 +61,11 @@ ACCESS: dict[str, Access] = merge_tables(
                 "SearchBorrowers": ANY_STAFF,
                 "DeactivateBorrower": ANY_STAFF,
                 "GetBorrowerHistory": ANY_STAFF,
-                "ReactivateBorrower": ADMIN_ONLY,
+                # Agents: their own INACTIVE borrowers / back to PENDING only (use case rules).
+                "ReactivateBorrower": ANY_STAFF,
+                "SetKycStatus": ANY_STAFF,
                 "BlacklistBorrower": ADMIN_ONLY,
                 "ReassignBorrower": ADMIN_ONLY,
-                "SetKycStatus": ADMIN_ONLY,
             },
         ),
     ]
@@ -172,4 +183,125 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
 
 
 class BorrowerServicer(user_pb2_grpc.BorrowerServiceServicer):
-    """Borrowers; the behaviour arrives with the borrowers issue."""
+    """Borrowers: proto <-> domain; scoping and rules live in BorrowerService."""
+
+    def __init__(self, borrowers: BorrowerService) -> None:
+        self._borrowers = borrowers
+
+    async def CreateBorrower(
+        self, request: user_pb2.CreateBorrowerRequest, context: Ctx
+    ) -> user_pb2.CreateBorrowerResponse:
+        borrower = await self._borrowers.create(
+            current_caller(), borrower_input(request.borrower)
+        )
+        return user_pb2.CreateBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def GetBorrower(
+        self, request: user_pb2.GetBorrowerRequest, context: Ctx
+    ) -> user_pb2.GetBorrowerResponse:
+        borrower = await self._borrowers.get(current_caller(), request.id)
+        return user_pb2.GetBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def BatchGetBorrowers(
+        self, request: user_pb2.BatchGetBorrowersRequest, context: Ctx
+    ) -> user_pb2.BatchGetBorrowersResponse:
+        found = await self._borrowers.batch_get(current_caller(), list(request.ids))
+        return user_pb2.BatchGetBorrowersResponse(borrowers=[borrower_proto(b) for b in found])
+
+    async def UpdateBorrower(
+        self, request: user_pb2.UpdateBorrowerRequest, context: Ctx
+    ) -> user_pb2.UpdateBorrowerResponse:
+        borrower = await self._borrowers.update(
+            current_caller(),
+            request.id,
+            borrower_input(request.borrower),
+            list(request.update_mask.paths),
+            request.expected_version,
+        )
+        return user_pb2.UpdateBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def ListBorrowers(
+        self, request: user_pb2.ListBorrowersRequest, context: Ctx
+    ) -> user_pb2.ListBorrowersResponse:
+        page = page_request(request.page, BORROWER_ORDER_BY, [("created_at", -1)])
+        items, total = await self._borrowers.list_borrowers(
+            current_caller(),
+            ListQuery(
+                agent_id=request.agent_id,
+                kyc_status=enum_name(user_pb2.KycStatus, request.kyc_status),
+                account_status=enum_name(user_pb2.AccountStatus, request.account_status),
+                branch_id=request.branch_id,
+                created_from=request.created.from_date,
+                created_to=request.created.to_date,
+            ),
+            page,
+        )
+        return user_pb2.ListBorrowersResponse(
+            borrowers=[borrower_proto(b) for b in items], page=page_info(page, len(items), total)
+        )
+
+    async def SearchBorrowers(
+        self, request: user_pb2.SearchBorrowersRequest, context: Ctx
+    ) -> user_pb2.SearchBorrowersResponse:
+        # Ranked by relevance: order_by is ignored, as the contract says.
+        page = page_of(request.page.page_size, request.page.page_token, "", {}, [])
+        items, total = await self._borrowers.search(
+            current_caller(),
+            request.q,
+            page,
+            enum_name(user_pb2.AccountStatus, request.account_status),
+        )
+        # The next page is decided on what the index matched, not what survived re-scoping.
+        end = page.offset + page.size
+        next_token = encode_token(end) if end < total else ""
+        return user_pb2.SearchBorrowersResponse(
+            borrowers=[borrower_proto(b) for b in items],
+            page=common_pb2.PageInfo(next_page_token=next_token, total_size=total),
+        )
+
+    async def DeactivateBorrower(
+        self, request: user_pb2.DeactivateBorrowerRequest, context: Ctx
+    ) -> user_pb2.DeactivateBorrowerResponse:
+        borrower = await self._borrowers.deactivate(current_caller(), request.id, request.reason)
+        return user_pb2.DeactivateBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def ReactivateBorrower(
+        self, request: user_pb2.ReactivateBorrowerRequest, context: Ctx
+    ) -> user_pb2.ReactivateBorrowerResponse:
+        borrower = await self._borrowers.reactivate(current_caller(), request.id, request.note)
+        return user_pb2.ReactivateBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def BlacklistBorrower(
+        self, request: user_pb2.BlacklistBorrowerRequest, context: Ctx
+    ) -> user_pb2.BlacklistBorrowerResponse:
+        borrower = await self._borrowers.blacklist(current_caller(), request.id, request.reason)
+        return user_pb2.BlacklistBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def ReassignBorrower(
+        self, request: user_pb2.ReassignBorrowerRequest, context: Ctx
+    ) -> user_pb2.ReassignBorrowerResponse:
+        borrower = await self._borrowers.reassign(
+            current_caller(), request.id, request.new_agent_id, request.reason
+        )
+        return user_pb2.ReassignBorrowerResponse(borrower=borrower_proto(borrower))
+
+    async def SetKycStatus(
+        self, request: user_pb2.SetKycStatusRequest, context: Ctx
+    ) -> user_pb2.SetKycStatusResponse:
+        borrower = await self._borrowers.set_kyc_status(
+            current_caller(),
+            request.id,
+            enum_name(user_pb2.KycStatus, request.status),
+            request.note,
+        )
+        return user_pb2.SetKycStatusResponse(borrower=borrower_proto(borrower))
+
+    async def GetBorrowerHistory(
+        self, request: user_pb2.GetBorrowerHistoryRequest, context: Ctx
+    ) -> user_pb2.GetBorrowerHistoryResponse:
+        # Newest first, always: order_by is not offered here.
+        page = page_of(request.page.page_size, request.page.page_token, "", {}, [])
+        entries, total = await self._borrowers.history(current_caller(), request.id, page)
+        return user_pb2.GetBorrowerHistoryResponse(
+            entries=[history_proto(e) for e in entries], page=page_info(page, len(entries), total)
+        )

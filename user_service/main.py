@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from grpc import aio
 
 from microfinance.user.v1 import user_pb2_grpc
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.search import SearchUnavailable, create_es_client
 from user_service.adapters.auth_client import GrpcCredentials
+from user_service.adapters.borrower_cache import BorrowerCache
+from user_service.adapters.borrower_repository import BorrowerRepository
+from user_service.adapters.borrower_search import BorrowerSearch
 from user_service.adapters.staff_repository import StaffRepository
+from user_service.borrower_service import BorrowerService
 from user_service.grpc_api import (
     ACCESS,
     BORROWER_SERVICE,
@@ -17,10 +24,12 @@ from user_service.grpc_api import (
     BorrowerServicer,
     UserServicer,
 )
+from user_service.indexer import BorrowerIndexer, search_consumer
 from user_service.migrations import REGISTRY
 from user_service.service import StaffService
 
 SERVICE = "user"
+log = logging.getLogger(__name__)
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:
@@ -42,7 +51,36 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         phone_region=settings.default_phone_region,
     )
     users = UserServicer(staff)
-    borrowers = BorrowerServicer()
+
+    # Search is secondary: with Elasticsearch down the service starts and writes,
+    # and only search answers UNAVAILABLE.
+    es = create_es_client(settings.es_url_or_default())
+
+    async def close_es() -> None:
+        await es.close()
+
+    infra.closers.append(close_es)
+    search = BorrowerSearch(
+        es, settings.es_index_prefix, phone_region=settings.default_phone_region
+    )
+    try:
+        await search.ensure_index()
+    except SearchUnavailable:
+        log.warning("elasticsearch is unavailable; borrower search is down until it answers")
+    borrower_repo = BorrowerRepository(infra.db)
+    borrower_service = BorrowerService(
+        borrower_repo,
+        StaffRepository(infra.db),
+        BorrowerCache(infra.cache),
+        search,
+        infra.in_transaction,
+        infra.outbox,
+        phone_region=settings.default_phone_region,
+    )
+    borrowers = BorrowerServicer(borrower_service)
+    indexer = search_consumer(
+        settings, infra.mongo, infra.db, BorrowerIndexer(borrower_repo, search)
+    )
 
     def register(server: aio.Server) -> None:
         user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
@@ -55,7 +93,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         access=ACCESS,
         verifier=remote_verifier(infra),
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay],
+        background=[infra.relay, indexer],
     )
 
 

@@ -1,0 +1,271 @@
+"""The Elasticsearch index of borrowers: mapping, documents, queries.
+
+The index holds only what search needs (names, phone and ID keys, scope and
+status fields); results are read back from MongoDB, so a hit always shows the
+current record. Documents carry the borrower's version as an external version:
+an older event that arrives late can never overwrite a newer document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
+from elasticsearch.helpers import async_bulk
+
+from shared.errors import InvalidArgument
+from shared.search import (
+    IndexMappingRegistry,
+    SearchUnavailable,
+    ensure_indices,
+    index_name,
+    search_errors,
+)
+from user_service.domain.borrower import Borrower
+from user_service.domain.search_keys import (
+    fold,
+    name_keys,
+    phone_keys,
+    query_id_key,
+    query_phone_keys,
+)
+
+log = logging.getLogger(__name__)
+
+INDEX = "borrowers"
+MAX_QUERY = 200
+# Elasticsearch's default index.max_result_window.
+MAX_WINDOW = 10_000
+
+SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    "analysis": {
+        "filter": {
+            "name_prefix_grams": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20},
+        },
+        "analyzer": {
+            # "José" and "jose" are one token; used at index and query time.
+            "name_folded": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding"],
+            },
+            # "Mwa" finds "Mwangi": every prefix of every name token is indexed.
+            "name_prefix": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding", "name_prefix_grams"],
+            },
+        },
+    },
+}
+
+MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "borrower_id": {"type": "keyword"},
+        "full_name": {
+            "type": "text",
+            "analyzer": "name_folded",
+            "fields": {
+                "prefix": {
+                    "type": "text",
+                    "analyzer": "name_prefix",
+                    "search_analyzer": "name_folded",
+                }
+            },
+        },
+        # Sounds-like keys (user_service.domain.search_keys.sounds_like).
+        "name_keys": {"type": "keyword"},
+        # Digits of each phone, with and without the country code.
+        "phones": {"type": "keyword"},
+        # Identity document numbers without punctuation, upper case.
+        "id_numbers": {"type": "keyword"},
+        "assigned_agent_id": {"type": "keyword"},
+        "branch_id": {"type": "keyword"},
+        "account_status": {"type": "keyword"},
+        "kyc_status": {"type": "keyword"},
+        "created_at": {"type": "date"},
+        "version": {"type": "long"},
+    },
+}
+
+SEARCH_INDEXES = IndexMappingRegistry().add(INDEX, mappings=MAPPINGS, settings=SETTINGS)
+
+
+def search_document(b: Borrower) -> dict[str, Any]:
+    p = b.profile
+    phones: list[str] = []
+    for number in (p.phone, p.alternate_phone):
+        for key in phone_keys(number):
+            if key not in phones:
+                phones.append(key)
+    return {
+        "borrower_id": b.id,
+        "full_name": p.full_name,
+        "name_keys": name_keys([p.first_name, p.middle_name, p.last_name]),
+        "phones": phones,
+        "id_numbers": sorted({k.partition(":")[2] for k in p.identity_keys}),
+        "assigned_agent_id": b.assigned_agent_id,
+        "branch_id": b.branch_id,
+        "account_status": b.account_status.value,
+        "kyc_status": b.kyc_status.value,
+        "created_at": b.created_at.isoformat() if b.created_at else None,
+        "version": b.version,
+    }
+
+
+def build_query(
+    q: str, *, agent_id: str | None, account_status: str | None, phone_region: str | None
+) -> dict[str, Any]:
+    """Names (typos, accents, prefixes, sounds-like), phones in any format, ID numbers."""
+    should: list[dict[str, Any]] = [
+        # All words, each within an edit distance: "Mwangy Jose".
+        {
+            "multi_match": {
+                "query": q,
+                "fields": ["full_name"],
+                "fuzziness": "AUTO",
+                "prefix_length": 1,
+                "operator": "and",
+                "boost": 4,
+            }
+        },
+        # Prefixes as typed: "Mwa", "jos mwan".
+        {"match": {"full_name.prefix": {"query": q, "operator": "and", "boost": 2}}},
+        # Any word, fuzzily: partial matches rank below whole ones.
+        {"match": {"full_name": {"query": q, "fuzziness": "AUTO", "prefix_length": 1}}},
+    ]
+    keys = name_keys([q])
+    should.extend({"term": {"name_keys": {"value": k, "boost": 1.5}}} for k in keys)
+    phones = query_phone_keys(q, phone_region)
+    if phones:
+        should.append({"terms": {"phones": phones, "boost": 10}})
+    id_key = query_id_key(q)
+    if id_key:
+        should.append({"term": {"id_numbers": {"value": id_key, "boost": 10}}})
+    filters: list[dict[str, Any]] = []
+    if agent_id:
+        filters.append({"term": {"assigned_agent_id": agent_id}})
+    if account_status:
+        filters.append({"term": {"account_status": account_status}})
+    return {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
+
+
+def check_query(q: str) -> str:
+    text = " ".join(q.split())
+    if not text:
+        raise InvalidArgument.field("q", "is required: a name, a phone number or an ID number")
+    if len(text) > MAX_QUERY:
+        raise InvalidArgument.field("q", f"must be at most {MAX_QUERY} characters")
+    if not fold(text).strip() and not any(ch.isdigit() for ch in text):
+        # Only symbols: nothing any analyzer would keep.
+        raise InvalidArgument.field("q", "has no letters or digits to search for")
+    return text
+
+
+def _status(error: Any) -> Any:
+    """The HTTP status of one bulk item error (``{"index": {"status": 409, ...}}``)."""
+    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
+    return item.get("status") if isinstance(item, dict) else None
+
+
+class BorrowerSearch:
+    def __init__(
+        self, es: AsyncElasticsearch, prefix: str, *, phone_region: str | None = None
+    ) -> None:
+        self.es = es
+        self.prefix = prefix
+        self.index = index_name(prefix, INDEX)
+        self._phone_region = phone_region
+        self._ensured = False
+
+    async def ensure_index(self) -> None:
+        """Create the index with its mapping (once per process); raises SearchUnavailable."""
+        if not self._ensured:
+            await ensure_indices(self.es, SEARCH_INDEXES, self.prefix)
+            self._ensured = True
+
+    async def put(self, borrower: Borrower) -> bool:
+        """Index one borrower; False when the index already holds a newer version."""
+        await self.ensure_index()
+        async with search_errors("borrower indexing"):
+            try:
+                await self.es.index(
+                    index=self.index,
+                    id=borrower.id,
+                    document=search_document(borrower),
+                    version=borrower.version,
+                    version_type="external_gte",
+                )
+            except ConflictError:
+                return False
+        return True
+
+    async def put_many(self, borrowers: Sequence[Borrower], *, refresh: bool = False) -> int:
+        """Bulk index; a document the index holds in a newer version is left alone."""
+        actions = [
+            {
+                "_op_type": "index",
+                "_index": self.index,
+                "_id": b.id,
+                "_source": search_document(b),
+                "version": b.version,
+                "version_type": "external_gte",
+            }
+            for b in borrowers
+        ]
+        async with search_errors("borrower indexing"):
+            ok, errors = await async_bulk(
+                self.es, actions, chunk_size=500, refresh=refresh, raise_on_error=False,
+                stats_only=False,
+            )
+        failures = [
+            e for e in (errors if isinstance(errors, list) else []) if _status(e) != 409
+        ]
+        if failures:
+            raise RuntimeError(f"indexing borrowers failed for some documents: {failures[:3]}")
+        return int(ok)
+
+    async def refresh(self) -> None:
+        async with search_errors("borrower search"):
+            await self.es.indices.refresh(index=self.index)
+
+    async def search(
+        self,
+        q: str,
+        *,
+        agent_id: str | None,
+        account_status: str | None,
+        offset: int,
+        size: int,
+    ) -> tuple[list[str], int]:
+        """Borrower ids, best match first, and the total number of matches."""
+        if offset + size > MAX_WINDOW:
+            raise InvalidArgument.field(
+                "page.page_token", f"search results stop at {MAX_WINDOW}; narrow the query"
+            )
+        query = build_query(
+            q, agent_id=agent_id, account_status=account_status, phone_region=self._phone_region
+        )
+        async with search_errors("borrower search"):
+            try:
+                result = await self.es.search(
+                    index=self.index,
+                    query=query,
+                    sort=[{"_score": "desc"}, {"borrower_id": "asc"}],
+                    from_=offset,
+                    size=size,
+                    source=False,
+                    track_total_hits=True,
+                )
+            except NotFoundError as exc:
+                raise SearchUnavailable(
+                    "borrower search is not set up yet: run `microfinance migrate` and "
+                    "`microfinance reindex borrowers`"
+                ) from exc
+        hits = result["hits"]
+        total = hits["total"]["value"] if isinstance(hits["total"], dict) else int(hits["total"])
+        return [h["_id"] for h in hits["hits"]], int(total)
