@@ -1,0 +1,615 @@
+"""End-to-end repayment posting: HTTP -> gateway -> payment_service -> loan_service -> Mongo.
+
+Two processes besides the database:
+
+* the system, in a child process: auth, user, loan and payment services (gRPC on
+  ephemeral ports) and the FastAPI gateway served by uvicorn, in one event loop,
+  against MF_MONGO_URL (else an in-memory MongoDB substitute started here), the
+  local Redis and RabbitMQ (the outbox relays publish, as in production);
+* the load, in this process: httpx posting repayments with fresh Idempotency-Keys
+  as one agent, spread over many disbursed loans, at concurrency 1, 8, 32 and 128.
+
+For each level it prints throughput and p50/p95/p99 latency, then the database's
+own ceiling for the same writes at the same concurrency (per repayment: the PENDING
+insert, the loan service's transaction of a loan read, compare-and-set, payment-id
+insert and outbox insert, the receipt counter, the posting transaction of update and
+outbox insert, and the relay's two mark-sent updates), and the ratio. Finally it
+profiles the child with pyinstrument during one more run at concurrency 32 and
+prints where the time goes: by area (event-loop wait, gRPC, pymongo, HTTP stack, our
+code...) and the top functions by self time.
+
+It prints figures and asserts nothing about speed.
+
+    python bench/bench_payments.py [--requests 300] [--loans 200] [--levels 1,8,32,128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import itertools
+import json
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TODAY = datetime.now(UTC).date()
+AGENT_PASSWORD = "bench-Agent-Passw0rd!"
+ADMIN = ("bench-admin@example.org", "bench-Passw0rd!x")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def poll(check: Callable[[], bool], *, within: float) -> bool:
+    """True once ``check()`` is, False after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    for _ in itertools.count():
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.05)
+    return False
+
+
+# ====================================================================== the system (child)
+
+
+def terms() -> Any:
+    from loan_service.domain.products import (
+        Amortization,
+        InterestMethod,
+        ProductTerms,
+        RepaymentFrequency,
+    )
+
+    return ProductTerms(
+        currency="USD",
+        principal_min=10_000,
+        principal_max=10_000_000,
+        installments_min=1,
+        installments_max=104,
+        frequency=RepaymentFrequency.WEEKLY,
+        interest_method=InterestMethod.DECLINING_BALANCE,
+        amortization=Amortization.EQUAL_INSTALLMENTS,
+        annual_rate=Decimal("24.5"),
+    )
+
+
+async def seed_loans(settings: Any, agent_id: str, count: int) -> list[str]:
+    """Disbursed loans written straight to loan_service's repository (setup, not measured)."""
+    from loan_service.adapters.loan_repository import LoanRepository
+    from loan_service.domain import ledger
+    from loan_service.domain.lifecycle import LoanStatus
+    from loan_service.domain.loan import Loan, LoanProduct, facts_of
+    from shared.mongo import create_mongo_client
+
+    t = terms()
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-seed")
+    repo = LoanRepository(client[f"{settings.mongo_db}_loan"])
+    product = LoanProduct(id="bench", code="BENCH", name="Bench", description="", terms=t)
+    on = TODAY - timedelta(days=30)
+    ids: list[str] = []
+    try:
+        for i in range(count):
+            done = ledger.disburse(
+                t, 1_000_000, 52, disbursement_date=on, business_date=TODAY, actor="bench"
+            )
+            loan = Loan(
+                id=uuid.uuid4().hex,
+                loan_number=f"LN-{TODAY.year}-{800000 + i:06d}",
+                borrower_id=f"borrower-{i}",
+                borrower_name=f"Borrower {i}",
+                agent_id=agent_id,
+                branch_id="BR-01",
+                product_id=product.id,
+                product=product,
+                status=LoanStatus.ACTIVE,
+                principal=1_000_000,
+                installments=52,
+                purpose="",
+                note="",
+                submitted_date=on,
+                submitted_by="bench",
+                submitted_at=datetime.now(UTC),
+                disbursement_date=on,
+                schedule=done.schedule,
+                transactions=(done.transaction,),
+            )
+            state = ledger.replay(t, done.schedule, loan.transactions, TODAY)
+            await repo.insert(replace(loan, facts=facts_of(state)))
+            ids.append(loan.id)
+    finally:
+        await client.close()
+    return ids
+
+
+async def make_agent(settings: Any) -> tuple[str, str]:
+    """An agent who has changed the first password; returns (staff id, access token)."""
+    import grpc
+
+    from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+    from microfinance.common.v1 import common_pb2
+    from microfinance.user.v1 import user_pb2, user_pb2_grpc
+
+    async with (
+        grpc.aio.insecure_channel(settings.auth_addr) as auth_ch,
+        grpc.aio.insecure_channel(settings.user_addr) as user_ch,
+    ):
+        auth = auth_pb2_grpc.AuthServiceStub(auth_ch)
+        admin = await auth.Login(auth_pb2.LoginRequest(username=ADMIN[0], password=ADMIN[1]))
+        email = f"agent-{uuid.uuid4().hex[:8]}@example.org"
+        first = "bench-First-Passw0rd!"
+        created = await user_pb2_grpc.UserServiceStub(user_ch).CreateStaff(
+            user_pb2.CreateStaffRequest(
+                role=common_pb2.AGENT,
+                full_name="Bench Agent",
+                email=email,
+                branch_id="BR-01",
+                initial_password=first,
+            ),
+            metadata=(("authorization", f"Bearer {admin.access_token}"),),
+        )
+        login = await auth.Login(auth_pb2.LoginRequest(username=email, password=first))
+        changed = await auth.ChangePassword(
+            auth_pb2.ChangePasswordRequest(old_password=first, new_password=AGENT_PASSWORD),
+            metadata=(("authorization", f"Bearer {login.access_token}"),),
+        )
+        return created.staff.id, changed.access_token
+
+
+class Hotspots:
+    """pyinstrument in the serving process, switched on and off by signals."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.profiler: Any = None
+
+    def start(self) -> None:
+        from pyinstrument import Profiler
+
+        # async_mode disabled: sample the whole thread, waits in the event loop included.
+        self.profiler = Profiler(interval=0.001, async_mode="disabled")
+        self.profiler.start()
+
+    def stop(self) -> None:
+        if self.profiler is None:
+            return
+        self.profiler.stop()
+        root = self.profiler.last_session.root_frame()
+        self.out.write_text(json.dumps(summarise(root)))
+        self.profiler = None
+
+
+IDLE = "event loop idle (waiting for I/O)"
+SYSCALLS = "socket syscalls (send/recv)"
+AREAS = (
+    ("selectors.py", "asyncio machinery"),
+    ("/grpc/", "gRPC (grpcio, aio)"),
+    ("/pymongo/", "pymongo + bson"),
+    ("/bson/", "pymongo + bson"),
+    ("/starlette/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/fastapi/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/uvicorn/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/httptools/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/h11/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/anyio/", "HTTP: FastAPI/Starlette/uvicorn"),
+    ("/pydantic", "pydantic"),
+    ("/google/protobuf/", "protobuf"),
+    ("/jwt/", "token checks (PyJWT, cryptography)"),
+    ("/cryptography/", "token checks (PyJWT, cryptography)"),
+    ("/aio_pika/", "outbox relay (aio-pika)"),
+    ("/aiormq/", "outbox relay (aio-pika)"),
+    ("/pamqp/", "outbox relay (aio-pika)"),
+    ("/redis/", "redis"),
+    ("/logging/", "logging"),
+    ("/asyncio/", "asyncio machinery"),
+    ("loan_service/", "our code: loan_service"),
+    ("payment_service/", "our code: payment_service"),
+    ("api_gateway/", "our code: api_gateway"),
+    ("shared/", "our code: shared"),
+    ("auth_service/", "our code: auth_service"),
+    ("user_service/", "our code: user_service"),
+)
+
+
+def area_of(path: str) -> str:
+    for marker, name in AREAS:
+        if marker in path:
+            return name
+    return "other"
+
+
+def summarise(root: Any) -> dict[str, Any]:
+    by_function: dict[str, float] = defaultdict(float)
+    by_area: dict[str, float] = defaultdict(float)
+
+    def walk(frame: Any, caller_path: str) -> None:
+        real_children = [c for c in frame.children if not c.is_synthetic]
+        own = frame.time - sum(c.time for c in real_children)
+        path = frame.file_path or ""
+        if path.startswith("<"):
+            # A builtin (socket.send, epoll.poll) counts for the library that called it.
+            path = caller_path
+        if not frame.is_synthetic and own > 0:
+            key = f"{frame.function}  ({frame.file_path_short}:{frame.line_no})"
+            area = area_of(path)
+            if (frame.file_path or "").startswith("<"):
+                key = f"{frame.function}  (builtin, called from {area})"
+                if frame.function in ("epoll.poll", "poll", "select"):
+                    area = IDLE
+                elif frame.function.startswith("socket."):
+                    area = SYSCALLS
+            by_function[key] += own
+            by_area[area] += own
+        for child in real_children:
+            walk(child, path)
+
+    walk(root, "")
+    return {"total": root.time, "areas": by_area, "functions": by_function}
+
+
+async def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api_gateway.app import create_app
+    from auth_service.bootstrap import create_admin
+    from shared.config import Settings
+    from shared.grpc.server import GrpcServiceHost
+    from shared.logging import configure_logging
+    from shared.runtime import open_infrastructure
+
+    configure_logging("bench", "WARNING", False)
+    # Search is off here: the loan indexer parks loans in its backlog, quietly.
+    logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
+    settings = Settings(
+        env="test",
+        mongo_url=args.mongo_url,
+        mongo_db=args.db,
+        es_url="http://127.0.0.1:1",  # no search: the indexer parks loans in its backlog
+        es_index_prefix=f"bench{uuid.uuid4().hex[:6]}",
+        redis_key_prefix=f"bench:{uuid.uuid4().hex[:6]}:",
+        amqp_exchange=args.exchange,
+        data_dir=Path(args.data),
+        log_level="WARNING",
+        log_json=False,
+        auth_port=0,
+        user_port=0,
+        loan_port=0,
+        payment_port=0,
+        reporting_addr="127.0.0.1:1",
+        grpc_deadline_seconds=30.0,
+        login_rate_limit_per_minute=100_000,
+    )
+    await create_admin(settings, email=ADMIN[0], password=ADMIN[1])
+    hotspots = Hotspots(Path(args.profile_out))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGUSR1, hotspots.start)
+    loop.add_signal_handler(signal.SIGUSR2, hotspots.stop)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with contextlib.AsyncExitStack() as exits:
+        for name in ("auth", "user", "loan", "payment"):
+            module = __import__(f"{name}_service.main", fromlist=["build"])
+            infra = await open_infrastructure(settings, name)
+            exits.push_async_callback(infra.close)
+            host = GrpcServiceHost(
+                await module.build(infra), host="127.0.0.1", port=0, grace_seconds=1.0
+            )
+            await host.start()
+            exits.push_async_callback(host.stop)
+            settings = settings.model_copy(update={f"{name}_addr": host.address})
+        agent_id, token = await make_agent(settings)
+        loans = await seed_loans(settings, agent_id, args.loans)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=args.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        task = asyncio.create_task(server.serve())
+        if not await poll(lambda: bool(server.started), within=30):
+            raise SystemExit("uvicorn did not start")
+        print(json.dumps({"ready": True, "token": token, "loans": loans}), flush=True)
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+
+# ====================================================================== the load (parent)
+
+
+async def post_many(
+    port: int, token: str, loans: list[str], count: int, concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    statuses: dict[int, int] = defaultdict(int)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60.0
+    ) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                began = time.perf_counter()
+                r = await client.post(
+                    "/api/v1/payments",
+                    json={
+                        "loan_id": loans[i % len(loans)],
+                        "amount": {"amount_minor": 100, "currency": "USD"},
+                        "channel": "CASH",
+                    },
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                latencies.append(time.perf_counter() - began)
+                statuses[r.status_code] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> float:
+    """The same writes as ``count`` repayments, straight to MongoDB: repayments/s."""
+    from shared.mongo import create_mongo_client, run_in_transaction
+
+    client = create_mongo_client(url, app_name="bench-raw")
+    db = client[f"bench_raw_{uuid.uuid4().hex[:6]}"]
+    txns = [{"n": k, "amount": 100, "value_date": TODAY.isoformat()} for k in range(30)]
+    await db.loans.insert_many(
+        [{"_id": f"L{i}", "version": 0, "transactions": txns} for i in range(loans)]
+    )
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def loan_txn(session: Any, *, i: int) -> None:
+        loan = await db.loans.find_one({"_id": f"L{i % loans}"}, session=session)
+        assert loan is not None
+        await db.loans.replace_one(
+            {"_id": loan["_id"], "version": loan["version"]},
+            {**loan, "version": loan["version"] + 1},
+            session=session,
+        )
+        await db.loan_payments.insert_one({"_id": f"p{i}", "loan": loan["_id"]}, session=session)
+        await db.loan_outbox.insert_one({"_id": f"le{i}", "status": "pending"}, session=session)
+
+    async def settle_txn(session: Any, *, i: int) -> None:
+        await db.payments.update_one(
+            {"_id": f"p{i}", "status": "PENDING"}, {"$set": {"status": "POSTED"}}, session=session
+        )
+        await db.outbox.insert_one({"_id": f"e{i}", "status": "pending"}, session=session)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await db.payments.insert_one(
+                {"_id": f"p{i}", "status": "PENDING", "posted_by": "a", "key": str(i)}
+            )
+            await run_in_transaction(client, functools.partial(loan_txn, i=i))
+            await db.counters.find_one_and_update(
+                {"_id": "receipt"}, {"$inc": {"seq": 1}}, upsert=True
+            )
+            await run_in_transaction(client, functools.partial(settle_txn, i=i))
+            await db.loan_outbox.update_one({"_id": f"le{i}"}, {"$set": {"status": "sent"}})
+            await db.outbox.update_one({"_id": f"e{i}"}, {"$set": {"status": "sent"}})
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_profile(data: dict[str, Any], top: int) -> None:
+    total = data["total"] or 1.0
+    print(f"where the serving process spent its time ({total:.1f} s sampled, one thread):")
+    for name, seconds in sorted(data["areas"].items(), key=lambda kv: -kv[1]):
+        if seconds / total >= 0.005:
+            print(f"  {seconds / total * 100:5.1f}%  {name}")
+    print(f"top {top} functions by self time:")
+    for name, seconds in sorted(data["functions"].items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {seconds / total * 100:5.1f}%  {name}")
+
+
+async def drop_databases(url: str, prefix: str) -> None:
+    from shared.mongo import create_mongo_client
+
+    client = create_mongo_client(url, app_name="bench-cleanup")
+    try:
+        for name in await client.list_database_names():
+            if name.startswith(prefix):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+async def drop_exchange(amqp_url: str, exchange: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        for name in (exchange, f"{exchange}.dlx"):
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(name)
+    finally:
+        await connection.close()
+
+
+async def drive(
+    args: argparse.Namespace, url: str, source: str, db_pid: int | None = None
+) -> None:
+    from microfinance_cli.backends import free_port
+    from shared.config import Settings
+
+    db = f"benchpay_{uuid.uuid4().hex[:6]}"
+    exchange = f"benchpay.{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data:
+        profile_out = Path(data) / "profile.json"
+        argv = [
+            sys.executable, __file__, "--serve", "--mongo-url", url, "--db", db,
+            "--exchange", exchange, "--data", data, "--port", str(port),
+            "--loans", str(args.loans), "--profile-out", str(profile_out),
+        ]  # fmt: skip
+        child_log = Path(data) / "system.log"
+        with child_log.open("wb") as log_file:
+            child = subprocess.Popen(  # noqa: ASYNC220 - started once, then only signalled
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+        try:
+            assert child.stdout is not None
+            line = await asyncio.to_thread(child.stdout.readline)
+            if not line:
+                tail = child_log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the serving process died during setup:\n{tail}")
+            ready = json.loads(line)
+            token, loans = ready["token"], ready["loans"]
+            print(f"MongoDB: {source}; RabbitMQ: {Settings().amqp_url} (relays publishing)")
+            print(
+                f"system: gateway (uvicorn) + auth, user, loan, payment services in one "
+                f"process; load: httpx in another; {len(loans)} loans of one agent"
+            )
+            await post_many(port, token, loans, 20, 4)  # warm up every path
+            levels = [int(x) for x in args.levels.split(",")]
+            results: list[tuple[int, float, list[float]]] = []
+            header = (
+                f"{'in flight':>9} {'requests':>8} {'posted/s':>9} {'p50 ms':>8} "
+                f"{'p95 ms':>8} {'p99 ms':>8} {'raw Mongo/s':>12} {'ratio':>6} "
+                f"{'CPU ms/post: system':>20} {'database':>9}"
+            )
+            print("POST /api/v1/payments over HTTP, each with a new Idempotency-Key:")
+            print(header)
+            for level in levels:
+                n = max(args.requests, level * 3) if level > 1 else max(40, args.requests // 5)
+                cpu_before = cpu_seconds(child.pid), cpu_seconds(db_pid)
+                elapsed, lat, statuses = await post_many(port, token, loans, n, level)
+                cpu_sys = (cpu_seconds(child.pid) - cpu_before[0]) / n * 1e3
+                cpu_db = (cpu_seconds(db_pid) - cpu_before[1]) / n * 1e3
+                bad = {k: v for k, v in statuses.items() if k != 201}
+                raw = await raw_ceiling(url, n, level, args.loans)
+                rate = n / elapsed
+                results.append((level, rate, lat))
+                print(
+                    f"{level:>9} {n:>8} {rate:>9.1f} {statistics.median(lat) * 1e3:>8.1f} "
+                    f"{percentile(lat, 95) * 1e3:>8.1f} {percentile(lat, 99) * 1e3:>8.1f} "
+                    f"{raw:>12.1f} {rate / raw:>6.2f} {cpu_sys:>20.1f} "
+                    + (f"{cpu_db:>9.1f}" if db_pid else f"{'n/a':>9}")
+                    + (f"   not 201: {bad}" if bad else "")
+                )
+            print(
+                "ratio = end-to-end repayments/s over the database's own rate for the same "
+                "writes at the same concurrency (1.00 would mean no overhead at all); CPU "
+                "ms/post: CPU time the system process (gateway and services, one thread) and "
+                "the database process spent per repayment"
+            )
+            child.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(0.2)  # let the profiler start before the load
+            await post_many(port, token, loans, args.profile_requests, 32)
+            child.send_signal(signal.SIGUSR2)
+            # The child writes the profile when the profiler stops.
+            if await poll(profile_out.exists, within=30):
+                print(f"profile: {args.profile_requests} more posts at 32 in flight")
+                print_profile(json.loads(profile_out.read_text()), args.top)
+            errors = [
+                line
+                for line in child_log.read_text(errors="replace").splitlines()
+                if " ERROR " in line
+            ]
+            if errors:
+                print(f"the system logged {len(errors)} errors; first: {errors[0]}")
+        finally:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            await drop_databases(url, db)
+            with contextlib.suppress(Exception):
+                await drop_exchange(Settings().amqp_url, exchange)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="posts per level")
+    parser.add_argument("--loans", type=int, default=200)
+    parser.add_argument("--levels", default="1,8,32,128")
+    parser.add_argument("--profile-requests", type=int, default=300)
+    parser.add_argument("--top", type=int, default=15)
+    # Internal: the serving child.
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mongo-url", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--exchange", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args))
+        return
+    url = os.environ.get("MF_MONGO_URL")
+    if url:
+        asyncio.run(drive(args, url, "MF_MONGO_URL"))
+        return
+    from microfinance_cli import backends
+
+    with backends.start_mongo_substitute(None) as running:
+        pid = running.process.pid if running.process else None
+        asyncio.run(drive(args, running.url, "embedded substitute secantusdb (in memory)", pid))
+
+
+if __name__ == "__main__":
+    main()
