@@ -14,7 +14,7 @@ from api_gateway.deps import GatewayState
 from api_gateway.errors import install_error_handlers
 from api_gateway.middleware import DEFAULT_MAX_BODY_BYTES, RequestContextMiddleware
 from api_gateway.ratelimit import LoginRateLimiter
-from api_gateway.routes import auth, health, loans, payments, products, staff
+from api_gateway.routes import auth, borrowers, health, loans, payments, products, staff
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.runtime import auth_jwks_fetcher, make_verifier
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(staff.router)
+    app.include_router(borrowers.router)
     app.include_router(products.router)
     app.include_router(loans.router)
     app.include_router(payments.router)

@@ -29,6 +29,7 @@ class ServiceClients:
     channels: dict[str, aio.Channel]
     auth: auth_pb2_grpc.AuthServiceStub
     users: user_pb2_grpc.UserServiceStub
+    borrowers: user_pb2_grpc.BorrowerServiceStub
     loans: loan_pb2_grpc.LoanServiceStub
     products: loan_pb2_grpc.LoanProductServiceStub
 
@@ -44,6 +45,7 @@ class ServiceClients:
             channels=channels,
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             users=user_pb2_grpc.UserServiceStub(channels["user"]),
+            borrowers=user_pb2_grpc.BorrowerServiceStub(channels["user"]),
             loans=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             products=loan_pb2_grpc.LoanProductServiceStub(channels["loan"]),
         )

@@ -10,7 +10,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -210,6 +210,46 @@ def rotate_keys() -> None:
     _require_mongo()
     kid, published = asyncio.run(rotate(Settings()))
     _echo(f"new signing key {kid}; published keys: {', '.join(published)}")
+
+
+class ReindexTarget(StrEnum):
+    borrowers = "borrowers"
+
+
+@app.command()
+def reindex(
+    target: Annotated[ReindexTarget, typer.Argument(help="Which search index to rebuild.")],
+    recreate: Annotated[
+        bool,
+        typer.Option(help="Drop the index first (after a mapping change it cannot take in place)."),
+    ] = False,
+) -> None:
+    """Rebuild a search index from MongoDB (after an Elasticsearch outage, or to repair it)."""
+    from shared.config import Settings
+    from shared.errors import Unavailable
+    from user_service.reindex import reindex_from_settings
+
+    _require_mongo()
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def on_total(total: int) -> None:
+            label = f"reindexing {target.value}"
+            bars.append(stack.enter_context(typer.progressbar(length=total, label=label)))
+
+        try:
+            result = asyncio.run(
+                reindex_from_settings(
+                    Settings(),
+                    recreate=recreate,
+                    on_total=on_total,
+                    on_progress=lambda n: bars[0].update(n),
+                )
+            )
+        except Unavailable as exc:
+            _echo(f"error: {exc}; is Elasticsearch up at MF_ES_URL?")
+            raise typer.Exit(1) from None
+    _echo(f"{result.index}: {result.indexed} of {result.total} {target.value} indexed")
 
 
 # ---- checking ---------------------------------------------------------------------------

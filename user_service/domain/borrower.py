@@ -447,6 +447,12 @@ def _address(c: _Collector, value: AddressInput, path: str) -> Address:
     )
 
 
+def current_or_none(country: str) -> str | None:
+    """A usable region code, or None (an invalid one is reported by its own field)."""
+    code = country.strip().upper()
+    return code if code in COUNTRIES else None
+
+
 def _optional_phone(value: str, field_name: str, region: str | None) -> str:
     return normalize_phone(value, field_name, region) if value.strip() else ""
 
@@ -461,9 +467,14 @@ def validate_input(inp: BorrowerInput, *, today: date, phone_region: str | None)
     gender = c.run(lambda: parse_enum(Gender, inp.gender, "gender"))
     nationality = c.run(lambda: check_country(inp.nationality, "nationality"), "")
     marital = c.run(lambda: parse_enum(MaritalStatus, inp.marital_status, "marital_status"))
-    phone = c.run(lambda: normalize_phone(inp.phone, "phone", phone_region), "")
+    # A number written locally ("0712 345 678") is read in the configured region, else in
+    # the borrower's own country.
+    region = phone_region or current_or_none(inp.current_address.country) or current_or_none(
+        inp.nationality
+    )
+    phone = c.run(lambda: normalize_phone(inp.phone, "phone", region), "")
     alternate = c.run(
-        lambda: _optional_phone(inp.alternate_phone, "alternate_phone", phone_region), ""
+        lambda: _optional_phone(inp.alternate_phone, "alternate_phone", region), ""
     )
     if phone and alternate and phone == alternate:
         c.violations.append(FieldViolation("alternate_phone", "is the same as phone"))
@@ -520,7 +531,7 @@ def validate_input(inp: BorrowerInput, *, today: date, phone_region: str | None)
             lambda: check_text(ec.relationship, "emergency_contact.relationship", 50), ""
         ),
         phone=c.run(
-            lambda: _optional_phone(ec.phone, "emergency_contact.phone", phone_region), ""
+            lambda: _optional_phone(ec.phone, "emergency_contact.phone", region), ""
         ),
     )
     if (ec.name.strip() or ec.relationship.strip() or ec.phone.strip()) and not (

@@ -1,0 +1,182 @@
+"""Borrower messages <-> the JSON models of the HTTP API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from api_gateway import borrower_schemas as s
+from api_gateway import convert
+from microfinance.common.v1 import common_pb2
+from microfinance.user.v1 import user_pb2
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _name(kind: type[E], enum_type: Any, value: int) -> E | None:
+    if value == 0:
+        return None
+    try:
+        return kind(enum_type.Name(value))
+    except ValueError:
+        return None
+
+
+def _value(enum_type: Any, value: StrEnum | None) -> Any:
+    return enum_type.Value(value.value) if value is not None else 0
+
+
+def _address(a: user_pb2.Address) -> s.AddressOut:
+    return s.AddressOut(
+        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
+        postal_code=a.postal_code, country=a.country,
+    )
+
+
+def borrower(b: user_pb2.Borrower) -> s.BorrowerOut:
+    job = b.employment
+    return s.BorrowerOut(
+        id=b.id,
+        first_name=b.first_name,
+        middle_name=b.middle_name,
+        last_name=b.last_name,
+        date_of_birth=b.date_of_birth,
+        gender=_name(s.GenderName, user_pb2.Gender, b.gender),
+        nationality=b.nationality,
+        marital_status=_name(s.MaritalStatusName, user_pb2.MaritalStatus, b.marital_status),
+        phone=b.phone,
+        alternate_phone=b.alternate_phone,
+        email=b.email,
+        current_address=_address(b.current_address),
+        permanent_address=_address(b.permanent_address),
+        identity_documents=[
+            s.IdentityDocumentOut(
+                type=_name(s.IdTypeName, user_pb2.IdentityDocument.Type, d.type),
+                number=d.number,
+                issuer=d.issuer,
+                issue_date=d.issue_date,
+                expiry_date=d.expiry_date,
+            )
+            for d in b.identity_documents
+        ],
+        employment=s.EmploymentOut(
+            status=_name(s.EmploymentStatusName, user_pb2.EmploymentStatus, job.status),
+            employer_or_business=job.employer_or_business,
+            occupation=job.occupation,
+            monthly_income=convert.money(job.monthly_income)
+            if job.HasField("monthly_income")
+            else None,
+        ),
+        emergency_contact=s.EmergencyContactOut(
+            name=b.emergency_contact.name,
+            relationship=b.emergency_contact.relationship,
+            phone=b.emergency_contact.phone,
+        ),
+        kyc_status=_name(s.KycStatusName, user_pb2.KycStatus, b.kyc_status),
+        kyc_note=b.kyc_note,
+        risk_profile=_name(s.RiskProfileName, user_pb2.RiskProfile, b.risk_profile),
+        account_status=_name(s.AccountStatusName, user_pb2.AccountStatus, b.account_status),
+        assigned_agent_id=b.assigned_agent_id,
+        branch_id=b.branch_id,
+        notes=b.notes,
+        deactivation_reason=b.deactivation_reason,
+        audit=convert.audit(b.audit),
+        version=b.version,
+    )
+
+
+def history_entry(e: user_pb2.BorrowerHistoryEntry) -> s.HistoryEntryOut:
+    return s.HistoryEntryOut(
+        id=e.id,
+        actor=e.actor,
+        at=convert.instant(e, "at"),
+        action=_name(s.HistoryActionName, user_pb2.BorrowerHistoryEntry.Action, e.action),
+        changes=[
+            s.FieldChangeOut(field=c.field, old_value=c.old_value, new_value=c.new_value)
+            for c in e.changes
+        ],
+        reason=e.reason,
+        version=e.version,
+    )
+
+
+def _money(m: s.MoneyIn | None) -> common_pb2.Money | None:
+    if m is None:
+        return None
+    return common_pb2.Money(amount_minor=m.amount_minor, currency=m.currency.upper())
+
+
+def _text(value: str | None) -> str:
+    return value or ""
+
+
+def _address_in(a: BaseModel | None) -> user_pb2.Address:
+    if a is None:
+        return user_pb2.Address()
+    return user_pb2.Address(
+        **{k: _text(getattr(a, k)) for k in ("line1", "line2", "city", "region",
+                                              "postal_code", "country")}
+    )
+
+
+def _documents(docs: list[s.IdentityDocumentIn] | None) -> list[user_pb2.IdentityDocument]:
+    return [
+        user_pb2.IdentityDocument(
+            type=_value(user_pb2.IdentityDocument.Type, d.type),
+            number=d.number,
+            issuer=d.issuer,
+            issue_date=d.issue_date,
+            expiry_date=d.expiry_date,
+        )
+        for d in docs or []
+    ]
+
+
+def _employment(e: s.EmploymentIn | s.EmploymentPatch | None) -> user_pb2.Employment:
+    if e is None:
+        return user_pb2.Employment()
+    return user_pb2.Employment(
+        status=_value(user_pb2.EmploymentStatus, e.status),
+        employer_or_business=_text(e.employer_or_business),
+        occupation=_text(e.occupation),
+        monthly_income=_money(e.monthly_income),
+    )
+
+
+def _contact(c: s.EmergencyContactIn | s.EmergencyContactPatch | None) -> user_pb2.EmergencyContact:
+    if c is None:
+        return user_pb2.EmergencyContact()
+    return user_pb2.EmergencyContact(
+        name=_text(c.name), relationship=_text(c.relationship), phone=_text(c.phone)
+    )
+
+
+def borrower_in(body: s.BorrowerCreate | s.BorrowerPatch) -> user_pb2.Borrower:
+    """The request's borrower message; for a patch, unset fields are simply empty."""
+    return user_pb2.Borrower(
+        first_name=_text(body.first_name),
+        middle_name=_text(body.middle_name),
+        last_name=_text(body.last_name),
+        date_of_birth=_text(body.date_of_birth),
+        gender=_value(user_pb2.Gender, body.gender),
+        nationality=_text(body.nationality),
+        marital_status=_value(user_pb2.MaritalStatus, body.marital_status),
+        phone=_text(body.phone),
+        alternate_phone=_text(body.alternate_phone),
+        email=_text(body.email),
+        current_address=_address_in(body.current_address),
+        permanent_address=_address_in(body.permanent_address),
+        identity_documents=_documents(body.identity_documents),
+        employment=_employment(body.employment),
+        emergency_contact=_contact(body.emergency_contact),
+        notes=_text(body.notes),
+        risk_profile=_value(user_pb2.RiskProfile, body.risk_profile),
+        branch_id=_text(body.branch_id),
+        assigned_agent_id=body.assigned_agent_id if isinstance(body, s.BorrowerCreate) else "",
+    )
+
+
+def enum_value(enum_type: Any, value: StrEnum | None) -> Any:
+    return _value(enum_type, value)
