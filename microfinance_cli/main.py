@@ -214,6 +214,7 @@ def rotate_keys() -> None:
 
 class ReindexTarget(StrEnum):
     borrowers = "borrowers"
+    loans = "loans"
 
 
 @app.command()
@@ -227,7 +228,11 @@ def reindex(
     """Rebuild a search index from MongoDB (after an Elasticsearch outage, or to repair it)."""
     from shared.config import Settings
     from shared.errors import Unavailable
-    from user_service.reindex import reindex_from_settings
+
+    if target is ReindexTarget.loans:
+        from loan_service.reindex import reindex_from_settings
+    else:
+        from user_service.reindex import reindex_from_settings  # type: ignore[assignment]
 
     _require_mongo()
     with contextlib.ExitStack() as stack:

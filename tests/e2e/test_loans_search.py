@@ -6,6 +6,11 @@ nothing listens (the shared Elasticsearch keeps running for other tests).
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -19,7 +24,6 @@ from loan_service.adapters.search import (
     SearchBacklog,
     SearchBacklogSweeper,
 )
-from loan_service.reindex import reindex_loans
 from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2
 from microfinance.user.v1 import user_pb2
@@ -118,12 +122,28 @@ async def test_reindex_rebuilds_the_index_from_mongodb(
     borrower = await make_borrower(c, agent, boss, first_name="Tumaini")
     product = await make_product(c, boss)
     loan = await submit(c, agent, borrower, product.id)
-    infra = stack.infra["loan"]
-    es = create_es_client(stack.settings.es_url_or_default())
+    settings = stack.settings
+    env = {
+        **os.environ,
+        "MF_MONGO_URL": settings.mongo_url or "",
+        "MF_MONGO_DB": settings.mongo_db,
+        "MF_ES_URL": settings.es_url or "",
+        "MF_ES_INDEX_PREFIX": settings.es_index_prefix,
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "microfinance_cli", "reindex", "loans", "--recreate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"{settings.es_index_prefix}-loans: (\d+) of \1 loans indexed", done.stdout)
+    es = create_es_client(settings.es_url_or_default())
     try:
-        result = await reindex_loans(infra.db, es, stack.settings.es_index_prefix, recreate=True)
-        assert result.indexed == result.total >= 1
-        ids, total = await LoanSearch(es, stack.settings.es_index_prefix).search(
+        ids, total = await LoanSearch(es, settings.es_index_prefix).search(
             q=loan.loan_number, status=None, agent_id=agent.staff_id, offset=0, size=5
         )
         assert ids[:1] == [loan.id]
