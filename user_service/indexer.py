@@ -62,6 +62,10 @@ def search_consumer(
         queue=queue_name(settings),
         routing_keys=list(EVENT_TYPES),
         handler=indexer,
+        # Order does not matter here (the current record is indexed, versioned), so
+        # several events are handled at once: the index keeps up with bursts of writes.
+        prefetch=64,
+        concurrency=8,
         max_attempts=max_attempts,
         retry_backoff=retry_backoff,
         retry_backoff_max=retry_backoff_max,

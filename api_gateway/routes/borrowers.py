@@ -127,7 +127,7 @@ async def list_borrowers(
     "/{borrower_id}",
     response_model=s.BorrowerOut,
     summary="One borrower (cached)",
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_borrower(
     borrower_id: BorrowerId, caller: AnyStaff, state: State, response: Response

@@ -406,3 +406,24 @@ def test_local_numbers_are_read_in_the_borrowers_country_without_a_configured_re
     assert rules.validate_input(ugandan, today=TODAY, phone_region=None).phone == "+256772123456"
     # A configured region wins over the borrower's country.
     assert rules.validate_input(ugandan, today=TODAY, phone_region="KE").phone.startswith("+254")
+
+
+def test_search_query_shapes() -> None:
+    from user_service.adapters.borrower_search import build_query, check_query
+
+    def clauses(q: str) -> list[str]:
+        query = build_query(q, agent_id="a1", account_status="ACTIVE", phone_region="KE")
+        if "match_none" in query:
+            return []
+        assert {"term": {"assigned_agent_id": "a1"}} in query["bool"]["filter"]
+        return [next(iter(c)) for c in query["bool"]["should"]]
+
+    assert clauses("Mohamed Hassan")[:3] == ["multi_match", "match", "match"]
+    assert "terms" not in clauses("Mohamed Hassan")  # not a phone
+    assert clauses("0712 345 678") == ["terms", "term"]  # digits only: no name clauses
+    assert clauses("A1234567")[-1] == "term"  # letters and digits: names and the ID
+    assert clauses("!!") == []
+    with pytest.raises(InvalidArgument):
+        check_query("   ")
+    with pytest.raises(InvalidArgument):
+        check_query("x" * 201)

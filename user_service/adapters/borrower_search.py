@@ -121,7 +121,28 @@ def build_query(
     q: str, *, agent_id: str | None, account_status: str | None, phone_region: str | None
 ) -> dict[str, Any]:
     """Names (typos, accents, prefixes, sounds-like), phones in any format, ID numbers."""
-    should: list[dict[str, Any]] = [
+    should: list[dict[str, Any]] = []
+    if any(ch.isalpha() for ch in q):
+        should.extend(_name_clauses(q))
+    phones = query_phone_keys(q, phone_region)
+    if phones:
+        should.append({"terms": {"phones": phones, "boost": 10}})
+    id_key = query_id_key(q)
+    if id_key:
+        should.append({"term": {"id_numbers": {"value": id_key, "boost": 10}}})
+    if not should:
+        return {"match_none": {}}
+    filters: list[dict[str, Any]] = []
+    if agent_id:
+        filters.append({"term": {"assigned_agent_id": agent_id}})
+    if account_status:
+        filters.append({"term": {"account_status": account_status}})
+    return {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
+
+
+def _name_clauses(q: str) -> list[dict[str, Any]]:
+    # Digits-only queries (phones, ID numbers) skip these: they are the costly part.
+    clauses: list[dict[str, Any]] = [
         # All words, each within an edit distance: "Mwangy Jose".
         {
             "multi_match": {
@@ -138,20 +159,10 @@ def build_query(
         # Any word, fuzzily: partial matches rank below whole ones.
         {"match": {"full_name": {"query": q, "fuzziness": "AUTO", "prefix_length": 1}}},
     ]
-    keys = name_keys([q])
-    should.extend({"term": {"name_keys": {"value": k, "boost": 1.5}}} for k in keys)
-    phones = query_phone_keys(q, phone_region)
-    if phones:
-        should.append({"terms": {"phones": phones, "boost": 10}})
-    id_key = query_id_key(q)
-    if id_key:
-        should.append({"term": {"id_numbers": {"value": id_key, "boost": 10}}})
-    filters: list[dict[str, Any]] = []
-    if agent_id:
-        filters.append({"term": {"assigned_agent_id": agent_id}})
-    if account_status:
-        filters.append({"term": {"account_status": account_status}})
-    return {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
+    clauses.extend(
+        {"term": {"name_keys": {"value": k, "boost": 1.5}}} for k in name_keys([q])
+    )
+    return clauses
 
 
 def check_query(q: str) -> str:
