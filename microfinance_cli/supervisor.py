@@ -224,8 +224,10 @@ class Supervisor:
                 await child.process.wait()
         for child in self.children:
             # Grandchildren may still hold the pipes open; don't hang on them forever.
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(asyncio.gather(*child.readers), 2.0)
+            except TimeoutError:
+                self.say(f"{child.name}: output still open after it exited; not waiting for it")
             for reader in child.readers:
                 reader.cancel()
         return StopReport(

@@ -241,9 +241,10 @@ async def test_colour_wraps_the_name_only() -> None:
     await sup.start()
     await sup.children[0].process.wait()
     await sup.stop()
-    line = next(x for x in out.getvalue().splitlines() if x.endswith(" hi"))
-    assert line.startswith("\x1b[")
-    assert line.endswith("\x1b[0m hi")
+    lines = [x for x in out.getvalue().splitlines() if x.endswith(" hi")]
+    assert len(lines) == 1, f"child output: {out.getvalue()!r}"
+    assert lines[0].startswith("\x1b[")
+    assert lines[0].endswith("\x1b[0m hi")
 
 
 async def test_overlong_lines_are_passed_on_not_dropped() -> None:
