@@ -13,7 +13,7 @@ from shared.errors import Conflict, FailedPrecondition, InvalidArgument, Permiss
 from shared.identity import Caller
 from shared.mongo import utcnow
 from shared.paging import Page
-from user_service.adapters.staff_repository import StaffRepository
+from user_service.adapters.staff_repository import StaffRepository, StaleStaffVersion
 from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,13 @@ class StaffService:
             await self._record(session, event, updated)
             return updated
 
-        updated = await self._tx(body)
+        try:
+            updated = await self._tx(body)
+        except StaleStaffVersion as stale:
+            raise Conflict(
+                f"staff {staff_id} was changed concurrently (version {stale.current}, "
+                f"expected {stale.expected}); reload and retry"
+            ) from None
         self._events.notify()
         return updated
 

@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.errors import AlreadyExists, Conflict, FieldViolation, NotFound
+from shared.errors import AlreadyExists, FieldViolation, NotFound
 from shared.identity import Role
 from shared.paging import Page
 from user_service.domain.staff import Staff
@@ -62,6 +62,21 @@ def from_doc(doc: dict[str, Any]) -> Staff:
         updated_at=doc.get("updated_at"),
         version=int(doc.get("version", 1)),
     )
+
+
+class StaleStaffVersion(Exception):
+    """The compare-and-set found another version: someone wrote first.
+
+    Not ``Conflict``: ``run_in_transaction`` re-runs a body that raises ``Conflict``,
+    and re-running with the same stale version can only fail again. The use case
+    maps this to the public ``Conflict``.
+    """
+
+    def __init__(self, staff_id: str, current: int, expected: int) -> None:
+        super().__init__(staff_id, current, expected)
+        self.staff_id = staff_id
+        self.current = current
+        self.expected = expected
 
 
 def _duplicate(existing_id: str | None) -> AlreadyExists:
@@ -125,7 +140,7 @@ class StaffRepository:
         now: datetime,
         session: AsyncClientSession | None = None,
     ) -> Staff:
-        """Compare-and-set on ``version``: a concurrent writer makes this ABORTED, never lost."""
+        """Compare-and-set on ``version``: a concurrent writer gets ``StaleStaffVersion``."""
         try:
             doc = await self._staff.find_one_and_update(
                 {"_id": staff_id, "version": expected_version},
@@ -140,8 +155,5 @@ class StaffRepository:
             raise _duplicate(await self._id_of(str(changes.get("email", "")))) from exc
         if doc is None:
             current = await self.get(staff_id, session)  # NotFound if it vanished
-            raise Conflict(
-                f"staff {staff_id} was changed concurrently (version {current.version}, "
-                f"expected {expected_version}); reload and retry"
-            )
+            raise StaleStaffVersion(staff_id, current.version, expected_version)
         return from_doc(doc)
