@@ -830,6 +830,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             amount=from_proto(request.amount, field="amount"),
             value_date=parse_date(request.value_date, "value_date"),
             channel=request.channel,
+            on_behalf_of=request.on_behalf_of,
         )
         c = done.view.loan.currency
         return loan_pb2.ApplyRepaymentResponse(
@@ -845,7 +846,11 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.ReverseRepaymentRequest, context: Ctx
     ) -> loan_pb2.ReverseRepaymentResponse:
         done = await self._loans.reverse_repayment(
-            current_caller(), request.payment_id, request.reason, request.loan_id.strip()
+            current_caller(),
+            request.payment_id,
+            request.reason,
+            request.loan_id.strip(),
+            on_behalf_of=request.on_behalf_of,
         )
         loan = done.view.loan
         allocation = next(

@@ -110,6 +110,14 @@ def agent_of(caller: Caller) -> str:
     return caller.agent_id or caller.subject
 
 
+def _actor(caller: Caller, on_behalf_of: str) -> str:
+    """Who a ledger entry is recorded for: a SERVICE relaying a staff member's
+    request (payment_service's recovery loop) names that person; staff are
+    always themselves, whatever they name."""
+    person = _text(on_behalf_of, "on_behalf_of", MAX_PAYMENT_ID)
+    return (person or caller.subject) if caller.is_service else caller.subject
+
+
 def _text(value: str, field_name: str, max_length: int) -> str:
     text = value.strip()
     if len(text) > max_length:
@@ -995,6 +1003,7 @@ class LoanService:
         amount: Money,
         value_date: date,
         channel: str = "",
+        on_behalf_of: str = "",
     ) -> RepaymentOutcome:
         payment_id = payment_id.strip()
         if not payment_id:
@@ -1004,6 +1013,8 @@ class LoanService:
                 "payment_id", f"must be at most {MAX_PAYMENT_ID} characters"
             )
         channel = _text(channel, "channel", MAX_CHANNEL).upper()
+        actor = _actor(caller, on_behalf_of)
+
         def step(loan: Loan, today: date, now: datetime) -> _Change:
             if amount.currency != loan.currency:
                 raise InvalidArgument.field("amount.currency", f"must be {loan.currency}")
@@ -1020,7 +1031,7 @@ class LoanService:
                 amount=amount.amount_minor,
                 value_date=value_date,
                 business_date=today,
-                actor=caller.subject,
+                actor=actor,
                 channel=channel,
                 txn_id=uuid.uuid4().hex,
                 created_at=now,
@@ -1055,7 +1066,8 @@ class LoanService:
                 "recovery": done.recovery,
                 "backdated": backdated,
                 "allocation": _allocation_payload(done.allocation),
-                "applied_by": caller.subject,
+                "applied_by": actor,
+                "relayed_by": caller.subject if actor != caller.subject else None,
             }
 
             def answer(stored: Loan) -> RepaymentOutcome:
@@ -1080,12 +1092,18 @@ class LoanService:
         return result
 
     async def reverse_repayment(
-        self, caller: Caller, payment_id: str, reason: str, loan_id: str = ""
+        self,
+        caller: Caller,
+        payment_id: str,
+        reason: str,
+        loan_id: str = "",
+        on_behalf_of: str = "",
     ) -> ReversalOutcome:
         payment_id = payment_id.strip()
         if not payment_id:
             raise InvalidArgument.field("payment_id", "is required")
         text = check_reason(reason)
+        actor = _actor(caller, on_behalf_of)
         found = await self._loans.payment_loan(payment_id)
         if found is None or (loan_id and loan_id != found):
             raise NotFound(f"no repayment with payment id {payment_id}")
@@ -1105,7 +1123,7 @@ class LoanService:
                 loan.transactions,
                 payment_id=payment_id,
                 reason=text,
-                actor=caller.subject,
+                actor=actor,
                 business_date=today,
                 txn_id=uuid.uuid4().hex,
                 created_at=now,
@@ -1124,7 +1142,8 @@ class LoanService:
                 "amount": target.amount,
                 "value_date": target.value_date.isoformat(),
                 "reason": text,
-                "reversed_by": caller.subject,
+                "reversed_by": actor,
+                "relayed_by": caller.subject if actor != caller.subject else None,
             }
             return _Change(
                 updated,

@@ -12,7 +12,8 @@ Posting (see docs/payments.md):
    REJECTED with the loan service's reason; in the same transaction as the
    ``payment.posted`` / ``payment.rejected`` outbox event. Without an answer
    the payment stays PENDING and the recovery loop re-drives it once its lease
-   runs out, with this service's own token. A payment is therefore applied at
+   runs out, with this service's own token (naming the poster, whom the loan
+   records as the actor). A payment is therefore applied at
    most once and never forgotten, whatever crashes in between.
 
 Reversal records the request first (so a crash cannot lose it), asks the loan
@@ -108,7 +109,7 @@ class Loans(Protocol):
 
     async def holds_payment(self, loan_id: str, payment_id: str) -> bool | Unsettled: ...
 
-    async def reverse(self, payment: Payment, reason: str) -> ReverseOutcome: ...
+    async def reverse(self, payment: Payment, reason: str, requested_by: str) -> ReverseOutcome: ...
 
     async def loans_due(self, agent_id: str, on: str) -> list[DueLoan]: ...
 
@@ -458,7 +459,7 @@ class PaymentService:
     async def _drive_reversal(self, payment: Payment) -> Payment:
         request = payment.reversal_request
         assert request is not None
-        outcome = await self._loans.reverse(payment, request.reason)
+        outcome = await self._loans.reverse(payment, request.reason, request.requested_by)
         now = self._clock()
         if isinstance(outcome, ReversedOnLoan):
             done = payment.reversed(

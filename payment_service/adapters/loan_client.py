@@ -1,7 +1,9 @@
 """The loan service, as payment_service needs it, over gRPC.
 
 Calls carry whoever is in ``caller_var``: the staff member for a request, or
-this service's own SERVICE identity inside the recovery loop. Answers are
+this service's own SERVICE identity inside the recovery loop. Either way they
+name the staff member (``on_behalf_of``) so the loan records the poster, not
+this service, as the transaction's actor. Answers are
 classified here, once: an applied repayment, a refusal for good (the loan
 said no), or nothing settled (unreachable, timed out, conflict retries used
 up, an unexpected failure), which leaves the payment PENDING.
@@ -105,6 +107,8 @@ class LoanClient:
             ),
             value_date=payment.value_date.isoformat(),
             channel=payment.channel.value,
+            # Recorded as the actor when the recovery loop calls as this service.
+            on_behalf_of=payment.posted_by,
         )
         for attempt in range(1, ABORTED_RETRIES + 1):
             try:
@@ -160,9 +164,12 @@ class LoanClient:
             if not token:
                 return False
 
-    async def reverse(self, payment: Payment, reason: str) -> ReverseOutcome:
+    async def reverse(self, payment: Payment, reason: str, requested_by: str) -> ReverseOutcome:
         request = loan_pb2.ReverseRepaymentRequest(
-            payment_id=payment.id, reason=reason, loan_id=payment.loan_id
+            payment_id=payment.id,
+            reason=reason,
+            loan_id=payment.loan_id,
+            on_behalf_of=requested_by,
         )
         for attempt in range(1, ABORTED_RETRIES + 1):
             try:

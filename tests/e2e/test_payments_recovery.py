@@ -130,7 +130,8 @@ async def test_loan_service_outage_leaves_payments_pending_until_recovered(
 
             txns = await loan_transactions(c, admin, loan.id)
             (applied,) = repayments(txns, pending["id"])
-            assert applied.actor == "service:payment"
+            # Applied by the loop with the service's token, recorded for the poster.
+            assert applied.actor == p.agent.staff_id
             assert repayments(txns, foreign.json()["id"]) == []
             state = await loan_state(c, admin, loan.id)
             assert state.summary.total_paid.amount_minor == 26_000
@@ -154,6 +155,12 @@ async def test_loan_service_outage_leaves_payments_pending_until_recovered(
             await eventually(reversed_, within=20, what="reversal recovery")
             got = (await gw.get(f"/api/v1/payments/{pending['id']}", headers=admin.headers)).json()
             assert got["reversal"]["reversed_by"] == admin.staff_id
+            reversal = next(
+                t
+                for t in await loan_transactions(c, admin, loan.id)
+                if t.payment_id == pending["id"] and t.type == loan_pb2.REVERSAL
+            )
+            assert reversal.actor == admin.staff_id
             assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 0
     finally:
         await proxy.close()
@@ -306,6 +313,8 @@ async def test_killed_mid_flow_the_payment_settles_exactly_once(
             (one,) = repayments(txns, doc["_id"])
             (two,) = repayments(txns, second["_id"])
             assert (one.amount.amount_minor, two.amount.amount_minor) == (10_000, 20_000)
+            # The first was applied by the recovery loop, the second by the agent's own call.
+            assert (one.actor, two.actor) == (p.agent.staff_id, p.agent.staff_id)
             state = await loan_state(c, admin, loan.id)
             assert state.summary.total_paid.amount_minor == 30_000
 
@@ -337,3 +346,28 @@ async def _is(value: Any, expected: str) -> bool:
 
 async def _applied(c: Any, admin: Login, loan_id: str, payment_id: str) -> bool:
     return bool(repayments(await loan_transactions(c, admin, loan_id), payment_id))
+
+
+async def test_on_behalf_of_is_ignored_for_staff_callers(
+    stack: Stack, admin: Login
+) -> None:
+    async with clients(stack) as c:
+        p = await portfolio(stack, c, admin)
+        loan = await loan_for(c, p, days_ago=7)
+
+        def request(on_behalf_of: str) -> loan_pb2.ApplyRepaymentRequest:
+            return loan_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id,
+                payment_id=f"PAY-{uuid.uuid4().hex[:12]}",
+                amount=common_pb2.Money(amount_minor=1_000, currency="USD"),
+                value_date=loan.disbursement_date,
+                channel="CASH",
+                on_behalf_of=on_behalf_of,
+            )
+
+        # Staff are recorded as themselves, whoever they name.
+        named = await c.loans.ApplyRepayment(request(admin.staff_id), metadata=md(p.agent))
+        assert named.transaction.actor == p.agent.staff_id
+        own = await c.loans.ApplyRepayment(request(p.agent.staff_id), metadata=md(p.agent))
+        assert own.transaction.actor == p.agent.staff_id
+        assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 2_000

@@ -802,18 +802,20 @@ class WaiveChargesResponse(_message.Message):
     def __init__(self, loan: _Optional[_Union[Loan, _Mapping]] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
 
 class ApplyRepaymentRequest(_message.Message):
-    __slots__ = ("loan_id", "payment_id", "amount", "value_date", "channel")
+    __slots__ = ("loan_id", "payment_id", "amount", "value_date", "channel", "on_behalf_of")
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     VALUE_DATE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
     loan_id: str
     payment_id: str
     amount: _common_pb2.Money
     value_date: str
     channel: str
-    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+    on_behalf_of: str
+    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
 
 class ApplyRepaymentResponse(_message.Message):
     __slots__ = ("transaction", "allocation", "loan", "closed", "replayed", "recovery")
@@ -832,14 +834,16 @@ class ApplyRepaymentResponse(_message.Message):
     def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., loan: _Optional[_Union[Loan, _Mapping]] = ..., closed: _Optional[bool] = ..., replayed: _Optional[bool] = ..., recovery: _Optional[bool] = ...) -> None: ...
 
 class ReverseRepaymentRequest(_message.Message):
-    __slots__ = ("payment_id", "reason", "loan_id")
+    __slots__ = ("payment_id", "reason", "loan_id", "on_behalf_of")
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
     payment_id: str
     reason: str
     loan_id: str
-    def __init__(self, payment_id: _Optional[str] = ..., reason: _Optional[str] = ..., loan_id: _Optional[str] = ...) -> None: ...
+    on_behalf_of: str
+    def __init__(self, payment_id: _Optional[str] = ..., reason: _Optional[str] = ..., loan_id: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
 
 class ReverseRepaymentResponse(_message.Message):
     __slots__ = ("reversal", "loan", "replayed")

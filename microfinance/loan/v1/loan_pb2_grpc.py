@@ -560,14 +560,14 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApplyRepayment(self, request, context):
-        """ADMIN, AGENT (own; called by payment_service). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, ALREADY_EXISTS (payment_id already applied with another amount or date, or to another loan), FAILED_PRECONDITION (state, over payoff: the message states the payoff amount), ABORTED.
+        """ADMIN, AGENT (own; called by payment_service), SERVICE (payment_service re-driving a pending payment, on_behalf_of the poster). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, ALREADY_EXISTS (payment_id already applied with another amount or date, or to another loan), FAILED_PRECONDITION (state, over payoff: the message states the payoff amount), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReverseRepayment(self, request, context):
-        """ADMIN (called by payment_service). Replays without the repayment; idempotent on payment_id. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ABORTED.
+        """ADMIN (called by payment_service), SERVICE (payment_service completing a requested reversal, on_behalf_of the admin). Replays without the repayment; idempotent on payment_id. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
