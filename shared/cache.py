@@ -28,6 +28,37 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
+# Versioned entries are hashes {v: version, d: data}; a tombstone is {v: version} with no
+# data. Writes compare versions inside Redis, so of two racing writers the newer version
+# always stays, whatever order their writes arrive in. A key of another type (an entry
+# from before versioning) counts as absent.
+_VERSIONED_GET = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
+return redis.call('HMGET', KEYS[1], 'v', 'd')
+"""
+# Store data at version ARGV[1] unless a newer version (data or tombstone) is held.
+_SET_IF_NEWER = """
+local t = redis.call('TYPE', KEYS[1]).ok
+local held = nil
+if t == 'hash' then held = tonumber(redis.call('HGET', KEYS[1], 'v')) end
+if held and held > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+# Drop anything older than version ARGV[1] and remember that version, so a late write of
+# an older one is refused. Data already at that version (or newer) is current: kept.
+_TOMBSTONE = """
+local t = redis.call('TYPE', KEYS[1]).ok
+local held = nil
+if t == 'hash' then held = tonumber(redis.call('HGET', KEYS[1], 'v')) end
+if held and held >= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
@@ -78,7 +109,10 @@ class Cache:
         self._open_until = 0.0
         self._last_log = float("-inf")
         self._unlogged = 0
-        self._incr_script = redis.register_script(_INCR_WITH_TTL) if redis is not None else None
+        scripts = (_INCR_WITH_TTL, _VERSIONED_GET, _SET_IF_NEWER, _TOMBSTONE)
+        self._incr_script, self._versioned_get, self._set_if_newer, self._tombstone = (
+            redis.register_script(s) if redis is not None else None for s in scripts
+        )
 
     # breaker ----------------------------------------------------------------
     @property
@@ -193,6 +227,57 @@ class Cache:
             return None
         self._succeeded()
         return int(result)
+
+    # versioned entries ------------------------------------------------------
+    # For records that carry a version which grows on every write. A reader that missed,
+    # loaded version n from the database and writes it back late cannot overwrite (or
+    # outlive) a newer version: ``invalidate_below`` after each committed write leaves a
+    # tombstone carrying the new version, and ``set_if_newer`` refuses anything older.
+    # Plain delete-on-write cannot do this: the late write lands after the delete.
+
+    async def _script(self, op: str, script: Any, key: str, args: list[Any]) -> Any:
+        if script is None or not self._allow():
+            return None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                result = await script(keys=[self.key(key)], args=args)
+        except _FAILURES as exc:
+            self._failed(op, exc)
+            return None
+        self._succeeded()
+        return result
+
+    async def get_versioned(self, key: str) -> tuple[int, str] | None:
+        """``(version, data)``; None for a miss, a tombstone, or Redis unavailable."""
+        found = await self._script("get", self._versioned_get, key, [])
+        if not isinstance(found, list) or len(found) != 2 or found[1] is None:
+            return None
+        version, data = found
+        try:
+            return int(version), data.decode() if isinstance(data, bytes) else str(data)
+        except (TypeError, ValueError):
+            return None
+
+    async def set_if_newer(
+        self, key: str, value: str, version: int, ttl: int | None = None
+    ) -> bool:
+        """Store ``value`` as ``version`` unless a newer version or tombstone is held.
+
+        False when refused or when Redis was unavailable.
+        """
+        ttl_arg = ttl if ttl and ttl > 0 else 0
+        return bool(await self._script("set", self._set_if_newer, key,
+                                       [int(version), value, int(ttl_arg)]))
+
+    async def invalidate_below(self, key: str, version: int, ttl: int) -> bool:
+        """After committing ``version``: drop older data and refuse it for ``ttl`` seconds.
+
+        The tombstone should outlive any read that can still be in flight; the entry TTL
+        is a safe choice. False when nothing changed (already current) or Redis was
+        unavailable.
+        """
+        return bool(await self._script("delete", self._tombstone, key,
+                                       [int(version), max(1, int(ttl))]))
 
     async def ping(self) -> bool:
         """For health reports; ignores the breaker so it tells the current truth."""

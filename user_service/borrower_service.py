@@ -231,7 +231,7 @@ class BorrowerService:
                 current = await self._visible(caller, current.id)
                 continue
             self._events.notify()
-            await self._cache.invalidate(new.id)
+            await self._cache.invalidate(new.id, new.version)
             return new
         raise AssertionError("unreachable")
 

@@ -133,9 +133,11 @@ async def make_env(
     es: AsyncElasticsearch,
     es_prefix: str,
     cache: Cache,
+    *,
+    repo: BorrowerRepository | None = None,
 ) -> Env:
     await IndexRegistry(STAFF_INDEXES).merge(IndexRegistry(BORROWER_INDEXES)).apply(db)
-    repo = BorrowerRepository(db)
+    repo = repo or BorrowerRepository(db)
     staff = StaffRepository(db)
     search = BorrowerSearch(es, es_prefix, phone_region="KE")
     borrower_cache = BorrowerCache(cache)

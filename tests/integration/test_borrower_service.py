@@ -31,8 +31,10 @@ from tests.integration.borrower_support import (
     unique_number,
 )
 from tests.integration.support import eventually
+from user_service.adapters.borrower_repository import BorrowerRepository
 from user_service.domain.borrower import (
     AddressInput,
+    Borrower,
     BorrowerInput,
     IdentityDocumentInput,
     RiskProfile,
@@ -288,6 +290,63 @@ async def test_update_is_audited_and_invalidates_the_cache(env: Env) -> None:
     )
     assert risky.risk_profile is not None
     assert risky.risk_profile.value == "LOW"
+
+
+class HeldRepository(BorrowerRepository):
+    """The real repository, whose next plain read can be held after it has read MongoDB.
+
+    It puts a GetBorrower cache miss exactly between its MongoDB read and its cache
+    write, so a concurrent update can commit in between: the race, made deterministic.
+    """
+
+    def __init__(self, db: Any) -> None:
+        super().__init__(db)
+        self.hold = False
+        self.has_read = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def find(self, borrower_id: str, session: Any = None) -> Borrower | None:
+        found = await super().find(borrower_id, session)
+        if self.hold and session is None:
+            self.hold = False
+            self.has_read.set()
+            await self.release.wait()
+        return found
+
+
+async def test_a_read_that_races_an_update_never_leaves_the_old_version_cached(
+    env: Env, mongo_client, es_client, es_prefix, redis_client, redis_prefix
+) -> None:
+    held = HeldRepository(env.db)
+    # A second replica of the service: same MongoDB, same Redis keys, its reads held.
+    replica = await make_env(
+        mongo_client, env.db, es_client, es_prefix, Cache(redis_client, prefix=redis_prefix),
+        repo=held,
+    )
+    a = await env.new_agent()
+    made = await env.service.create(a, borrower_input(notes="first"))
+
+    # 1. The replica's GetBorrower misses the cache and reads version 1 from MongoDB.
+    held.hold = True
+    reader = asyncio.create_task(replica.service.get(a, made.id))
+    await asyncio.wait_for(held.has_read.wait(), 10)
+    # 2. An update commits version 2 and invalidates the cache.
+    updated = await env.service.update(a, made.id, BorrowerInput(notes="second"), ["notes"])
+    assert updated.version == 2
+    # 3. The replica's read now finishes and tries to cache what it read: version 1.
+    held.release.set()
+    assert (await asyncio.wait_for(reader, 10)).version == 1  # it began before the update
+
+    # Version 1 must not be what the cache serves from now on.
+    cached = await env.cache.get(made.id)
+    assert cached is None or cached.version == 2
+    for service in (env.service, replica.service):
+        got = await service.get(a, made.id)
+        assert (got.version, got.profile.notes) == (2, "second")
+    # The read after the update filled the cache with version 2.
+    cached = await env.cache.get(made.id)
+    assert cached is not None
+    assert cached.version == 2
 
 
 async def test_versions_guard_concurrent_updates(env: Env) -> None:

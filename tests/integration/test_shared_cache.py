@@ -35,6 +35,48 @@ async def test_cache_operations_against_redis(redis_client, redis_prefix) -> Non
     assert await cache.ping() is True
 
 
+async def test_versioned_entries_never_go_back_to_an_older_version(
+    redis_client, redis_prefix
+) -> None:
+    cache = Cache(redis_client, prefix=redis_prefix)
+    assert await cache.get_versioned("b") is None
+    assert await cache.set_if_newer("b", "v1", 1, ttl=60) is True
+    assert await cache.get_versioned("b") == (1, "v1")
+    assert 0 < await redis_client.ttl(f"{redis_prefix}b") <= 60
+
+    # Writers racing: the newer version stays whichever write lands last.
+    assert await cache.set_if_newer("b", "v3", 3, ttl=60) is True
+    assert await cache.set_if_newer("b", "v2", 2, ttl=60) is False
+    assert await cache.get_versioned("b") == (3, "v3")
+
+    # Version 4 committed: the tombstone hides version 3 and refuses it from a late reader.
+    assert await cache.invalidate_below("b", 4, ttl=60) is True
+    assert await cache.get_versioned("b") is None
+    assert await cache.set_if_newer("b", "v3", 3, ttl=60) is False
+    assert await cache.get_versioned("b") is None
+    assert 0 < await redis_client.ttl(f"{redis_prefix}b") <= 60
+    # A read of version 4 (or newer) fills it again.
+    assert await cache.set_if_newer("b", "v4", 4, ttl=60) is True
+    assert await cache.get_versioned("b") == (4, "v4")
+    # A tombstone for the version already cached keeps the current entry.
+    assert await cache.invalidate_below("b", 4, ttl=60) is False
+    assert await cache.get_versioned("b") == (4, "v4")
+    # A late tombstone for an older version does not hide a newer entry.
+    assert await cache.invalidate_below("b", 2, ttl=60) is False
+    assert await cache.get_versioned("b") == (4, "v4")
+
+    # A tombstone on an absent key still refuses older writes.
+    assert await cache.invalidate_below("fresh", 2, ttl=60) is True
+    assert await cache.set_if_newer("fresh", "v1", 1) is False
+    # A plain (unversioned) value at the key is no entry, and gets replaced.
+    await redis_client.set(f"{redis_prefix}old", "from before versioning")
+    assert await cache.get_versioned("old") is None
+    assert await cache.set_if_newer("old", "v1", 1) is True
+    assert await cache.get_versioned("old") == (1, "v1")
+    assert await redis_client.ttl(f"{redis_prefix}old") == -1  # no ttl given: none set
+    assert cache.failures == 0
+
+
 async def test_cache_fails_open_fast_when_redis_is_unreachable(caplog) -> None:
     cache = Cache(create_redis(f"redis://127.0.0.1:{free_port()}/0"), breaker_seconds=30)
     caplog.set_level(logging.WARNING, logger="shared.cache")
@@ -47,10 +89,13 @@ async def test_cache_fails_open_fast_when_redis_is_unreachable(caplog) -> None:
         assert await cache.get_json("j") is None
         assert await cache.incr_with_ttl("n", 5) is None
         assert await cache.delete("k") is False
+        assert await cache.get_versioned("k") is None
+        assert await cache.set_if_newer("k", "v", 1, ttl=5) is False
+        assert await cache.invalidate_below("k", 2, ttl=5) is False
         elapsed = time.monotonic() - started
     finally:
         await cache.close()
-    assert elapsed < 0.5, f"25 calls against a dead Redis took {elapsed:.2f}s"
+    assert elapsed < 0.5, f"28 calls against a dead Redis took {elapsed:.2f}s"
     # The breaker opened after the first failure: Redis was tried once.
     assert cache.failures == 1
     assert cache.available is False
@@ -64,6 +109,9 @@ async def test_cache_without_redis_is_a_no_op() -> None:
     assert await cache.get("k") is None
     assert await cache.set("k", "v") is False
     assert await cache.incr_with_ttl("k", 1) is None
+    assert await cache.get_versioned("k") is None
+    assert await cache.set_if_newer("k", "v", 1) is False
+    assert await cache.invalidate_below("k", 1, ttl=1) is False
     await cache.close()
 
 

@@ -1,13 +1,19 @@
 """Read-through Redis cache for GetBorrower, on the fail-open shared ``Cache``.
 
-Entries are whole records (scoping is checked after the read, on every call)
-and are deleted after every committed write. If Redis is down, reads go to
-MongoDB and the deletes are skipped; the TTL bounds how long an entry written
+Entries are whole records (scoping is checked after the read, on every call),
+stored with the record's version. After every committed write the entry is
+replaced by a tombstone carrying the new version, and a cache fill is refused
+when the tombstone or the entry holds a newer version. So a read that missed,
+loaded the old version from MongoDB and writes it back after a concurrent
+update has committed cannot leave the old version cached (a plain delete
+would: the late write lands after it). If Redis is down, reads go to MongoDB
+and the tombstones are skipped; the TTL bounds how long an entry written
 before an outage can outlive a change made during it.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -47,13 +53,16 @@ class BorrowerCache:
         return f"{KEY_PREFIX}{borrower_id}"
 
     async def get(self, borrower_id: str) -> Borrower | None:
-        raw = await self._cache.get_json(self.key(borrower_id))
-        if not isinstance(raw, dict):
+        found = await self._cache.get_versioned(self.key(borrower_id))
+        if found is None:
             self.misses += 1
             return None
         try:
+            raw = json.loads(found[1])
             borrower = _from_json(raw)
-        except (KeyError, TypeError, ValueError):
+            if borrower.version != found[0]:
+                raise ValueError("entry version does not match its record")
+        except (KeyError, TypeError, ValueError, AttributeError):
             # An entry from an older shape is a miss, and goes away.
             await self._cache.delete(self.key(borrower_id))
             self.misses += 1
@@ -61,8 +70,16 @@ class BorrowerCache:
         self.hits += 1
         return borrower
 
-    async def put(self, borrower: Borrower) -> None:
-        await self._cache.set_json(self.key(borrower.id), _to_json(borrower), self._ttl)
+    async def put(self, borrower: Borrower) -> bool:
+        """Cache a record read from MongoDB; False when a newer version is known (or no Redis)."""
+        data = json.dumps(_to_json(borrower), separators=(",", ":"))
+        return await self._cache.set_if_newer(
+            self.key(borrower.id), data, borrower.version, self._ttl
+        )
 
-    async def invalidate(self, borrower_id: str) -> None:
-        await self._cache.delete(self.key(borrower_id))
+    async def invalidate(self, borrower_id: str, version: int) -> None:
+        """After ``version`` is committed: nothing older is served or cached again.
+
+        The tombstone lives as long as an entry would, far longer than any read in flight.
+        """
+        await self._cache.invalidate_below(self.key(borrower_id), version, self._ttl)
