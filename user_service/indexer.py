@@ -34,13 +34,20 @@ class BorrowerIndexer:
         self._repo = repo
         self._search = search
         self.indexed = 0
+        # Attempts that failed (Elasticsearch down); the consumer retries them.
+        self.failed = 0
 
     async def __call__(self, event: Event, session: AsyncClientSession) -> None:
         # The current record, read in the consumer's transaction; the version guards order.
         borrower = await self._repo.find(event.aggregate_id, session)
         if borrower is None:
             return
-        if await self._search.put(borrower):
+        try:
+            stored = await self._search.put(borrower)
+        except Exception:
+            self.failed += 1
+            raise
+        if stored:
             self.indexed += 1
 
 

@@ -21,6 +21,7 @@ from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 from shared.errors import FieldViolation, InvalidArgument
+from shared.validation import parse_date
 
 router = APIRouter(prefix="/api/v1/borrowers", tags=["borrowers"])
 
@@ -29,6 +30,15 @@ IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"
 PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
 PageToken = Annotated[str, Query(max_length=512)]
 DateQuery = Annotated[str | None, Query(pattern=s.DATE_PATTERN, description="YYYY-MM-DD")]
+
+
+def _created_range(created_from: str | None, created_to: str | None) -> common_pb2.DateRange:
+    """Checked here so errors name the query parameters sent, not the proto's created.*."""
+    start = parse_date(created_from, "created_from") if created_from else None
+    end = parse_date(created_to, "created_to") if created_to else None
+    if start and end and start > end:
+        raise InvalidArgument.field("created_to", "is before created_from")
+    return common_pb2.DateRange(from_date=created_from or "", to_date=created_to or "")
 
 
 def _tagged(response: Response, borrower: s.BorrowerOut) -> s.BorrowerOut:
@@ -110,7 +120,7 @@ async def list_borrowers(
             agent_id=agent_id or "",
             kyc_status=borrower_convert.enum_value(user_pb2.KycStatus, kyc_status),
             account_status=status_value,
-            created=common_pb2.DateRange(from_date=created_from or "", to_date=created_to or ""),
+            created=_created_range(created_from, created_to),
             branch_id=branch_id or "",
             page=common_pb2.PageRequest(
                 page_size=page_size, page_token=page_token, order_by=order_by

@@ -292,6 +292,28 @@ async def test_search_by_misspelled_name_phone_format_and_id_number(
         assert (await search_ids(stack, agent, written))[0] == muhammad["id"], written
     assert (await search_ids(stack, agent, number.lower()))[0] == with_id["id"]
 
+    # Paged: three matches, two per page, the token carries on; every match once.
+    extra = [
+        await create(stack, agent, first_name=first, last_name=f"Hassan{tag}")
+        for first in ("Halima", "Omar")
+    ]
+    await eventually(
+        lambda: _has(stack, agent, f"Hassan{tag}", {e["id"] for e in extra}), what="indexed"
+    )
+    params: dict[str, str | int] = {"q": f"Hassan{tag}", "page_size": 2}
+    r = await stack.client.get(BASE, params=params, headers=agent.headers)
+    first_page = r.json()
+    assert len(first_page["borrowers"]) == 2
+    assert first_page["page"]["total_size"] >= 3
+    token = first_page["page"]["next_page_token"]
+    assert token
+    r = await stack.client.get(BASE, params={**params, "page_token": token}, headers=agent.headers)
+    rest = r.json()
+    assert rest["page"]["next_page_token"] == ""
+    seen = [b["id"] for b in first_page["borrowers"] + rest["borrowers"]]
+    assert len(seen) == len(set(seen)) == first_page["page"]["total_size"]
+    assert {muhammad["id"], *(e["id"] for e in extra)} <= set(seen)
+
     r = await stack.client.get(BASE, params={"q": "x", "kyc_status": "PENDING"},
                                headers=agent.headers)
     assert r.status_code == 422
@@ -299,6 +321,67 @@ async def test_search_by_misspelled_name_phone_format_and_id_number(
     r = await stack.client.get(BASE, params={"q": "  "}, headers=agent.headers)
     assert r.status_code == 422
     assert r.json()["error"]["fields"][0]["field"] == "q"
+
+
+async def test_list_filters_sort_and_pages_at_the_gateway(stack: Stack, admin: Login) -> None:
+    c = stack.client
+    agent = await stack.ready_staff(admin)
+    names = ["Zuberi", "amani", "Éliane", "Baraka"]
+    made = [await create(stack, agent, last_name=n) for n in names]
+    r = await c.post(f"{BASE}/{made[0]['id']}/deactivate", json={"reason": "left"},
+                     headers=agent.headers)
+    assert r.status_code == 200, r.text
+    r = await c.post(f"{BASE}/{made[1]['id']}/kyc", json={"status": "VERIFIED", "note": "ok"},
+                     headers=admin.headers)
+    assert r.status_code == 200, r.text
+
+    async def listed(who: Login, **params: Any) -> dict[str, Any]:
+        r = await c.get(BASE, params=params, headers=who.headers)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def last_names(body: dict[str, Any]) -> list[str]:
+        return [b["last_name"] for b in body["borrowers"]]
+
+    # Sort: case- and accent-insensitive by last name, either way; the default is newest first.
+    assert last_names(await listed(agent, order_by="last_name")) == [
+        "amani", "Baraka", "Éliane", "Zuberi"
+    ]
+    assert last_names(await listed(agent, order_by="last_name desc")) == [
+        "Zuberi", "Éliane", "Baraka", "amani"
+    ]
+    assert [b["id"] for b in (await listed(agent))["borrowers"]] == [
+        m["id"] for m in reversed(made)
+    ]
+    # Paging.
+    first = await listed(agent, order_by="created_at", page_size=3)
+    assert [b["id"] for b in first["borrowers"]] == [m["id"] for m in made[:3]]
+    assert first["page"]["total_size"] == 4
+    rest = await listed(agent, order_by="created_at", page_size=3,
+                        page_token=first["page"]["next_page_token"])
+    assert [b["id"] for b in rest["borrowers"]] == [made[3]["id"]]
+    assert rest["page"]["next_page_token"] == ""
+    # Filters: statuses, agent (admins), created range.
+    inactive = await listed(agent, account_status="INACTIVE")
+    assert [b["id"] for b in inactive["borrowers"]] == [made[0]["id"]]
+    verified = await listed(admin, agent_id=agent.staff_id, kyc_status="VERIFIED")
+    assert [b["id"] for b in verified["borrowers"]] == [made[1]["id"]]
+    assert (await listed(admin, agent_id=agent.staff_id))["page"]["total_size"] == 4
+    day = made[0]["audit"]["created_at"][:10]
+    assert (await listed(agent, created_from=day, created_to=day))["page"]["total_size"] == 4
+    old = await listed(agent, created_from="2001-01-01", created_to="2001-12-31")
+    assert old["page"]["total_size"] == 0
+    for params, field in (
+        ({"created_from": "2026-02-30"}, "created_from"),
+        ({"created_to": "01/05/2026"}, "created_to"),
+        ({"created_from": "2026-05-02", "created_to": "2026-05-01"}, "created_to"),
+        ({"kyc_status": "MAYBE"}, "kyc_status"),
+        ({"order_by": "shoe_size"}, "order_by"),
+    ):
+        r = await c.get(BASE, params=params, headers=agent.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert field in [f["field"] for f in r.json()["error"]["fields"]], r.json()
 
 
 # ------------------------------------------------------------------ updates and lifecycle
@@ -421,6 +504,7 @@ async def test_search_503_while_es_is_down_creates_still_work_and_reindex_catche
     )
     assert done.returncode == 0, done.stderr
     assert f"{settings.es_index_prefix}-borrowers: 1 of 1 borrowers indexed" in done.stdout
+    assert "reindexing borrowers" in done.stdout  # the progress bar's label
     es = create_es_client(es_url)
     try:
         search = BorrowerSearch(es, settings.es_index_prefix)

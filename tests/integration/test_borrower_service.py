@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,8 +31,9 @@ from tests.integration.borrower_support import (
     page,
     unique_number,
 )
-from tests.integration.support import eventually
+from tests.integration.support import TcpProxy, eventually
 from user_service.adapters.borrower_repository import BorrowerRepository
+from user_service.adapters.borrower_search import BorrowerSearch
 from user_service.domain.borrower import (
     AddressInput,
     Borrower,
@@ -557,6 +559,53 @@ async def test_search_is_unavailable_while_es_is_down_and_reindex_catches_up(
     # Running it again changes nothing (same versions).
     again = await reindex_borrowers(env.db, es_client, es_prefix)
     assert again.total == 1
+
+
+async def test_index_writes_missed_by_a_crash_or_an_outage_catch_up_from_the_outbox(
+    env: Env, mongo_client, amqp_url, amqp_names, es_url
+) -> None:
+    a = await env.new_agent()
+    # Committed while no relay runs, as when the process dies right after the commit:
+    # the event waits in the outbox.
+    before = await env.service.create(a, borrower_input(first_name="Nyokabi"))
+
+    # The pipeline starts with Elasticsearch unreachable (behind a cut proxy).
+    target = urlsplit(es_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 9200).start()
+    await proxy.cut()
+    es = create_es_client(proxy.url("http://"), request_timeout=1.0)
+    await outbox_indexes().merge(processed_indexes()).apply(env.db)
+    settings = Settings(amqp_url=amqp_url, amqp_exchange=amqp_names.exchange)
+    amqp_names.queue("user.borrower-search")
+    indexer = BorrowerIndexer(env.repo, BorrowerSearch(es, env.search.prefix))
+    consumer = search_consumer(
+        settings, mongo_client, env.db, indexer, retry_backoff=0.05, retry_backoff_max=0.2
+    )
+    relay = OutboxRelay(env.outbox, amqp_url, amqp_names.exchange, poll_interval=0.2)
+    await consumer.start()
+    await relay.start()
+    try:
+        # Writes go on succeeding while the index cannot be written.
+        during = await env.service.create(
+            a, borrower_input(first_name="Nyokabi", last_name="Kariuki")
+        )
+        await env.service.update(a, before.id, BorrowerInput(notes="seen"), ["notes"])
+        await eventually(lambda: indexer.failed >= 3, what="index attempts failing")
+        assert indexer.indexed == 0
+        # Elasticsearch is back: the retried events index everything, no reindex needed.
+        await proxy.restore()
+        await eventually(lambda: indexer.indexed >= 3, what="the backlog indexed")
+    finally:
+        await relay.stop()
+        await consumer.stop()
+        await es.close()
+        await proxy.close()
+    await env.search.refresh()
+    found, total = await env.service.search(a, "Nyokabi", page())
+    assert {x.id for x in found} == {before.id, during.id}
+    assert total == 2
+    stored = await env.search.es.get(index=env.search.index, id=before.id)
+    assert stored["_source"]["version"] == 2  # the update, not only the create
 
 
 async def test_get_works_with_redis_down(env: Env, mongo_client, es_client, es_prefix) -> None:
