@@ -55,7 +55,7 @@ from shared.grpc.access import (
 )
 from shared.identity import current_caller
 from shared.money import CURRENCY_EXPONENTS, from_proto
-from shared.paging import Page
+from shared.paging import Page, page_of
 from shared.protos import audit, page_info, page_request, timestamp
 from shared.validation import parse_date
 
@@ -870,12 +870,17 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def GetLoansDue(
         self, request: loan_pb2.GetLoansDueRequest, context: Ctx
     ) -> loan_pb2.GetLoansDueResponse:
-        page = page_request(request.page, {}, [])
-        rows, total = await self._loans.loans_due(
-            current_caller(), request.agent_id.strip(), optional_date(request.date, "date"), page
+        # Size and order_by checks only: the token is a keyset one (see loans_due).
+        size = page_of(request.page.page_size, "", request.page.order_by, {}, []).size
+        found = await self._loans.loans_due(
+            current_caller(),
+            request.agent_id.strip(),
+            optional_date(request.date, "date"),
+            size,
+            request.page.page_token,
         )
         out: list[loan_pb2.DueLoan] = []
-        for row in rows:
+        for row in found.loans:
             c = row.loan.currency
             out.append(
                 loan_pb2.DueLoan(
@@ -892,4 +897,9 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
                     days_past_due=row.days_past_due,
                 )
             )
-        return loan_pb2.GetLoansDueResponse(loans=out, page=page_info(page, len(rows), total))
+        return loan_pb2.GetLoansDueResponse(
+            loans=out,
+            page=common_pb2.PageInfo(
+                next_page_token=found.next_page_token, total_size=found.total
+            ),
+        )

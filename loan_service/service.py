@@ -17,13 +17,16 @@ NOT_FOUND, as if it did not exist.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Protocol, TypeVar
 
 from loan_service.adapters.borrower_client import BorrowerInfo
@@ -388,6 +391,34 @@ class DueLoan:
     days_past_due: int
 
 
+@dataclass(frozen=True, slots=True)
+class DuePage:
+    loans: list[DueLoan]
+    next_page_token: str
+    # Loans matching the stored figures; for a past date an upper bound (loans
+    # written since that day are counted whether or not something was due).
+    total: int
+
+
+def encode_due_token(key: tuple[str, str]) -> str:
+    raw = json.dumps({"n": key[0], "l": key[1]}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_due_token(token: str) -> tuple[str, str] | None:
+    """The (borrower name, loan number) a GetLoansDue page ended at."""
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
+        name, number = data["n"], data["l"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidArgument.field("page.page_token", "is not a valid page token") from exc
+    if not isinstance(name, str) or not isinstance(number, str):
+        raise InvalidArgument.field("page.page_token", "is not a valid page token")
+    return name, number
+
+
 @dataclass
 class _Change:
     """What a domain step decided: the next loan, its events, and the use case's answer."""
@@ -607,34 +638,64 @@ class LoanService:
         return loan, ledger.quote_payoff(loan.terms, loan.schedule, loan.transactions, day)
 
     async def loans_due(
-        self, caller: Caller, agent_id: str, on: date | None, page: Page
-    ) -> tuple[list[DueLoan], int]:
+        self, caller: Caller, agent_id: str, on: date | None, size: int, page_token: str
+    ) -> DuePage:
+        """One page of the agent's loans with something due on or before ``on``.
+
+        Keyset paging on (borrower name, loan number): a page is full whenever
+        more loans follow, and a loan settled between pages moves nothing. Each
+        candidate is replayed as of the date; the ones with nothing due are
+        skipped without shortening the page.
+        """
         if sees_everything(caller):
             if not agent_id:
                 raise InvalidArgument.field("agent_id", "is required for admins")
         else:
             agent_id = agent_of(caller)
+        after = decode_due_token(page_token)
         day = on or self.today()
-        loans, total = await self._loans.due(agent_id, day, page)
+        now = self._clock()
+        # Stored facts are current; loans written since a past date need a replay.
+        changed_since = (
+            datetime.combine(day, time.min, tzinfo=now.tzinfo) if day < now.date() else None
+        )
         out: list[DueLoan] = []
-        for loan in loans:
-            state = self._state(loan, day)
-            if state is None:
-                continue
-            rows = [r for r in state.installments if r.unpaid > 0 and r.due_date <= day]
-            if not rows:
-                continue
-            out.append(
-                DueLoan(
-                    loan=loan,
-                    oldest_due_date=min(r.due_date for r in rows),
-                    installment_numbers=tuple(r.number for r in rows),
-                    amount_due=sum(r.unpaid for r in rows if r.due_date == day),
-                    arrears_amount=sum(r.unpaid for r in rows if r.due_date < day),
-                    days_past_due=state.days_past_due,
-                )
-            )
-        return out, total
+        last = after
+        more = False
+        scan = after
+        while not more:
+            batch = await self._loans.due(agent_id, day, scan, size + 1, changed_since)
+            for loan in batch:
+                scan = (loan.borrower_name, loan.loan_number)
+                row = self._due_row(loan, day)
+                if row is None:
+                    continue
+                if len(out) == size:
+                    more = True
+                    break
+                out.append(row)
+                last = scan
+            if len(batch) <= size:
+                break
+        total = await self._loans.count_due(agent_id, day, changed_since)
+        token = encode_due_token(last) if more and last is not None else ""
+        return DuePage(out, token, max(total, len(out)))
+
+    def _due_row(self, loan: Loan, day: date) -> DueLoan | None:
+        state = self._state(loan, day)
+        if state is None or state.closed or state.written_off:
+            return None
+        rows = [r for r in state.installments if r.unpaid > 0 and r.due_date <= day]
+        if not rows:
+            return None
+        return DueLoan(
+            loan=loan,
+            oldest_due_date=min(r.due_date for r in rows),
+            installment_numbers=tuple(r.number for r in rows),
+            amount_due=sum(r.unpaid for r in rows if r.due_date == day),
+            arrears_amount=sum(r.unpaid for r in rows if r.due_date < day),
+            days_past_due=state.days_past_due,
+        )
 
     # -- writing -------------------------------------------------------------------
     def _with_facts(self, loan: Loan, today: date) -> Loan:

@@ -288,21 +288,75 @@ class LoanRepository:
         )
         return [loan_from_doc(d) async for d in cursor], total
 
-    async def due(self, agent_id: str, on: date, page: Page) -> tuple[list[Loan], int]:
-        """ACTIVE loans of the agent with an installment unsettled and due on or before ``on``."""
-        query = {
+    @staticmethod
+    def _due_query(agent_id: str, on: date, changed_since: datetime | None) -> dict[str, Any]:
+        """Loans that may have an installment unsettled and due on or before ``on``.
+
+        ``arrears_since`` only changes when a loan is written, so for a past date
+        the loans written since that day are candidates too (``changed_since``):
+        a repayment after the date may have settled what was due on it.
+        """
+        query: dict[str, Any] = {
             "agent_id": agent_id,
             "status": LoanStatus.ACTIVE.value,
             "arrears_since": {"$lte": on.toordinal()},
         }
-        total = await self._loans.count_documents(query)
+        if changed_since is None:
+            return query
+        return {
+            "agent_id": agent_id,
+            "$or": [
+                {"status": LoanStatus.ACTIVE.value, "arrears_since": {"$lte": on.toordinal()}},
+                {
+                    "status": {
+                        "$in": [
+                            LoanStatus.ACTIVE.value,
+                            LoanStatus.CLOSED.value,
+                            LoanStatus.WRITTEN_OFF.value,
+                        ]
+                    },
+                    "disbursement_date": {"$lte": on.isoformat()},
+                    "updated_at": {"$gte": changed_since},
+                },
+            ],
+        }
+
+    async def due(
+        self,
+        agent_id: str,
+        on: date,
+        after: tuple[str, str] | None,
+        limit: int,
+        changed_since: datetime | None = None,
+    ) -> list[Loan]:
+        """Candidates for the collection sheet, by (borrower name, loan number).
+
+        Keyset paging: ``after`` is the last (borrower name, loan number) already
+        returned, so loans settled or added between pages shift nothing.
+        """
+        query = self._due_query(agent_id, on, changed_since)
+        if after is not None:
+            name, number = after
+            query = {
+                "$and": [
+                    query,
+                    {
+                        "$or": [
+                            {"borrower_name": {"$gt": name}},
+                            {"borrower_name": name, "loan_number": {"$gt": number}},
+                        ]
+                    },
+                ]
+            }
         cursor = (
-            self._loans.find(query)
-            .sort([("borrower_name", 1), ("loan_number", 1)])
-            .skip(page.offset)
-            .limit(page.size)
+            self._loans.find(query).sort([("borrower_name", 1), ("loan_number", 1)]).limit(limit)
         )
-        return [loan_from_doc(d) async for d in cursor], total
+        return [loan_from_doc(d) async for d in cursor]
+
+    async def count_due(
+        self, agent_id: str, on: date, changed_since: datetime | None = None
+    ) -> int:
+        return await self._loans.count_documents(self._due_query(agent_id, on, changed_since))
 
     async def count_open(
         self,
