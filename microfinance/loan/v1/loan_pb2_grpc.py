@@ -476,7 +476,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLoan(self, request, context):
-        """ADMIN, AGENT (own). State and summary as of the business date. Errors: NOT_FOUND.
+        """ADMIN, AGENT (own), SERVICE (payment_service's recovery loop, unscoped: the payment was scope-checked when posted). State and summary as of the business date. Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -532,7 +532,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTransactions(self, request, context):
-        """ADMIN, AGENT (own). In value-date order, reversals included. Errors: NOT_FOUND.
+        """ADMIN, AGENT (own), SERVICE (payment_service's recovery loop, unscoped). In value-date order, reversals included. Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -581,7 +581,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLoansDue(self, request, context):
-        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date, for the collection sheet. Errors: INVALID_ARGUMENT (agent_id missing for an admin).
+        """ADMIN (any agent), AGENT (self). Installments due or overdue on a date, for the collection sheet; ordered by borrower name then loan number, every page full while more follow (keyset page tokens). Errors: INVALID_ARGUMENT (agent_id missing for an admin, bad page token).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
