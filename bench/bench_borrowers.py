@@ -34,6 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +67,19 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def report(label: str, latencies: list[float], elapsed: float | None = None) -> float:
+def report(
+    label: str, latencies: list[float], elapsed: float | None = None, failed: int = 0
+) -> float:
+    """One line of figures; calls that failed are counted, not timed."""
     rate = len(latencies) / elapsed if elapsed else 0.0
     shown = f"{rate:>8,.0f}/s" if elapsed else " " * 10
+    errors = f", {failed} failed" if failed else ""
+    if not latencies:
+        print(f"  {label:<40}{shown}   no call succeeded{errors}")
+        return rate
     print(
         f"  {label:<40}{shown}   p50 {statistics.median(latencies) * 1e3:7.1f} ms"
-        f"   p99 {percentile(latencies, 99) * 1e3:7.1f} ms   (n={len(latencies)})"
+        f"   p99 {percentile(latencies, 99) * 1e3:7.1f} ms   (n={len(latencies)}{errors})"
     )
     return rate
 
@@ -185,26 +193,47 @@ def borrower_message(i: int, rng: random.Random) -> user_pb2.Borrower:
     )
 
 
-async def run(
-    calls: list[Callable[[], Awaitable[Any]]], concurrency: int
-) -> tuple[float, list[float], list[Any]]:
-    """Run the calls ``concurrency`` at a time; (elapsed, latencies, results)."""
+@dataclass
+class Outcome:
+    elapsed: float
+    latencies: list[float]
+    results: list[Any]
+    # gRPC status name -> count; a failed call is reported, it does not stop the run.
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def explain(self) -> None:
+        for code, n in sorted(self.failures.items()):
+            print(f"    {n} x {code}")
+
+
+async def run(calls: list[Callable[[], Awaitable[Any]]], concurrency: int) -> Outcome:
+    """Run the calls ``concurrency`` at a time; a long run survives a few failed calls."""
     queue: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
-    latencies: list[float] = []
-    results: list[Any] = []
+    outcome = Outcome(0.0, [], [])
 
     async def worker() -> None:
         while not queue.empty():
             call = queue.get_nowait()
             began = time.perf_counter()
-            results.append(await call())
-            latencies.append(time.perf_counter() - began)
+            try:
+                result = await call()
+            except grpc.aio.AioRpcError as exc:
+                name = exc.code().name
+                outcome.failures[name] = outcome.failures.get(name, 0) + 1
+                continue
+            outcome.latencies.append(time.perf_counter() - began)
+            outcome.results.append(result)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, results
+    outcome.elapsed = time.perf_counter() - started
+    return outcome
 
 
 async def indexed_count(es_url: str, index: str) -> int:
@@ -222,9 +251,11 @@ async def es_ceiling(settings: Settings, index: str, queries: list[str]) -> floa
     """Elasticsearch alone, sequential, on the same index: the bound search works under."""
     from user_service.adapters.borrower_search import build_query
 
-    es = create_es_client(settings.es_url_or_default())
+    # A long timeout: on a big index the substitute is slow, and this measures it.
+    es = create_es_client(settings.es_url_or_default(), request_timeout=120.0)
     try:
         timings: dict[str, list[float]] = {"term (cheapest)": [], "the service's queries": []}
+        failed: dict[str, int] = {"term (cheapest)": 0, "the service's queries": 0}
         for q in queries:
             for label, query in (
                 ("term (cheapest)", {"term": {"phones": "710000001"}}),
@@ -232,14 +263,18 @@ async def es_ceiling(settings: Settings, index: str, queries: list[str]) -> floa
                  build_query(q, agent_id=None, account_status=None, phone_region=None)),
             ):
                 began = time.perf_counter()
-                await es.search(index=index, query=query, size=20, source=False,
-                                track_total_hits=True,
-                                sort=[{"_score": "desc"}, {"borrower_id": "asc"}])
+                try:
+                    await es.search(index=index, query=query, size=20, source=False,
+                                    track_total_hits=True,
+                                    sort=[{"_score": "desc"}, {"borrower_id": "asc"}])
+                except Exception:  # a figure, not a test: count it and go on
+                    failed[label] += 1
+                    continue
                 timings[label].append(time.perf_counter() - began)
         print("Elasticsearch ceiling (same index, one client, sequential):")
         rate = 0.0
         for label, values in timings.items():
-            rate = report(label, values, sum(values))
+            rate = report(label, values, sum(values), failed[label])
         return rate
     finally:
         await es.close()
@@ -260,6 +295,8 @@ async def bench(args: argparse.Namespace, mongo: tuple[str, str], es: tuple[str,
         log_level="WARNING",
         auth_port=0,
         user_port=0,
+        # A 100,000-borrower run outlasts the default 15-minute access token.
+        access_token_ttl_seconds=12 * 3600,
     )
     email, password = "bench-admin@example.org", "bench-Passw0rd!x"
     await create_admin(settings, email=email, password=password)
@@ -269,6 +306,15 @@ async def bench(args: argparse.Namespace, mongo: tuple[str, str], es: tuple[str,
     print("database ceiling (same run, one client, sequential):")
     print(f"  plain inserts                           {inserts:>8,.0f}/s")
     print(f"  transactions of 4 writes (like a create){txns:>8,.0f}/s")
+    try:
+        await measure(args, settings, email, password, txns)
+    finally:
+        await cleanup(settings)
+
+
+async def measure(
+    args: argparse.Namespace, settings: Settings, email: str, password: str, txns: float
+) -> None:
     rng = random.Random(7)
     async with services(settings) as live:
         token = await agent_token(live, email, password)
@@ -284,9 +330,13 @@ async def bench(args: argparse.Namespace, mongo: tuple[str, str], es: tuple[str,
 
             print(f"CreateBorrower through gRPC ({args.count:,} borrowers, "
                   f"{args.concurrency} in flight):")
-            elapsed, lat, created = await run([create(m) for m in messages], args.concurrency)
-            rate = report("create", lat, elapsed)
-            ids = [r.borrower.id for r in created]
+            made = await run([create(m) for m in messages], args.concurrency)
+            rate = report("create", made.latencies, made.elapsed, made.failed)
+            made.explain()
+            ids = [r.borrower.id for r in made.results]
+            if not ids:
+                print("no borrower was created; nothing more to measure")
+                return
             print(f"  service creates / bare 4-write transactions: {rate / txns:.2f}")
             full = 100_000 / rate
             print(f"  extrapolated: 100,000 creates take {full / 60:,.1f} min at this rate "
@@ -312,10 +362,10 @@ async def bench(args: argparse.Namespace, mongo: tuple[str, str], es: tuple[str,
                 )
 
             print("GetBorrower:")
-            elapsed, lat, _ = await run([get(i) for i in sample], args.concurrency)
-            report("uncached (MongoDB, then filled)", lat, elapsed)
-            elapsed, lat, _ = await run([get(i) for i in sample], args.concurrency)
-            report("cached (Redis)", lat, elapsed)
+            for label in ("uncached (MongoDB, then filled)", "cached (Redis)"):
+                got = await run([get(i) for i in sample], args.concurrency)
+                report(label, got.latencies, got.elapsed, got.failed)
+                got.explain()
 
             queries: list[str] = []
             for k in range(args.searches):
@@ -338,14 +388,30 @@ async def bench(args: argparse.Namespace, mongo: tuple[str, str], es: tuple[str,
             es_rate = await es_ceiling(live, index, queries[:150])
             print(f"SearchBorrowers ({args.searches:,}: misspelt names, local phones, ID numbers; "
                   f"over {len(ids):,} borrowers):")
-            elapsed, lat, answers = await run([search(q) for q in queries], args.concurrency)
-            rate = report(f"search, {args.concurrency} in flight", lat, elapsed)
-            elapsed, lat, _ = await run([search(q) for q in queries[:150]], 1)
-            report("search, one at a time (latency floor)", lat, elapsed)
-            print(f"  service searches / Elasticsearch alone: {rate / es_rate:.2f}")
-            exact = [a for q, a in zip(queries, answers, strict=True) if q.isdigit()]
+            # Results in completion order, so each call returns its query with its answer.
+            def asked(q: str) -> Callable[[], Awaitable[Any]]:
+                async def call() -> tuple[str, Any]:
+                    return q, await search(q)()
+
+                return call
+
+            found = await run([asked(q) for q in queries], args.concurrency)
+            rate = report(f"search, {args.concurrency} in flight", found.latencies,
+                          found.elapsed, found.failed)
+            found.explain()
+            floor = await run([search(q) for q in queries[:150]], 1)
+            report("search, one at a time (latency floor)", floor.latencies, floor.elapsed,
+                   floor.failed)
+            floor.explain()
+            if es_rate:
+                print(f"  service searches / Elasticsearch alone: {rate / es_rate:.2f}")
+            exact = [a for q, a in found.results if q.isdigit()]
             hits = sum(1 for a in exact if a.borrowers)
-            print(f"  phone/ID queries with a hit: {hits} of {len(exact)}")
+            print(f"  phone/ID queries answered with a hit: {hits} of {len(exact)}")
+
+
+async def cleanup(settings: Settings) -> None:
+    """Drop the run's databases, index and broker objects, whatever happened."""
     client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-cleanup")
     for name in ("auth", "user"):
         await client.drop_database(f"{settings.mongo_db}_{name}")
