@@ -170,6 +170,22 @@ class Cache:
             return value.decode()
         return value if value is None else str(value)
 
+    async def get_many(self, *keys: str) -> list[str | None]:
+        """Several keys in one round trip (MGET); all None when Redis is unavailable."""
+        if not keys or not self._allow():
+            return [None] * len(keys)
+        assert self.redis is not None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                values = await self.redis.mget([self.key(k) for k in keys])
+        except _FAILURES as exc:
+            self._failed("mget", exc)
+            return [None] * len(keys)
+        self._succeeded()
+        return [
+            v.decode() if isinstance(v, bytes) else (v if v is None else str(v)) for v in values
+        ]
+
     async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
         """Store ``value``; ``ttl`` in seconds. False when Redis was unavailable."""
         if not self._allow():

@@ -289,6 +289,9 @@ class OutboxRelay:
         self._connection: AbstractRobustConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._warn = _Throttled(log)
+        # End of the lease this relay last took (None: not held). Renewed only once a fifth
+        # of it has gone by, not before every batch: one write per few seconds, not per event.
+        self._held_until: datetime | None = None
 
     # lifecycle --------------------------------------------------------------
     async def start(self) -> None:
@@ -355,6 +358,10 @@ class OutboxRelay:
     async def _hold_lease(self) -> bool:
         now = _utcnow()
         until = now + timedelta(seconds=self.lease_seconds)
+        held = self._held_until
+        if held is not None and held - now > timedelta(seconds=self.lease_seconds * 0.8):
+            return True
+        self._held_until = None
         try:
             await self.outbox.lease_collection.find_one_and_update(
                 {"_id": "relay", "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
@@ -364,9 +371,11 @@ class OutboxRelay:
             )
         except DuplicateKeyError:
             return False  # another relay holds a live lease
+        self._held_until = until
         return True
 
     async def _release_lease(self) -> None:
+        self._held_until = None
         with contextlib.suppress(PyMongoError):
             await self.outbox.lease_collection.update_one(
                 {"_id": "relay", "owner": self.owner},

@@ -152,9 +152,17 @@ class TokenVerifier:
             raise Unauthenticated("access token has no valid role") from exc
         jti = str(claims["jti"])
         if self._denylist is not None:
-            if await self._denylist.get(DENYLIST_PREFIX + jti):
+            keys = (DENYLIST_PREFIX + jti, REVOKED_BEFORE_PREFIX + str(claims["sub"]))
+            # Every hop (gateway, each service) checks: one round trip when the store batches.
+            get_many = getattr(self._denylist, "get_many", None)
+            if get_many is not None:
+                denied, cutoff = await get_many(*keys)
+            else:
+                denied, cutoff = await self._denylist.get(keys[0]), None
+                if not denied:
+                    cutoff = await self._denylist.get(keys[1])
+            if denied:
                 raise Unauthenticated("access token has been revoked")
-            cutoff = await self._denylist.get(REVOKED_BEFORE_PREFIX + str(claims["sub"]))
             issued_ms = int(claims.get("iat_ms") or int(claims["iat"]) * 1000)
             if cutoff is not None and issued_ms < int(cutoff):
                 raise Unauthenticated("access token has been revoked")

@@ -19,6 +19,8 @@ async def test_cache_operations_against_redis(redis_client, redis_prefix) -> Non
     assert await cache.set("k", "v", ttl=60) is True
     assert await cache.get("k") == "v"
     assert 0 < await redis_client.ttl(f"{redis_prefix}k") <= 60
+    assert await cache.get_many("k", "missing", "k") == ["v", None, "v"]
+    assert await cache.get_many() == []
 
     assert await cache.set_json("j", {"amount_minor": 1500, "currency": "KES"}) is True
     assert await cache.get_json("j") == {"amount_minor": 1500, "currency": "KES"}
@@ -92,10 +94,11 @@ async def test_cache_fails_open_fast_when_redis_is_unreachable(caplog) -> None:
         assert await cache.get_versioned("k") is None
         assert await cache.set_if_newer("k", "v", 1, ttl=5) is False
         assert await cache.invalidate_below("k", 2, ttl=5) is False
+        assert await cache.get_many("k", "j") == [None, None]
         elapsed = time.monotonic() - started
     finally:
         await cache.close()
-    assert elapsed < 0.5, f"28 calls against a dead Redis took {elapsed:.2f}s"
+    assert elapsed < 0.5, f"29 calls against a dead Redis took {elapsed:.2f}s"
     # The breaker opened after the first failure: Redis was tried once.
     assert cache.failures == 1
     assert cache.available is False
@@ -107,6 +110,7 @@ async def test_cache_fails_open_fast_when_redis_is_unreachable(caplog) -> None:
 async def test_cache_without_redis_is_a_no_op() -> None:
     cache = Cache(None)
     assert await cache.get("k") is None
+    assert await cache.get_many("k") == [None]
     assert await cache.set("k", "v") is False
     assert await cache.incr_with_ttl("k", 1) is None
     assert await cache.get_versioned("k") is None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,6 +121,34 @@ async def test_relay_publishes_in_order_with_confirms(
     finally:
         await relay.stop()
         await listener.close()
+
+
+async def test_relay_renews_its_lease_only_as_it_ages(mongo_db, amqp_url, amqp_names) -> None:
+    """One lease write per few seconds, not one per event: events one at a time all go out
+    under the lease taken first."""
+    outbox = Outbox(mongo_db, producer="payment_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, lease_seconds=60)
+    await relay.start()
+    try:
+        first = outbox.new_event("payment.posted", "P0", {})
+        await outbox.add(None, [first])
+        await eventually(lambda: _is_sent(outbox, first.id), what="first sent")
+        lease = await outbox.lease_collection.find_one({"_id": "relay"})
+        assert lease is not None
+        for i in range(1, 6):
+            event = outbox.new_event("payment.posted", f"P{i}", {})
+            await outbox.add(None, [event])
+            await eventually(partial(_is_sent, outbox, event.id), what=f"event {i} sent")
+        assert await outbox.lease_collection.find_one({"_id": "relay"}) == lease
+        assert relay.published == 6
+    finally:
+        await relay.stop()
+        await listener.close()
+    # Stopping still hands the lease back at once.
+    released = await outbox.lease_collection.find_one({"_id": "relay"})
+    assert released is not None
+    assert released["until"].year == 1970
 
 
 async def test_relay_publishes_after_rabbitmq_comes_back(
