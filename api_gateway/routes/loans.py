@@ -117,6 +117,9 @@ async def list_loans(
             )
         )
         return loan_convert.loan_list(found)
+    if disbursed_from and disbursed_to and disbursed_to < disbursed_from:
+        # Checked here so the 422 names the query parameter, not the gRPC field.
+        raise InvalidArgument.field("disbursed_to", "must not be before disbursed_from")
     request = loan_pb2.ListLoansRequest(
         status=status_value,
         agent_id=agent_id or "",

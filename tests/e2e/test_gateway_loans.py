@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Login, Stack
-from tests.e2e.loan_support import Clients, clients, make_borrower, pay
+from tests.e2e.loan_support import (
+    Clients,
+    active_loan,
+    clients,
+    make_borrower,
+    make_product,
+    pay,
+    submit,
+)
 from tests.integration.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -400,3 +408,66 @@ async def test_search_within_the_callers_scope(
         return loan["id"] in await found(surname, boss, status="APPROVED")
 
     await eventually(approved, within=20, what="the approval in the search index")
+
+
+async def test_list_filters_over_http(stack: Stack, c: Clients, boss: Login) -> None:
+    """status, agent, borrower, disbursed range and DPD range, alone and combined."""
+    http = stack.client
+    first, second = await stack.ready_staff(boss), await stack.ready_staff(boss)
+    product = await make_product(c, boss, max_active_loans_per_borrower=10)  # weekly
+    mine = await make_borrower(c, first, boss, first_name="Rehema")
+    theirs = await make_borrower(c, second, boss, first_name="Baraka")
+    # Weekly: first due 7 days after disbursement, so 30 days ago means 23 days past due.
+    old = await active_loan(
+        c, first, boss, mine, product.id, disbursed_on=TODAY - timedelta(days=30)
+    )
+    new = await active_loan(
+        c, first, boss, mine, product.id, disbursed_on=TODAY - timedelta(days=3)
+    )
+    pending = await submit(c, first, mine, product.id)
+    other = await active_loan(
+        c, second, boss, theirs, product.id, disbursed_on=TODAY - timedelta(days=30)
+    )
+
+    async def ids(who: Login, **params: Any) -> list[str]:
+        r = await http.get("/api/v1/loans", params=params, headers=who.headers)
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["loans"]]
+
+    a = first.staff_id
+    assert set(await ids(boss, agent_id=a)) == {old.id, new.id, pending.id}
+    assert await ids(boss, agent_id=a, status="SUBMITTED") == [pending.id]
+    assert set(await ids(boss, agent_id=a, status="ACTIVE")) == {old.id, new.id}
+    assert await ids(boss, borrower_id=theirs) == [other.id]
+    # Disbursed range, inclusive at both ends; open at either end.
+    day = (TODAY - timedelta(days=30)).isoformat()
+    assert await ids(boss, agent_id=a, disbursed_from=day, disbursed_to=day) == [old.id]
+    since = (TODAY - timedelta(days=5)).isoformat()
+    assert await ids(boss, agent_id=a, disbursed_from=since) == [new.id]
+    until = (TODAY - timedelta(days=10)).isoformat()
+    assert await ids(boss, agent_id=a, disbursed_to=until) == [old.id]
+    # DPD range (ACTIVE loans only).
+    assert await ids(boss, agent_id=a, dpd_min=1) == [old.id]
+    assert await ids(boss, agent_id=a, dpd_max=0) == [new.id]
+    assert await ids(boss, agent_id=a, dpd_min=23, dpd_max=23) == [old.id]
+    assert await ids(boss, agent_id=a, dpd_min=24) == []
+    assert await ids(boss, agent_id=a, dpd_min=20, dpd_max=30, disbursed_to=until) == [old.id]
+    assert await ids(boss, agent_id=a, order_by="days_past_due desc", status="ACTIVE") == [
+        old.id,
+        new.id,
+    ]
+    # An agent's filters never reach past their own loans.
+    assert await ids(first, agent_id=second.staff_id) == await ids(first)
+    assert other.id not in await ids(first, borrower_id=theirs, agent_id=second.staff_id)
+    assert await ids(second, dpd_min=1) == [other.id]
+    # Inverted ranges are 422s naming the field.
+    r = await http.get("/api/v1/loans", params={"dpd_min": 5, "dpd_max": 2}, headers=boss.headers)
+    assert r.status_code == 422
+    assert fields(r) == ["dpd_max"]
+    r = await http.get(
+        "/api/v1/loans",
+        params={"disbursed_from": since, "disbursed_to": until},
+        headers=boss.headers,
+    )
+    assert r.status_code == 422
+    assert fields(r) == ["disbursed_to"]
