@@ -32,6 +32,7 @@ from tests.e2e.loan_support import (
     make_product,
     md,
     pay,
+    submit,
     usd,
 )
 
@@ -522,3 +523,65 @@ async def test_every_change_commits_its_outbox_event(
     created = await outbox.find_one({"aggregate_id": product.id})
     assert created is not None
     assert created["type"] == "loan.product_created"
+
+
+async def test_the_other_changes_commit_their_outbox_events(
+    stack: Stack,
+    c: Clients,
+    agent: Login,
+    boss: Login,
+    borrower: str,
+    product: Any,
+    loan: loan_pb2.Loan,
+) -> None:
+    outbox = stack.infra["loan"].db["outbox"]
+
+    async def types(loan_id: str) -> list[str]:
+        cursor = outbox.find({"aggregate_id": loan_id}).sort("order", 1)
+        return [doc["type"] async for doc in cursor]
+
+    paid = await pay(c, agent, loan.id, 10_000, TODAY, payment_id=f"evr-{loan.id}")
+    await c.loans.ReverseRepayment(
+        loan_pb2.ReverseRepaymentRequest(payment_id=f"evr-{loan.id}", reason="bounced"),
+        metadata=md(boss),
+    )
+    await c.loans.WaiveCharges(
+        loan_pb2.WaiveChargesRequest(
+            loan_id=loan.id, installment_number=1, interest_amount=usd(100), reason="hardship"
+        ),
+        metadata=md(boss),
+    )
+    await c.loans.WriteOffLoan(
+        loan_pb2.WriteOffLoanRequest(id=loan.id, reason="moved away"), metadata=md(boss)
+    )
+    assert await types(loan.id) == [
+        "loan.submitted",
+        "loan.approved",
+        "loan.disbursed",
+        "loan.repayment_applied",
+        "loan.repayment_reversed",
+        "loan.waived",
+        "loan.written_off",
+    ]
+    events = [doc async for doc in outbox.find({"aggregate_id": loan.id}).sort("order", 1)]
+    assert events[4]["payload"]["payment_id"] == f"evr-{loan.id}"
+    assert events[4]["payload"]["reason"] == "bounced"
+    assert events[3]["payload"]["transaction_id"] == paid.transaction.id
+    assert [e["payload"]["version"] for e in events[3:]] == [
+        loan.version + 1,
+        loan.version + 2,
+        loan.version + 3,
+        loan.version + 4,
+    ]
+    assert events[-1]["payload"]["status"] == "WRITTEN_OFF"
+
+    rejected = await submit(c, agent, borrower, product.id)
+    await c.loans.RejectLoan(
+        loan_pb2.RejectLoanRequest(id=rejected.id, reason="too risky"), metadata=md(boss)
+    )
+    assert await types(rejected.id) == ["loan.submitted", "loan.rejected"]
+    withdrawn = await submit(c, agent, borrower, product.id)
+    await c.loans.WithdrawLoan(
+        loan_pb2.WithdrawLoanRequest(id=withdrawn.id, reason="not now"), metadata=md(agent)
+    )
+    assert await types(withdrawn.id) == ["loan.submitted", "loan.withdrawn"]

@@ -329,9 +329,31 @@ async def test_every_transition_allowed_or_refused_naming_the_state(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"loan is {status}",
             )
-        if status not in ("ACTIVE", "CLOSED", "WRITTEN_OFF"):
+        if status not in ("ACTIVE", "WRITTEN_OFF"):  # written off: a recovery
             await refused(
                 pay(c, agent, loan_id, 1_000, TODAY),
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"loan is {status}",
+            )
+        if status != "ACTIVE":
+            # Ledger moves that need an ACTIVE loan name the state too.
+            await refused(
+                c.loans.WaiveCharges(
+                    loan_pb2.WaiveChargesRequest(
+                        loan_id=loan_id,
+                        installment_number=1,
+                        interest_amount=common_pb2.Money(amount_minor=1, currency="USD"),
+                        reason="goodwill",
+                    ),
+                    metadata=md(boss),
+                ),
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"loan is {status}",
+            )
+            await refused(
+                c.loans.GetPayoffQuote(
+                    loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id), metadata=md(agent)
+                ),
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"loan is {status}",
             )
