@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import phonenumbers
@@ -36,9 +37,16 @@ def normalize_email(value: str, field: str) -> str:
     return result.normalized.casefold()
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_date(value: str, field: str) -> date:
+    text = value.strip()
+    # fromisoformat alone also takes "19900412" and week dates; the contract is YYYY-MM-DD.
+    if not _DATE.fullmatch(text):
+        raise InvalidArgument.field(field, "must be a date in YYYY-MM-DD form")
     try:
-        return date.fromisoformat(value.strip())
+        return date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidArgument.field(field, "must be a date in YYYY-MM-DD form") from exc
 

@@ -2,7 +2,7 @@
 
 Every write is one MongoDB transaction holding the borrower, its identity keys,
 its history entry and its outbox event; the search index and the cache follow
-from there (the index through the event, the cache by deletion after commit).
+from there (the index through the event, the cache by a versioned tombstone after commit).
 Agents reach only the borrowers assigned to them and get NOT_FOUND for any
 other id, so ids of other agents' borrowers never leak through an error.
 """

@@ -170,6 +170,17 @@ def test_a_valid_borrower_is_normalised() -> None:
             "emergency_contact.name",
         ),
         ({"notes": "x" * 2001}, "notes"),
+        # Only YYYY-MM-DD, although Python's fromisoformat reads more.
+        ({"date_of_birth": "19900412"}, "date_of_birth"),
+        ({"date_of_birth": "1990-W15-4"}, "date_of_birth"),
+        (
+            {
+                "identity_documents": (
+                    IdentityDocumentInput(type="PASSPORT", number="P1", issue_date="20200101"),
+                )
+            },
+            "identity_documents[0].issue_date",
+        ),
     ],
 )
 def test_each_bad_field_is_named(change: dict[str, object], field: str) -> None:
