@@ -199,6 +199,16 @@ async def test_changing_a_document_number_moves_the_unique_key(env: Env) -> None
     with pytest.raises(AlreadyExists) as err:
         await env.service.create(a, borrower_input(identity_documents=national_id(new)))
     assert err.value.existing_id == b1.id
+    # An update onto a number another borrower holds is refused the same way, and undone.
+    with pytest.raises(AlreadyExists) as err:
+        await env.service.update(
+            a, b2.id, BorrowerInput(identity_documents=national_id(new)), ["identity_documents"]
+        )
+    assert err.value.existing_id == b1.id
+    assert err.value.violations[0].field == "identity_documents[0].number"
+    kept = await env.repo.get(b2.id)
+    assert (kept.version, kept.profile.identity_keys) == (2, [f"NATIONAL_ID:{old}"])
+    assert await env.repo.owner_of(f"NATIONAL_ID:{old}") == b2.id
 
 
 # ------------------------------------------------------------------ validation
