@@ -226,10 +226,22 @@ def due_dates(
         anchor, offset = disbursement_date, 1
     else:
         anchor, offset = first_repayment_date, 0
-    if frequency is RepaymentFrequency.MONTHLY:
-        return [add_months(anchor, k + offset) for k in range(count)]
-    step = _STEP_DAYS[frequency]
-    return [anchor + timedelta(days=step * (k + offset)) for k in range(count)]
+    if frequency is not RepaymentFrequency.MONTHLY:
+        step = _STEP_DAYS[frequency]
+        start = anchor.toordinal() + step * offset
+        return [date.fromordinal(start + step * k) for k in range(count)]
+    # add_months inlined (this is the schedule's hot path).
+    year, month0, day = anchor.year, anchor.month - 1, anchor.day
+    out: list[date] = []
+    for k in range(offset, count + offset):
+        years, m = divmod(month0 + k, 12)
+        y = year + years
+        if day > 28:
+            last = 29 if m == 1 and calendar.isleap(y) else _MONTH_DAYS[m]
+            out.append(date(y, m + 1, min(day, last)))
+        else:
+            out.append(date(y, m + 1, day))
+    return out
 
 
 def check_first_repayment_date(
@@ -382,11 +394,18 @@ def _flat(
 
 def effective_apr(net_disbursed: int, start: date, flows: list[tuple[date, int]]) -> str:
     """Annualised IRR (ACTUAL/365, annual compounding) in percent, 2 decimals."""
-    if net_disbursed <= 0 or not flows:
+    return _apr(
+        net_disbursed, start.toordinal(), [d.toordinal() for d, _ in flows], [a for _, a in flows]
+    )
+
+
+def _apr(net_disbursed: int, start: int, days: list[int], paid: list[int]) -> str:
+    """``effective_apr`` on date ordinals: ``paid[i]`` falls due on ordinal ``days[i]``."""
+    if net_disbursed <= 0 or not days:
         raise InvalidArgument.field("principal", "must exceed the upfront fee")
     net = float(net_disbursed)
-    times = [(due - start).days / 365.0 for due, _ in flows]
-    amounts = [amount / net for _, amount in flows]
+    times = [(day - start) / 365.0 for day in days]
+    amounts = [amount / net for amount in paid]
     total = math.fsum(amounts)
     if total <= 1.0:
         # Paying back no more than was received: no cost (or a negative one, reported as 0).
@@ -464,16 +483,16 @@ def generate_schedule(
         )
     dates = due_dates(frequency, disbursement_date, installments, first_repayment_date)
     rows: list[ScheduleRow] = []
-    flows: list[tuple[date, int]] = []
+    make = tuple.__new__  # ScheduleRow(...) through its generated __new__ is slower
     outstanding = principal
     for number, (due, part, interest) in enumerate(
         zip(dates, principals, interests, strict=True), start=1
     ):
         outstanding -= part
-        rows.append(ScheduleRow(number, due, part, interest, 0, 0, outstanding))
-        flows.append((due, part + interest))
+        rows.append(make(ScheduleRow, (number, due, part, interest, 0, 0, outstanding)))
     total_interest = sum(interests)
     net = principal - fee
+    paid = [part + interest for part, interest in zip(principals, interests, strict=True)]
     return Schedule(
         currency=terms.currency,
         principal=principal,
@@ -485,7 +504,9 @@ def generate_schedule(
         total_repayable=principal + total_interest,
         upfront_fee=fee,
         net_disbursed=net,
-        effective_apr=effective_apr(net, disbursement_date, flows),
+        effective_apr=_apr(
+            net, disbursement_date.toordinal(), [d.toordinal() for d in dates], paid
+        ),
     )
 
 
