@@ -471,3 +471,78 @@ async def test_list_filters_over_http(stack: Stack, c: Clients, boss: Login) -> 
     )
     assert r.status_code == 422
     assert fields(r) == ["disbursed_to"]
+
+
+async def test_reject_waive_and_collection_sheet_pages_over_http(
+    stack: Stack, c: Clients, boss: Login, product: dict[str, Any]
+) -> None:
+    http = stack.client
+    agent = await stack.ready_staff(boss)
+    borrower = await make_borrower(c, agent, boss, first_name="Mwajuma")
+    r = await http.post(
+        "/api/v1/loans",
+        json={
+            "borrower_id": borrower,
+            "product_id": product["id"],
+            "principal": money(100_000),
+            "installments": 6,
+        },
+        headers=agent.headers,
+    )
+    loan_id = r.json()["id"]
+    r = await http.post(f"/api/v1/loans/{loan_id}/reject", json={}, headers=boss.headers)
+    assert r.status_code == 422
+    assert fields(r) == ["reason"]
+    r = await http.post(
+        f"/api/v1/loans/{loan_id}/reject", json={"reason": "no business plan"}, headers=boss.headers
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["rejection_reason"]) == ("REJECTED", "no business plan")
+    r = await http.post(
+        f"/api/v1/loans/{loan_id}/reject", json={"reason": "again"}, headers=boss.headers
+    )
+    assert r.status_code == 409
+    assert "loan is REJECTED" in r.json()["error"]["message"]
+
+    # Two overdue weekly loans: the sheet pages one at a time, full pages, then no token.
+    weekly = await make_product(c, boss, max_active_loans_per_borrower=10)
+    start = TODAY - timedelta(days=16)
+    loans = [
+        await active_loan(c, agent, boss, borrower, weekly.id, disbursed_on=start) for _ in range(2)
+    ]
+    seen: list[str] = []
+    token = ""
+    for expected_more in (True, False):
+        r = await http.get(
+            "/api/v1/loans/due",
+            params={"page_size": 1, "page_token": token},
+            headers=agent.headers,
+        )
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["loans"]) == 1
+        assert bool(page["page"]["next_page_token"]) is expected_more
+        seen.extend(row["loan_id"] for row in page["loans"])
+        token = page["page"]["next_page_token"]
+    assert sorted(seen) == sorted(loan.id for loan in loans)
+    r = await http.get("/api/v1/loans/due", params={"page_token": "junk"}, headers=agent.headers)
+    assert r.status_code == 422
+    assert fields(r) == ["page_token"]
+
+    # A waiver over HTTP: interest of the first (overdue) installment.
+    r = await http.post(
+        f"/api/v1/loans/{loans[0].id}/waive",
+        json={"installment_number": 1, "interest_amount": money(100), "reason": "flood"},
+        headers=boss.headers,
+    )
+    assert r.status_code == 200, r.text
+    waived = r.json()
+    assert waived["transaction"]["type"] == "WAIVER"
+    assert waived["transaction"]["installment_number"] == 1
+    assert waived["loan"]["summary"]["total_waived"] == money(100)
+    r = await http.post(
+        f"/api/v1/loans/{loans[0].id}/waive",
+        json={"installment_number": 1, "interest_amount": money(100), "reason": "flood"},
+        headers=agent.headers,
+    )
+    assert r.status_code == 403
