@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from functools import partial
+from typing import Any
 
 import grpc
 import httpx
@@ -24,12 +26,18 @@ from tests.e2e.payment_support import (
     portfolio,
     post,
 )
+from tests.integration.support import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def payments_db(stack: Stack):
     return stack.infra["payment"].db
+
+
+async def _sent(db: Any, event_id: str) -> bool:
+    doc = await db.outbox.find_one({"_id": event_id})
+    return bool(doc and doc["status"] == "sent")
 
 
 async def test_post_replay_and_key_reuse(stack: Stack, admin: Login) -> None:
@@ -169,6 +177,15 @@ async def test_loan_refusals_are_rejected_payments(stack: Stack, admin: Login) -
         # The same request again answers the same way and applies nothing.
         again = await post(stack, p.agent, loan.id, payoff + 1, key=key)
         assert (again.status_code, again.json()["error"]["message"]) == (409, error["message"])
+        # One payment.rejected event, with the reason, published through the outbox.
+        db = payments_db(stack)
+        refused = await db.payments.find_one({"loan_id": loan.id, "idempotency_key": key})
+        assert refused is not None
+        (event,) = [e async for e in db.outbox.find({"aggregate_id": refused["_id"]})]
+        assert event["type"] == "payment.rejected"
+        assert event["payload"]["code"] == "FAILED_PRECONDITION"
+        assert "payoff amount" in event["payload"]["reason"]
+        await eventually(lambda: _sent(db, event["_id"]), what="payment.rejected published")
 
         wrong = await post(stack, p.agent, loan.id, 100, currency="KES")
         assert wrong.status_code == 422, wrong.text
@@ -280,8 +297,13 @@ async def test_reversal(stack: Stack, admin: Login) -> None:
         assert record is not None
         assert record["reason"] == "posted to the wrong loan"
         assert await db.payments.count_documents({"_id": paid["id"]}) == 1  # kept, not deleted
-        events = [e["type"] async for e in db.outbox.find({"aggregate_id": paid["id"]})]
-        assert sorted(events) == ["payment.posted", "payment.reversed"]
+        events = [e async for e in db.outbox.find({"aggregate_id": paid["id"]})]
+        assert sorted(e["type"] for e in events) == ["payment.posted", "payment.reversed"]
+        reversed_event = next(e for e in events if e["type"] == "payment.reversed")
+        assert reversed_event["payload"]["reason"] == "posted to the wrong loan"
+        assert reversed_event["payload"]["reversed_by"] == admin.staff_id
+        for e in events:
+            await eventually(partial(_sent, db, e["_id"]), what=f"{e['type']} published")
 
         receipt = await stack.client.get(
             f"/api/v1/payments/{paid['id']}/receipt", headers=admin.headers
