@@ -50,8 +50,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Channels and Redis belong to the loop that serves requests: create them here.
         cache = Cache(create_redis(cfg.redis_url), prefix=cfg.redis_key_prefix)
-        fetch_keys, close_keys = auth_jwks_fetcher(cfg)
         clients = ServiceClients.open(cfg)
+        # Keys come over the same auth channel the routes use: one channel per process.
+        fetch_keys = auth_jwks_fetcher(clients.channels["auth"])
         app.state.gateway = GatewayState(
             settings=cfg,
             clients=clients,
@@ -66,7 +67,6 @@ def create_app(
         finally:
             app.state.gateway = None
             await clients.close()
-            await close_keys()
             await cache.close()
 
     app = FastAPI(

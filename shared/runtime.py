@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from grpc import aio
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -42,6 +43,24 @@ class Infrastructure:
     outbox: Outbox
     relay: OutboxRelay
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _auth_channel: aio.Channel | None = field(default=None, repr=False)
+
+    def auth_channel(self) -> aio.Channel:
+        """The process's one channel to auth_service (keys, service tokens, credentials).
+
+        Created on first use, inside the running loop, and closed once by ``close``.
+        """
+        if self._auth_channel is None:
+            channel = create_channel(
+                self.settings.auth_addr, default_timeout=self.settings.grpc_deadline_seconds
+            )
+            self._auth_channel = channel
+
+            async def close() -> None:
+                await channel.close(None)
+
+            self.closers.append(close)
+        return self._auth_channel
 
     async def in_transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run ``body`` in a Mongo transaction, retried on transient conflicts."""
@@ -75,11 +94,10 @@ async def open_infrastructure(settings: Settings, service: str) -> Infrastructur
     )
 
 
-def auth_jwks_fetcher(settings: Settings) -> tuple[JwksFetcher, Callable[[], Awaitable[None]]]:
-    """Fetch verifying keys from auth_service over gRPC; returns (fetch, close)."""
+def auth_jwks_fetcher(channel: aio.Channel) -> JwksFetcher:
+    """Fetch verifying keys from auth_service over ``channel`` (the caller owns it)."""
     from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 
-    channel = create_channel(settings.auth_addr, default_timeout=settings.grpc_deadline_seconds)
     stub = auth_pb2_grpc.AuthServiceStub(channel)
 
     async def fetch() -> list[Mapping[str, Any]]:
@@ -87,10 +105,7 @@ def auth_jwks_fetcher(settings: Settings) -> tuple[JwksFetcher, Callable[[], Awa
         fields = ("kid", "kty", "alg", "use", "crv", "x", "n", "e")
         return [{f: getattr(k, f) for f in fields if getattr(k, f)} for k in response.keys]
 
-    async def close() -> None:
-        await channel.close(None)
-
-    return fetch, close
+    return fetch
 
 
 def make_verifier(
@@ -130,10 +145,8 @@ def run_service(service: str, build: Builder) -> None:
 
 
 def remote_verifier(infra: Infrastructure) -> TokenVerifier:
-    """A verifier whose keys come from auth_service; its channel closes with the service."""
-    fetch, close = auth_jwks_fetcher(infra.settings)
-    infra.closers.append(close)
-    return make_verifier(infra.settings, fetch, infra.cache)
+    """A verifier whose keys come from auth_service over the process's auth channel."""
+    return make_verifier(infra.settings, auth_jwks_fetcher(infra.auth_channel()), infra.cache)
 
 
 async def apply_indexes(settings: Settings, service: str, registry: IndexRegistry) -> None:
@@ -150,8 +163,7 @@ def service_identity(infra: Infrastructure) -> ServiceIdentity:
     from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 
     settings = infra.settings
-    channel = create_channel(settings.auth_addr, default_timeout=settings.grpc_deadline_seconds)
-    stub = auth_pb2_grpc.AuthServiceStub(channel)
+    stub = auth_pb2_grpc.AuthServiceStub(infra.auth_channel())
     secret = (
         settings.service_token_secret.get_secret_value() if settings.service_token_secret else ""
     )
@@ -162,8 +174,4 @@ def service_identity(infra: Infrastructure) -> ServiceIdentity:
         )
         return reply.access_token, int(reply.expires_in)
 
-    async def close() -> None:
-        await channel.close(None)
-
-    infra.closers.append(close)
     return ServiceIdentity(infra.service, fetch)

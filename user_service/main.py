@@ -7,7 +7,6 @@ import logging
 from grpc import aio
 
 from microfinance.user.v1 import user_pb2_grpc
-from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
 from shared.search import SearchUnavailable, create_es_client
@@ -35,17 +34,9 @@ log = logging.getLogger(__name__)
 async def build(infra: Infrastructure) -> ServiceDefinition:
     await REGISTRY.apply(infra.db)
     settings = infra.settings
-    auth_channel = create_channel(
-        settings.auth_addr, default_timeout=settings.grpc_deadline_seconds
-    )
-
-    async def close_auth() -> None:
-        await auth_channel.close(None)
-
-    infra.closers.append(close_auth)
     staff = StaffService(
         StaffRepository(infra.db),
-        GrpcCredentials(auth_channel),
+        GrpcCredentials(infra.auth_channel()),
         infra.in_transaction,
         infra.outbox,
         phone_region=settings.default_phone_region,

@@ -292,3 +292,26 @@ async def test_health_follows_a_real_mongodb_outage(mongo_url: str) -> None:
         await server.stop()
         await client.close()
         await proxy.close()
+
+
+async def test_one_auth_channel_per_process_closed_once(host: Any) -> None:
+    """Keys, service tokens and credentials share one channel to auth_service."""
+    from shared.config import Settings
+    from shared.runtime import open_infrastructure, remote_verifier, service_identity
+
+    server, _ = host
+    infra = await open_infrastructure(Settings(env="test", auth_addr=server.address), "payment")
+    before = len(infra.closers)
+    remote_verifier(infra)
+    service_identity(infra)
+    remote_verifier(infra)
+    channel = infra.auth_channel()
+    assert infra.auth_channel() is channel
+    assert len(infra.closers) == before + 1
+    reply = await auth_pb2_grpc.AuthServiceStub(channel).Login(
+        auth_pb2.LoginRequest(), metadata=(("x-request-id", "shared-channel"),)
+    )
+    assert reply.token_type == "shared-channel"
+    await infra.close()
+    with pytest.raises(grpc.aio.UsageError):
+        await auth_pb2_grpc.AuthServiceStub(channel).Login(auth_pb2.LoginRequest())
