@@ -10,7 +10,6 @@ after the test.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from tests.backends import BackendPool
+from tests.cleanup import delete_amqp_topology, delete_indices, delete_keys
 
 
 def _token() -> str:
@@ -101,13 +101,7 @@ async def es_prefix(es_client: AsyncElasticsearch) -> AsyncIterator[str]:
     try:
         yield prefix
     finally:
-        # Delete by name: clusters refuse wildcard deletes by default.
-        found = await es_client.indices.get(
-            index=f"{prefix}-*", allow_no_indices=True, ignore_unavailable=True
-        )
-        for index in found.body:
-            with contextlib.suppress(Exception):
-                await es_client.indices.delete(index=index)
+        await delete_indices(es_client, prefix)
 
 
 # ----------------------------------------------------------------- Redis --
@@ -128,9 +122,7 @@ async def redis_prefix(redis_client: Redis) -> AsyncIterator[str]:
     try:
         yield prefix
     finally:
-        keys = [key async for key in redis_client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await redis_client.delete(*keys)
+        await delete_keys(redis_client, prefix)
 
 
 # -------------------------------------------------------------- RabbitMQ --
@@ -149,30 +141,15 @@ class AmqpNames:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def amqp_names(amqp_url: str) -> AsyncIterator[AmqpNames]:
-    import aio_pika
-
     names = AmqpNames(exchange=f"test.{_token()}")
     try:
         yield names
     finally:
-        connection = await aio_pika.connect(amqp_url, timeout=5)
-        try:
-            for queue in names.queues:
-                for name in (queue, f"{queue}.dead"):
-                    # A failed delete closes the channel, so use one per call.
-                    channel = await connection.channel()
-                    with contextlib.suppress(Exception):
-                        await channel.queue_delete(name)
-                    with contextlib.suppress(Exception):
-                        await channel.close()
-            for exchange in (names.exchange, f"{names.exchange}.dlx"):
-                channel = await connection.channel()
-                with contextlib.suppress(Exception):
-                    await channel.exchange_delete(exchange)
-                with contextlib.suppress(Exception):
-                    await channel.close()
-        finally:
-            await connection.close()
+        await delete_amqp_topology(
+            amqp_url,
+            queues=[n for q in names.queues for n in (q, f"{q}.dead")],
+            exchanges=[names.exchange, f"{names.exchange}.dlx"],
+        )
 
 
 @pytest.fixture

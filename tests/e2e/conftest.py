@@ -21,12 +21,22 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 from api_gateway.app import create_app
 from shared.config import Settings
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition
 from shared.runtime import Infrastructure, open_infrastructure
+from tests.cleanup import (
+    consumer_topology,
+    delete_amqp_topology,
+    delete_indices,
+    delete_keys,
+    drop_databases,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -184,11 +194,34 @@ def e2e_settings(
     )
 
 
+async def remove_stack_data(
+    settings: Settings,
+    hosts: dict[str, GrpcServiceHost],
+    mongo: AsyncMongoClient[dict[str, Any]],
+    es: AsyncElasticsearch,
+    redis: Redis,
+) -> None:
+    """After the services stop: their queues, exchanges, databases, indices and keys."""
+    queues: set[str] = set()
+    exchanges = {settings.amqp_exchange, f"{settings.amqp_exchange}.dlx"}
+    for host in hosts.values():
+        q, x = consumer_topology(host.definition.background)
+        queues |= q
+        exchanges |= x
+    await delete_amqp_topology(settings.amqp_url, queues=sorted(queues), exchanges=exchanges)
+    await drop_databases(mongo, f"{settings.mongo_db}_")
+    await delete_indices(es, settings.es_index_prefix)
+    await delete_keys(redis, settings.redis_key_prefix)
+
+
 @pytest.fixture(scope="session")
 async def stack(
     mongo_url: str,
     redis_url: str,
     es_url: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+    es_client: AsyncElasticsearch,
+    redis_client: Redis,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     from auth_service.bootstrap import create_admin
@@ -205,6 +238,12 @@ async def stack(
     hosts: dict[str, GrpcServiceHost] = {}
     infras: dict[str, Infrastructure] = {}
     async with contextlib.AsyncExitStack() as exits:
+        # Registered first, so it runs last: after every service and the gateway stopped.
+        # ``settings`` is read then, when it holds the services' addresses.
+        async def cleanup() -> None:
+            await remove_stack_data(settings, hosts, mongo_client, es_client, redis_client)
+
+        exits.push_async_callback(cleanup)
         for name in SERVICES:
             infra = await open_infrastructure(settings, name)
             exits.push_async_callback(infra.close)
