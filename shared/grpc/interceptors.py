@@ -10,7 +10,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -66,23 +66,16 @@ def _wrap(handler: Any, wrapper: Wrapper, method: str) -> Any:
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream is not None:
-        inner_stream: Any = handler.unary_stream
-
-        async def stream(
-            request: Any, context: aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            items: list[Any] = []
-
-            async def collect(req: Any, ctx: aio.ServicerContext[Any, Any]) -> None:
-                async for item in inner_stream(req, ctx):
-                    items.append(item)
-
-            await wrapper(collect, method)(request, context)
-            for item in items:
-                yield item
-
         return grpc.unary_stream_rpc_method_handler(
-            stream,
+            _streaming(handler.unary_stream, wrapper, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.stream_stream is not None and _is_open(method):
+        # Server reflection is a bidirectional stream; it is open, so only the request id
+        # wrapper reaches it.
+        return grpc.stream_stream_rpc_method_handler(
+            _streaming(handler.stream_stream, wrapper, method),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -92,6 +85,27 @@ def _wrap(handler: Any, wrapper: Wrapper, method: str) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming calls are not supported")
 
     return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def _streaming(inner: Any, wrapper: Wrapper, method: str) -> Unary:
+    """A streaming handler run inside the wrappers, each response written as it comes.
+
+    Handlers either are async generators or write with ``context.write`` (the health
+    service's ``Watch`` does, and never ends), so nothing may be buffered.
+    """
+
+    async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> None:
+        result = inner(request, context)
+        if inspect.isawaitable(result):
+            await result
+            return
+        async for item in result:
+            await context.write(item)
+
+    async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> None:
+        await wrapper(run, method)(request, context)
+
+    return stream
 
 
 class _WrappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]

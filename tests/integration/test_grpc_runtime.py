@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -315,3 +317,86 @@ async def test_one_auth_channel_per_process_closed_once(host: Any) -> None:
     await infra.close()
     with pytest.raises(grpc.aio.UsageError):
         await auth_pb2_grpc.AuthServiceStub(channel).Login(auth_pb2.LoginRequest())
+
+
+async def test_stop_tells_health_watchers_not_serving(host: Any) -> None:
+    """A load balancer watching health sees NOT_SERVING before the server goes away."""
+    server, _ = host
+    seen: list[int] = []
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=NAME)
+        )
+        first = await watch.read()
+        seen.append(int(first.status))
+        stopping = asyncio.create_task(server.stop())
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            while True:
+                reply = await watch.read()
+                if reply is grpc.aio.EOF:
+                    break
+                seen.append(int(reply.status))
+                if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    break
+        await stopping
+    assert seen[0] == health_pb2.HealthCheckResponse.SERVING
+    assert seen[-1] == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class FlakyServicer(auth_pb2_grpc.AuthServiceServicer):
+    """Answers UNAVAILABLE (or NOT_FOUND) a set number of times, then succeeds."""
+
+    def __init__(self, failures: int, code: grpc.StatusCode) -> None:
+        self.failures = failures
+        self.code = code
+        self.calls = 0
+
+    async def Login(self, request: Any, context: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            await context.abort(self.code, "not now")
+        return auth_pb2.LoginResponse(token_type="ok")
+
+
+@pytest.mark.parametrize(
+    ("code", "failures", "retried"),
+    [(grpc.StatusCode.UNAVAILABLE, 2, True), (grpc.StatusCode.NOT_FOUND, 1, False)],
+)
+async def test_client_channels_retry_unavailable_only(
+    code: grpc.StatusCode, failures: int, retried: bool
+) -> None:
+    from shared.grpc.client import create_channel
+
+    servicer = FlakyServicer(failures, code)
+    server = grpc.aio.server()
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        channel = create_channel(f"127.0.0.1:{port}", default_timeout=5)
+        async with channel:
+            stub = auth_pb2_grpc.AuthServiceStub(channel)
+            if retried:
+                reply = await stub.Login(auth_pb2.LoginRequest())
+                assert reply.token_type == "ok"
+                assert servicer.calls == failures + 1
+            else:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await stub.Login(auth_pb2.LoginRequest())
+                assert err.value.code() is code
+                assert servicer.calls == 1
+    finally:
+        await server.stop(None)
+
+
+async def test_reflection_lists_the_services(host: Any) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    server, _ = host
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        replies = [reply async for reply in call]
+    names = {s.name for s in replies[0].list_services_response.service}
+    assert {NAME, "grpc.health.v1.Health"} <= names
