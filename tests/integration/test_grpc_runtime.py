@@ -333,7 +333,7 @@ async def test_stop_tells_health_watchers_not_serving(host: Any) -> None:
         with contextlib.suppress(grpc.aio.AioRpcError):
             while True:
                 reply = await watch.read()
-                if reply is grpc.aio.EOF:
+                if reply is grpc.aio.EOF:  # type: ignore[attr-defined]
                     break
                 seen.append(int(reply.status))
                 if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
