@@ -140,3 +140,22 @@ async def test_wrong_issuer_and_non_access_tokens_are_refused(stack: Stack, admi
     await assert_refused(stack, wrong_issuer, "invalid access token")
     not_access = jwt.encode(claims_for(admin, typ="refresh"), pk, "EdDSA", headers=hdr)
     await assert_refused(stack, not_access, "not an access token")
+
+
+async def test_every_api_route_but_login_and_refresh_needs_a_token(stack: Stack) -> None:
+    """Walks the app's own OpenAPI paths, so a route added later cannot skip the check."""
+    import re
+
+    public = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}
+    checked = 0
+    for template, operations in stack.app.openapi()["paths"].items():
+        if not template.startswith("/api/v1"):
+            continue
+        path = re.sub(r"\{[^}]+\}", "x1", template)
+        for method in sorted(m.upper() for m in operations):
+            if (method, template) in public:
+                continue
+            r = await stack.client.request(method, path, json={})
+            assert r.status_code == 401, (method, template, r.status_code, r.text)
+            checked += 1
+    assert checked > 20
