@@ -74,3 +74,17 @@ async def delete_keys(redis: Redis, prefix: str) -> None:
     keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=500)]
     if keys:
         await redis.delete(*keys)
+
+
+def process_topology(settings: Any) -> tuple[list[str], list[str]]:
+    """The queues and exchanges the six processes declare for ``settings``, by name.
+
+    For runs where the services are child processes and their consumers cannot be
+    inspected (``microfinance up``). Add a service's queue here when it gains a consumer.
+    """
+    from loan_service.main import borrower_queue, search_queue
+    from user_service.indexer import queue_name
+
+    queues = [queue_name(settings), search_queue(settings), borrower_queue(settings)]
+    exchange = settings.amqp_exchange
+    return [n for q in queues for n in (q, f"{q}.dead")], [exchange, f"{exchange}.dlx"]

@@ -18,6 +18,7 @@ import pytest
 from microfinance_cli.doctor import FAIL, OK, check_amqp, check_redis, redact_url, render
 from microfinance_cli.supervisor import ChildSpec, Supervisor, is_clean_exit
 from shared.config import Settings
+from tests.cleanup import delete_amqp_topology, delete_keys, process_topology
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -464,6 +465,18 @@ def _port_closed(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+async def _remove_up_leftovers(settings: Settings, redis_prefix: str) -> None:
+    from shared.cache import create_redis
+
+    queues, exchanges = process_topology(settings)
+    await delete_amqp_topology(settings.amqp_url, queues=queues, exchanges=exchanges)
+    redis = create_redis(settings.redis_url)
+    try:
+        await delete_keys(redis, redis_prefix)
+    finally:
+        await redis.aclose()
+
+
 @pytest.mark.e2e
 @pytest.mark.skipif(not _services_exist(), reason="not every service has a main.py yet")
 def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -482,6 +495,9 @@ def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         MF_EMBEDDED_MONGO_PORT=str(mongo_port),
         MF_EMBEDDED_ES_PORT=str(es_port),
         MF_MONGO_DB=f"mf_up_{uuid.uuid4().hex[:8]}",
+        # Its own exchange and keys on the shared brokers, removed afterwards.
+        MF_AMQP_EXCHANGE=f"mfup.{uuid.uuid4().hex[:8]}",
+        MF_REDIS_KEY_PREFIX=f"mfup:{uuid.uuid4().hex[:8]}:",
         MF_ADMIN_EMAIL="admin@example.org",
         MF_ADMIN_PASSWORD="correct horse battery staple 42",
         NO_COLOR="1",
@@ -549,6 +565,12 @@ def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        settings = Settings(
+            amqp_url=env.get("MF_AMQP_URL", Settings().amqp_url),
+            redis_url=env.get("MF_REDIS_URL", Settings().redis_url),
+            amqp_exchange=env["MF_AMQP_EXCHANGE"],
+        )
+        asyncio.run(_remove_up_leftovers(settings, env["MF_REDIS_KEY_PREFIX"]))
     while (line := lines.get(timeout=10)) is not None:
         seen.append(line)
     output = "\n".join(seen)
