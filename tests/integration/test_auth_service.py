@@ -220,3 +220,18 @@ async def test_rotated_keys_keep_old_tokens_valid(env: Env) -> None:
     # Long after the old tokens expired, the retired key is no longer published.
     env.clock.advance(hours=2)
     assert [k.kid for k in await env.service.public_keys()] == [new_key.kid]
+
+
+async def test_only_hashes_are_stored(env: Env, mongo_db: AsyncDatabase[dict[str, Any]]) -> None:
+    """A copy of the database gives no usable refresh token and no password."""
+    _, username = await env.staff()
+    pair = await env.service.login(username, PASSWORD)
+    rotated = await env.service.refresh(pair.refresh_token)
+    stored = [str(doc) async for doc in mongo_db["refresh_tokens"].find({})]
+    stored += [str(doc) async for doc in mongo_db["credentials"].find({})]
+    assert len(stored) >= 3
+    for secret in (pair.refresh_token, rotated.refresh_token, PASSWORD):
+        assert not [doc for doc in stored if secret in doc]
+    credential = await mongo_db["credentials"].find_one({"username": username.lower()})
+    assert credential is not None
+    assert credential["password_hash"].startswith("$argon2id$")
