@@ -172,7 +172,7 @@ class TokenVerifier:
             token_id=jti,
             agent_id=str(claims.get("agent_id") or ""),
             branch_id=str(claims.get("branch_id") or ""),
-            must_change_password=bool(claims.get("mcp", False)),
+            must_change_password=bool(claims.get("must_change_password", False)),
             expires_at=int(claims["exp"]),
             issued_at=int(claims["iat"]),
             key_id=kid,

@@ -57,7 +57,7 @@ def issue_access_token(
     if principal.branch_id:
         claims["branch_id"] = principal.branch_id
     if principal.must_change_password:
-        claims["mcp"] = True
+        claims["must_change_password"] = True
     token = jwt.encode(claims, key.private_key(), algorithm=ALGORITHM, headers={"kid": key.kid})
     return IssuedAccessToken(token=token, jti=jti, expires_at=exp)
 

@@ -55,10 +55,17 @@ async def test_valid_token_gives_the_caller(key: SigningKey) -> None:
 
 async def test_must_change_password_claim_travels(key: SigningKey) -> None:
     principal = Principal("s1", "a@b.org", "ADMIN", "", must_change_password=True)
-    caller = await verifier_for(key).verify(issue(key, principal))
+    token = issue(key, principal)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["must_change_password"] is True
+    assert {"sub", "role", "jti", "iat", "exp"} <= set(claims)
+    caller = await verifier_for(key).verify(token)
     assert caller.must_change_password
     assert caller.role is Role.ADMIN
     assert caller.agent_id == ""
+    # Without the flag the claim is absent.
+    plain = jwt.decode(issue(key), options={"verify_signature": False})
+    assert "must_change_password" not in plain
 
 
 async def test_forged_signature_is_refused(key: SigningKey) -> None:
