@@ -400,3 +400,27 @@ async def test_reflection_lists_the_services(host: Any) -> None:
         replies = [reply async for reply in call]
     names = {s.name for s in replies[0].list_services_response.service}
     assert {NAME, "grpc.health.v1.Health"} <= names
+
+
+async def test_client_channels_apply_a_default_deadline() -> None:
+    from shared.grpc.client import create_channel
+
+    release = asyncio.Event()
+
+    class Slow(auth_pb2_grpc.AuthServiceServicer):
+        async def Login(self, request: Any, context: Any) -> Any:
+            await release.wait()  # never answers before the client's deadline
+            return auth_pb2.LoginResponse()
+
+    server = grpc.aio.server()
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(Slow(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with create_channel(f"127.0.0.1:{port}", default_timeout=0.3) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await auth_pb2_grpc.AuthServiceStub(channel).Login(auth_pb2.LoginRequest())
+        assert err.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        release.set()
+        await server.stop(None)
