@@ -235,3 +235,33 @@ async def test_only_hashes_are_stored(env: Env, mongo_db: AsyncDatabase[dict[str
     credential = await mongo_db["credentials"].find_one({"username": username.lower()})
     assert credential is not None
     assert credential["password_hash"].startswith("$argon2id$")
+
+
+async def test_lockout_lifts_by_itself_when_it_expires(
+    mongo_db: AsyncDatabase[dict[str, Any]], redis_client: Redis, redis_prefix: str
+) -> None:
+    from tests.integration.support import eventually
+
+    await IndexRegistry(INDEXES).apply(mongo_db)
+    service = AuthService(
+        AuthRepository(mongo_db),
+        Cache(redis_client, prefix=redis_prefix),
+        PasswordHashing(**FAST),
+        policy=AuthPolicy(max_failures=2, failure_window_seconds=60, lockout_seconds=1),
+    )
+    env = Env(service, Clock(), PasswordHashing(**FAST))
+    _, username = await env.staff()
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await service.login(username, "wrong-password")
+    with pytest.raises(ResourceExhausted):
+        await service.login(username, PASSWORD)
+
+    async def unlocked() -> bool:
+        try:
+            await service.login(username, PASSWORD)
+        except ResourceExhausted:
+            return False
+        return True
+
+    await eventually(unlocked, within=10, interval=0.2, what="the lockout to expire")
