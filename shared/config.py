@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     redis_key_prefix: str = ""
     es_url: str | None = None
     es_index_prefix: str = "mf"
+    # Keep it below grpc_deadline_seconds, so a slow cluster answers UNAVAILABLE
+    # ("search is temporarily unavailable") rather than the caller's DEADLINE_EXCEEDED.
+    es_request_timeout_seconds: float = 5.0
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     amqp_exchange: str = "microfinance.events"
 

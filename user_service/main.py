@@ -45,7 +45,9 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
 
     # Search is secondary: with Elasticsearch down the service starts and writes,
     # and only search answers UNAVAILABLE.
-    es = create_es_client(settings.es_url_or_default())
+    es = create_es_client(
+        settings.es_url_or_default(), request_timeout=settings.es_request_timeout_seconds
+    )
 
     async def close_es() -> None:
         await es.close()

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import time
+
 import grpc
 import pytest
 
@@ -118,6 +121,34 @@ async def test_search_unavailable_when_elasticsearch_is_unreachable() -> None:
             await search()
     finally:
         await es.close()
+
+
+async def test_a_cluster_that_does_not_answer_is_unavailable_after_the_request_timeout() -> None:
+    """A hung node (accepts, never answers) costs the caller the timeout, then a 503."""
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    es = create_es_client(f"http://127.0.0.1:{port}", request_timeout=0.5)
+    try:
+
+        async def search() -> None:
+            async with search_errors("borrower search"):
+                await es.search(index="any-borrowers", query={"match_all": {}})
+
+        started = time.monotonic()
+        with pytest.raises(SearchUnavailable, match="borrower search"):
+            await search()
+        took = time.monotonic() - started
+        # One try only (retry_on_timeout is off): not two timeouts' worth of waiting.
+        assert 0.4 <= took < 1.0, took
+    finally:
+        await es.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_client_errors_are_not_outages(es_client, es_prefix) -> None:
