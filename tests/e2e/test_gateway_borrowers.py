@@ -469,52 +469,57 @@ async def test_search_503_while_es_is_down_creates_still_work_and_reindex_catche
             "es_index_prefix": f"mfe2e{uuid.uuid4().hex[:6]}",
         }
     )
-    infra = await open_infrastructure(settings, "user")
-    host = GrpcServiceHost(await build(infra), host="127.0.0.1", port=0, grace_seconds=0.5)
-    await host.start()
     try:
-        gateway_settings = settings.model_copy(update={"user_addr": host.address})
-        async with running_gateway(gateway_settings) as (_, client):
-            r = await client.post(BASE, json=new_borrower(first_name="Outage"),
-                                  headers=agent.headers)
-            assert r.status_code == 201, r.text
-            made = r.json()
-            r = await client.get(f"{BASE}/{made['id']}", headers=agent.headers)
-            assert r.status_code == 200
-            r = await client.get(BASE, params={"q": "Outage"}, headers=agent.headers)
-            assert r.status_code == 503, r.text
-            assert r.json()["error"]["code"] == "UNAVAILABLE"
-            assert "search is temporarily unavailable" in r.json()["error"]["message"]
-    finally:
-        await host.stop()
-        await infra.close()
+        infra = await open_infrastructure(settings, "user")
+        host = GrpcServiceHost(await build(infra), host="127.0.0.1", port=0, grace_seconds=0.5)
+        await host.start()
+        try:
+            gateway_settings = settings.model_copy(update={"user_addr": host.address})
+            async with running_gateway(gateway_settings) as (_, client):
+                r = await client.post(BASE, json=new_borrower(first_name="Outage"),
+                                      headers=agent.headers)
+                assert r.status_code == 201, r.text
+                made = r.json()
+                r = await client.get(f"{BASE}/{made['id']}", headers=agent.headers)
+                assert r.status_code == 200
+                r = await client.get(BASE, params={"q": "Outage"}, headers=agent.headers)
+                assert r.status_code == 503, r.text
+                assert r.json()["error"]["code"] == "UNAVAILABLE"
+                assert "search is temporarily unavailable" in r.json()["error"]["message"]
+        finally:
+            await host.stop()
+            await infra.close()
 
-    # Elasticsearch is back: `microfinance reindex borrowers` rebuilds from MongoDB.
-    env = {
-        **os.environ,
-        "MF_MONGO_URL": settings.mongo_url or "",
-        "MF_MONGO_DB": settings.mongo_db,
-        "MF_ES_URL": es_url,
-        "MF_ES_INDEX_PREFIX": settings.es_index_prefix,
-    }
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "microfinance_cli", "reindex", "borrowers"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert f"{settings.es_index_prefix}-borrowers: 1 of 1 borrowers indexed" in done.stdout
-    assert "reindexing borrowers" in done.stdout  # the progress bar's label
-    es = create_es_client(es_url)
-    try:
-        search = BorrowerSearch(es, settings.es_index_prefix)
-        ids, _ = await search.search(
-            "Outage", agent_id=agent.staff_id, account_status=None, offset=0, size=10
+        # Elasticsearch is back: `microfinance reindex borrowers` rebuilds from MongoDB.
+        env = {
+            **os.environ,
+            "MF_MONGO_URL": settings.mongo_url or "",
+            "MF_MONGO_DB": settings.mongo_db,
+            "MF_ES_URL": es_url,
+            "MF_ES_INDEX_PREFIX": settings.es_index_prefix,
+        }
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "microfinance_cli", "reindex", "borrowers"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
         )
-        assert ids == [made["id"]]
+        assert done.returncode == 0, done.stderr
+        assert f"{settings.es_index_prefix}-borrowers: 1 of 1 borrowers indexed" in done.stdout
+        assert "reindexing borrowers" in done.stdout  # the progress bar's label
+        es = create_es_client(es_url)
+        try:
+            search = BorrowerSearch(es, settings.es_index_prefix)
+            ids, _ = await search.search(
+                "Outage", agent_id=agent.staff_id, account_status=None, offset=0, size=10
+            )
+            assert ids == [made["id"]]
+        finally:
+            await es.close()
     finally:
+        # Whatever failed above: the run leaves no database, index, queue or exchange.
+        es = create_es_client(es_url)
         with contextlib.suppress(Exception):
-            await es.indices.delete(index=search.index)
+            await es.indices.delete(index=f"{settings.es_index_prefix}-borrowers")
         await es.close()
         with contextlib.suppress(Exception):
             await mongo_client.drop_database(f"{settings.mongo_db}_user")
