@@ -699,12 +699,19 @@ def quote_payoff(
     transactions: Iterable[Transaction],
     quote_date: date,
 ) -> PayoffQuote:
-    """Payoff quote from the inputs: replays as of ``quote_date`` first."""
+    """Payoff quote from the inputs: replays as of ``quote_date`` first.
+
+    A reversed payment counts for nothing, even when the reversal is dated after
+    ``quote_date``: a bounced payment never paid, and a payment backdated to
+    replace it must be checked against what was really owed.
+    """
     if quote_date < schedule.disbursement_date:
         raise InvalidArgument.field(
             "date", f"is before the disbursement date {schedule.disbursement_date.isoformat()}"
         )
-    return payoff_quote(replay(terms, schedule, transactions, quote_date), quote_date)
+    return payoff_quote(
+        replay(terms, schedule, effective_transactions(transactions), quote_date), quote_date
+    )
 
 
 # ------------------------------------------------------------------ helpers
@@ -968,6 +975,14 @@ def reverse_repayment(
         raise FailedPrecondition(
             f"payment {payment_id} was already reversed on {earlier.value_date.isoformat()}"
         )
+    written_off = _write_off_txn(transactions)
+    if written_off is not None and target.type is TransactionType.REPAYMENT:
+        # The write-off booked the balance net of this payment; undoing it would
+        # silently change the amount written off and already published.
+        raise FailedPrecondition(
+            f"loan was written off on {written_off.value_date.isoformat()}; a repayment "
+            "made before the write-off cannot be reversed (only recoveries can)"
+        )
     sequence = next_sequence(transactions)
     txn = Transaction(
         id=_new_id(txn_id, sequence),
@@ -1031,7 +1046,8 @@ def waive_charges(
         raise InvalidArgument.field("penalty_amount", "a penalty or interest amount is required")
     _check_value_date(schedule, value_date, business_date)
     _require_disbursed(transactions)
-    then = replay(terms, schedule, transactions, value_date)
+    # As in quote_payoff: what was owed then, bounced payments excluded.
+    then = replay(terms, schedule, effective_transactions(transactions), value_date)
     if then.written_off:
         raise FailedPrecondition("loan is written off; its charges cannot be waived")
     if then.closed:

@@ -364,7 +364,7 @@ async def test_reversal_replays_without_the_payment_and_is_idempotent(
 async def test_write_off_then_recovery(
     c: Clients, agent: Login, boss: Login, loan: loan_pb2.Loan
 ) -> None:
-    await pay(c, agent, loan.id, 10_000, TODAY - timedelta(days=10))
+    early = await pay(c, agent, loan.id, 10_000, TODAY - timedelta(days=10))
     before = await quote(c, agent, loan.id)
     schedule = await c.loans.GetSchedule(
         loan_pb2.GetScheduleRequest(loan_id=loan.id), metadata=md(agent)
@@ -383,6 +383,17 @@ async def test_write_off_then_recovery(
     )
     assert done.loan.summary.written_off_amount == done.written_off_amount
     await refused(quote(c, agent, loan.id), grpc.StatusCode.FAILED_PRECONDITION, "WRITTEN_OFF")
+    # The write-off was booked net of the earlier repayment: it can no longer be undone.
+    await refused(
+        c.loans.ReverseRepayment(
+            loan_pb2.ReverseRepaymentRequest(
+                payment_id=early.transaction.payment_id, reason="bounced"
+            ),
+            metadata=md(boss),
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "written off",
+    )
     recovered = await pay(c, agent, loan.id, 3_000, TODAY)
     assert recovered.recovery
     assert recovered.transaction.type == loan_pb2.RECOVERY

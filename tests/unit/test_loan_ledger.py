@@ -461,6 +461,38 @@ def test_reversal_is_effective_from_its_own_date(book: Loan) -> None:
     assert replay(TERMS, book.schedule, done.transactions, date(2026, 3, 1)).principal_paid == 0
 
 
+def test_a_payment_backdated_to_replace_a_bounced_one_meets_the_real_payoff(book: Loan) -> None:
+    book.pay("p1", 34_002, DUE1, business=DUE1)
+    bounced = reverse_repayment(
+        TERMS, book.schedule, book.txns, payment_id="p1", reason="cheque bounced",
+        actor="admin-1", business_date=date(2026, 3, 1),
+    )
+    book.txns = bounced.transactions
+    on = date(2026, 2, 20)
+    # The reversal is dated Mar 1, after the replacement's value date; the quote
+    # still owes everything the bounced payment seemed to pay.
+    quote = quote_payoff(TERMS, book.schedule, book.txns, on)
+    never_paid = quote_payoff(TERMS, book.schedule, (book.txns[0],), on)
+    assert quote == never_paid
+    assert quote.principal == 100_000
+    book.pay("p2", quote.total, on, business=date(2026, 3, 1))
+    assert book.state(date(2026, 3, 1)).closed
+
+
+def test_a_backdated_waiver_sees_a_bounced_payment_as_unpaid(book: Loan) -> None:
+    book.pay("p1", 34_002, DUE1, business=DUE1)
+    bounced = reverse_repayment(
+        TERMS, book.schedule, book.txns, payment_id="p1", reason="cheque bounced",
+        actor="admin-1", business_date=date(2026, 3, 1),
+    )
+    result = waive_charges(
+        TERMS, book.schedule, bounced.transactions, installment_number=1, penalty_amount=0,
+        interest_amount=1_000, reason="hardship", actor="admin-1",
+        value_date=date(2026, 2, 20), business_date=date(2026, 3, 1),
+    )
+    assert result.state.installments[0].interest_waived == 1_000
+
+
 # ------------------------------------------------------------------ waivers
 
 
@@ -551,6 +583,21 @@ def test_write_off_then_recoveries(book: Loan) -> None:
         business_date=date(2026, 4, 2),
     )
     assert back.state.recovered_amount == 0
+
+
+def test_a_repayment_before_the_write_off_cannot_be_reversed(book: Loan) -> None:
+    book.pay("p1", 34_002, DUE1)
+    done = write_off(
+        TERMS, book.schedule, book.txns, reason="borrower absconded", actor="admin-1",
+        business_date=date(2026, 3, 20),
+    )
+    with pytest.raises(FailedPrecondition, match="written off on 2026-03-20"):
+        reverse_repayment(
+            TERMS, book.schedule, done.transactions, payment_id="p1", reason="bounced",
+            actor="admin-1", business_date=date(2026, 3, 21),
+        )
+    # The amount written off stays the one recorded and published.
+    assert replay(TERMS, book.schedule, done.transactions, TODAY).written_off_amount == 67_668
 
 
 def test_write_off_refusals(book: Loan) -> None:
