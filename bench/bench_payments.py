@@ -548,10 +548,22 @@ async def drop_databases(url: str, prefix: str) -> None:
 
 
 async def drop_exchange(amqp_url: str, exchange: str) -> None:
+    """The run's consumer queues and its exchanges: leave the shared broker clean."""
     import aio_pika
 
+    from loan_service.main import borrower_queue, search_queue
+    from payment_service.main import loan_events_queue
+    from shared.config import Settings
+
+    settings = Settings(amqp_exchange=exchange)
+    queues = (search_queue(settings), borrower_queue(settings), loan_events_queue(settings))
     connection = await aio_pika.connect(amqp_url, timeout=5)
     try:
+        for queue in queues:
+            for name in (queue, f"{queue}.dead"):
+                channel = await connection.channel()  # a failed delete closes its channel
+                with contextlib.suppress(Exception):
+                    await channel.queue_delete(name)
         for name in (exchange, f"{exchange}.dlx"):
             channel = await connection.channel()
             with contextlib.suppress(Exception):

@@ -1,7 +1,8 @@
 """payment_service process: wiring and start.
 
-Background work: the outbox relay, and the recovery loop that settles
-payments left PENDING (see payment_service/recovery.py).
+Background work: the outbox relay, the recovery loop that settles
+payments left PENDING (see payment_service/recovery.py), and the consumer
+that moves payments with their loan when its borrower is reassigned.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from grpc import aio
 
 from microfinance.payment.v1 import payment_pb2_grpc
 from payment_service.adapters.loan_client import LoanClient
+from payment_service.adapters.loan_events import LoanEventsConsumer
 from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.adapters.user_client import UserClient
 from payment_service.config import PaymentSettings
@@ -21,12 +23,18 @@ from payment_service.grpc_api import ACCESS, SERVICE_NAME, PaymentServicer
 from payment_service.migrations import REGISTRY
 from payment_service.recovery import RecoveryLoop
 from payment_service.service import Checkpoint, Options, PaymentService, no_checkpoint
+from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
 
 SERVICE = "payment"
 log = logging.getLogger(__name__)
+
+
+def loan_events_queue(settings: Settings) -> str:
+    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
+    return f"{settings.amqp_exchange}.payment.loan-changes"
 
 
 def test_checkpoint(options: PaymentSettings) -> Checkpoint | None:
@@ -81,6 +89,14 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         interval_seconds=options.payment_recovery_interval_seconds,
         batch=options.payment_recovery_batch,
     )
+    follower = LoanEventsConsumer(
+        client=infra.mongo,
+        db=infra.db,
+        amqp_url=settings.amqp_url,
+        exchange=settings.amqp_exchange,
+        queue=loan_events_queue(settings),
+        payments=payments,
+    )
     servicer = PaymentServicer(payments)
 
     def register(server: aio.Server) -> None:
@@ -93,7 +109,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         access=ACCESS,
         verifier=remote_verifier(infra),
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, recovery],
+        background=[infra.relay, recovery, follower],
     )
 
 

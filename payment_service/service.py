@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
 from payment_service.adapters.payment_repository import (
     IdempotencyKeyTaken,
+    LoanOwner,
     PaymentFilter,
     PaymentRepository,
     ReferenceTaken,
@@ -372,20 +373,29 @@ class PaymentService:
         )
         return await self._repo.get(payment.id)
 
-    async def _settle(self, settled: Payment, event_type: str, payload: dict[str, Any]) -> Payment:
+    async def _settle(
+        self,
+        settled: Payment,
+        event_type: str,
+        payload_of: Callable[[Payment], dict[str, Any]],
+    ) -> Payment:
+        final = settled
+
         async def body(session: Session) -> bool:
+            nonlocal final
+            final = await self._with_current_owner(settled, session)
             if not await self._repo.replace_if(
-                settled, {"status": PaymentStatus.PENDING.value}, session
+                final, {"status": PaymentStatus.PENDING.value}, session
             ):
                 return False
             await self._events.add(
-                session, [self._events.new_event(event_type, settled.id, payload)]
+                session, [self._events.new_event(event_type, final.id, payload_of(final))]
             )
             return True
 
         if await self._tx(body):
             self._events.notify()
-            return settled
+            return final
         # Another driver (the recovery loop, or a process that came back) settled it first.
         return await self._repo.get(settled.id)
 
@@ -393,12 +403,45 @@ class PaymentService:
         now = self._clock()
         number = receipt_number(now.year, await self._repo.next_receipt_sequence(now.year))
         posted = payment.posted(applied, number, now, actor)
-        return await self._settle(posted, "payment.posted", posted_payload(posted))
+        return await self._settle(posted, "payment.posted", posted_payload)
 
     async def _settle_rejected(self, payment: Payment, refusal: Refused, actor: str) -> Payment:
         rejected = payment.rejected(refusal, self._clock(), actor)
         log.info("payment %s REJECTED: %s %s", payment.id, refusal.code, refusal.reason)
-        return await self._settle(rejected, "payment.rejected", rejected_payload(rejected))
+        return await self._settle(rejected, "payment.rejected", rejected_payload)
+
+    async def _with_current_owner(self, payment: Payment, session: Session) -> Payment:
+        """The loan's owner as last heard from loan_service, if that is newer.
+
+        The loan facts came from loan_service before this transaction; a
+        reassignment consumed since (follow_loan) must not be overwritten.
+        """
+        if not payment.loan.agent_id:
+            return payment
+        owner = await self._repo.loan_owner(payment.loan_id, session)
+        if owner is None or (owner.agent_id, owner.branch_id) == (
+            payment.loan.agent_id,
+            payment.loan.branch_id,
+        ):
+            return payment
+        return replace(
+            payment, loan=replace(payment.loan, agent_id=owner.agent_id, branch_id=owner.branch_id)
+        )
+
+    # ------------------------------------------------------------------ loans moving
+    async def follow_loan(self, loan_id: str, owner: LoanOwner, session: Session) -> int:
+        """A loan moved to another agent (its borrower was reassigned): so do its payments.
+
+        Runs inside the event consumer's transaction. Agents see payments by the
+        loan's current agent, and the ones they posted themselves.
+        """
+        if not loan_id or not owner.agent_id:
+            return 0
+        moved = await self._repo.follow_loan(loan_id, owner, session)
+        if moved:
+            log.info("%d payment(s) of loan %s now belong to agent %s", moved, loan_id,
+                     owner.agent_id)
+        return moved
 
     # ------------------------------------------------------------------ recovery
     async def recover_due(self, limit: int = 100) -> int:

@@ -83,8 +83,14 @@ def process_topology(settings: Any) -> tuple[list[str], list[str]]:
     inspected (``microfinance up``). Add a service's queue here when it gains a consumer.
     """
     from loan_service.main import borrower_queue, search_queue
+    from payment_service.main import loan_events_queue
     from user_service.indexer import queue_name
 
-    queues = [queue_name(settings), search_queue(settings), borrower_queue(settings)]
+    queues = [
+        queue_name(settings),
+        search_queue(settings),
+        borrower_queue(settings),
+        loan_events_queue(settings),
+    ]
     exchange = settings.amqp_exchange
     return [n for q in queues for n in (q, f"{q}.dead")], [exchange, f"{exchange}.dlx"]

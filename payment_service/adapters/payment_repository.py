@@ -39,6 +39,9 @@ from shared.paging import Page
 PAYMENTS = "payments"
 REVERSALS = "reversals"
 COUNTERS = "counters"
+# Each loan's current agent and branch, from loan_service's loan.reassigned /
+# loan.borrower_updated events: payments are scoped by them.
+LOAN_OWNERS = "loan_owners"
 
 KEY_INDEX = "poster_idempotency_key_unique"
 REFERENCE_INDEX = "channel_reference_unique"
@@ -93,6 +96,14 @@ class ReferenceTaken(Exception):
     def __init__(self, existing_id: str | None) -> None:
         super().__init__("external reference already used")
         self.existing_id = existing_id
+
+
+@dataclass(frozen=True, slots=True)
+class LoanOwner:
+    agent_id: str
+    branch_id: str
+    # When loan_service made the change (the event's time), to ignore stale events.
+    as_of: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +303,7 @@ class PaymentRepository:
         self._payments = db[PAYMENTS]
         self._reversals = db[REVERSALS]
         self._counters = db[COUNTERS]
+        self._owners = db[LOAN_OWNERS]
 
     # -- writes ---------------------------------------------------------------------
     async def insert(self, payment: Payment) -> None:
@@ -382,6 +394,40 @@ class PaymentRepository:
             },
             session=session,
         )
+
+    async def follow_loan(
+        self,
+        loan_id: str,
+        owner: LoanOwner,
+        session: AsyncClientSession,
+    ) -> int:
+        """Record the loan's new owner and move its payments to them; returns how many moved.
+
+        An event older than the owner already recorded (a late redelivery) changes nothing.
+        """
+        known = await self._owners.find_one({"_id": loan_id}, session=session)
+        if known is not None and known["as_of"] > owner.as_of:
+            return 0
+        await self._owners.replace_one(
+            {"_id": loan_id},
+            {"agent_id": owner.agent_id, "branch_id": owner.branch_id, "as_of": owner.as_of},
+            upsert=True,
+            session=session,
+        )
+        result = await self._payments.update_many(
+            {"loan_id": loan_id},
+            {"$set": {"agent_id": owner.agent_id, "branch_id": owner.branch_id}},
+            session=session,
+        )
+        return result.modified_count
+
+    async def loan_owner(
+        self, loan_id: str, session: AsyncClientSession | None = None
+    ) -> LoanOwner | None:
+        doc = await self._owners.find_one({"_id": loan_id}, session=session)
+        if doc is None:
+            return None
+        return LoanOwner(doc["agent_id"], doc.get("branch_id", ""), doc["as_of"])
 
     # -- reads ----------------------------------------------------------------------
     async def get(self, payment_id: str) -> Payment:

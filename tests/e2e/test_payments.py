@@ -15,6 +15,7 @@ import pytest
 
 from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
+from microfinance.user.v1 import user_pb2
 from tests.e2e.conftest import Login, Stack
 from tests.e2e.loan_support import clients, md
 from tests.e2e.payment_support import (
@@ -261,6 +262,50 @@ async def test_agents_post_only_to_their_own_borrowers(stack: Stack, admin: Logi
                     payment_pb2.GetPaymentRequest(id=payment_id), metadata=md(stranger)
                 )
             assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_payments_follow_their_loan_to_a_new_agent(stack: Stack, admin: Login) -> None:
+    async with clients(stack) as c:
+        p = await portfolio(stack, c, admin)
+        loan = await loan_for(c, p, days_ago=7)
+        own = await post(stack, p.agent, loan.id, 1_000)
+        by_admin = await post(stack, admin, loan.id, 2_000)
+        assert (own.status_code, by_admin.status_code) == (201, 201)
+        newcomer = await stack.ready_staff(admin)
+        await c.borrowers.ReassignBorrower(
+            user_pb2.ReassignBorrowerRequest(
+                id=loan.borrower_id, new_agent_id=newcomer.staff_id, reason="territory change"
+            ),
+            metadata=md(admin),
+        )
+
+        async def listed(who: Login) -> set[str]:
+            r = await stack.client.get(
+                "/api/v1/payments", params={"loan_id": loan.id}, headers=who.headers
+            )
+            assert r.status_code == 200, r.text
+            return {x["id"] for x in r.json()["payments"]}
+
+        both = {own.json()["id"], by_admin.json()["id"]}
+
+        async def moved() -> bool:
+            return await listed(newcomer) == both
+
+        await eventually(moved, within=20, what="the payments following their loan")
+        # The previous agent keeps what they posted themselves, and nothing else.
+        assert await listed(p.agent) == {own.json()["id"]}
+        hidden = await stack.client.get(
+            f"/api/v1/payments/{by_admin.json()['id']}", headers=p.agent.headers
+        )
+        assert hidden.status_code == 404
+        seen = await stack.client.get(
+            f"/api/v1/payments/{by_admin.json()['id']}", headers=newcomer.headers
+        )
+        assert seen.json()["agent_id"] == newcomer.staff_id
+        # New payments on the loan are the new agent's from the start.
+        later = await post(stack, newcomer, loan.id, 500)
+        assert later.status_code == 201, later.text
+        assert later.json()["agent_id"] == newcomer.staff_id
 
 
 async def test_reversal(stack: Stack, admin: Login) -> None:
