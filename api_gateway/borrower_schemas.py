@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from api_gateway.schemas import Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
@@ -82,7 +82,9 @@ class HistoryActionName(StrEnum):
 
 
 class MoneyIn(RequestBody):
-    amount_minor: StrictInt = Field(ge=0, description="Integer count of the minor unit.")
+    amount_minor: StrictInt = Field(
+        ge=0, le=INT64_MAX, description="Integer count of the minor unit."
+    )
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
@@ -242,7 +244,10 @@ class BorrowerPatch(RequestBody):
     risk_profile: RiskProfileName | None = Field(default=None, description="Admins only.")
     branch_id: str | None = Field(default=None, max_length=64)
     expected_version: StrictInt | None = Field(
-        default=None, ge=1, description="Alternative to If-Match; 409 if the record moved on."
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="Alternative to If-Match; 409 if the record moved on.",
     )
 
     def mask(self) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, StrictInt, field_validator
 
-from api_gateway.schemas import Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 RATE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,10})?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -54,7 +54,9 @@ class LoanStatusName(StrEnum):
 
 
 class MoneyIn(RequestBody):
-    amount_minor: StrictInt = Field(ge=0, description="Integer count of the minor unit.")
+    amount_minor: StrictInt = Field(
+        ge=0, le=INT64_MAX, description="Integer count of the minor unit."
+    )
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
@@ -91,7 +93,7 @@ class ProductIn(RequestBody):
     amortization: AmortizationName
     annual_rate: str = Field(pattern=RATE_PATTERN, description='Percent a year, e.g. "24.5".')
     principal_grace_installments: StrictInt = Field(default=0, ge=0, le=520)
-    rounding_multiple_minor: StrictInt = Field(default=1, ge=1)
+    rounding_multiple_minor: StrictInt = Field(default=1, ge=1, le=INT64_MAX)
     fee: FeeIn | None = None
     late_penalty: PenaltyIn | None = None
     max_active_loans_per_borrower: StrictInt = Field(default=1, ge=1, le=100)
@@ -118,12 +120,15 @@ class ProductPatch(RequestBody):
     amortization: AmortizationName | None = None
     annual_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
     principal_grace_installments: StrictInt | None = Field(default=None, ge=0, le=520)
-    rounding_multiple_minor: StrictInt | None = Field(default=None, ge=1)
+    rounding_multiple_minor: StrictInt | None = Field(default=None, ge=1, le=INT64_MAX)
     fee: FeeIn | None = None
     late_penalty: PenaltyIn | None = None
     max_active_loans_per_borrower: StrictInt | None = Field(default=None, ge=1, le=100)
     expected_version: StrictInt | None = Field(
-        default=None, ge=1, description="Alternative to If-Match; 409 if the record moved on."
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="Alternative to If-Match; 409 if the record moved on.",
     )
 
     @field_validator(*[f for f in _PRODUCT_FIELDS if f not in _NULLABLE], mode="before")
@@ -161,7 +166,10 @@ class SubmitLoanIn(RequestBody):
 
 class _Versioned(RequestBody):
     expected_version: StrictInt | None = Field(
-        default=None, ge=1, description="Alternative to If-Match; 409 if the loan moved on."
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="Alternative to If-Match; 409 if the loan moved on.",
     )
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import Field, StrictInt
 
-from api_gateway.schemas import Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -43,7 +43,9 @@ class ReportFormatName(StrEnum):
 
 
 class PaymentAmount(RequestBody):
-    amount_minor: StrictInt = Field(gt=0, description="Integer count of the minor unit.")
+    amount_minor: StrictInt = Field(
+        gt=0, le=INT64_MAX, description="Integer count of the minor unit."
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217; the loan's currency.")
 
 

@@ -16,6 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+# Amounts and versions travel as protobuf int64: a larger number is the client's mistake
+# (422 naming the field), not a failure to build the message.
+INT64_MAX = 2**63 - 1
+
 
 class RoleName(StrEnum):
     ADMIN = "ADMIN"
@@ -166,7 +170,10 @@ class UpdateStaffRequest(RequestBody):
     branch_id: str | None = Field(default=None, min_length=1, max_length=64)
     role: RoleName | None = None
     expected_version: StrictInt | None = Field(
-        default=None, ge=1, description="Alternative to If-Match; 409 if the record moved on."
+        default=None,
+        ge=1,
+        le=INT64_MAX,
+        description="Alternative to If-Match; 409 if the record moved on.",
     )
 
     @field_validator("full_name", "email", "phone", "branch_id", "role", mode="before")

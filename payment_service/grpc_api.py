@@ -28,7 +28,7 @@ from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
 from shared.identity import current_caller
 from shared.money import Money
 from shared.protos import audit, page_info, page_request, timestamp
-from shared.validation import parse_date
+from shared.validation import parse_date, proto_enum_name
 
 SERVICE_NAME = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
 
@@ -136,8 +136,8 @@ def _optional_date(value: str, field: str) -> date | None:
     return parse_date(value, field) if value.strip() else None
 
 
-def _channel_name(value: int) -> str:
-    return payment_pb2.Channel.Name(value) if value else ""
+def _channel_name(value: int, field: str = "channel") -> str:
+    return proto_enum_name(payment_pb2.Channel, value, field)
 
 
 def sheet_proto(sheet: CollectionSheet) -> payment_pb2.GetCollectionSheetResponse:
@@ -234,7 +234,7 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
             agent_id=request.agent_id.strip(),
             channel=Channel(_channel_name(request.channel)) if request.channel else None,
             status=(
-                PaymentStatus(payment_pb2.PaymentStatus.Name(request.status))
+                PaymentStatus(proto_enum_name(payment_pb2.PaymentStatus, request.status, "status"))
                 if request.status
                 else None
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -58,3 +59,18 @@ def required_text(value: str, field: str, max_length: int = 200) -> str:
     if len(text) > max_length:
         raise InvalidArgument.field(field, f"must be at most {max_length} characters")
     return text
+
+
+def proto_enum_name(enum_type: Any, value: int, field: str) -> str:
+    """A protobuf enum number's name, "" for the zero value.
+
+    Protobuf keeps numbers it does not know, so a direct caller can send one;
+    that is the caller's mistake (INVALID_ARGUMENT naming the field).
+    """
+    if value == 0:
+        return ""
+    try:
+        return str(enum_type.Name(value))
+    except ValueError:
+        raise InvalidArgument.field(field, f"{value} is not a known value") from None
+

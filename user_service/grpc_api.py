@@ -19,6 +19,7 @@ from shared.grpc.access import (
 from shared.identity import current_caller
 from shared.paging import encode_token, page_of
 from shared.protos import audit, page_info, page_request
+from shared.validation import proto_enum_name
 from user_service.adapters.borrower_repository import SORTABLE as BORROWER_ORDER_BY
 from user_service.adapters.staff_repository import SORTABLE
 from user_service.borrower_convert import (
@@ -89,10 +90,10 @@ def staff_proto(staff: Staff) -> user_pb2.Staff:
     )
 
 
-def _role_name(value: int) -> str:
+def _role_name(value: int, field: str = "role") -> str:
     from microfinance.common.v1 import common_pb2
 
-    return common_pb2.Role.Name(value) if value else ""
+    return proto_enum_name(common_pb2.Role, value, field)
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
@@ -150,7 +151,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             "email": request.staff.email,
             "phone": request.staff.phone,
             "branch_id": request.staff.branch_id,
-            "role": _role_name(request.staff.role),
+            "role": _role_name(request.staff.role, "staff.role"),
         }
         staff = await self._staff.update(
             current_caller(),

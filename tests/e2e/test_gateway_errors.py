@@ -159,6 +159,30 @@ async def test_no_lax_coercion_of_booleans_and_integers(stack: Stack, admin: Log
     assert (await stack.client.get("/api/v1/me", headers=admin.headers)).status_code == 200
 
 
+async def test_numbers_beyond_int64_are_422_not_500(stack: Stack, admin: Login) -> None:
+    huge = 2**63
+    money = {"amount_minor": huge, "currency": "USD"}
+    cases: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
+        ("POST", "/api/v1/payments",
+         {"loan_id": "L1", "amount": money, "channel": "CASH"}, {"Idempotency-Key": "k"}),
+        ("POST", "/api/v1/loans",
+         {"borrower_id": "b", "product_id": "p", "principal": money, "installments": 4}, {}),
+        ("PATCH", "/api/v1/borrowers/b1", {"expected_version": huge}, {}),
+        ("POST", "/api/v1/loans/L1/approve", {"expected_version": huge}, {}),
+    ]
+    staff, _ = await stack.create_staff(admin)
+    cases.append(
+        ("PATCH", f"/api/v1/staff/{staff['id']}", {"full_name": "N", "expected_version": huge}, {})
+    )
+    for method, url, payload, extra in cases:
+        r = await stack.client.request(
+            method, url, json=payload, headers={**admin.headers, **extra}
+        )
+        assert r.status_code == 422, (url, r.text)
+        named = fields_of(r.json())
+        assert any(f.endswith(("amount_minor", "expected_version")) for f in named), named
+
+
 async def test_a_service_that_is_down_is_503_without_transport_details(
     stack: Stack, admin: Login
 ) -> None:

@@ -184,3 +184,32 @@ async def test_deactivated_agent_loses_refresh_and_login(stack: Stack, admin: Lo
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await auth.Login(auth_pb2.LoginRequest(username=agent.email, password=agent.password))
         assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_unknown_enum_numbers_are_invalid_argument(stack: Stack, admin: Login) -> None:
+    # Protobuf keeps enum numbers it does not know; a direct caller can send one.
+    from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
+
+    async with (
+        grpc.aio.insecure_channel(stack.hosts["user"].address) as user_channel,
+        grpc.aio.insecure_channel(stack.hosts["payment"].address) as payment_channel,
+    ):
+        users = user_pb2_grpc.UserServiceStub(user_channel)
+        payments = payment_pb2_grpc.PaymentServiceStub(payment_channel)
+        token = md(admin.access_token)
+        staff = user_pb2.ListStaffRequest()
+        staff.role = 99  # type: ignore[assignment]
+        by_channel = payment_pb2.ListPaymentsRequest()
+        by_channel.channel = 99  # type: ignore[assignment]
+        by_status = payment_pb2.ListPaymentsRequest()
+        by_status.status = 42  # type: ignore[assignment]
+        calls = [
+            ("role", users.ListStaff(staff, metadata=token)),
+            ("channel", payments.ListPayments(by_channel, metadata=token)),
+            ("status", payments.ListPayments(by_status, metadata=token)),
+        ]
+        for field, call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+            assert field in (err.value.details() or "")
