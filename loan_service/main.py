@@ -66,6 +66,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         infra.in_transaction,
         infra.outbox,
         search=search,
+        timezone=settings.business_tz(),
     )
     indexer = LoanSearchIndexer(
         client=infra.mongo,
@@ -86,7 +87,9 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     )
     sweeper = SearchBacklogSweeper(search, infra.db, loans.today)
     product_servicer = LoanProductServicer(
-        ProductService(products, infra.in_transaction, infra.outbox)
+        ProductService(
+            products, infra.in_transaction, infra.outbox, timezone=settings.business_tz()
+        )
     )
     loan_servicer = LoanServicer(loans)
 

@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from loan_service.adapters.borrower_client import BorrowerInfo
 from loan_service.adapters.loan_repository import (
@@ -66,6 +67,7 @@ from loan_service.domain.loan import (
 )
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, generate_schedule
+from shared.config import business_date
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -181,14 +183,16 @@ class ProductService:
         events: Events,
         *,
         clock: Callable[[], datetime] = utcnow,
+        timezone: ZoneInfo | None = None,
     ) -> None:
         self._repo = repo
         self._tx = transactions
         self._events = events
         self._clock = clock
+        self._tz = timezone
 
     def today(self) -> date:
-        return self._clock().date()
+        return business_date(self._clock(), self._tz)
 
     @staticmethod
     def _checked(draft: ProductDraft) -> ProductDraft:
@@ -508,6 +512,7 @@ class LoanService:
         *,
         search: LoanSearch | None = None,
         clock: Callable[[], datetime] = utcnow,
+        timezone: ZoneInfo | None = None,
         max_attempts: int = 50,
     ) -> None:
         self._products = products
@@ -517,11 +522,13 @@ class LoanService:
         self._events = events
         self._search = search
         self._clock = clock
+        self._tz = timezone
         self._max_attempts = max_attempts
         self._locks = KeyedLocks()
 
     def today(self) -> date:
-        return self._clock().date()
+        """The business date: today in the institution's time zone."""
+        return business_date(self._clock(), self._tz)
 
     # -- reading -------------------------------------------------------------------
     async def _scoped(self, caller: Caller, loan_id: str) -> Loan:

@@ -81,6 +81,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
             retry_max_seconds=options.payment_retry_max_seconds,
             replay_wait_seconds=options.payment_replay_wait_seconds,
         ),
+        timezone=settings.business_tz(),
         checkpoint=checkpoint,
     )
     recovery = RecoveryLoop(

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
 from payment_service.adapters.payment_repository import (
@@ -69,6 +70,7 @@ from payment_service.domain.payment import (
     validate_request,
 )
 from payment_service.domain.receipt import Institution, ReceiptView, receipt_view
+from shared.config import business_date
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -218,6 +220,7 @@ class PaymentService:
         institution: Institution,
         options: Options | None = None,
         clock: Callable[[], datetime] = utcnow,
+        timezone: ZoneInfo | None = None,
         checkpoint: Checkpoint = no_checkpoint,
     ) -> None:
         self._repo = repo
@@ -228,12 +231,14 @@ class PaymentService:
         self._institution = institution
         self._opts = options or Options()
         self._clock = clock
+        self._tz = timezone
         self._checkpoint = checkpoint
         # Payments this process is driving right now: repeats of the same key wait on these.
         self._inflight: dict[str, asyncio.Event] = {}
 
     def today(self) -> date:
-        return self._clock().date()
+        """The business date: today in the institution's time zone."""
+        return business_date(self._clock(), self._tz)
 
     def _lease(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._opts.lease_seconds)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Well known on purpose; production refuses it.
@@ -74,11 +76,28 @@ class Settings(BaseSettings):
 
     # Region used to read phone numbers written without a country code (e.g. "KE").
     default_phone_region: str | None = None
+    # The institution's IANA time zone (e.g. "Africa/Nairobi"): "today" for value dates,
+    # due dates, DPD and ages is the date there, not in UTC.
+    business_timezone: str = "UTC"
 
     cors_origins: list[str] = Field(default_factory=list)
 
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone such as 'Africa/Nairobi' or 'UTC'"
+            ) from None
+        return value
+
+    def business_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
 
     @model_validator(mode="after")
     def _secrets_in_production(self) -> Settings:
@@ -115,3 +134,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def business_date(moment: datetime, timezone: ZoneInfo | None = None) -> date:
+    """The calendar date of ``moment`` in the institution's time zone (UTC if none)."""
+    return moment.astimezone(timezone).date() if timezone is not None else moment.date()
+

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from shared.config import business_date as local_date
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -105,6 +107,7 @@ class BorrowerService:
         phone_region: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         business_date: Callable[[], date] | None = None,
+        timezone: ZoneInfo | None = None,
     ) -> None:
         self._repo = repo
         self._staff = staff
@@ -114,7 +117,7 @@ class BorrowerService:
         self._events = events
         self._region = phone_region
         self._clock = clock
-        self._today = business_date or (lambda: self._clock().date())
+        self._today = business_date or (lambda: local_date(self._clock(), timezone))
 
     # ------------------------------------------------------------ helpers
 

@@ -69,6 +69,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         infra.in_transaction,
         infra.outbox,
         phone_region=settings.default_phone_region,
+        timezone=settings.business_tz(),
     )
     borrowers = BorrowerServicer(borrower_service)
     indexer = search_consumer(
