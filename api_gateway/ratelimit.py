@@ -27,8 +27,9 @@ class Counter(Protocol):
 
 
 def _username_key(username: str) -> str:
-    # Hashed so the cache never holds email addresses.
-    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    # Hashed so the cache never holds email addresses; casefold as auth_service matches
+    # usernames, so look-alike spellings (long s for "s", U+017F) share one bucket.
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
 
 
 class LoginRateLimiter:

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api_gateway.deps import State
 from api_gateway.errors import MissingToken
 from shared.errors import PermissionDenied
-from shared.identity import Caller, Role, caller_var
+from shared.identity import STAFF_ROLES, Caller, Role, caller_var
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -34,7 +34,8 @@ MUST_CHANGE_MESSAGE = (
 
 
 def require_caller(
-    *, roles: frozenset[Role] = frozenset(Role), allow_before_password_change: bool = False
+    # Staff only: a SERVICE token is for calling the services directly, never the REST API.
+    *, roles: frozenset[Role] = STAFF_ROLES, allow_before_password_change: bool = False
 ) -> Callable[..., Awaitable[Caller]]:
     async def dependency(
         state: State,

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 FAIL_PREFIX = "mf:auth:fail:"
 LOCK_PREFIX = "mf:auth:lock:"
 BAD_LOGIN = "invalid username or password"
+LOCKED_MESSAGE = "too many failed logins; the account is locked for a while, try again later"
 
 
 class KeyValueStore(Protocol):
@@ -187,21 +188,32 @@ class AuthService:
     async def _locked(self, username: str) -> bool:
         return bool(await self._store.get(LOCK_PREFIX + username))
 
-    async def _record_failure(self, username: str, client_ip: str) -> None:
+    async def _count_attempt(self, username: str) -> int | None:
+        """Count a password check before it runs, so a burst of concurrent guesses
+        cannot all pass the lock check; a success clears the count."""
         count = await self._store.incr_with_ttl(
             FAIL_PREFIX + username, self._policy.failure_window_seconds
         )
+        if count is not None and count > self._policy.max_failures:
+            await self._lock(username)
+            raise ResourceExhausted(LOCKED_MESSAGE)
+        return count
+
+    async def _record_failure(self, username: str, client_ip: str, count: int | None) -> None:
         await self._emit(
             "auth.login_failed", username, {"username": username, "client_ip": client_ip}
         )
         if count is not None and count >= self._policy.max_failures:
-            await self._store.set(LOCK_PREFIX + username, "1", ttl=self._policy.lockout_seconds)
-            await self._store.delete(FAIL_PREFIX + username)
-            await self._emit(
-                "auth.locked_out",
-                username,
-                {"username": username, "lockout_seconds": self._policy.lockout_seconds},
-            )
+            await self._lock(username)
+
+    async def _lock(self, username: str) -> None:
+        await self._store.set(LOCK_PREFIX + username, "1", ttl=self._policy.lockout_seconds)
+        await self._store.delete(FAIL_PREFIX + username)
+        await self._emit(
+            "auth.locked_out",
+            username,
+            {"username": username, "lockout_seconds": self._policy.lockout_seconds},
+        )
 
     async def login(
         self, username: str, password: str, *, client_ip: str = "", user_agent: str = ""
@@ -212,18 +224,17 @@ class AuthService:
             raise InvalidArgument.field("password", "is required")
         name = normalize_username(username)
         if await self._locked(name):
-            raise ResourceExhausted(
-                "too many failed logins; the account is locked for a while, try again later"
-            )
+            raise ResourceExhausted(LOCKED_MESSAGE)
+        attempt = await self._count_attempt(name)
         cred = await self._repo.get_by_username(name)
         if cred is None:
             # Same work as a real check, so response time does not reveal who exists.
             await asyncio.to_thread(self._hashing.verify_dummy, password)
-            await self._record_failure(name, client_ip)
+            await self._record_failure(name, client_ip, attempt)
             raise Unauthenticated(BAD_LOGIN)
         ok = await asyncio.to_thread(self._hashing.verify, cred.password_hash, password)
         if not ok:
-            await self._record_failure(name, client_ip)
+            await self._record_failure(name, client_ip, attempt)
             raise Unauthenticated(BAD_LOGIN)
         if not cred.active:
             raise Unauthenticated("this account is deactivated")
@@ -264,7 +275,15 @@ class AuthService:
         if cred is None or not cred.active:
             await self._repo.revoke_family(record.family_id, now, "account inactive")
             raise Unauthenticated("this account is deactivated")
-        return await self._issue(cred, record.family_id)
+        pair = await self._issue(cred, record.family_id)
+        # A revocation (reuse detected, logout, password change, deactivation) that ran
+        # while this refresh was in flight marked the parent but could not see the new
+        # token: look again now that it is stored, and end the family if so.
+        parent = await self._repo.get_refresh(token_hash)
+        if parent is None or parent.revoked_at is not None:
+            await self._repo.revoke_family(record.family_id, now, "revoked during refresh")
+            raise Unauthenticated("refresh token has been revoked")
+        return pair
 
     async def logout(
         self, caller: Caller, refresh_token: str = "", *, all_sessions: bool = False
@@ -272,6 +291,8 @@ class AuthService:
         now = self._clock()
         if all_sessions:
             await self._repo.revoke_staff_tokens(caller.subject, now, "logout everywhere")
+            # Access tokens of the other sessions too, not only the caller's.
+            await self.revoke_access_tokens(caller.subject)
         elif refresh_token:
             record = await self._repo.get_refresh(hash_refresh_token(refresh_token))
             if record is not None and record.staff_id == caller.subject:
@@ -295,8 +316,15 @@ class AuthService:
         cred = await self._repo.get_by_id(caller.subject)
         if cred is None or not cred.active:
             raise Unauthenticated("this account is deactivated")
+        # Wrong old passwords count towards the same lockout as logins: a stolen
+        # session must not become an unlimited password oracle.
+        if await self._locked(cred.username):
+            raise ResourceExhausted(LOCKED_MESSAGE)
+        attempt = await self._count_attempt(cred.username)
         if not await asyncio.to_thread(self._hashing.verify, cred.password_hash, old):
+            await self._record_failure(cred.username, "", attempt)
             raise InvalidArgument.field("old_password", "is incorrect")
+        await self._store.delete(FAIL_PREFIX + cred.username)
         check_policy(new, cred.username, field="new_password")
         if new == old:
             raise InvalidArgument.field("new_password", "must differ from the old password")

@@ -214,11 +214,15 @@ async def test_logout_everywhere_without_a_body(stack: Stack, admin: Login) -> N
     assert r.status_code == 204, r.text
     r = await c.post("/api/v1/auth/refresh", json={"refresh_token": other.refresh_token})
     assert r.status_code == 401
+    # The other session's access token is void too, not only its refresh token.
+    r = await c.get("/api/v1/me", headers=other.headers)
+    assert r.status_code == 401
 
     # A body is optional: this only denylists the access token sent.
-    r = await c.post("/api/v1/auth/logout", headers=other.headers)
+    later = await stack.login(agent.email, agent.password)
+    r = await c.post("/api/v1/auth/logout", headers=later.headers)
     assert r.status_code == 204, r.text
-    r = await c.get("/api/v1/me", headers=other.headers)
+    r = await c.get("/api/v1/me", headers=later.headers)
     assert r.status_code == 401
 
 

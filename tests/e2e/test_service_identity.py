@@ -57,6 +57,11 @@ async def test_a_service_token_only_opens_what_the_tables_allow(stack: Stack) ->
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call
             assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    # The REST API is for staff: a service token opens none of it, not even reads.
+    headers = {"Authorization": f"Bearer {token}"}
+    for url in ("/api/v1/me", "/api/v1/loans", "/api/v1/borrowers", "/api/v1/payments"):
+        r = await stack.client.get(url, headers=headers)
+        assert r.status_code == 403, (url, r.text)
 
 
 async def test_staff_cannot_be_given_the_service_role(stack: Stack, admin: Login) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,6 +177,88 @@ async def test_unknown_users_get_locked_too(env: Env) -> None:
             await env.service.login("ghost@example.org", "wrong-password")
     with pytest.raises(ResourceExhausted):
         await env.service.login("ghost@example.org", "wrong-password")
+
+
+async def test_a_burst_of_concurrent_guesses_gets_no_more_checks_than_the_limit(
+    env: Env,
+) -> None:
+    _, username = await env.staff()
+    attempts = [env.service.login(username, f"guess-number-{i:02d}") for i in range(9)]
+    attempts.append(env.service.login(username, PASSWORD))
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    checked = [r for r in results if not isinstance(r, ResourceExhausted)]
+    # max_failures is 3: only three attempts reach the password check at all.
+    assert len(checked) <= 3
+    assert sum(isinstance(r, ResourceExhausted) for r in results) >= 7
+    with pytest.raises(ResourceExhausted):
+        await env.service.login(username, PASSWORD)
+
+
+async def test_wrong_old_passwords_count_towards_the_lockout(env: Env) -> None:
+    _, username = await env.staff()
+    pair = await env.service.login(username, PASSWORD)
+    caller = await env.verifier().verify(pair.access.token)
+    for _ in range(3):
+        with pytest.raises(InvalidArgument, match="old_password"):
+            await env.service.change_password(caller, "guessed-password", "brand-new-pass-1")
+    with pytest.raises(ResourceExhausted):
+        await env.service.change_password(caller, PASSWORD, "brand-new-pass-1")
+    with pytest.raises(ResourceExhausted):
+        await env.service.login(username, PASSWORD)
+
+
+async def test_logout_everywhere_voids_the_other_sessions_access_tokens(
+    env: Env, redis_client: Redis, redis_prefix: str
+) -> None:
+    _, username = await env.staff()
+    mine = await env.service.login(username, PASSWORD)
+    theirs = await env.service.login(username, PASSWORD)
+    verifier = env.verifier(Cache(redis_client, prefix=redis_prefix))
+    caller = await verifier.verify(mine.access.token)
+    await verifier.verify(theirs.access.token)
+    env.clock.advance(seconds=1)
+    await env.service.logout(caller, all_sessions=True)
+    for token in (mine.access.token, theirs.access.token):
+        with pytest.raises(Unauthenticated, match="revoked"):
+            await verifier.verify(token)
+    with pytest.raises(Unauthenticated):
+        await env.service.refresh(theirs.refresh_token)
+
+
+async def test_a_revocation_during_a_refresh_also_ends_the_new_token(
+    mongo_db: AsyncDatabase[dict[str, Any]], redis_client: Redis, redis_prefix: str
+) -> None:
+    class RevokedMeanwhile(AuthRepository):
+        """Reuse is detected (by a concurrent request) after this refresh claimed its
+        token and before it stored the new one."""
+
+        async def insert_refresh(
+            self, token_hash: str, family_id: str, staff_id: str, now: datetime,
+            expires_at: datetime,
+        ) -> None:
+            if self.armed:
+                self.armed = False
+                await self.revoke_family(family_id, now, "reuse detected")
+            await super().insert_refresh(token_hash, family_id, staff_id, now, expires_at)
+
+        armed = False
+
+    await IndexRegistry(INDEXES).apply(mongo_db)
+    repo = RevokedMeanwhile(mongo_db)
+    service = AuthService(
+        repo,
+        Cache(redis_client, prefix=redis_prefix),
+        PasswordHashing(**FAST),
+        policy=AuthPolicy(),
+    )
+    env = Env(service, Clock(), PasswordHashing(**FAST))
+    _, username = await env.staff()
+    pair = await service.login(username, PASSWORD)
+    repo.armed = True
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await service.refresh(pair.refresh_token)
+    live = await mongo_db["refresh_tokens"].count_documents({"revoked_at": None})
+    assert live == 0
 
 
 async def test_change_password_clears_the_flag_and_ends_other_sessions(env: Env) -> None:
