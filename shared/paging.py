@@ -25,6 +25,9 @@ class Page:
         return encode_token(end) if returned == self.size and end < total else ""
 
 
+MAX_OFFSET = 2**31 - 1
+
+
 def encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
 
@@ -37,7 +40,8 @@ def decode_token(token: str) -> int:
         offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidArgument.field("page.page_token", "is not a valid page token") from exc
-    if not isinstance(offset, int) or offset < 0:
+    # Bounded: a forged huge offset would overflow the database's skip (a 500, not a 422).
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidArgument.field("page.page_token", "is not a valid page token")
     return offset
 

@@ -18,7 +18,7 @@ from elastic_transport import AiohttpHttpNode, ConnectionTimeout, HttpHeaders, T
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport._node import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
-from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
 from elasticsearch.helpers import async_bulk
 
 from shared.errors import Unavailable
@@ -84,6 +84,12 @@ async def search_errors(what: str = "search") -> AsyncIterator[None]:
         yield
     except (TransportConnectionError, ConnectionTimeout) as exc:
         raise SearchUnavailable(f"{what} is temporarily unavailable") from exc
+    except ApiError as exc:
+        # The cluster answered with an error (ApiError is not a TransportError): 5xx (no
+        # shards available) and 429 (rejected under load) are outages; 4xx are not.
+        if exc.meta.status >= 500 or exc.meta.status == 429:
+            raise SearchUnavailable(f"{what} is temporarily unavailable") from exc
+        raise
     except TransportError as exc:
         # 5xx from the cluster (e.g. no shards available) is an outage too.
         status = getattr(exc, "status_code", None) or getattr(

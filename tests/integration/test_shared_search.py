@@ -151,6 +151,34 @@ async def test_a_cluster_that_does_not_answer_is_unavailable_after_the_request_t
         await server.wait_closed()
 
 
+@pytest.mark.parametrize("status", [503, 429])
+async def test_a_cluster_answering_with_an_error_status_is_unavailable(status: int) -> None:
+    """A 503 (no shards available) or 429 (rejected) is an outage, not an internal error."""
+    body = b'{"error":{"type":"x","reason":"no shards"},"status":%d}' % status
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 %d Error\r\nContent-Type: application/json\r\n"
+            b"X-Elastic-Product: Elasticsearch\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    es = create_es_client(f"http://127.0.0.1:{port}", request_timeout=2.0, max_retries=0)
+    try:
+        with pytest.raises(SearchUnavailable, match="borrower search"):
+            async with search_errors("borrower search"):
+                await es.search(index="any-borrowers", query={"match_all": {}})
+    finally:
+        await es.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_client_errors_are_not_outages(es_client, es_prefix) -> None:
     from elasticsearch import NotFoundError
 
