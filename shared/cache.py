@@ -251,8 +251,10 @@ class Cache:
     # tombstone carrying the new version, and ``set_if_newer`` refuses anything older.
     # Plain delete-on-write cannot do this: the late write lands after the delete.
 
-    async def _script(self, op: str, script: Any, key: str, args: list[Any]) -> Any:
-        if script is None or not self._allow():
+    async def _script(
+        self, op: str, script: Any, key: str, args: list[Any], *, always: bool = False
+    ) -> Any:
+        if script is None or self.redis is None or (not always and not self._allow()):
             return None
         try:
             async with asyncio.timeout(self.op_timeout):
@@ -292,8 +294,17 @@ class Cache:
         is a safe choice. False when nothing changed (already current) or Redis was
         unavailable.
         """
-        return bool(await self._script("delete", self._tombstone, key,
-                                       [int(version), max(1, int(ttl))]))
+        # Tried even while the breaker is open: one timed-out call elsewhere in the process
+        # must not let a committed write skip its tombstone while Redis is in fact up (a
+        # stale copy could then be served, and scope-checked, for the whole entry TTL).
+        # Shielded, so a caller cancelled right after its commit still leaves it.
+        return bool(
+            await asyncio.shield(
+                self._script(
+                    "delete", self._tombstone, key, [int(version), max(1, int(ttl))], always=True
+                )
+            )
+        )
 
     async def ping(self) -> bool:
         """For health reports; ignores the breaker so it tells the current truth."""

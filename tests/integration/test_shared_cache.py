@@ -99,8 +99,9 @@ async def test_cache_fails_open_fast_when_redis_is_unreachable(caplog) -> None:
     finally:
         await cache.close()
     assert elapsed < 0.5, f"29 calls against a dead Redis took {elapsed:.2f}s"
-    # The breaker opened after the first failure: Redis was tried once.
-    assert cache.failures == 1
+    # The breaker opened after the first failure: Redis was tried once, and once more for
+    # the tombstone, which is always tried (a committed write must leave it if it can).
+    assert cache.failures == 2
     assert cache.available is False
     warnings = [r for r in caplog.records if r.name == "shared.cache"]
     assert len(warnings) == 1
@@ -138,3 +139,30 @@ async def test_cache_recovers_when_redis_returns(redis_url, redis_prefix) -> Non
     finally:
         await cache.close()
         await proxy.close()
+
+
+async def test_a_tombstone_is_written_even_while_the_breaker_is_open(
+    redis_url, redis_client, redis_prefix
+) -> None:
+    target = urlsplit(redis_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 6379).start()
+    cache = Cache(
+        create_redis(f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}"),
+        prefix=redis_prefix,
+        breaker_seconds=60,
+    )
+    try:
+        assert await cache.set_if_newer("b", "v1", 1, ttl=60) is True
+        await proxy.cut()
+        assert await cache.get("b") is None  # one failure opens the breaker for a minute
+        await proxy.restore()
+        assert cache.available is False
+        # Version 2 committed meanwhile: its tombstone still lands, so v1 is never served.
+        assert await cache.invalidate_below("b", 2, ttl=60) is True
+        direct = Cache(redis_client, prefix=redis_prefix)
+        assert await direct.get_versioned("b") is None
+        assert await direct.set_if_newer("b", "v1", 1, ttl=60) is False
+    finally:
+        await cache.close()
+        await proxy.close()
+
