@@ -365,8 +365,14 @@ class BorrowerService:
             size=page.size,
         )
         found = await self._repo.get_many(ids)
-        # A reassignment the index has not caught up with yet must not show.
-        return [found[i] for i in ids if i in found and rules.visible_to(found[i], caller)], total
+        # A reassignment or status change the index has not caught up with yet must not show.
+        return [
+            found[i]
+            for i in ids
+            if i in found
+            and rules.visible_to(found[i], caller)
+            and (status is None or found[i].account_status is status)
+        ], total
 
     async def deactivate(self, caller: Caller, borrower_id: str, reason: str) -> Borrower:
         text = rules.check_reason(reason)

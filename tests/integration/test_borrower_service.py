@@ -545,6 +545,24 @@ async def test_search_through_the_outbox_finds_misspellings_phones_and_ids(
         await env.service.search(a, "   ", page())
 
 
+async def test_search_rechecks_status_and_scope_against_mongodb(env: Env) -> None:
+    """The index may lag a deactivation or a reassignment; MongoDB has the last word."""
+    boss = admin()
+    a, b = await env.new_agent(), await env.new_agent()
+    gone = await env.service.create(a, borrower_input(first_name="Zawadi", last_name="Otieno"))
+    moved = await env.service.create(a, borrower_input(first_name="Zawadi", last_name="Banda"))
+    assert await env.search.put(gone)
+    assert await env.search.put(moved)
+    await env.search.refresh()
+    # Changed in MongoDB; the index still has the old copies (nothing relays here).
+    await env.service.deactivate(a, gone.id, "moved away")
+    await env.service.reassign(boss, moved.id, b.subject, "territory")
+    found, _ = await env.service.search(a, "zawadi", page(), account_status="ACTIVE")
+    assert found == []
+    everything, _ = await env.service.search(boss, "zawadi", page(), account_status="ACTIVE")
+    assert [x.id for x in everything] == [moved.id]
+
+
 async def test_search_is_unavailable_while_es_is_down_and_reindex_catches_up(
     env: Env, mongo_client, es_client, es_prefix
 ) -> None:
