@@ -27,6 +27,10 @@ class PaymentSettings(BaseSettings):
     # How long a repeated request waits for the first one with the same key to settle
     # (keep it under the gateway's gRPC deadline).
     payment_replay_wait_seconds: float = 3.0
+    # The recovery loop refuses an agent's PENDING payment whose loan now belongs to
+    # another agent only once it is this old: a live call that timed out at the caller may
+    # still be applying it at the loan service. Keep it well above the gRPC deadline.
+    payment_scope_grace_seconds: float = 60.0
     # Test only (honoured when env is "test"): stop the posting flow for good at this
     # point, so a test can kill the process between two steps.
     payment_test_pause: Literal["", "after_pending", "after_apply"] = ""

@@ -80,6 +80,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
             lease_seconds=options.payment_lease_seconds,
             retry_max_seconds=options.payment_retry_max_seconds,
             replay_wait_seconds=options.payment_replay_wait_seconds,
+            scope_grace_seconds=options.payment_scope_grace_seconds,
         ),
         timezone=settings.business_tz(),
         checkpoint=checkpoint,

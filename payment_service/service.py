@@ -135,6 +135,7 @@ class Options:
     lease_seconds: float = 30.0
     retry_max_seconds: float = 60.0
     replay_wait_seconds: float = 3.0
+    scope_grace_seconds: float = 60.0
     recovery_concurrency: int = 8
 
 
@@ -347,7 +348,14 @@ class PaymentService:
         held = await self._loans.holds_payment(payment.loan_id, payment.id)
         if isinstance(held, Unsettled):
             return held
-        return None if held else Refused("NOT_FOUND", f"loan {payment.loan_id} not found")
+        if held:
+            return None
+        age = self._clock() - payment.created_at
+        if age < timedelta(seconds=self._opts.scope_grace_seconds):
+            # The agent's own call may have timed out at our end yet still be applying
+            # the payment; refusing now could leave money on the loan with no receipt.
+            return Unsettled("the loan belongs to another agent now; waiting before refusing")
+        return Refused("NOT_FOUND", f"loan {payment.loan_id} not found")
 
     async def _drive(self, payment: Payment, *, actor: str, as_service: bool) -> Payment:
         """Ask the loan service once and record what it said."""
