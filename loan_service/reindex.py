@@ -20,7 +20,7 @@ from elasticsearch import AsyncElasticsearch
 from loan_service.adapters.loan_repository import LOANS, LoanRepository, loan_from_doc
 from loan_service.adapters.search import LOANS_INDEX, LoanSearch, SearchBacklog
 from loan_service.domain.loan import Loan
-from shared.config import Settings
+from shared.config import Settings, business_date
 from shared.mongo import Database, create_mongo_client, utcnow
 from shared.runtime import database_name
 from shared.search import create_es_client, delete_indices
@@ -92,6 +92,7 @@ async def reindex_from_settings(
             mongo[database_name(settings, "loan")],
             es,
             settings.es_index_prefix,
+            today=business_date(utcnow(), settings.business_tz()),
             recreate=recreate,
             on_total=on_total,
             on_progress=on_progress,

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -661,10 +661,10 @@ class LoanService:
             agent_id = agent_of(caller)
         after = decode_due_token(page_token)
         day = on or self.today()
-        now = self._clock()
-        # Stored facts are current; loans written since a past date need a replay.
+        # Stored facts are current; loans written since a past business day began need a
+        # replay (that day's midnight in the institution's zone).
         changed_since = (
-            datetime.combine(day, time.min, tzinfo=now.tzinfo) if day < now.date() else None
+            datetime.combine(day, time.min, tzinfo=self._tz or UTC) if day < self.today() else None
         )
         out: list[DueLoan] = []
         last = after
@@ -720,7 +720,7 @@ class LoanService:
                         f"not {expected_version}; reload and retry"
                     )
                 now = self._clock()
-                today = now.date()
+                today = business_date(now, self._tz)
                 change = step(loan, today, now)
                 if change.loan is None:
                     return change.result
@@ -806,7 +806,7 @@ class LoanService:
         if not sees_everything(caller) and borrower.agent_id != agent_of(caller):
             raise NotFound(f"borrower {request.borrower_id} not found")
         now = self._clock()
-        today = now.date()
+        today = business_date(now, self._tz)
         sequence = await self._loans.next_sequence(f"LN-{today.year}")
         loan = Loan(
             id=uuid.uuid4().hex,

@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -614,8 +614,10 @@ class PaymentService:
     ) -> CollectionSheet:
         agent = self._agent_for(caller, agent_id)
         day = on or self.today()
+        day_ends = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz or UTC)
         due, collected = await asyncio.gather(
-            self._loans.loans_due(agent, day.isoformat()), self._repo.collected_on(agent, day)
+            self._loans.loans_due(agent, day.isoformat()),
+            self._repo.collected_on(agent, day, day_ends),
         )
         borrower_ids = [d.borrower_id for d in due] + [c.borrower_id for c in collected]
         phones = await self._users.phones(borrower_ids)

@@ -284,9 +284,12 @@ async def collection_sheet(
         payment_pb2.GetCollectionSheetRequest(agent_id=agent or "", date=date or "")
     )
     if _wants(request, fmt.value if fmt else None, "text/csv"):
-        filename = f"collection-sheet-{result.agent_id}-{result.date}.csv"
+        # The agent id echoes the query: keep the header plain ASCII and its quoting intact.
+        safe_agent = re.sub(r"[^A-Za-z0-9._-]", "_", result.agent_id)
+        filename = f"collection-sheet-{safe_agent}-{result.date}.csv"
         return Response(
-            content=pc.collection_sheet_csv(result),
+            # A byte-order mark, so spreadsheet programs read the names as UTF-8.
+            content="\ufeff" + pc.collection_sheet_csv(result),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -471,14 +471,29 @@ class PaymentRepository:
         cursor = self._payments.find(query).sort(page.sort).skip(page.offset).limit(page.size)
         return [from_doc(d) async for d in cursor], total
 
-    async def collected_on(self, agent_id: str, on: date) -> list[Collected]:
-        """POSTED payments with value date ``on`` on the agent's loans, summed per loan."""
+    async def collected_on(
+        self, agent_id: str, on: date, day_ends: datetime | None = None
+    ) -> list[Collected]:
+        """Payments with value date ``on`` on the agent's loans, summed per loan.
+
+        POSTED ones, and REVERSED ones whose reversal came after ``day_ends`` (the end of
+        that business day): the loan's replay as of ``on`` still counts those as paid, so
+        the day's sheet must show them as collected, or its expected total would shrink.
+        """
+        kept: list[dict[str, Any]] = [{"status": PaymentStatus.POSTED.value}]
+        if day_ends is not None:
+            kept.append(
+                {
+                    "status": PaymentStatus.REVERSED.value,
+                    "reversal.reversed_at": {"$gte": day_ends},
+                }
+            )
         pipeline: list[dict[str, Any]] = [
             {
                 "$match": {
                     "agent_id": agent_id,
                     "value_date": on.isoformat(),
-                    "status": PaymentStatus.POSTED.value,
+                    "$or": kept,
                 }
             },
             {

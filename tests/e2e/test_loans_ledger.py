@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -21,6 +22,7 @@ from loan_service.adapters.product_repository import ProductRepository
 from loan_service.service import LoanService
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
+from shared.errors import InvalidArgument
 from shared.identity import Caller, Role
 from shared.money import Money
 from tests.e2e.conftest import Login, Stack
@@ -133,6 +135,50 @@ async def test_twenty_concurrent_repayments_all_apply_to_the_cent(
     for name in ("outstanding_principal", "outstanding_interest", "total_outstanding"):
         assert getattr(after.summary, name) == getattr(serial.summary, name), name
     assert after.summary.principal_paid == serial.summary.principal_paid
+
+
+async def test_today_is_the_business_date_in_the_institutions_zone(
+    stack: Stack, c: Clients, agent: Login, boss: Login, loan: loan_pb2.Loan
+) -> None:
+    infra = stack.infra["loan"]
+    # 22:30 UTC is already tomorrow in Nairobi (UTC+3): a payment dated tomorrow is not
+    # "in the future" there, and the REPAYMENT and its state are recorded on that date.
+    late = datetime.combine(TODAY, time(22, 30), tzinfo=UTC)
+    tomorrow = TODAY + timedelta(days=1)
+    nairobi = LoanService(
+        ProductRepository(infra.db),
+        LoanRepository(infra.db),
+        borrowers=None,  # type: ignore[arg-type]  # repayments never ask for a borrower
+        transactions=infra.in_transaction,
+        events=infra.outbox,
+        clock=lambda: late,
+        timezone=ZoneInfo("Africa/Nairobi"),
+    )
+    caller = Caller(subject=boss.staff_id, role=Role.ADMIN)
+    done = await nairobi.apply_repayment(
+        caller,
+        loan.id,
+        payment_id=f"tz-{uuid.uuid4().hex}",
+        amount=Money(500, "USD"),
+        value_date=tomorrow,
+    )
+    assert done.transaction.value_date == tomorrow
+    utc = LoanService(
+        ProductRepository(infra.db),
+        LoanRepository(infra.db),
+        borrowers=None,  # type: ignore[arg-type]
+        transactions=infra.in_transaction,
+        events=infra.outbox,
+        clock=lambda: late,
+    )
+    with pytest.raises(InvalidArgument, match="value_date"):
+        await utc.apply_repayment(
+            caller,
+            loan.id,
+            payment_id=f"tz-{uuid.uuid4().hex}",
+            amount=Money(500, "USD"),
+            value_date=tomorrow,
+        )
 
 
 async def test_two_service_replicas_racing_on_one_loan_lose_no_update(

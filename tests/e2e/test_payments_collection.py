@@ -130,7 +130,8 @@ async def test_collection_sheet_and_cash_summary(stack: Stack, admin: Login) -> 
         )
         assert exported.headers["content-type"].startswith("text/csv")
         assert "attachment" in exported.headers["content-disposition"]
-        lines = list(csv.reader(io.StringIO(exported.text)))
+        assert exported.content.startswith("\ufeff".encode())  # UTF-8 BOM for spreadsheets
+        lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
         assert lines[0][:10] == [
             "borrower_name",
             "phone",
@@ -215,3 +216,48 @@ async def test_empty_sheet_for_a_new_agent(stack: Stack, admin: Login) -> None:
         "/api/v1/collection-sheet", params={"date": "2026-13-01"}, headers=agent.headers
     )
     assert bad.status_code == 422
+    # An admin naming an odd agent id gets an (empty) CSV, not a broken header.
+    odd = await stack.client.get(
+        "/api/v1/collection-sheet",
+        params={"agent": 'ł"x', "format": "csv"},
+        headers=admin.headers,
+    )
+    assert odd.status_code == 200, odd.text
+    assert 'filename="collection-sheet-__x-' in odd.headers["content-disposition"]
+
+
+async def test_a_past_days_sheet_keeps_a_payment_reversed_later(stack: Stack, admin: Login) -> None:
+    """Yesterday's sheet, read after today's reversal of yesterday's payment: the loan was
+    still paid as of yesterday, so the payment stays collected and the expected total holds."""
+    async with clients(stack) as c:
+        p = await portfolio(stack, c, admin)
+        # Disbursed 8 days ago: the first 260.00 fell due yesterday.
+        loan = await loan_for(c, p, first_name="Fumo", last_name="Kamau", days_ago=8)
+        paid = await post(stack, p.agent, loan.id, 26_000, value_date=YESTERDAY)
+        assert paid.status_code == 201, paid.text
+        bounced = await stack.client.post(
+            f"/api/v1/payments/{paid.json()['id']}/reverse",
+            json={"reason": "bounced"},
+            headers=admin.headers,
+        )
+        assert bounced.status_code == 200, bounced.text
+
+        r = await stack.client.get(
+            "/api/v1/collection-sheet", params={"date": YESTERDAY}, headers=p.agent.headers
+        )
+        assert r.status_code == 200, r.text
+        sheet = r.json()
+        rows = [
+            (row["loan_number"], row["total_due"]["amount_minor"],
+             row["collected_amount"]["amount_minor"])
+            for row in sheet["rows"]
+        ]
+        assert rows == [(loan.loan_number, 0, 26_000)]
+        assert sheet["totals"][0]["expected"] == usd(26_000)
+        # Today the reversal counts: the installment is owed again and nothing is collected.
+        today = await stack.client.get(
+            "/api/v1/collection-sheet", params={"date": T}, headers=p.agent.headers
+        )
+        (row,) = today.json()["rows"]
+        assert (row["arrears_amount"]["amount_minor"], row["collected_amount"]["amount_minor"]) == (
+            26_000, 0)
