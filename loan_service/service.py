@@ -531,6 +531,15 @@ class LoanService:
         return business_date(self._clock(), self._tz)
 
     # -- reading -------------------------------------------------------------------
+    async def _in_scope(self, caller: Caller, loan_id: str) -> bool:
+        if sees_everything(caller):
+            return True
+        try:
+            await self._scoped(caller, loan_id)
+        except NotFound:
+            return False
+        return True
+
     async def _scoped(self, caller: Caller, loan_id: str) -> Loan:
         if not loan_id:
             raise InvalidArgument.field("id", "is required")
@@ -743,9 +752,11 @@ class LoanService:
                     assert change.payment is not None
                     owner = await self._loans.payment_loan(change.payment[0])
                     if owner is not None and owner != loan.id:
+                        # The other loan's id only for a caller who may see that loan.
+                        shown = owner if await self._in_scope(caller, owner) else ""
                         raise AlreadyExists(
                             f"payment {change.payment[0]} was already applied to another loan",
-                            existing_id=owner,
+                            existing_id=shown,
                         ) from None
                     continue
                 except (VersionConflict, Conflict):
@@ -1298,13 +1309,20 @@ class LoanService:
         branch_id: str,
         full_name: str,
         session: Session,
+        version: int = 0,
     ) -> int:
         """Loans follow their borrower's agent (so scoping does), branch and name.
 
         Runs inside the event consumer's transaction; each changed loan gets a
-        ``loan.reassigned`` (agent changed) or ``loan.borrower_updated`` event.
+        ``loan.reassigned`` (agent changed) or ``loan.borrower_updated`` event. An
+        event older than the borrower version already followed changes nothing: a
+        retried or parallel event must not hand the loans back to a previous agent.
         """
         if not agent_id:
+            return 0
+        if version and not await self._loans.claim_borrower_version(
+            borrower_id, version, session
+        ):
             return 0
         changed = await self._loans.follow_borrower(
             borrower_id,

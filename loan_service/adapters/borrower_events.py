@@ -48,4 +48,5 @@ class BorrowerEventsConsumer(IdempotentConsumer):
             branch_id=str(payload.get("branch_id") or ""),
             full_name=str(payload.get("full_name") or ""),
             session=session,
+            version=int(payload.get("version") or 0),
         )

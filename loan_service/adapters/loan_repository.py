@@ -40,6 +40,8 @@ LOANS = "loans"
 PAYMENTS = "loan_payments"
 COUNTERS = "loan_counters"
 GUARDS = "borrower_guards"
+# The newest borrower version whose agent, branch and name the loans follow.
+BORROWER_VERSIONS = "borrower_versions"
 
 LOAN_INDEXES: dict[str, list[IndexModel]] = {
     LOANS: [
@@ -248,6 +250,7 @@ class LoanRepository:
         self._payments = db[PAYMENTS]
         self._counters = db[COUNTERS]
         self._guards = db[GUARDS]
+        self._borrower_versions = db[BORROWER_VERSIONS]
 
     # -- loans ---------------------------------------------------------------------
     async def insert(self, loan: Loan, session: AsyncClientSession | None = None) -> None:
@@ -378,6 +381,19 @@ class LoanRepository:
         """Every loan, in id order (for a reindex)."""
         async for doc in self._loans.find({}).sort("_id", 1).batch_size(batch_size):
             yield doc
+
+    async def claim_borrower_version(
+        self, borrower_id: str, version: int, session: AsyncClientSession | None = None
+    ) -> bool:
+        """Record ``version`` as the newest borrower version followed; False if a newer
+        (or the same) one was already followed, so a late or redelivered event is ignored."""
+        known = await self._borrower_versions.find_one({"_id": borrower_id}, session=session)
+        if known is not None and int(known["version"]) >= version:
+            return False
+        await self._borrower_versions.replace_one(
+            {"_id": borrower_id}, {"version": version}, upsert=True, session=session
+        )
+        return True
 
     async def follow_borrower(
         self,

@@ -209,6 +209,9 @@ def add_months(anchor: date, months: int) -> date:
     return date(year, month0 + 1, day)
 
 
+LATEST_DATE = date(9000, 12, 31)
+
+
 def add_periods(anchor: date, frequency: RepaymentFrequency, periods: int) -> date:
     if frequency is RepaymentFrequency.MONTHLY:
         return add_months(anchor, periods)
@@ -463,6 +466,14 @@ def generate_schedule(
                 "installments", f"must be above {grace} and at most {MAX_INSTALLMENTS}"
             )
     frequency = terms.frequency
+    # Due dates run up to ~45 years past these; far beyond any real loan, and short of
+    # the calendar's end (date.max), where the arithmetic would fail.
+    for name, value in (
+        ("disbursement_date", disbursement_date),
+        ("first_repayment_date", first_repayment_date),
+    ):
+        if value is not None and value > LATEST_DATE:
+            raise InvalidArgument.field(name, f"must not be after {LATEST_DATE.isoformat()}")
     if first_repayment_date is not None:
         check_first_repayment_date(frequency, disbursement_date, first_repayment_date)
     fee = terms.upfront_fee(principal)

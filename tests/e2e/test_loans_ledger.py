@@ -263,6 +263,47 @@ async def test_the_same_payment_id_applies_once(
         grpc.StatusCode.ALREADY_EXISTS,
         "another loan",
     )
+    # The agent may see the other loan, so its id comes with the refusal.
+    reused = await _error(
+        pay(c, agent, other.id, 2_500, TODAY, payment_id="PAY-ONCE-1" + loan.id)
+    )
+    assert existing_id(reused) == loan.id
+
+
+async def _error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call
+    return err.value
+
+
+def existing_id(err: grpc.aio.AioRpcError) -> str:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
+            info = error_details_pb2.ResourceInfo()
+            detail.Unpack(info)
+            return str(info.resource_name)
+    return ""
+
+
+async def test_a_payment_id_used_on_another_agents_loan_does_not_reveal_it(
+    stack: Stack, c: Clients, agent: Login, boss: Login, product: Any, loan: loan_pb2.Loan
+) -> None:
+    mine = await pay(c, agent, loan.id, 1_000, TODAY)
+    stranger = await stack.ready_staff(boss)
+    theirs_borrower = await make_borrower(c, stranger, boss, first_name="Neema")
+    theirs = await active_loan(
+        c, stranger, boss, theirs_borrower, product.id, disbursed_on=TODAY - timedelta(days=3)
+    )
+    err = await _error(
+        pay(c, stranger, theirs.id, 1_000, TODAY, payment_id=mine.transaction.payment_id)
+    )
+    assert err.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert existing_id(err) == ""
+    assert loan.id not in (err.details() or "")
 
 
 # ------------------------------------------------------------------ rules

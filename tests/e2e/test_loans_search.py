@@ -179,3 +179,22 @@ async def test_a_reassigned_borrowers_loans_follow_the_new_agent(
         loan_pb2.ListLoansRequest(borrower_id=borrower), metadata=md(agent)
     )
     assert list(gone.loans) == []
+
+    # The borrower's first version (assigned to the old agent), redelivered late or
+    # handled by a slower replica, must not hand the loan back.
+    infra = stack.infra["loan"]
+    service = LoanService(
+        ProductRepository(infra.db),
+        LoanRepository(infra.db),
+        borrowers=None,  # type: ignore[arg-type]  # following never asks for a borrower
+        transactions=infra.in_transaction,
+        events=infra.outbox,
+    )
+    async with transaction(infra.mongo) as session:
+        changed = await service.follow_borrower(
+            borrower, agent_id=agent.staff_id, branch_id="", full_name="", session=session,
+            version=1,
+        )
+    assert changed == 0
+    still = await c.loans.GetLoan(loan_pb2.GetLoanRequest(id=loan.id), metadata=md(newcomer))
+    assert still.loan.agent_id == newcomer.staff_id

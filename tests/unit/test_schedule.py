@@ -353,6 +353,21 @@ def test_golden_31st_of_month_start() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("disbursed", "first", "field"),
+    [
+        (date(9999, 6, 1), None, "disbursement_date"),
+        (date(2026, 1, 10), date(9999, 12, 31), "first_repayment_date"),
+    ],
+)
+def test_dates_near_the_end_of_the_calendar_are_invalid_argument(
+    disbursed: date, first: date | None, field: str
+) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        generate_schedule(terms(DECLINING, EI, MONTHLY, "12"), 100000, 520, disbursed, first)
+    assert err.value.violations[0].field == field
+
+
 def test_first_repayment_date_anchors_later_installments() -> None:
     # Installment 1 on the given date, the rest counted from it (not from disbursement).
     schedule = generate_schedule(
