@@ -15,6 +15,8 @@ import contextlib
 import logging
 import uuid
 
+import grpc
+
 from payment_service.service import PaymentService
 from shared.logging import request_id_var
 from shared.service_identity import ServiceIdentity
@@ -64,8 +66,13 @@ class RecoveryLoop:
             due = 0
             try:
                 due = await self.run_once()
+            except grpc.aio.AioRpcError as exc:
+                # auth_service not up yet (start-up) or down: one line, and the next tick.
+                log.warning(
+                    "payment recovery pass skipped: %s (%s)", exc.code().name, exc.details()
+                )
             except Exception:
-                # auth_service or MongoDB down: try again on the next tick.
+                # MongoDB down, or anything unexpected: try again on the next tick.
                 log.warning("payment recovery pass failed", exc_info=True)
             self.runs += 1
             if due >= self._batch:
