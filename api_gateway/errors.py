@@ -28,9 +28,8 @@ from shared.errors import (
     FieldViolation,
     ResourceExhausted,
     Unauthenticated,
-    from_rpc_error,
-    status_code_for,
 )
+from shared.grpc.status import from_rpc_error, status_code_for
 from shared.logging import request_id_var
 
 log = logging.getLogger("microfinance.gateway")

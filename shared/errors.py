@@ -1,20 +1,15 @@
-"""The domain error hierarchy and its single mapping to gRPC status codes.
+"""The domain error hierarchy: plain exceptions and field violations.
 
 Domain code raises these; the servicer layer never chooses a status code by
-hand. ``to_grpc_status`` attaches ``google.rpc.BadRequest`` field violations
-so a client can tell which field was wrong.
+hand. The one mapping to and from gRPC status codes lives in
+``shared.grpc.status``, so this module (and every domain package that imports
+it) needs nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
-
-import grpc
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,82 +81,6 @@ class ResourceExhausted(DomainError):
     pass
 
 
-_STATUS: dict[type[DomainError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    Conflict: grpc.StatusCode.ABORTED,
-    Unavailable: grpc.StatusCode.UNAVAILABLE,
-    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
-}
-_BY_CODE: dict[grpc.StatusCode, type[DomainError]] = {v: k for k, v in _STATUS.items()}
-
-
-def status_code_for(err: DomainError) -> grpc.StatusCode:
-    for cls in type(err).__mro__:
-        if cls in _STATUS and issubclass(cls, DomainError):
-            return _STATUS[cls]
-    return grpc.StatusCode.UNKNOWN
-
-
-def to_grpc_status(err: DomainError) -> grpc.Status:
-    code = status_code_for(err)
-    details: list[any_pb2.Any] = []
-    if err.violations:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
-                for v in err.violations
-            ]
-        )
-        packed = any_pb2.Any()
-        packed.Pack(bad)
-        details.append(packed)
-    if isinstance(err, AlreadyExists) and err.existing_id:
-        info = error_details_pb2.ResourceInfo(resource_name=err.existing_id)
-        packed = any_pb2.Any()
-        packed.Pack(info)
-        details.append(packed)
-    status = status_pb2.Status(code=code.value[0], message=err.message, details=details)
-    return rpc_status.to_status(status)
-
-
-def from_rpc_error(exc: grpc.RpcError) -> DomainError:
-    """Turn a status received from another service back into a domain error."""
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    message = exc.details() if hasattr(exc, "details") else str(exc)
-    violations: list[FieldViolation] = []
-    existing_id: str | None = None
-    status = None
-    if hasattr(exc, "trailing_metadata"):
-        status = rpc_status.from_call(cast(grpc.Call, exc))
-    if status is not None:
-        for detail in status.details:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                violations.extend(
-                    FieldViolation(v.field, v.description) for v in bad.field_violations
-                )
-            elif detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
-                info = error_details_pb2.ResourceInfo()
-                detail.Unpack(info)
-                existing_id = info.resource_name
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return Unavailable(f"upstream timed out: {message}")
-        return Unavailable(f"upstream error {code.name}: {message}")
-    if cls is AlreadyExists:
-        return AlreadyExists(message or "", violations=violations, existing_id=existing_id)
-    return cls(message or code.name, violations=violations)
-
-
 def field_violations_of(err: DomainError) -> list[dict[str, str]]:
     return [{"field": v.field, "description": v.description} for v in err.violations]
 
@@ -179,7 +98,4 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "field_violations_of",
-    "from_rpc_error",
-    "status_code_for",
-    "to_grpc_status",
 ]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from grpc import aio
 
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
-from shared.errors import NotFound, from_rpc_error
+from shared.errors import NotFound
+from shared.grpc.status import from_rpc_error
 
 
 @dataclass(frozen=True, slots=True)

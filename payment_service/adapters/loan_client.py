@@ -33,7 +33,7 @@ from payment_service.domain.payment import (
     Unsettled,
     is_refusal,
 )
-from shared.errors import from_rpc_error
+from shared.grpc.status import from_rpc_error
 from shared.money import Money
 
 log = logging.getLogger(__name__)

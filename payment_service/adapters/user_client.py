@@ -8,7 +8,7 @@ import grpc
 from grpc import aio
 
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
-from shared.errors import from_rpc_error
+from shared.grpc.status import from_rpc_error
 
 log = logging.getLogger(__name__)
 

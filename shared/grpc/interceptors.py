@@ -17,16 +17,9 @@ import grpc
 from grpc import aio
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from shared.errors import (
-    DomainError,
-    PermissionDenied,
-    Unauthenticated,
-    Unavailable,
-    from_rpc_error,
-    status_code_for,
-    to_grpc_status,
-)
+from shared.errors import DomainError, PermissionDenied, Unauthenticated, Unavailable
 from shared.grpc.access import OPEN_PREFIXES, Access
+from shared.grpc.status import from_rpc_error, status_code_for, to_grpc_status
 from shared.identity import caller_var
 from shared.logging import request_id_var
 from shared.tokens import TokenVerifier

@@ -22,8 +22,8 @@ from shared.errors import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
-    to_grpc_status,
 )
+from shared.grpc.status import to_grpc_status
 from tests.e2e.conftest import NOT_RUNNING, Login, Stack, running_gateway, unique_email
 
 pytestmark = pytest.mark.e2e

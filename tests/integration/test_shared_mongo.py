@@ -9,7 +9,8 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from microfinance_cli.backends import free_port
-from shared.errors import AlreadyExists, Conflict, status_code_for
+from shared.errors import AlreadyExists, Conflict
+from shared.grpc.status import status_code_for
 from shared.mongo import (
     IndexRegistry,
     create_mongo_client,

@@ -7,7 +7,8 @@ import grpc
 import pytest
 
 from microfinance_cli.backends import free_port
-from shared.errors import Unavailable, status_code_for
+from shared.errors import Unavailable
+from shared.grpc.status import status_code_for
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from grpc import aio
 
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
-from shared.errors import FieldViolation, from_rpc_error
+from shared.errors import FieldViolation
+from shared.grpc.status import from_rpc_error
 
 
 class GrpcCredentials:

@@ -1,0 +1,108 @@
+"""The single mapping between domain errors and gRPC status, both ways.
+
+``to_grpc_status`` attaches ``google.rpc.BadRequest`` field violations (and the
+existing id of an ``AlreadyExists``) so a client can tell which field was wrong;
+``from_rpc_error`` turns a status received from another service back into the
+same domain error.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from shared.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+
+_STATUS: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Conflict: grpc.StatusCode.ABORTED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_BY_CODE: dict[grpc.StatusCode, type[DomainError]] = {v: k for k, v in _STATUS.items()}
+
+
+def status_code_for(err: DomainError) -> grpc.StatusCode:
+    for cls in type(err).__mro__:
+        if cls in _STATUS and issubclass(cls, DomainError):
+            return _STATUS[cls]
+    return grpc.StatusCode.UNKNOWN
+
+
+def to_grpc_status(err: DomainError) -> grpc.Status:
+    code = status_code_for(err)
+    details: list[any_pb2.Any] = []
+    if err.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in err.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    if isinstance(err, AlreadyExists) and err.existing_id:
+        info = error_details_pb2.ResourceInfo(resource_name=err.existing_id)
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        details.append(packed)
+    status = status_pb2.Status(code=code.value[0], message=err.message, details=details)
+    return rpc_status.to_status(status)
+
+
+def from_rpc_error(exc: grpc.RpcError) -> DomainError:
+    """Turn a status received from another service back into a domain error."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    message = exc.details() if hasattr(exc, "details") else str(exc)
+    violations: list[FieldViolation] = []
+    existing_id: str | None = None
+    status = None
+    if hasattr(exc, "trailing_metadata"):
+        status = rpc_status.from_call(cast(grpc.Call, exc))
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                violations.extend(
+                    FieldViolation(v.field, v.description) for v in bad.field_violations
+                )
+            elif detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
+                info = error_details_pb2.ResourceInfo()
+                detail.Unpack(info)
+                existing_id = info.resource_name
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return Unavailable(f"upstream timed out: {message}")
+        return Unavailable(f"upstream error {code.name}: {message}")
+    if cls is AlreadyExists:
+        return AlreadyExists(message or "", violations=violations, existing_id=existing_id)
+    return cls(message or code.name, violations=violations)
+
+
+__all__ = ["from_rpc_error", "status_code_for", "to_grpc_status"]
