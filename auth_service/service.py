@@ -21,6 +21,7 @@ from auth_service.domain.tokens import (
     issue_access_token,
     new_refresh_token,
 )
+from shared.clock import utcnow
 from shared.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -29,7 +30,6 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.identity import Caller, Role
-from shared.mongo import utcnow
 from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from elasticsearch import AsyncElasticsearch
 from loan_service.adapters.loan_repository import LOANS, LoanRepository, loan_from_doc
 from loan_service.adapters.search import LOANS_INDEX, LoanSearch, SearchBacklog
 from loan_service.domain.loan import Loan
-from shared.config import Settings, business_date
-from shared.mongo import Database, create_mongo_client, utcnow
+from shared.clock import business_date, utcnow
+from shared.config import Settings
+from shared.mongo import Database, create_mongo_client
 from shared.runtime import database_name
 from shared.search import create_es_client, delete_indices
 

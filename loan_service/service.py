@@ -67,7 +67,7 @@ from loan_service.domain.loan import (
 )
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, generate_schedule
-from shared.config import business_date
+from shared.clock import business_date, utcnow
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -77,7 +77,6 @@ from shared.errors import (
 )
 from shared.identity import Caller
 from shared.money import Money
-from shared.mongo import utcnow
 from shared.paging import Page
 
 log = logging.getLogger(__name__)

@@ -70,7 +70,7 @@ from payment_service.domain.payment import (
     validate_request,
 )
 from payment_service.domain.receipt import Institution, ReceiptView, receipt_view
-from shared.config import business_date
+from shared.clock import business_date, utcnow
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -83,7 +83,6 @@ from shared.errors import (
     Unavailable,
 )
 from shared.identity import Caller
-from shared.mongo import utcnow
 from shared.paging import Page
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -134,9 +133,4 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-
-
-def business_date(moment: datetime, timezone: ZoneInfo | None = None) -> date:
-    """The calendar date of ``moment`` in the institution's time zone (UTC if none)."""
-    return moment.astimezone(timezone).date() if timezone is not None else moment.date()
 

@@ -41,6 +41,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from shared.clock import utcnow
 from shared.errors import Conflict
 from shared.logging import request_id_var
 from shared.mongo import Database, IndexRegistry, MongoClient, transaction
@@ -51,16 +52,6 @@ EVENT_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 OUTBOX_COLLECTION = "outbox"
 PROCESSED_COLLECTION = "processed_events"
 PENDING, SENT = "pending", "sent"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _event_time() -> datetime:
-    # Milliseconds, as BSON stores them: an event reads back from the outbox unchanged.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 # --------------------------------------------------------------- envelope --
@@ -76,7 +67,7 @@ class Event:
     aggregate_id: str
     payload: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = field(default_factory=_event_time)
+    occurred_at: datetime = field(default_factory=utcnow)
     request_id: str = field(default_factory=request_id_var.get)
     producer: str = ""
     version: int = 1
@@ -356,7 +347,7 @@ class OutboxRelay:
             self._wake.clear()
 
     async def _hold_lease(self) -> bool:
-        now = _utcnow()
+        now = utcnow()
         until = now + timedelta(seconds=self.lease_seconds)
         held = self._held_until
         if held is not None and held - now > timedelta(seconds=self.lease_seconds * 0.8):
@@ -441,7 +432,7 @@ class OutboxRelay:
         if confirmed:
             await self.outbox.collection.update_many(
                 {"_id": {"$in": confirmed}},
-                {"$set": {"status": SENT, "sent_at": _utcnow()}, "$inc": {"attempts": 1}},
+                {"$set": {"status": SENT, "sent_at": utcnow()}, "$inc": {"attempts": 1}},
             )
             self.published += len(confirmed)
         if failed:
@@ -711,7 +702,7 @@ class IdempotentConsumer:
                                 "event_id": event.id,
                                 "type": event.type,
                                 "queue": self.queue_name,
-                                "processed_at": _utcnow(),
+                                "processed_at": utcnow(),
                             },
                             session=session,
                         )

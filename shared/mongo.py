@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, TypeVar
 
 import pymongo
@@ -30,6 +30,7 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from shared.clock import utcnow
 from shared.errors import AlreadyExists, Conflict, FieldViolation, Unavailable
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,6 @@ async def ping(client: MongoClient, deadline_seconds: float = 2.0) -> bool:
         return True
     except PyMongoError:
         return False
-
-
-def utcnow() -> datetime:
-    """Now, at the millisecond precision BSON stores, so a written value reads back equal."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 # --------------------------------------------------------------- indexes --
@@ -321,5 +316,4 @@ __all__ = [
     "run_in_transaction",
     "transaction",
     "unavailable",
-    "utcnow",
 ]

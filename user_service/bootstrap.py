@@ -7,8 +7,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.clock import utcnow
 from shared.identity import Role
-from shared.mongo import utcnow
 from user_service.adapters.staff_repository import StaffRepository, from_doc
 from user_service.domain.staff import Staff, validate_fields
 

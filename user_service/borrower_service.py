@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.config import business_date as local_date
+from shared.clock import business_date as local_date
+from shared.clock import utcnow
 from shared.errors import (
     AlreadyExists,
     Conflict,
@@ -105,7 +106,7 @@ class BorrowerService:
         events: Events,
         *,
         phone_region: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
         business_date: Callable[[], date] | None = None,
         timezone: ZoneInfo | None = None,
     ) -> None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from shared.clock import utcnow
 from shared.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.identity import Caller
-from shared.mongo import utcnow
 from shared.paging import Page
 from user_service.adapters.staff_repository import StaffRepository, StaleStaffVersion
 from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields

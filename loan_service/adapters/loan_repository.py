@@ -32,8 +32,8 @@ from loan_service.domain.ledger import Transaction
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import NO_ARREARS, Loan, LoanFacts
 from loan_service.domain.schedule import Schedule
+from shared.clock import utcnow
 from shared.errors import Conflict, NotFound
-from shared.mongo import utcnow
 from shared.paging import Page
 
 LOANS = "loans"

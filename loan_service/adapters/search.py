@@ -27,9 +27,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from loan_service.adapters.loan_repository import LOANS, loan_from_doc
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
+from shared.clock import utcnow
 from shared.errors import InvalidArgument
 from shared.events import Event, IdempotentConsumer
-from shared.mongo import MongoClient, utcnow
+from shared.mongo import MongoClient
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from shared.config import DEV_SERVICE_SECRET, Settings, business_date
+from shared.clock import business_date
+from shared.config import DEV_SERVICE_SECRET, Settings
 
 
 def test_dev_gets_the_well_known_service_secret() -> None:
