@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -73,6 +74,29 @@ class _TextFormatter(logging.Formatter):
         base = super().format(record)
         rid = getattr(record, "request_id", "")
         return f"{base} [rid={rid}]" if rid else base
+
+
+class Throttled:
+    """Logs a recurring failure once per interval instead of on every attempt."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 30.0) -> None:
+        self._log = logger
+        self._interval = interval
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            if self._suppressed:
+                message += f" ({self._suppressed} similar failures not logged)"
+            self._log.warning(message, *args)
+            self._last, self._suppressed = now, 0
+        else:
+            self._suppressed += 1
+
+    def reset(self) -> None:
+        self._last, self._suppressed = float("-inf"), 0
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:

@@ -1,0 +1,34 @@
+"""Domain events: the envelope, the transactional outbox, its relay, idempotent consumers.
+
+Publishing path: a use case writes its state change and ``Outbox.add`` in the
+same Mongo transaction, then calls ``Outbox.notify()``. The ``OutboxRelay``
+(one active per service database, chosen by a lease) publishes pending events
+to the durable topic exchange with publisher confirms and marks them sent only
+once the broker has confirmed. If RabbitMQ is down the events wait in Mongo
+and go out when it is back. A crash between publish and mark-sent publishes an
+event twice, so every consumer is idempotent: ``IdempotentConsumer`` records
+each processed event id in ``processed_events`` inside the same transaction as
+the handler's own writes.
+"""
+
+from shared.events.consumer import (
+    PROCESSED_COLLECTION,
+    Handler,
+    IdempotentConsumer,
+    processed_indexes,
+)
+from shared.events.envelope import Event
+from shared.events.outbox import OUTBOX_COLLECTION, Outbox, outbox_indexes
+from shared.events.relay import OutboxRelay
+
+__all__ = [
+    "OUTBOX_COLLECTION",
+    "PROCESSED_COLLECTION",
+    "Event",
+    "Handler",
+    "IdempotentConsumer",
+    "Outbox",
+    "OutboxRelay",
+    "outbox_indexes",
+    "processed_indexes",
+]
