@@ -37,7 +37,7 @@ from loan_service.adapters.loan_repository import (
     PaymentTaken,
     VersionConflict,
 )
-from loan_service.adapters.product_repository import ProductRepository
+from loan_service.adapters.product_repository import ProductRepository, terms_to_doc
 from loan_service.adapters.search import LoanSearch
 from loan_service.domain import ledger
 from loan_service.domain.ledger import (
@@ -169,7 +169,7 @@ def product_payload(product: LoanProduct) -> dict[str, Any]:
         "code": product.code,
         "name": product.name,
         "active": product.active,
-        "terms": product.terms.to_dict(),
+        "terms": terms_to_doc(product.terms),
         "version": product.version,
     }
 

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,10 +28,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from loan_service.adapters.product_repository import product_from_doc, product_to_doc
-from loan_service.domain.ledger import Transaction
+from loan_service.domain.ledger import Transaction, TransactionType
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import NO_ARREARS, Loan, LoanFacts
-from loan_service.domain.schedule import Schedule
+from loan_service.domain.products import RepaymentFrequency
+from loan_service.domain.schedule import Schedule, ScheduleRow
 from shared.clock import utcnow
 from shared.errors import Conflict, NotFound
 from shared.paging import Page
@@ -93,6 +94,97 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def schedule_to_doc(schedule: Schedule) -> dict[str, Any]:
+    """A plain, JSON/BSON-friendly form (dates as ISO strings)."""
+    return {
+        "currency": schedule.currency,
+        "principal": schedule.principal,
+        "frequency": schedule.frequency.value,
+        "disbursement_date": schedule.disbursement_date.isoformat(),
+        "rows": [
+            {
+                "number": row.number,
+                "due_date": row.due_date.isoformat(),
+                "principal": row.principal,
+                "interest": row.interest,
+                "fee": row.fee,
+                "penalty": row.penalty,
+                "outstanding_principal_after": row.outstanding_principal_after,
+            }
+            for row in schedule.rows
+        ],
+        "total_interest": schedule.total_interest,
+        "total_fees": schedule.total_fees,
+        "total_repayable": schedule.total_repayable,
+        "upfront_fee": schedule.upfront_fee,
+        "net_disbursed": schedule.net_disbursed,
+        "effective_apr": schedule.effective_apr,
+    }
+
+def schedule_from_doc(data: dict[str, Any]) -> Schedule:
+    return Schedule(
+        currency=data["currency"],
+        principal=int(data["principal"]),
+        frequency=RepaymentFrequency(data["frequency"]),
+        disbursement_date=date.fromisoformat(data["disbursement_date"]),
+        rows=tuple(
+            ScheduleRow(
+                int(row["number"]),
+                date.fromisoformat(row["due_date"]),
+                int(row["principal"]),
+                int(row["interest"]),
+                int(row.get("fee", 0)),
+                int(row.get("penalty", 0)),
+                int(row["outstanding_principal_after"]),
+            )
+            for row in data["rows"]
+        ),
+        total_interest=int(data["total_interest"]),
+        total_fees=int(data.get("total_fees", 0)),
+        total_repayable=int(data["total_repayable"]),
+        upfront_fee=int(data["upfront_fee"]),
+        net_disbursed=int(data["net_disbursed"]),
+        effective_apr=str(data["effective_apr"]),
+    )
+
+
+def transaction_to_doc(txn: Transaction) -> dict[str, Any]:
+    return {
+        "id": txn.id,
+        "type": txn.type.value,
+        "value_date": txn.value_date.isoformat(),
+        "amount": txn.amount,
+        "sequence": txn.sequence,
+        "payment_id": txn.payment_id,
+        "reverses": txn.reverses,
+        "installment_number": txn.installment_number,
+        "penalty_amount": txn.penalty_amount,
+        "interest_amount": txn.interest_amount,
+        "reason": txn.reason,
+        "actor": txn.actor,
+        "channel": txn.channel,
+        "created_at": txn.created_at,
+    }
+
+def transaction_from_doc(data: Mapping[str, Any]) -> Transaction:
+    return Transaction(
+        id=str(data["id"]),
+        type=TransactionType(data["type"]),
+        value_date=date.fromisoformat(data["value_date"]),
+        amount=int(data["amount"]),
+        sequence=int(data["sequence"]),
+        payment_id=str(data.get("payment_id", "")),
+        reverses=str(data.get("reverses", "")),
+        installment_number=int(data.get("installment_number", 0)),
+        penalty_amount=int(data.get("penalty_amount", 0)),
+        interest_amount=int(data.get("interest_amount", 0)),
+        reason=str(data.get("reason", "")),
+        actor=str(data.get("actor", "")),
+        channel=str(data.get("channel", "")),
+        created_at=data.get("created_at"),
+    )
+
+
 def loan_to_doc(loan: Loan) -> dict[str, Any]:
     facts = loan.facts
     return {
@@ -126,8 +218,8 @@ def loan_to_doc(loan: Loan) -> dict[str, Any]:
         "disbursed_at": loan.disbursed_at,
         "disbursement_note": loan.disbursement_note,
         "disbursement_date": _iso(loan.disbursement_date),
-        "schedule": loan.schedule.to_dict() if loan.schedule is not None else None,
-        "transactions": [t.to_dict() for t in loan.transactions],
+        "schedule": schedule_to_doc(loan.schedule) if loan.schedule is not None else None,
+        "transactions": [transaction_to_doc(t) for t in loan.transactions],
         "closed_date": _iso(loan.closed_date),
         "written_off_by": loan.written_off_by,
         "written_off_at": loan.written_off_at,
@@ -177,8 +269,8 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
         disbursed_at=doc.get("disbursed_at"),
         disbursement_note=doc.get("disbursement_note", ""),
         disbursement_date=_date(doc.get("disbursement_date")),
-        schedule=Schedule.from_dict(schedule) if schedule else None,
-        transactions=tuple(Transaction.from_dict(t) for t in doc.get("transactions") or ()),
+        schedule=schedule_from_doc(schedule) if schedule else None,
+        transactions=tuple(transaction_from_doc(t) for t in doc.get("transactions") or ()),
         closed_date=_date(doc.get("closed_date")),
         written_off_by=doc.get("written_off_by", ""),
         written_off_at=doc.get("written_off_at"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -10,7 +11,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from loan_service.domain.loan import LoanProduct
-from loan_service.domain.products import ProductTerms
+from loan_service.domain.products import (
+    Amortization,
+    ChargeType,
+    FeeTerms,
+    InterestMethod,
+    PenaltyTerms,
+    ProductTerms,
+    RepaymentFrequency,
+)
 from shared.errors import AlreadyExists, Conflict, FieldViolation, NotFound
 from shared.paging import Page
 
@@ -27,13 +36,79 @@ PRODUCT_INDEXES: dict[str, list[IndexModel]] = {
 SORTABLE = {"created_at": "created_at", "code": "code", "name": "name"}
 
 
+# The storage form of a product's terms; also the "terms" of its events.
+def terms_to_doc(terms: ProductTerms) -> dict[str, Any]:
+    return {
+        "currency": terms.currency,
+        "principal_min": terms.principal_min,
+        "principal_max": terms.principal_max,
+        "installments_min": terms.installments_min,
+        "installments_max": terms.installments_max,
+        "frequency": terms.frequency.value,
+        "interest_method": terms.interest_method.value,
+        "amortization": terms.amortization.value,
+        "annual_rate": str(terms.annual_rate),
+        "principal_grace_installments": terms.principal_grace_installments,
+        "rounding_multiple_minor": terms.rounding_multiple_minor,
+        "fee": None
+        if terms.fee is None
+        else {
+            "type": terms.fee.type.value,
+            "fixed_amount_minor": terms.fee.fixed_amount_minor,
+            "percent": str(terms.fee.percent),
+        },
+        "late_penalty": None
+        if terms.late_penalty is None
+        else {
+            "type": terms.late_penalty.type.value,
+            "fixed_amount_minor": terms.late_penalty.fixed_amount_minor,
+            "percent": str(terms.late_penalty.percent),
+            "grace_days": terms.late_penalty.grace_days,
+        },
+        "max_active_loans_per_borrower": terms.max_active_loans_per_borrower,
+    }
+
+def terms_from_doc(data: dict[str, Any]) -> ProductTerms:
+    fee = data.get("fee")
+    penalty = data.get("late_penalty")
+    return ProductTerms(
+        currency=data["currency"],
+        principal_min=int(data["principal_min"]),
+        principal_max=int(data["principal_max"]),
+        installments_min=int(data["installments_min"]),
+        installments_max=int(data["installments_max"]),
+        frequency=RepaymentFrequency(data["frequency"]),
+        interest_method=InterestMethod(data["interest_method"]),
+        amortization=Amortization(data["amortization"]),
+        annual_rate=Decimal(data["annual_rate"]),
+        principal_grace_installments=int(data.get("principal_grace_installments", 0)),
+        rounding_multiple_minor=int(data.get("rounding_multiple_minor", 1)),
+        fee=None
+        if not fee
+        else FeeTerms(
+            type=ChargeType(fee["type"]),
+            fixed_amount_minor=int(fee.get("fixed_amount_minor", 0)),
+            percent=Decimal(fee.get("percent", "0")),
+        ),
+        late_penalty=None
+        if not penalty
+        else PenaltyTerms(
+            type=ChargeType(penalty["type"]),
+            fixed_amount_minor=int(penalty.get("fixed_amount_minor", 0)),
+            percent=Decimal(penalty.get("percent", "0")),
+            grace_days=int(penalty.get("grace_days", 0)),
+        ),
+        max_active_loans_per_borrower=int(data.get("max_active_loans_per_borrower", 1)),
+    )
+
+
 def product_to_doc(product: LoanProduct) -> dict[str, Any]:
     return {
         "_id": product.id,
         "code": product.code,
         "name": product.name,
         "description": product.description,
-        "terms": product.terms.to_dict(),
+        "terms": terms_to_doc(product.terms),
         "active": product.active,
         "deactivation_reason": product.deactivation_reason,
         "created_by": product.created_by,
@@ -50,7 +125,7 @@ def product_from_doc(doc: dict[str, Any]) -> LoanProduct:
         code=doc["code"],
         name=doc["name"],
         description=doc.get("description", ""),
-        terms=ProductTerms.from_dict(doc["terms"]),
+        terms=terms_from_doc(doc["terms"]),
         active=bool(doc.get("active", True)),
         deactivation_reason=doc.get("deactivation_reason", ""),
         created_by=doc.get("created_by", ""),

@@ -44,7 +44,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, generate_schedule
@@ -97,43 +96,6 @@ class Transaction:
     actor: str = ""
     channel: str = ""
     created_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type.value,
-            "value_date": self.value_date.isoformat(),
-            "amount": self.amount,
-            "sequence": self.sequence,
-            "payment_id": self.payment_id,
-            "reverses": self.reverses,
-            "installment_number": self.installment_number,
-            "penalty_amount": self.penalty_amount,
-            "interest_amount": self.interest_amount,
-            "reason": self.reason,
-            "actor": self.actor,
-            "channel": self.channel,
-            "created_at": self.created_at,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Transaction:
-        return cls(
-            id=str(data["id"]),
-            type=TransactionType(data["type"]),
-            value_date=date.fromisoformat(data["value_date"]),
-            amount=int(data["amount"]),
-            sequence=int(data["sequence"]),
-            payment_id=str(data.get("payment_id", "")),
-            reverses=str(data.get("reverses", "")),
-            installment_number=int(data.get("installment_number", 0)),
-            penalty_amount=int(data.get("penalty_amount", 0)),
-            interest_amount=int(data.get("interest_amount", 0)),
-            reason=str(data.get("reason", "")),
-            actor=str(data.get("actor", "")),
-            channel=str(data.get("channel", "")),
-            created_at=data.get("created_at"),
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from loan_service.domain.rounding import div_half_even
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -293,72 +292,6 @@ class ProductTerms:
 
     def money(self, amount_minor: int) -> Money:
         return Money(amount_minor, self.currency)
-
-    # -- persistence (plain dicts; the adapters store them) ------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "currency": self.currency,
-            "principal_min": self.principal_min,
-            "principal_max": self.principal_max,
-            "installments_min": self.installments_min,
-            "installments_max": self.installments_max,
-            "frequency": self.frequency.value,
-            "interest_method": self.interest_method.value,
-            "amortization": self.amortization.value,
-            "annual_rate": str(self.annual_rate),
-            "principal_grace_installments": self.principal_grace_installments,
-            "rounding_multiple_minor": self.rounding_multiple_minor,
-            "fee": None
-            if self.fee is None
-            else {
-                "type": self.fee.type.value,
-                "fixed_amount_minor": self.fee.fixed_amount_minor,
-                "percent": str(self.fee.percent),
-            },
-            "late_penalty": None
-            if self.late_penalty is None
-            else {
-                "type": self.late_penalty.type.value,
-                "fixed_amount_minor": self.late_penalty.fixed_amount_minor,
-                "percent": str(self.late_penalty.percent),
-                "grace_days": self.late_penalty.grace_days,
-            },
-            "max_active_loans_per_borrower": self.max_active_loans_per_borrower,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProductTerms:
-        fee = data.get("fee")
-        penalty = data.get("late_penalty")
-        return cls(
-            currency=data["currency"],
-            principal_min=int(data["principal_min"]),
-            principal_max=int(data["principal_max"]),
-            installments_min=int(data["installments_min"]),
-            installments_max=int(data["installments_max"]),
-            frequency=RepaymentFrequency(data["frequency"]),
-            interest_method=InterestMethod(data["interest_method"]),
-            amortization=Amortization(data["amortization"]),
-            annual_rate=Decimal(data["annual_rate"]),
-            principal_grace_installments=int(data.get("principal_grace_installments", 0)),
-            rounding_multiple_minor=int(data.get("rounding_multiple_minor", 1)),
-            fee=None
-            if not fee
-            else FeeTerms(
-                type=ChargeType(fee["type"]),
-                fixed_amount_minor=int(fee.get("fixed_amount_minor", 0)),
-                percent=Decimal(fee.get("percent", "0")),
-            ),
-            late_penalty=None
-            if not penalty
-            else PenaltyTerms(
-                type=ChargeType(penalty["type"]),
-                fixed_amount_minor=int(penalty.get("fixed_amount_minor", 0)),
-                percent=Decimal(penalty.get("percent", "0")),
-                grace_days=int(penalty.get("grace_days", 0)),
-            ),
-            max_active_loans_per_borrower=int(data.get("max_active_loans_per_borrower", 1)),
-        )
 
 
 __all__ = [

@@ -64,7 +64,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from loan_service.domain.products import (
     MAX_INSTALLMENTS,
@@ -135,60 +135,6 @@ class Schedule:
     @property
     def maturity_date(self) -> date:
         return self.rows[-1].due_date
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain, JSON/BSON-friendly form (dates as ISO strings)."""
-        return {
-            "currency": self.currency,
-            "principal": self.principal,
-            "frequency": self.frequency.value,
-            "disbursement_date": self.disbursement_date.isoformat(),
-            "rows": [
-                {
-                    "number": row.number,
-                    "due_date": row.due_date.isoformat(),
-                    "principal": row.principal,
-                    "interest": row.interest,
-                    "fee": row.fee,
-                    "penalty": row.penalty,
-                    "outstanding_principal_after": row.outstanding_principal_after,
-                }
-                for row in self.rows
-            ],
-            "total_interest": self.total_interest,
-            "total_fees": self.total_fees,
-            "total_repayable": self.total_repayable,
-            "upfront_fee": self.upfront_fee,
-            "net_disbursed": self.net_disbursed,
-            "effective_apr": self.effective_apr,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Schedule:
-        return cls(
-            currency=data["currency"],
-            principal=int(data["principal"]),
-            frequency=RepaymentFrequency(data["frequency"]),
-            disbursement_date=date.fromisoformat(data["disbursement_date"]),
-            rows=tuple(
-                ScheduleRow(
-                    int(row["number"]),
-                    date.fromisoformat(row["due_date"]),
-                    int(row["principal"]),
-                    int(row["interest"]),
-                    int(row.get("fee", 0)),
-                    int(row.get("penalty", 0)),
-                    int(row["outstanding_principal_after"]),
-                )
-                for row in data["rows"]
-            ),
-            total_interest=int(data["total_interest"]),
-            total_fees=int(data.get("total_fees", 0)),
-            total_repayable=int(data["total_repayable"]),
-            upfront_fee=int(data["upfront_fee"]),
-            net_disbursed=int(data["net_disbursed"]),
-            effective_apr=str(data["effective_apr"]),
-        )
 
 
 # ------------------------------------------------------------------ due dates

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 
+from loan_service.adapters.loan_repository import transaction_from_doc, transaction_to_doc
 from loan_service.domain.ledger import (
     Allocation,
     InstallmentAllocation,
@@ -684,7 +685,7 @@ def test_transaction_round_trips_through_dict() -> None:
         penalty_amount=200, interest_amount=500, reason="r", actor="a",
         created_at=datetime(2026, 2, 15, 9, 30, tzinfo=UTC),
     )
-    assert Transaction.from_dict(txn.to_dict()) == txn
+    assert transaction_from_doc(transaction_to_doc(txn)) == txn
 
 
 def test_effective_transactions_order_and_reversals() -> None:
