@@ -40,11 +40,11 @@ from typing import Any
 
 import grpc
 
-from auth_service.bootstrap import create_admin
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
 from microfinance_cli import backends
+from microfinance_cli.migrate import create_admin
 from shared.config import Settings
 from shared.grpc.server import GrpcServiceHost
 from shared.mongo import create_mongo_client, run_in_transaction

@@ -36,7 +36,6 @@ from typing import Any
 
 import grpc
 
-from auth_service.bootstrap import create_admin
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.domain import ledger
 from loan_service.domain.lifecycle import LoanStatus
@@ -51,6 +50,7 @@ from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from microfinance_cli import backends
+from microfinance_cli.migrate import create_admin
 from shared.config import Settings
 from shared.grpc.server import GrpcServiceHost
 from shared.mongo import create_mongo_client, run_in_transaction

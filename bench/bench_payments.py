@@ -326,7 +326,7 @@ async def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from api_gateway.app import create_app
-    from auth_service.bootstrap import create_admin
+    from microfinance_cli.migrate import create_admin
     from shared.config import Settings
     from shared.grpc.server import GrpcServiceHost
     from shared.logging import configure_logging

@@ -122,7 +122,6 @@ def migrate(
     from microfinance_cli.migrate import (
         AdminRequest,
         admin_from_settings,
-        create_admin_available,
         create_first_admin,
         run_migrations,
     )
@@ -134,9 +133,7 @@ def migrate(
     note: str | None = None
     if admin:
         request = admin_from_settings(settings)
-        if request is None and not create_admin_available():
-            note = "first admin: auth_service.bootstrap.create_admin is not available yet"
-        elif request is None and sys.stdin.isatty():
+        if request is None and sys.stdin.isatty():
             email = typer.prompt("First admin email")
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
             request = AdminRequest(email, password)
@@ -173,12 +170,9 @@ def create_admin(
 ) -> None:
     """Create an admin (idempotent per email); the password comes from MF_ADMIN_PASSWORD
     or a prompt."""
-    from microfinance_cli.migrate import AdminRequest, create_admin_available, create_first_admin
+    from microfinance_cli.migrate import AdminRequest, create_first_admin
     from shared.config import Settings
 
-    if not create_admin_available():
-        _echo("error: auth_service.bootstrap.create_admin is not available")
-        raise typer.Exit(1)
     _require_mongo()
     settings = Settings()
     interactive = sys.stdin.isatty()
@@ -200,11 +194,7 @@ def create_admin(
 @app.command("rotate-keys")
 def rotate_keys() -> None:
     """Add a new token-signing key; running auth servers switch to it, old tokens stay valid."""
-    try:
-        from auth_service.bootstrap import rotate_keys as rotate
-    except ImportError:
-        _echo("error: auth_service.bootstrap.rotate_keys is not available")
-        raise typer.Exit(1) from None
+    from auth_service.migrations import rotate_keys as rotate
     from shared.config import Settings
 
     _require_mongo()

@@ -2,17 +2,16 @@
 
 Each data-owning package ships `<package>/migrations.py` with
 `async def migrate(settings: Settings) -> None`; they are idempotent, so `up` runs them
-on every start. The first admin is created by `auth_service.bootstrap.create_admin`.
+on every start. The first admin spans two services, so the CLI pairs them: user_service
+seeds the staff record, auth_service the credential, each in its own migrations module.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
 from microfinance_cli.services import MIGRATING_PACKAGES
 from shared.config import Settings
@@ -59,20 +58,38 @@ def admin_from_settings(settings: Settings) -> AdminRequest | None:
     return None
 
 
-def create_admin_available() -> bool:
-    module = _optional_module("auth_service.bootstrap")
-    return module is not None and hasattr(module, "create_admin")
+async def create_admin(
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str = "Administrator",
+    branch_id: str = "HQ",
+) -> str:
+    """An admin who can log in (idempotent: an existing admin with this email is left as it is).
+
+    No admin exists yet to authorise an RPC, so each half is written with direct database
+    access by the service that owns it: the staff record by user_service, then the
+    credential, keyed by the staff id, by auth_service.
+    """
+    from auth_service.migrations import seed_admin_credential
+    from user_service.migrations import seed_admin
+
+    staff, created = await seed_admin(
+        settings, email=email, full_name=full_name, branch_id=branch_id
+    )
+    if await seed_admin_credential(
+        settings,
+        staff_id=staff.id,
+        username=staff.email,
+        role=staff.role.value,
+        branch_id=staff.branch_id,
+        password=password,
+    ):
+        return f"created, staff id {staff.id}"
+    return f"already present, staff id {staff.id}" if not created else staff.id
 
 
-async def create_first_admin(settings: Settings, admin: AdminRequest, say: Say) -> bool:
-    """Creates the first admin; returns False when the auth service cannot do it yet."""
-    module = _optional_module("auth_service.bootstrap")
-    create: Callable[..., Any] | None = getattr(module, "create_admin", None) if module else None
-    if create is None:
-        say("first admin: auth_service.bootstrap.create_admin is not available yet; skipped")
-        return False
-    result = create(settings, email=admin.email, password=admin.password)
-    if inspect.isawaitable(result):
-        result = await result
-    say(f"first admin: {admin.email} ready" + (f" ({result})" if isinstance(result, str) else ""))
-    return True
+async def create_first_admin(settings: Settings, admin: AdminRequest, say: Say) -> None:
+    result = await create_admin(settings, email=admin.email, password=admin.password)
+    say(f"first admin: {admin.email} ready ({result})")

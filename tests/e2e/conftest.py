@@ -3,7 +3,7 @@
 ``stack`` (session-scoped) starts the real gRPC services on ephemeral ports
 against the real backends from tests/conftest.py (MongoDB substitute, Redis; a
 later service that needs RabbitMQ or Elasticsearch adds those fixtures here),
-creates the first admin with the operators' bootstrap function, and drives the
+creates the first admin as `microfinance create-admin` does, and drives the
 FastAPI gateway over ``httpx.ASGITransport`` with its lifespan running. Later
 issues add their services to ``SERVICES``.
 
@@ -224,7 +224,7 @@ async def stack(
     redis_client: Redis,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
-    from auth_service.bootstrap import create_admin
+    from microfinance_cli.migrate import create_admin
 
     settings = e2e_settings(
         mongo_url=mongo_url,

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_new_admin_creates_agent_who_changes_password_and_calls_me(stack: Stack) -> None:
     c = stack.client
-    # The admin made by the bootstrap logs in without a forced change.
+    # The admin made by `microfinance create-admin` logs in without a forced change.
     r = await c.post(
         "/api/v1/auth/login", json={"username": stack.admin.email, "password": stack.admin.password}
     )
