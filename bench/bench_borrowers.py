@@ -437,11 +437,11 @@ async def drop_broker_objects(settings: Settings) -> None:
     """The run's queue and exchanges are its own; leave the shared broker clean."""
     import aio_pika
 
-    from user_service.indexer import queue_name
+    from user_service.consumers import search_queue
 
     connection = await aio_pika.connect(settings.amqp_url, timeout=5)
     try:
-        queue = queue_name(settings)
+        queue = search_queue(settings)
         for kind, name in (("q", queue), ("q", f"{queue}.dead"), ("x", settings.amqp_exchange),
                            ("x", f"{settings.amqp_exchange}.dlx")):
             channel = await connection.channel()  # a failed delete closes its channel

@@ -278,7 +278,7 @@ async def drop_broker_objects(settings: Settings) -> None:
     """The run's queues and exchanges are its own; leave the shared broker clean."""
     import aio_pika
 
-    from loan_service.main import borrower_queue, search_queue
+    from loan_service.consumers import borrower_queue, search_queue
 
     connection = await aio_pika.connect(settings.amqp_url, timeout=5)
     try:

@@ -551,8 +551,8 @@ async def drop_exchange(amqp_url: str, exchange: str) -> None:
     """The run's consumer queues and its exchanges: leave the shared broker clean."""
     import aio_pika
 
-    from loan_service.main import borrower_queue, search_queue
-    from payment_service.main import loan_events_queue
+    from loan_service.consumers import borrower_queue, search_queue
+    from payment_service.consumers import loan_events_queue
     from shared.config import Settings
 
     settings = Settings(amqp_exchange=exchange)

@@ -8,10 +8,15 @@ import logging
 from grpc import aio
 
 from loan_service.adapters.borrower_client import GrpcBorrowers
-from loan_service.adapters.borrower_events import BorrowerEventsConsumer
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
-from loan_service.adapters.search import LoanSearch, LoanSearchIndexer, SearchBacklogSweeper
+from loan_service.adapters.search import LoanSearch, SearchBacklogSweeper
+from loan_service.consumers import (
+    BorrowerEventsConsumer,
+    LoanSearchIndexer,
+    borrower_queue,
+    search_queue,
+)
 from loan_service.grpc_api import (
     ACCESS,
     LOAN_SERVICE,
@@ -22,7 +27,6 @@ from loan_service.grpc_api import (
 from loan_service.migrations import REGISTRY
 from loan_service.service import LoanService, ProductService
 from microfinance.loan.v1 import loan_pb2_grpc
-from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
@@ -30,15 +34,6 @@ from shared.search import SearchUnavailable, create_es_client
 
 SERVICE = "loan"
 log = logging.getLogger(__name__)
-
-
-def search_queue(settings: Settings) -> str:
-    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
-    return f"{settings.amqp_exchange}.loan.loan-search"
-
-
-def borrower_queue(settings: Settings) -> str:
-    return f"{settings.amqp_exchange}.loan.borrower-changes"
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:

@@ -14,27 +14,21 @@ from grpc import aio
 
 from microfinance.payment.v1 import payment_pb2_grpc
 from payment_service.adapters.loan_client import LoanClient
-from payment_service.adapters.loan_events import LoanEventsConsumer
 from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.adapters.user_client import UserClient
 from payment_service.config import PaymentSettings
+from payment_service.consumers import LoanEventsConsumer, loan_events_queue
 from payment_service.domain.receipt import Institution
 from payment_service.grpc_api import ACCESS, SERVICE_NAME, PaymentServicer
 from payment_service.migrations import REGISTRY
 from payment_service.recovery import RecoveryLoop
 from payment_service.service import Checkpoint, Options, PaymentService, no_checkpoint
-from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
 
 SERVICE = "payment"
 log = logging.getLogger(__name__)
-
-
-def loan_events_queue(settings: Settings) -> str:
-    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
-    return f"{settings.amqp_exchange}.payment.loan-changes"
 
 
 def test_checkpoint(options: PaymentSettings) -> Checkpoint | None:

@@ -82,12 +82,12 @@ def process_topology(settings: Any) -> tuple[list[str], list[str]]:
     For runs where the services are child processes and their consumers cannot be
     inspected (``microfinance up``). Add a service's queue here when it gains a consumer.
     """
-    from loan_service.main import borrower_queue, search_queue
-    from payment_service.main import loan_events_queue
-    from user_service.indexer import queue_name
+    from loan_service.consumers import borrower_queue, search_queue
+    from payment_service.consumers import loan_events_queue
+    from user_service.consumers import search_queue as user_search_queue
 
     queues = [
-        queue_name(settings),
+        user_search_queue(settings),
         search_queue(settings),
         borrower_queue(settings),
         loan_events_queue(settings),

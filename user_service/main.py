@@ -16,6 +16,7 @@ from user_service.adapters.borrower_repository import BorrowerRepository
 from user_service.adapters.borrower_search import BorrowerSearch
 from user_service.adapters.staff_repository import StaffRepository
 from user_service.borrower_service import BorrowerService
+from user_service.consumers import BorrowerIndexer, search_consumer
 from user_service.grpc_api import (
     ACCESS,
     BORROWER_SERVICE,
@@ -23,7 +24,6 @@ from user_service.grpc_api import (
     BorrowerServicer,
     UserServicer,
 )
-from user_service.indexer import BorrowerIndexer, search_consumer
 from user_service.migrations import REGISTRY
 from user_service.service import StaffService
 

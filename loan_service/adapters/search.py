@@ -1,12 +1,13 @@
-"""The loans search index (Elasticsearch): mapping, documents, queries, indexer.
+"""The loans search index (Elasticsearch): mapping, documents, queries, backlog.
 
-Search is a secondary index rebuilt from MongoDB. ``LoanSearchIndexer``
-consumes the service's own ``loan.*`` events and indexes the loan's *current*
-document from MongoDB (not the event payload), so a redelivered or late event
-can only ever write the latest state. When Elasticsearch is down the loan id
-goes to ``search_backlog`` in the same transaction as the processed-event
-marker, and ``SearchBacklogSweeper`` indexes it once Elasticsearch answers
-again: writes never wait for search, and nothing is forgotten.
+Search is a secondary index rebuilt from MongoDB. ``LoanSearchIndexer`` (in
+loan_service/consumers.py) consumes the service's own ``loan.*`` events and
+indexes the loan's *current* document from MongoDB (not the event payload), so
+a redelivered or late event can only ever write the latest state. When
+Elasticsearch is down the loan id goes to ``search_backlog`` in the same
+transaction as the processed-event marker, and ``SearchBacklogSweeper`` indexes
+it once Elasticsearch answers again: writes never wait for search, and nothing
+is forgotten.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
 from shared.clock import utcnow
 from shared.errors import InvalidArgument
-from shared.events import Event, IdempotentConsumer
-from shared.mongo import MongoClient
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,
@@ -285,47 +284,6 @@ async def index_loans(
     cursor = db[LOANS].find({"_id": {"$in": loan_ids}})
     loans = [loan_from_doc(d) async for d in cursor]
     return await search.put(loans, today, refresh=refresh)
-
-
-class LoanSearchIndexer(IdempotentConsumer):
-    """Keeps the loans index in step with the ``loan.*`` events."""
-
-    def __init__(
-        self,
-        *,
-        client: MongoClient,
-        db: AsyncDatabase[dict[str, Any]],
-        amqp_url: str,
-        exchange: str,
-        queue: str,
-        search: LoanSearch,
-        today: Today,
-    ) -> None:
-        super().__init__(
-            client=client,
-            db=db,
-            amqp_url=amqp_url,
-            exchange=exchange,
-            queue=queue,
-            routing_keys=["loan.#"],
-        )
-        self.search = search
-        self.backlog = SearchBacklog(db)
-        self._today = today
-        self._db = db
-
-    async def handle(self, event: Event, session: AsyncClientSession) -> None:
-        if event.type.startswith("loan.product_"):
-            return
-        doc = await self._db[LOANS].find_one({"_id": event.aggregate_id}, session=session)
-        if doc is None:
-            return
-        loan = loan_from_doc(doc)
-        try:
-            await self.search.put([loan], self._today())
-        except SearchUnavailable:
-            # Committed with the processed marker; the sweeper indexes it later.
-            await self.backlog.add(loan.id, session)
 
 
 class SearchBacklogSweeper:

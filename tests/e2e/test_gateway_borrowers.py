@@ -530,9 +530,9 @@ async def _drop_amqp(url: str, exchange: str) -> None:
     """The second service's durable queue and exchanges, so runs leave nothing behind."""
     import aio_pika
 
-    from user_service.indexer import queue_name
+    from user_service.consumers import search_queue
 
-    queue = queue_name(stack_settings(exchange))
+    queue = search_queue(stack_settings(exchange))
     connection = await aio_pika.connect(url, timeout=5)
     try:
         for kind, name in (("q", queue), ("q", f"{queue}.dead"), ("x", exchange),

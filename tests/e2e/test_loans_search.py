@@ -18,12 +18,8 @@ import pytest
 
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
-from loan_service.adapters.search import (
-    LoanSearch,
-    LoanSearchIndexer,
-    SearchBacklog,
-    SearchBacklogSweeper,
-)
+from loan_service.adapters.search import LoanSearch, SearchBacklog, SearchBacklogSweeper
+from loan_service.consumers import LoanSearchIndexer
 from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2
 from microfinance.user.v1 import user_pb2

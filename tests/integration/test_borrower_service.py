@@ -34,6 +34,7 @@ from tests.integration.borrower_support import (
 from tests.integration.support import TcpProxy, eventually
 from user_service.adapters.borrower_repository import BorrowerRepository
 from user_service.adapters.borrower_search import BorrowerSearch
+from user_service.consumers import BorrowerIndexer, search_consumer
 from user_service.domain.borrower import (
     AddressInput,
     Borrower,
@@ -41,7 +42,6 @@ from user_service.domain.borrower import (
     IdentityDocumentInput,
     RiskProfile,
 )
-from user_service.indexer import BorrowerIndexer, search_consumer
 from user_service.reindex import reindex_borrowers
 
 pytestmark = pytest.mark.integration

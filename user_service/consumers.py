@@ -1,4 +1,6 @@
-"""Keeps the borrower search index in step with MongoDB, through the outbox.
+"""user_service's inbound events: each consumer is a driver, like the gRPC servicer.
+
+The borrower search indexer keeps the search index in step with MongoDB, through the outbox.
 
 Every borrower write commits a ``borrower.*`` event with it; the relay
 publishes it, and this consumer (a background task of user_service) indexes
@@ -24,7 +26,7 @@ from user_service.borrower_service import EVENT_TYPES
 MAX_ATTEMPTS = 25
 
 
-def queue_name(settings: Settings) -> str:
+def search_queue(settings: Settings) -> str:
     # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
     return f"{settings.amqp_exchange}.user.borrower-search"
 
@@ -66,7 +68,7 @@ def search_consumer(
         db=db,
         amqp_url=settings.amqp_url,
         exchange=settings.amqp_exchange,
-        queue=queue_name(settings),
+        queue=search_queue(settings),
         routing_keys=list(EVENT_TYPES),
         handler=indexer,
         # Order does not matter here (the current record is indexed, versioned), so

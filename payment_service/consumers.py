@@ -1,4 +1,6 @@
-"""Payments follow their loan: loan_service's ``loan.reassigned`` events, consumed once each.
+"""payment_service's inbound events: each consumer is a driver, like the gRPC servicer.
+
+Payments follow their loan: loan_service's ``loan.reassigned`` events, consumed once each.
 
 When an admin reassigns a borrower, loan_service moves the borrower's loans to
 the new agent and says so per loan. Payments are scoped by the loan's agent,
@@ -17,11 +19,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from payment_service.adapters.payment_repository import LoanOwner
 from payment_service.service import PaymentService
+from shared.config import Settings
 from shared.events import Event, IdempotentConsumer
 from shared.mongo import MongoClient
 
 # loan.borrower_updated may carry a new branch without a new agent.
 ROUTING_KEYS = ("loan.reassigned", "loan.borrower_updated")
+
+
+def loan_events_queue(settings: Settings) -> str:
+    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
+    return f"{settings.amqp_exchange}.payment.loan-changes"
 
 
 def owner_from(event: Event) -> tuple[str, LoanOwner]:
