@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from loan_service.adapters.borrower_client import BorrowerInfo
@@ -78,26 +78,13 @@ from shared.errors import (
 from shared.identity import Caller
 from shared.money import Money
 from shared.paging import Page
+from shared.ports import Events, Session, Transactions
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Session = Any
 
 MAX_NOTE = 1000
 MAX_PAYMENT_ID = 128
 MAX_CHANNEL = 40
-
-
-class Transactions(Protocol):
-    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
-
-
-class Events(Protocol):
-    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
-
-    async def add(self, session: Session, events: Any) -> None: ...
-
-    def notify(self) -> None: ...
 
 
 class Borrowers(Protocol):
@@ -107,11 +94,6 @@ class Borrowers(Protocol):
 def sees_everything(caller: Caller) -> bool:
     """Admins, and services acting for the system, are not scoped to one agent."""
     return caller.role.value in ("ADMIN", "SERVICE")
-
-
-def agent_of(caller: Caller) -> str:
-    """The agent id an AGENT caller acts as (the token's agent_id, else their staff id)."""
-    return caller.agent_id or caller.subject
 
 
 def _actor(caller: Caller, on_behalf_of: str) -> str:
@@ -543,7 +525,7 @@ class LoanService:
         if not loan_id:
             raise InvalidArgument.field("id", "is required")
         loan = await self._loans.get(loan_id)
-        if not sees_everything(caller) and loan.agent_id != agent_of(caller):
+        if not sees_everything(caller) and loan.agent_id != caller.acting_agent_id:
             raise NotFound(f"loan {loan_id} not found")
         return loan
 
@@ -571,7 +553,7 @@ class LoanService:
         if flt.disbursed_from and flt.disbursed_to and flt.disbursed_to < flt.disbursed_from:
             raise InvalidArgument.field("disbursed.to_date", "must not be before from_date")
         if not sees_everything(caller):
-            flt = replace(flt, agent_id=agent_of(caller))
+            flt = replace(flt, agent_id=caller.acting_agent_id)
         flt = replace(flt, business_date=self.today())
         loans, total = await self._loans.page(flt, page)
         return [self._view(loan) for loan in loans], total
@@ -581,7 +563,7 @@ class LoanService:
     ) -> tuple[list[LoanView], int]:
         if self._search is None:
             raise FailedPrecondition("loan search is not configured")
-        agent = None if sees_everything(caller) else agent_of(caller)
+        agent = None if sees_everything(caller) else caller.acting_agent_id
         ids, total = await self._search.search(
             q=q, status=status, agent_id=agent, offset=page.offset, size=page.size
         )
@@ -666,7 +648,7 @@ class LoanService:
             if not agent_id:
                 raise InvalidArgument.field("agent_id", "is required for admins")
         else:
-            agent_id = agent_of(caller)
+            agent_id = caller.acting_agent_id
         after = decode_due_token(page_token)
         day = on or self.today()
         # Stored facts are current; loans written since a past business day began need a
@@ -813,7 +795,7 @@ class LoanService:
             raise FailedPrecondition(
                 f"borrower is {borrower.account_status}; only ACTIVE borrowers can get new loans"
             )
-        if not sees_everything(caller) and borrower.agent_id != agent_of(caller):
+        if not sees_everything(caller) and borrower.agent_id != caller.acting_agent_id:
             raise NotFound(f"borrower {request.borrower_id} not found")
         now = self._clock()
         today = business_date(now, self._tz)

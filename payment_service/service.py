@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
@@ -84,24 +84,11 @@ from shared.errors import (
 )
 from shared.identity import Caller
 from shared.paging import Page
+from shared.ports import Events, Session, Transactions
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Session = Any
 
 SYSTEM_ACTOR = "service:payment"
-
-
-class Transactions(Protocol):
-    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
-
-
-class Events(Protocol):
-    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
-
-    async def add(self, session: Session, events: Any) -> None: ...
-
-    def notify(self) -> None: ...
 
 
 class Loans(Protocol):
@@ -143,10 +130,6 @@ class PostResult:
     payment: Payment
     # The key had been used before with the same body: this is the first result.
     replayed: bool
-
-
-def agent_of(caller: Caller) -> str:
-    return caller.agent_id or caller.subject
 
 
 # ------------------------------------------------------------------ event payloads
@@ -575,7 +558,7 @@ class PaymentService:
         if not payment_id.strip():
             raise InvalidArgument.field("id", "is required")
         payment = await self._repo.get(payment_id.strip())
-        if caller.is_agent and not payment.visible_to_agent(agent_of(caller)):
+        if caller.is_agent and not payment.visible_to_agent(caller.acting_agent_id):
             raise NotFound(f"payment {payment_id} not found")
         return payment
 
@@ -585,7 +568,7 @@ class PaymentService:
         if filters.from_date and filters.to_date and filters.from_date > filters.to_date:
             raise InvalidArgument.field("value_date", "from_date is after to_date")
         if caller.is_agent:
-            filters = replace(filters, agent_id="", visible_to_agent=agent_of(caller))
+            filters = replace(filters, agent_id="", visible_to_agent=caller.acting_agent_id)
         return await self._repo.list_payments(filters, page)
 
     async def receipt(self, caller: Caller, payment_id: str) -> ReceiptView:
@@ -603,7 +586,7 @@ class PaymentService:
             if not agent_id:
                 raise InvalidArgument.field("agent_id", "is required for admins")
             return agent_id
-        me = agent_of(caller)
+        me = caller.acting_agent_id
         if agent_id and agent_id != me:
             raise PermissionDenied("agents see only their own collection sheet and cash summary")
         return me

@@ -45,6 +45,11 @@ class Caller:
     def is_service(self) -> bool:
         return self.role is Role.SERVICE
 
+    @property
+    def acting_agent_id(self) -> str:
+        """The agent id an AGENT caller acts as (the token's agent_id, else their staff id)."""
+        return self.agent_id or self.subject
+
 
 caller_var: ContextVar[Caller | None] = ContextVar("caller", default=None)
 

@@ -30,6 +30,7 @@ from shared.errors import (
 )
 from shared.identity import Caller, Role
 from shared.paging import Page
+from shared.ports import Events, Session, Transactions
 from shared.validation import parse_date
 from user_service.adapters.borrower_cache import BorrowerCache
 from user_service.adapters.borrower_repository import (
@@ -50,7 +51,6 @@ from user_service.domain.borrower import (
     KycStatus,
     RiskProfile,
 )
-from user_service.service import Events, Session, Transactions
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class BorrowerService:
         if caller.is_admin:
             agent_id = await self._active_agent(inp.assigned_agent_id, "assigned_agent_id")
         else:
-            agent_id = rules.agent_of(caller)
+            agent_id = caller.acting_agent_id
             if inp.assigned_agent_id.strip() and inp.assigned_agent_id.strip() != agent_id:
                 raise PermissionDenied("an agent registers borrowers for themselves only")
         risk = rules.parse_enum(RiskProfile, inp.risk_profile, "risk_profile")
@@ -341,7 +341,7 @@ class BorrowerService:
             raise InvalidArgument.field("created.to_date", "is before created.from_date")
         flt = BorrowerFilter(
             # Agents always see their own, whatever they ask for.
-            agent_id=query.agent_id.strip() if caller.is_admin else rules.agent_of(caller),
+            agent_id=query.agent_id.strip() if caller.is_admin else caller.acting_agent_id,
             kyc_status=kyc.value if kyc else "",
             account_status=status.value if status else "",
             branch_id=query.branch_id.strip(),
@@ -360,7 +360,7 @@ class BorrowerService:
         status = rules.parse_enum(AccountStatus, account_status, "account_status")
         ids, total = await self._search.search(
             text,
-            agent_id=None if caller.is_admin else rules.agent_of(caller),
+            agent_id=None if caller.is_admin else caller.acting_agent_id,
             account_status=status.value if status else None,
             offset=page.offset,
             size=page.size,

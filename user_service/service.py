@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from shared.clock import utcnow
 from shared.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.identity import Caller
 from shared.paging import Page
+from shared.ports import Events, Session, Transactions
 from user_service.adapters.staff_repository import StaffRepository, StaleStaffVersion
 from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-Session = Any
-
-
-class Transactions(Protocol):
-    async def __call__(self, body: Callable[[Session], Awaitable[T]]) -> T: ...
-
-
-class Events(Protocol):
-    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Any: ...
-
-    async def add(self, session: Session, events: Any) -> None: ...
-
-    def notify(self) -> None: ...
 
 
 def staff_payload(staff: Staff) -> dict[str, Any]:

@@ -724,13 +724,8 @@ def overlay(current: BorrowerInput, given: BorrowerInput, paths: Iterable[str]) 
 # ------------------------------------------------------------------ scoping
 
 
-def agent_of(caller: Caller) -> str:
-    """The agent id an AGENT caller acts as (the token's agent_id, else their staff id)."""
-    return caller.agent_id or caller.subject
-
-
 def visible_to(borrower: Borrower, caller: Caller) -> bool:
-    return caller.is_admin or borrower.assigned_agent_id == agent_of(caller)
+    return caller.is_admin or borrower.assigned_agent_id == caller.acting_agent_id
 
 
 # ------------------------------------------------------------------ history diff
