@@ -11,6 +11,7 @@ from api_gateway import borrower_schemas as s
 from api_gateway import convert
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
+from shared.money import to_proto
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -105,7 +106,7 @@ def history_entry(e: user_pb2.BorrowerHistoryEntry) -> s.HistoryEntryOut:
 def _money(m: s.MoneyIn | None) -> common_pb2.Money | None:
     if m is None:
         return None
-    return common_pb2.Money(amount_minor=m.amount_minor, currency=m.currency.upper())
+    return to_proto(m.amount_minor, m.currency.upper())
 
 
 def _text(value: str | None) -> str:

@@ -39,10 +39,6 @@ def money(value: common_pb2.Money) -> schemas.Money:
     return schemas.Money(amount_minor=value.amount_minor, currency=value.currency)
 
 
-def money_proto(value: schemas.Money) -> common_pb2.Money:
-    return common_pb2.Money(amount_minor=value.amount_minor, currency=value.currency)
-
-
 def audit(value: common_pb2.Audit) -> schemas.Audit:
     return schemas.Audit(
         created_by=value.created_by,

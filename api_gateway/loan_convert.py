@@ -10,6 +10,7 @@ from api_gateway.convert import audit, instant, money, page_info
 from api_gateway.schemas import Money
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
+from shared.money import to_proto
 
 
 def _name(enum_type: Any, value: int) -> str:
@@ -25,12 +26,8 @@ def _text(value: str) -> str | None:
     return value or None
 
 
-def money_msg(value: ls.MoneyIn) -> common_pb2.Money:
-    return common_pb2.Money(amount_minor=value.amount_minor, currency=value.currency)
-
-
 def money_in(value: ls.MoneyIn | None) -> common_pb2.Money | None:
-    return money_msg(value) if value is not None else None
+    return to_proto(value) if value is not None else None
 
 
 def iso(value: date | None) -> str:

@@ -54,7 +54,7 @@ from shared.grpc.access import (
     merge_tables,
 )
 from shared.identity import current_caller
-from shared.money import CURRENCY_EXPONENTS, from_proto
+from shared.money import CURRENCY_EXPONENTS, from_proto, to_proto
 from shared.paging import Page, page_of
 from shared.protos import audit, page_info, page_request, timestamp
 from shared.validation import parse_date
@@ -130,10 +130,6 @@ UPDATABLE_PRODUCT_FIELDS = (
 # ------------------------------------------------------------------ small values
 
 
-def money(amount: int, currency: str) -> common_pb2.Money:
-    return common_pb2.Money(amount_minor=amount, currency=currency)
-
-
 def iso(value: date | None) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -157,7 +153,7 @@ def product_proto(product: LoanProduct) -> loan_pb2.LoanProduct:
     if terms.fee is not None:
         fee = loan_pb2.FeeTerms(
             type=terms.fee.type.value,
-            fixed_amount=money(terms.fee.fixed_amount_minor, c)
+            fixed_amount=to_proto(terms.fee.fixed_amount_minor, c)
             if terms.fee.type is ChargeType.FIXED
             else None,
             percent=str(terms.fee.percent) if terms.fee.type is ChargeType.PERCENT else "",
@@ -167,7 +163,7 @@ def product_proto(product: LoanProduct) -> loan_pb2.LoanProduct:
         rules = terms.late_penalty
         penalty = loan_pb2.PenaltyTerms(
             type=rules.type.value,
-            fixed_amount=money(rules.fixed_amount_minor, c)
+            fixed_amount=to_proto(rules.fixed_amount_minor, c)
             if rules.type is ChargeType.FIXED
             else None,
             percent=str(rules.percent) if rules.type is ChargeType.PERCENT else "",
@@ -180,8 +176,8 @@ def product_proto(product: LoanProduct) -> loan_pb2.LoanProduct:
         description=product.description,
         currency=c,
         currency_minor_digits=CURRENCY_EXPONENTS.get(c, 0),
-        principal_min=money(terms.principal_min, c),
-        principal_max=money(terms.principal_max, c),
+        principal_min=to_proto(terms.principal_min, c),
+        principal_max=to_proto(terms.principal_max, c),
         installments_min=terms.installments_min,
         installments_max=terms.installments_max,
         frequency=terms.frequency.value,
@@ -348,19 +344,19 @@ def _row_from_state(row: InstallmentState, c: str) -> loan_pb2.ScheduleRow:
     return loan_pb2.ScheduleRow(
         number=row.number,
         due_date=row.due_date.isoformat(),
-        principal_due=money(row.principal_due, c),
-        interest_due=money(row.interest_due, c),
-        fee_due=money(row.fee_due, c),
-        penalty_due=money(row.penalty_due, c),
-        total_due=money(row.total_due, c),
-        principal_paid=money(row.principal_paid, c),
-        interest_paid=money(row.interest_paid, c),
-        fee_paid=money(row.fee_paid, c),
-        penalty_paid=money(row.penalty_paid, c),
-        total_paid=money(row.total_paid, c),
-        interest_waived=money(row.interest_waived, c),
-        penalty_waived=money(row.penalty_waived, c),
-        outstanding_principal_after=money(row.outstanding_principal_after, c),
+        principal_due=to_proto(row.principal_due, c),
+        interest_due=to_proto(row.interest_due, c),
+        fee_due=to_proto(row.fee_due, c),
+        penalty_due=to_proto(row.penalty_due, c),
+        total_due=to_proto(row.total_due, c),
+        principal_paid=to_proto(row.principal_paid, c),
+        interest_paid=to_proto(row.interest_paid, c),
+        fee_paid=to_proto(row.fee_paid, c),
+        penalty_paid=to_proto(row.penalty_paid, c),
+        total_paid=to_proto(row.total_paid, c),
+        interest_waived=to_proto(row.interest_waived, c),
+        penalty_waived=to_proto(row.penalty_waived, c),
+        outstanding_principal_after=to_proto(row.outstanding_principal_after, c),
         status=row.status.value,
         paid_date=iso(row.paid_date),
         days_past_due=row.days_past_due,
@@ -371,16 +367,16 @@ def schedule_rows(schedule: Schedule, state: LoanState | None) -> list[loan_pb2.
     c = schedule.currency
     if state is not None:
         return [_row_from_state(row, c) for row in state.installments]
-    zero = money(0, c)
+    zero = to_proto(0, c)
     return [
         loan_pb2.ScheduleRow(
             number=row.number,
             due_date=row.due_date.isoformat(),
-            principal_due=money(row.principal, c),
-            interest_due=money(row.interest, c),
-            fee_due=money(row.fee, c),
-            penalty_due=money(row.penalty, c),
-            total_due=money(row.total, c),
+            principal_due=to_proto(row.principal, c),
+            interest_due=to_proto(row.interest, c),
+            fee_due=to_proto(row.fee, c),
+            penalty_due=to_proto(row.penalty, c),
+            total_due=to_proto(row.total, c),
             principal_paid=zero,
             interest_paid=zero,
             fee_paid=zero,
@@ -388,7 +384,7 @@ def schedule_rows(schedule: Schedule, state: LoanState | None) -> list[loan_pb2.
             total_paid=zero,
             interest_waived=zero,
             penalty_waived=zero,
-            outstanding_principal_after=money(row.outstanding_principal_after, c),
+            outstanding_principal_after=to_proto(row.outstanding_principal_after, c),
             status=loan_pb2.PENDING,
         )
         for row in schedule.rows
@@ -399,12 +395,12 @@ def schedule_totals(schedule: Schedule, state: LoanState | None) -> loan_pb2.Sch
     c = schedule.currency
     penalties = sum(r.penalty_due for r in state.installments) if state is not None else 0
     return loan_pb2.ScheduleTotals(
-        principal=money(schedule.principal, c),
-        interest=money(schedule.total_interest, c),
-        upfront_fee=money(schedule.upfront_fee, c),
-        penalties=money(penalties, c),
-        total_repayable=money(schedule.total_repayable, c),
-        net_disbursed=money(schedule.net_disbursed, c),
+        principal=to_proto(schedule.principal, c),
+        interest=to_proto(schedule.total_interest, c),
+        upfront_fee=to_proto(schedule.upfront_fee, c),
+        penalties=to_proto(penalties, c),
+        total_repayable=to_proto(schedule.total_repayable, c),
+        net_disbursed=to_proto(schedule.net_disbursed, c),
         effective_apr=schedule.effective_apr,
     )
 
@@ -414,20 +410,20 @@ def schedule_totals(schedule: Schedule, state: LoanState | None) -> loan_pb2.Sch
 
 def allocation_proto(allocation: Allocation, c: str) -> loan_pb2.Allocation:
     return loan_pb2.Allocation(
-        penalty=money(allocation.penalty, c),
-        fee=money(allocation.fee, c),
-        interest=money(allocation.interest, c),
-        principal=money(allocation.principal, c),
-        recovery=money(allocation.recovery, c),
-        total=money(allocation.total, c),
-        interest_waived=money(allocation.interest_waived, c),
+        penalty=to_proto(allocation.penalty, c),
+        fee=to_proto(allocation.fee, c),
+        interest=to_proto(allocation.interest, c),
+        principal=to_proto(allocation.principal, c),
+        recovery=to_proto(allocation.recovery, c),
+        total=to_proto(allocation.total, c),
+        interest_waived=to_proto(allocation.interest_waived, c),
         installments=[
             loan_pb2.InstallmentAllocation(
                 installment_number=part.installment_number,
-                penalty=money(part.penalty, c),
-                fee=money(part.fee, c),
-                interest=money(part.interest, c),
-                principal=money(part.principal, c),
+                penalty=to_proto(part.penalty, c),
+                fee=to_proto(part.fee, c),
+                interest=to_proto(part.interest, c),
+                principal=to_proto(part.principal, c),
             )
             for part in allocation.installments
         ],
@@ -438,23 +434,23 @@ def summary_proto(state: LoanState) -> loan_pb2.LoanSummary:
     c = state.currency
     return loan_pb2.LoanSummary(
         as_of_date=state.as_of.isoformat(),
-        outstanding_principal=money(state.outstanding_principal, c),
-        outstanding_interest=money(state.outstanding_interest, c),
-        outstanding_fees=money(state.outstanding_fees, c),
-        outstanding_penalties=money(state.outstanding_penalties, c),
-        total_outstanding=money(state.total_outstanding, c),
-        total_paid=money(state.total_paid, c),
-        principal_paid=money(state.principal_paid, c),
-        interest_paid=money(state.interest_paid, c),
-        fees_paid=money(state.fees_paid, c),
-        penalties_paid=money(state.penalties_paid, c),
-        total_waived=money(state.total_waived, c),
-        written_off_amount=money(state.written_off_amount, c),
-        recovered_amount=money(state.recovered_amount, c),
+        outstanding_principal=to_proto(state.outstanding_principal, c),
+        outstanding_interest=to_proto(state.outstanding_interest, c),
+        outstanding_fees=to_proto(state.outstanding_fees, c),
+        outstanding_penalties=to_proto(state.outstanding_penalties, c),
+        total_outstanding=to_proto(state.total_outstanding, c),
+        total_paid=to_proto(state.total_paid, c),
+        principal_paid=to_proto(state.principal_paid, c),
+        interest_paid=to_proto(state.interest_paid, c),
+        fees_paid=to_proto(state.fees_paid, c),
+        penalties_paid=to_proto(state.penalties_paid, c),
+        total_waived=to_proto(state.total_waived, c),
+        written_off_amount=to_proto(state.written_off_amount, c),
+        recovered_amount=to_proto(state.recovered_amount, c),
         days_past_due=state.days_past_due,
-        arrears_amount=money(state.arrears_amount, c),
+        arrears_amount=to_proto(state.arrears_amount, c),
         next_due_date=iso(state.next_due_date),
-        next_due_amount=money(state.next_due_amount, c),
+        next_due_amount=to_proto(state.next_due_amount, c),
         installments_paid=state.installments_paid,
         installments_overdue=state.installments_overdue,
     )
@@ -474,7 +470,7 @@ def loan_proto(view: LoanView) -> loan_pb2.Loan:
         product_id=loan.product_id,
         product=product_proto(loan.product),
         status=loan.status.value,
-        principal=money(loan.principal, c),
+        principal=to_proto(loan.principal, c),
         installments=loan.installments,
         purpose=loan.purpose,
         submitted_date=loan.submitted_date.isoformat(),
@@ -502,10 +498,10 @@ def loan_proto(view: LoanView) -> loan_pb2.Loan:
         version=loan.version,
     )
     if schedule is not None:
-        msg.upfront_fee.CopyFrom(money(schedule.upfront_fee, c))
-        msg.net_disbursed.CopyFrom(money(schedule.net_disbursed, c))
-        msg.total_interest.CopyFrom(money(schedule.total_interest, c))
-        msg.total_repayable.CopyFrom(money(schedule.total_repayable, c))
+        msg.upfront_fee.CopyFrom(to_proto(schedule.upfront_fee, c))
+        msg.net_disbursed.CopyFrom(to_proto(schedule.net_disbursed, c))
+        msg.total_interest.CopyFrom(to_proto(schedule.total_interest, c))
+        msg.total_repayable.CopyFrom(to_proto(schedule.total_repayable, c))
         msg.effective_apr = schedule.effective_apr
     if state is not None:
         msg.summary.CopyFrom(summary_proto(state))
@@ -519,7 +515,7 @@ def transaction_proto(
         id=txn.id,
         type=txn.type.value,
         value_date=txn.value_date.isoformat(),
-        amount=money(txn.amount, currency),
+        amount=to_proto(txn.amount, currency),
         payment_id=txn.payment_id,
         reversed_transaction_id=txn.reverses,
         reversed=reversed_,
@@ -733,8 +729,8 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         c = schedule.currency
         return loan_pb2.DisburseLoanResponse(
             loan=loan_proto(done.view),
-            net_disbursed=money(schedule.net_disbursed, c),
-            upfront_fee=money(schedule.upfront_fee, c),
+            net_disbursed=to_proto(schedule.net_disbursed, c),
+            upfront_fee=to_proto(schedule.upfront_fee, c),
             schedule=schedule_rows(schedule, state),
             totals=schedule_totals(schedule, state),
         )
@@ -770,12 +766,12 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         return loan_pb2.GetPayoffQuoteResponse(
             loan_id=loan.id,
             date=quote.date.isoformat(),
-            principal=money(quote.principal, c),
-            interest=money(quote.interest, c),
-            fees=money(quote.fees, c),
-            penalties=money(quote.penalties, c),
-            total=money(quote.total, c),
-            interest_waived=money(quote.interest_waived, c),
+            principal=to_proto(quote.principal, c),
+            interest=to_proto(quote.interest, c),
+            fees=to_proto(quote.fees, c),
+            penalties=to_proto(quote.penalties, c),
+            total=to_proto(quote.total, c),
+            interest_waived=to_proto(quote.interest_waived, c),
         )
 
     async def WriteOffLoan(
@@ -790,7 +786,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         )
         return loan_pb2.WriteOffLoanResponse(
             loan=loan_proto(done.view),
-            written_off_amount=money(done.written_off_amount, done.view.loan.currency),
+            written_off_amount=to_proto(done.written_off_amount, done.view.loan.currency),
         )
 
     async def WaiveCharges(
@@ -891,9 +887,9 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
                     agent_id=row.loan.agent_id,
                     oldest_due_date=row.oldest_due_date.isoformat(),
                     installment_numbers=list(row.installment_numbers),
-                    amount_due=money(row.amount_due, c),
-                    arrears_amount=money(row.arrears_amount, c),
-                    total_due=money(row.amount_due + row.arrears_amount, c),
+                    amount_due=to_proto(row.amount_due, c),
+                    arrears_amount=to_proto(row.arrears_amount, c),
+                    total_due=to_proto(row.amount_due + row.arrears_amount, c),
                     days_past_due=row.days_past_due,
                 )
             )

@@ -10,7 +10,6 @@ from typing import Any
 
 from grpc import aio
 
-from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
 from payment_service.adapters.payment_repository import DEFAULT_SORT, SORTABLE, PaymentFilter
@@ -26,7 +25,7 @@ from payment_service.domain.payment import (
 from payment_service.service import PaymentService
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
 from shared.identity import current_caller
-from shared.money import Money
+from shared.money import to_proto
 from shared.protos import audit, page_info, page_request, timestamp
 from shared.validation import parse_date, proto_enum_name
 
@@ -61,30 +60,22 @@ STATUS_PROTO: dict[PaymentStatus, payment_pb2.PaymentStatus] = {
 }
 
 
-def money(value: Money) -> common_pb2.Money:
-    return common_pb2.Money(amount_minor=value.amount_minor, currency=value.currency)
-
-
-def _m(amount: int, currency: str) -> common_pb2.Money:
-    return common_pb2.Money(amount_minor=amount, currency=currency)
-
-
 def allocation_proto(a: Allocation, currency: str) -> loan_pb2.Allocation:
     return loan_pb2.Allocation(
-        penalty=_m(a.penalty, currency),
-        fee=_m(a.fee, currency),
-        interest=_m(a.interest, currency),
-        principal=_m(a.principal, currency),
-        recovery=_m(a.recovery, currency),
-        total=_m(a.total, currency),
-        interest_waived=_m(a.interest_waived, currency),
+        penalty=to_proto(a.penalty, currency),
+        fee=to_proto(a.fee, currency),
+        interest=to_proto(a.interest, currency),
+        principal=to_proto(a.principal, currency),
+        recovery=to_proto(a.recovery, currency),
+        total=to_proto(a.total, currency),
+        interest_waived=to_proto(a.interest_waived, currency),
         installments=[
             loan_pb2.InstallmentAllocation(
                 installment_number=s.installment_number,
-                penalty=_m(s.penalty, currency),
-                fee=_m(s.fee, currency),
-                interest=_m(s.interest, currency),
-                principal=_m(s.principal, currency),
+                penalty=to_proto(s.penalty, currency),
+                fee=to_proto(s.fee, currency),
+                interest=to_proto(s.interest, currency),
+                principal=to_proto(s.principal, currency),
             )
             for s in a.installments
         ],
@@ -102,7 +93,7 @@ def payment_proto(p: Payment) -> payment_pb2.Payment:
         borrower_name=p.loan.borrower_name,
         agent_id=p.loan.agent_id,
         branch_id=p.loan.branch_id,
-        amount=money(p.amount),
+        amount=to_proto(p.amount),
         value_date=p.value_date.isoformat(),
         channel=CHANNEL_PROTO[p.channel],
         external_reference=p.external_reference,
@@ -152,19 +143,19 @@ def sheet_proto(sheet: CollectionSheet) -> payment_pb2.GetCollectionSheetRespons
                 loan_id=r.loan_id,
                 loan_number=r.loan_number,
                 oldest_due_date=r.oldest_due_date.isoformat() if r.oldest_due_date else "",
-                amount_due=money(r.amount_due),
-                arrears_amount=money(r.arrears_amount),
-                total_due=money(r.total_due),
+                amount_due=to_proto(r.amount_due),
+                arrears_amount=to_proto(r.arrears_amount),
+                total_due=to_proto(r.total_due),
                 days_past_due=r.days_past_due,
-                collected_amount=money(r.collected),
+                collected_amount=to_proto(r.collected),
             )
             for r in sheet.rows
         ],
         totals=[
             payment_pb2.CollectionSheetTotals(
                 currency=t.currency,
-                expected=money(t.expected),
-                collected=money(t.collected),
+                expected=to_proto(t.expected),
+                collected=to_proto(t.collected),
                 collection_rate=t.collection_rate,
                 loan_count=t.loan_count,
             )
@@ -180,15 +171,15 @@ def cash_proto(summary: CashSummary) -> payment_pb2.GetCashSummaryResponse:
         channels=[
             payment_pb2.ChannelTotal(
                 channel=CHANNEL_PROTO[c.channel],
-                posted_amount=money(c.posted_amount),
+                posted_amount=to_proto(c.posted_amount),
                 posted_count=c.posted_count,
-                reversed_amount=money(c.reversed_amount),
+                reversed_amount=to_proto(c.reversed_amount),
                 reversed_count=c.reversed_count,
-                net_amount=money(c.net_amount),
+                net_amount=to_proto(c.net_amount),
             )
             for c in summary.channels
         ],
-        net_totals=[money(m) for m in summary.net_totals],
+        net_totals=[to_proto(m) for m in summary.net_totals],
         rejected_count=summary.rejected_count,
         pending_count=summary.pending_count,
     )

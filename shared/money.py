@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, overload
 
 from shared.errors import FieldViolation, InvalidArgument
 
@@ -255,9 +255,32 @@ def money_sum(items: Sequence[Money], currency: str) -> Money:
     return total
 
 
-def to_proto(money: Money) -> common_pb2.Money:
+class MoneyFields(Protocol):
+    """Anything shaped like Money: the domain value, or a request body's money field."""
+
+    @property
+    def amount_minor(self) -> int: ...
+
+    @property
+    def currency(self) -> str: ...
+
+
+@overload
+def to_proto(money: MoneyFields) -> common_pb2.Money: ...
+
+
+@overload
+def to_proto(money: int, currency: str) -> common_pb2.Money: ...
+
+
+def to_proto(money: MoneyFields | int, currency: str | None = None) -> common_pb2.Money:
+    """The wire Money of ``money``, or of an amount in minor units of ``currency``."""
     from microfinance.common.v1 import common_pb2
 
+    if isinstance(money, int):
+        if currency is None:
+            raise TypeError("an amount in minor units needs its currency")
+        return common_pb2.Money(amount_minor=money, currency=currency)
     return common_pb2.Money(amount_minor=money.amount_minor, currency=money.currency)
 
 
@@ -290,6 +313,7 @@ def from_proto(
 __all__ = [
     "CURRENCY_EXPONENTS",
     "Money",
+    "MoneyFields",
     "allocate",
     "currency_exponent",
     "from_proto",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
+from shared.money import to_proto
 from shared.protos import audit, timestamp
 from user_service.domain.borrower import (
     Address,
@@ -132,11 +132,7 @@ def borrower_proto(b: Borrower) -> user_pb2.Borrower:
             status=enum_value(user_pb2.EmploymentStatus, p.employment.status),
             employer_or_business=p.employment.employer_or_business,
             occupation=p.employment.occupation,
-            monthly_income=common_pb2.Money(
-                amount_minor=income.amount_minor, currency=income.currency
-            )
-            if income
-            else None,
+            monthly_income=to_proto(income) if income else None,
         ),
         emergency_contact=user_pb2.EmergencyContact(
             name=p.emergency_contact.name,

@@ -20,6 +20,7 @@ from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument
+from shared.money import to_proto
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -406,9 +407,9 @@ async def waive_charges(
         expected_version=expected_version(if_match, body.expected_version),
     )
     if body.penalty_amount is not None:
-        request.penalty_amount.CopyFrom(loan_convert.money_msg(body.penalty_amount))
+        request.penalty_amount.CopyFrom(to_proto(body.penalty_amount))
     if body.interest_amount is not None:
-        request.interest_amount.CopyFrom(loan_convert.money_msg(body.interest_amount))
+        request.interest_amount.CopyFrom(to_proto(body.interest_amount))
     result = await state.clients.loans.WaiveCharges(request)
     return loan_schemas.WaiveOut(
         loan=_tagged(response, loan_convert.loan(result.loan)),

@@ -27,6 +27,7 @@ from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
 from shared.errors import InvalidArgument
+from shared.money import to_proto
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
@@ -115,9 +116,7 @@ async def post_payment(
         payment_pb2.PostPaymentRequest(
             idempotency_key=idempotency_key.strip(),
             loan_id=body.loan_id,
-            amount=common_pb2.Money(
-                amount_minor=body.amount.amount_minor, currency=body.amount.currency
-            ),
+            amount=to_proto(body.amount),
             value_date=body.value_date or "",
             channel=_CHANNELS[body.channel],
             external_reference=body.external_reference,

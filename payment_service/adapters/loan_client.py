@@ -34,7 +34,7 @@ from payment_service.domain.payment import (
     is_refusal,
 )
 from shared.grpc.status import from_rpc_error
-from shared.money import Money
+from shared.money import Money, to_proto
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ class LoanClient:
         request = loan_pb2.ApplyRepaymentRequest(
             loan_id=payment.loan_id,
             payment_id=payment.id,
-            amount=common_pb2.Money(
-                amount_minor=payment.amount.amount_minor, currency=payment.amount.currency
-            ),
+            amount=to_proto(payment.amount),
             value_date=payment.value_date.isoformat(),
             channel=payment.channel.value,
             # Recorded as the actor when the recovery loop calls as this service.

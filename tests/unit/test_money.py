@@ -238,3 +238,28 @@ def test_proto_round_trip() -> None:
     with pytest.raises(InvalidArgument):
         from_proto(msg)
     assert from_proto(msg, allow_negative=True) == Money(-5, "USD")
+
+
+@given(st.integers(min_value=1 - 2**63, max_value=2**63 - 1), st.sampled_from(["KES", "UGX", "BHD"]))
+def test_to_proto_takes_a_money_or_minor_units(amount: int, currency: str) -> None:
+    from shared.money import from_proto, to_proto
+
+    by_value = to_proto(Money(amount, currency))
+    assert by_value == to_proto(amount, currency)
+    assert (by_value.amount_minor, by_value.currency) == (amount, currency)
+    assert from_proto(by_value, allow_negative=True) == Money(amount, currency)
+
+
+def test_to_proto_takes_anything_shaped_like_money() -> None:
+    from dataclasses import dataclass
+
+    from shared.money import to_proto
+
+    @dataclass
+    class Body:  # a request body's money field
+        amount_minor: int
+        currency: str
+
+    assert to_proto(Body(5, "USD")) == to_proto(Money(5, "USD"))
+    with pytest.raises(TypeError):
+        to_proto(5)  # type: ignore[call-overload]
