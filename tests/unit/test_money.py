@@ -240,7 +240,9 @@ def test_proto_round_trip() -> None:
     assert from_proto(msg, allow_negative=True) == Money(-5, "USD")
 
 
-@given(st.integers(min_value=1 - 2**63, max_value=2**63 - 1), st.sampled_from(["KES", "UGX", "BHD"]))
+@given(
+    st.integers(min_value=1 - 2**63, max_value=2**63 - 1), st.sampled_from(["KES", "UGX", "BHD"])
+)
 def test_to_proto_takes_a_money_or_minor_units(amount: int, currency: str) -> None:
     from shared.money import from_proto, to_proto
 
