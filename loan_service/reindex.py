@@ -1,39 +1,25 @@
 """Rebuild the loan search index from MongoDB (`microfinance reindex loans`).
 
-MongoDB is the truth and the index a copy of it. In place (the default) every
-loan is written with its version as the external version, so it can run while
-the service is up: whatever the indexer writes meanwhile is never set back.
-``recreate`` drops the index first (for a mapping change Elasticsearch cannot
-apply in place); search answers from a partial index until it is done. Either
-way the days past due in the index are refreshed to today, and the backlog of
+The shared steps (and why it is safe while the service is up) are in shared/reindex.py;
+``recreate`` drops the index first, and search answers from a partial index until done.
+Either way the days past due in the index are refreshed to today, and the backlog of
 loans left unindexed during an Elasticsearch outage is cleared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
 
 from elasticsearch import AsyncElasticsearch
 
-from loan_service.adapters.loan_repository import LOANS, LoanRepository, loan_from_doc
+from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.search import LOANS_INDEX, LoanSearch, SearchBacklog
 from loan_service.domain.loan import Loan
 from shared.clock import business_date, utcnow
 from shared.config import Settings
-from shared.mongo import Database, create_mongo_client
-from shared.runtime import database_name
-from shared.search import create_es_client, delete_indices
-
-Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ReindexResult:
-    index: str
-    total: int
-    indexed: int
+from shared.mongo import Database
+from shared.reindex import Progress, ReindexResult, rebuild_index, with_stores
 
 
 async def reindex_loans(
@@ -44,53 +30,46 @@ async def reindex_loans(
     today: date | None = None,
     recreate: bool = False,
     batch_size: int = 500,
-    on_total: Callable[[int], None] | None = None,
+    on_total: Progress | None = None,
     on_progress: Progress | None = None,
 ) -> ReindexResult:
     """Index every loan; ``on_progress`` gets the count done after each batch."""
     day = today or utcnow().date()
     search = LoanSearch(es, prefix)
-    if recreate:
-        await delete_indices(es, prefix, [LOANS_INDEX])
-    await search.ensure_index()
+    repo = LoanRepository(db)
     backlog = SearchBacklog(db)
     waiting = await backlog.take(1_000_000)
-    total = await db[LOANS].count_documents({})
-    if on_total is not None:
-        on_total(total)
-    done = indexed = 0
-    batch: list[Loan] = []
-    async for doc in LoanRepository(db).all_docs(batch_size):
-        batch.append(loan_from_doc(doc))
-        if len(batch) >= batch_size:
-            indexed += await search.put(batch, day)
-            done += len(batch)
-            if on_progress is not None:
-                on_progress(len(batch))
-            batch = []
-    if batch:
-        indexed += await search.put(batch, day)
-        done += len(batch)
-        if on_progress is not None:
-            on_progress(len(batch))
-    await search.refresh()
+
+    async def put(loans: Sequence[Loan]) -> int:
+        return await search.put(loans, day)
+
+    result = await rebuild_index(
+        search,
+        LOANS_INDEX,
+        repo.batches(batch_size),
+        put,
+        es=es,
+        prefix=prefix,
+        count=repo.count,
+        recreate=recreate,
+        on_total=on_total,
+        on_progress=on_progress,
+    )
     # Only what was waiting before the scan started: later entries may be newer.
     await backlog.done(waiting)
-    return ReindexResult(index=search.index, total=max(total, done), indexed=indexed)
+    return result
 
 
 async def reindex_from_settings(
     settings: Settings,
     *,
     recreate: bool = False,
-    on_total: Callable[[int], None] | None = None,
+    on_total: Progress | None = None,
     on_progress: Progress | None = None,
 ) -> ReindexResult:
-    mongo = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-reindex")
-    es = create_es_client(settings.es_url_or_default(), request_timeout=30.0)
-    try:
+    async def run(db: Database, es: AsyncElasticsearch) -> ReindexResult:
         return await reindex_loans(
-            mongo[database_name(settings, "loan")],
+            db,
             es,
             settings.es_index_prefix,
             today=business_date(utcnow(), settings.business_tz()),
@@ -98,6 +77,5 @@ async def reindex_from_settings(
             on_total=on_total,
             on_progress=on_progress,
         )
-    finally:
-        await es.close()
-        await mongo.close()
+
+    return await with_stores(settings, "loan", run)

@@ -222,7 +222,7 @@ def reindex(
     if target is ReindexTarget.loans:
         from loan_service.reindex import reindex_from_settings
     else:
-        from user_service.reindex import reindex_from_settings  # type: ignore[assignment]
+        from user_service.reindex import reindex_from_settings
 
     _require_mongo()
     with contextlib.ExitStack() as stack:

@@ -469,10 +469,19 @@ class LoanRepository:
             session=session,
         )
 
-    async def all_docs(self, batch_size: int = 500) -> AsyncIterator[dict[str, Any]]:
-        """Every loan, in id order (for a reindex)."""
-        async for doc in self._loans.find({}).sort("_id", 1).batch_size(batch_size):
-            yield doc
+    async def count(self) -> int:
+        return await self._loans.count_documents({})
+
+    async def batches(self, size: int = 500) -> AsyncIterator[list[Loan]]:
+        """Every loan, in id order, ``size`` at a time (for a reindex)."""
+        batch: list[Loan] = []
+        async for doc in self._loans.find({}).sort("_id", 1).batch_size(size):
+            batch.append(loan_from_doc(doc))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def claim_borrower_version(
         self, borrower_id: str, version: int, session: AsyncClientSession | None = None
