@@ -16,13 +16,13 @@ from microfinance.payment.v1 import payment_pb2_grpc
 from payment_service.adapters.loan_client import LoanClient
 from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.adapters.user_client import UserClient
-from payment_service.config import PaymentSettings
 from payment_service.consumers import LoanEventsConsumer, loan_events_queue
 from payment_service.domain.receipt import Institution
 from payment_service.grpc_api import ACCESS, SERVICE_NAME, PaymentServicer
 from payment_service.migrations import REGISTRY
 from payment_service.recovery import RecoveryLoop
 from payment_service.service import Checkpoint, Options, PaymentService, no_checkpoint
+from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
@@ -31,13 +31,13 @@ SERVICE = "payment"
 log = logging.getLogger(__name__)
 
 
-def test_checkpoint(options: PaymentSettings) -> Checkpoint | None:
+def test_checkpoint(settings: Settings) -> Checkpoint | None:
     """The crash test's hook: block the posting flow forever at one named point."""
-    if not options.payment_test_pause:
+    if not settings.payment_test_pause:
         return None
-    if options.env != "test":
+    if settings.env != "test":
         raise RuntimeError("MF_PAYMENT_TEST_PAUSE is only allowed with MF_ENV=test")
-    point = options.payment_test_pause
+    point = settings.payment_test_pause
 
     async def pause(name: str) -> None:
         if name == point:
@@ -50,7 +50,6 @@ def test_checkpoint(options: PaymentSettings) -> Checkpoint | None:
 async def build(infra: Infrastructure) -> ServiceDefinition:
     await REGISTRY.apply(infra.db)
     settings = infra.settings
-    options = PaymentSettings()
     deadline = settings.grpc_deadline_seconds
     loan_channel = create_channel(settings.loan_addr, default_timeout=deadline)
     user_channel = create_channel(settings.user_addr, default_timeout=deadline)
@@ -60,7 +59,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         await user_channel.close(None)
 
     infra.closers.append(close_channels)
-    checkpoint = test_checkpoint(options) or no_checkpoint
+    checkpoint = test_checkpoint(settings) or no_checkpoint
     payments = PaymentService(
         PaymentRepository(infra.db),
         LoanClient(loan_channel),
@@ -68,13 +67,13 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         infra.in_transaction,
         infra.outbox,
         institution=Institution(
-            options.institution_name, options.institution_address, options.institution_phone
+            settings.institution_name, settings.institution_address, settings.institution_phone
         ),
         options=Options(
-            lease_seconds=options.payment_lease_seconds,
-            retry_max_seconds=options.payment_retry_max_seconds,
-            replay_wait_seconds=options.payment_replay_wait_seconds,
-            scope_grace_seconds=options.payment_scope_grace_seconds,
+            lease_seconds=settings.payment_lease_seconds,
+            retry_max_seconds=settings.payment_retry_max_seconds,
+            replay_wait_seconds=settings.payment_replay_wait_seconds,
+            scope_grace_seconds=settings.payment_scope_grace_seconds,
         ),
         timezone=settings.business_tz(),
         checkpoint=checkpoint,
@@ -82,8 +81,8 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     recovery = RecoveryLoop(
         payments,
         service_identity(infra),
-        interval_seconds=options.payment_recovery_interval_seconds,
-        batch=options.payment_recovery_batch,
+        interval_seconds=settings.payment_recovery_interval_seconds,
+        batch=settings.payment_recovery_batch,
     )
     follower = LoanEventsConsumer(
         client=infra.mongo,

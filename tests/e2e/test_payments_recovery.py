@@ -57,14 +57,14 @@ def repayments(txns: list[loan_pb2.Transaction], payment_id: str) -> list[loan_p
 
 @contextlib.asynccontextmanager
 async def payment_service_via_proxy(
-    stack: Stack, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, proxy: TcpProxy
 ) -> AsyncIterator[tuple[Settings, GrpcServiceHost]]:
-    for name, value in FAST.items():
-        monkeypatch.setenv(name, value)
+    fast = {name.removeprefix("MF_").lower(): float(value) for name, value in FAST.items()}
     settings = stack.settings.model_copy(
         update={
             "mongo_db": f"{stack.settings.mongo_db}_px{uuid.uuid4().hex[:6]}",
             "loan_addr": f"127.0.0.1:{proxy.port}",
+            **fast,
         }
     )
     infra = await open_infrastructure(settings, "payment")
@@ -79,14 +79,14 @@ async def payment_service_via_proxy(
 
 
 async def test_loan_service_outage_leaves_payments_pending_until_recovered(
-    stack: Stack, admin: Login, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, admin: Login
 ) -> None:
     loan_host, loan_port = stack.hosts["loan"].address.rsplit(":", 1)
     proxy = await TcpProxy(loan_host, int(loan_port)).start()
     try:
         async with (
             clients(stack) as c,
-            payment_service_via_proxy(stack, proxy, monkeypatch) as (settings, _host),
+            payment_service_via_proxy(stack, proxy) as (settings, _host),
             running_gateway(settings) as (_app, gw),
         ):
             p = await portfolio(stack, c, admin)

@@ -80,7 +80,7 @@ PURE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("shared.money", "microfinance.common.v1"): "lazy, inside to_proto/from_proto",
 }
 # What an adapter may import from its own service besides domain/ and adapters/.
-ADAPTER_MAY_IMPORT = frozenset({"config", "settings"})
+ADAPTER_MAY_IMPORT = frozenset({"settings"})
 
 
 def _within(name: str, package: str) -> bool:
