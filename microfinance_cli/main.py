@@ -348,13 +348,18 @@ def contracts(
     """buf lint (STANDARD) and buf breaking against the released contract; installs buf."""
     from microfinance_cli.contracts import (
         BASELINE,
+        BUF_VERSION,
+        TOOLS_DIR,
         BufUnavailable,
         baseline_argv,
         breaking_argv,
         ensure_buf,
+        installed_version,
         lint_argv,
     )
 
+    if installed_version() != BUF_VERSION:
+        _echo(f"==> installing buf {BUF_VERSION} with npm into {TOOLS_DIR.relative_to(REPO_ROOT)}")
     try:
         buf = ensure_buf()
     except BufUnavailable as exc:
@@ -368,7 +373,12 @@ def contracts(
         _echo(f"error: {BASELINE.relative_to(REPO_ROOT)} is missing: run "
               "`microfinance contracts --update-baseline` on the released contract")
         raise typer.Exit(1)
-    raise typer.Exit(_run_steps([lint, ("buf breaking", breaking_argv(buf))]))
+    lint_code = _run_steps([lint])
+    breaking_code = _run_steps([("buf breaking", breaking_argv(buf))])
+    if breaking_code:
+        _echo("A break that is meant (a release, a field removed and reserved) goes with a new "
+              "baseline: `microfinance contracts --update-baseline`; see docs/api.md.")
+    raise typer.Exit(lint_code or breaking_code)
 
 
 @app.command()
