@@ -10,3 +10,8 @@ protos:
 # Fail if the committed generated code differs from what proto/ produces (CI drift check).
 check-protos:
 	$(PYTHON) scripts/gen_protos.py --check
+
+.PHONY: contracts
+# buf lint and buf breaking against proto/baseline.binpb (installs the pinned buf with npm).
+contracts:
+	$(PYTHON) -m microfinance_cli contracts

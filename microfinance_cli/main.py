@@ -317,7 +317,7 @@ def _run_steps(steps: list[tuple[str, list[str]]]) -> int:
 
 
 def check_steps() -> list[tuple[str, list[str]]]:
-    """ruff, mypy and the proto drift check: the same steps .ci/run runs."""
+    """ruff, mypy, the proto drift check and buf: the same steps .ci/run runs."""
     py = sys.executable
     steps = [
         ("ruff", [py, "-m", "ruff", "check", "."]),
@@ -325,13 +325,60 @@ def check_steps() -> list[tuple[str, list[str]]]:
     ]
     if (REPO_ROOT / "scripts" / "gen_protos.py").exists():
         steps.append(("proto drift", [py, "scripts/gen_protos.py", "--check"]))
+    steps.append(("contracts", [py, "-m", "microfinance_cli", "contracts"]))
     return steps
 
 
 @app.command()
 def check() -> None:
-    """Static checks: ruff, mypy, and that the generated proto code is up to date."""
+    """Static checks: ruff, mypy, generated proto code up to date, buf lint and breaking."""
     raise typer.Exit(_run_steps(check_steps()))
+
+
+@app.command()
+def contracts(
+    update_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--update-baseline",
+            help="At a release: write proto/baseline.binpb from proto/ (then commit it).",
+        ),
+    ] = False,
+) -> None:
+    """buf lint (STANDARD) and buf breaking against the released contract; installs buf."""
+    from microfinance_cli.contracts import (
+        BASELINE,
+        BUF_VERSION,
+        TOOLS_DIR,
+        BufUnavailable,
+        baseline_argv,
+        breaking_argv,
+        ensure_buf,
+        installed_version,
+        lint_argv,
+    )
+
+    if installed_version() != BUF_VERSION:
+        _echo(f"==> installing buf {BUF_VERSION} with npm into {TOOLS_DIR.relative_to(REPO_ROOT)}")
+    try:
+        buf = ensure_buf()
+    except BufUnavailable as exc:
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    lint = ("buf lint", lint_argv(buf))
+    if update_baseline:
+        # A baseline is only taken of a contract that passes lint.
+        raise typer.Exit(_run_steps([lint]) or _run_steps([("buf baseline", baseline_argv(buf))]))
+    if not BASELINE.exists():
+        _echo(f"error: {BASELINE.relative_to(REPO_ROOT)} is missing: run "
+              "`microfinance contracts --update-baseline` on the released contract")
+        raise typer.Exit(1)
+    lint_code = _run_steps([lint])
+    breaking_code = _run_steps([("buf breaking", breaking_argv(buf))])
+    if breaking_code:
+        _echo("A break that is meant (a release, a field removed and reserved) goes with a new "
+              "baseline: `microfinance contracts --update-baseline`; see docs/api.md.")
+    raise typer.Exit(lint_code or breaking_code)
 
 
 @app.command()

@@ -1,8 +1,9 @@
-"""The public gRPC contracts: required RPCs, naming rules, money types, docs and drift."""
+"""The public gRPC contracts: required RPCs, naming rules, money types, docs, drift and buf."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,15 @@ from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
 from microfinance.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
+from microfinance_cli.contracts import (
+    BUF_VERSION,
+    BufUnavailable,
+    breaking_argv,
+    buf_path,
+    ensure_buf,
+    installed_version,
+    lint_argv,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[ModuleType, ModuleType]] = {
@@ -282,3 +292,107 @@ def test_generated_code_has_not_drifted() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- buf: lint and breaking changes -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def buf() -> Path:
+    if installed_version() != BUF_VERSION:
+        pytest.skip(
+            f"buf {BUF_VERSION} is not installed in .tools/buf: run `./run contracts` once "
+            "(CI installs it before the tests)"
+        )
+    return buf_path()
+
+
+def run_buf(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def contract_copy(tmp_path: Path) -> Path:
+    """proto/ (with the baseline) and buf.yaml, copied where a test may break them."""
+    shutil.copytree(REPO_ROOT / "proto", tmp_path / "proto")
+    shutil.copy2(REPO_ROOT / "buf.yaml", tmp_path / "buf.yaml")
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once; update this test"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def breaking(buf: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    return run_buf(breaking_argv(buf, root / "proto" / "baseline.binpb"), root)
+
+
+def test_the_real_contract_passes_buf_lint_and_breaking(buf: Path) -> None:
+    lint = run_buf(lint_argv(buf), REPO_ROOT)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    result = breaking(buf, REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_renamed_field_fails_buf_breaking(buf: Path, contract_copy: Path) -> None:
+    assert breaking(buf, contract_copy).returncode == 0  # the copy itself is fine
+    edit(
+        contract_copy / "proto/microfinance/common/v1/common.proto",
+        "int64 amount_minor = 1;",
+        "int64 amount_minor_units = 1;",
+    )
+    result = breaking(buf, contract_copy)
+    assert result.returncode != 0
+    assert 'changed name from "amount_minor" to "amount_minor_units"' in result.stdout
+
+
+def test_a_reused_tag_number_fails_buf_breaking(buf: Path, contract_copy: Path) -> None:
+    # currency (2) removed and its number given to a new field: old readers would misread it.
+    edit(
+        contract_copy / "proto/microfinance/common/v1/common.proto",
+        "string currency = 2;",
+        "int64 scale = 2;",
+    )
+    result = breaking(buf, contract_copy)
+    assert result.returncode != 0
+    assert 'Field "2"' in result.stdout
+    assert 'changed type from "string" to "int64"' in result.stdout
+
+
+def test_a_reserved_number_reused_fails_to_build(buf: Path, contract_copy: Path) -> None:
+    edit(
+        contract_copy / "proto/microfinance/auth/v1/auth.proto",
+        "  string user_agent = 4;\n}",
+        "  reserved 4;\n  reserved \"user_agent\";\n  string browser = 4;\n}",
+    )
+    result = breaking(buf, contract_copy)
+    assert result.returncode != 0
+    assert "reserved" in result.stdout + result.stderr
+
+
+def test_lint_exceptions_are_only_enum_prefixes_in_the_published_files(
+    buf: Path, contract_copy: Path
+) -> None:
+    def append(proto: str, text: str) -> None:
+        path = contract_copy / "proto/microfinance" / proto
+        path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+    append("auth/v1/auth.proto", "\nenum Colour {\n  COLOUR_UNSPECIFIED = 0;\n  RED = 1;\n}\n")
+    # Another STANDARD rule, in a file that has the enum exception, still applies.
+    append("loan/v1/loan.proto", "\nmessage Extra {\n  string onBehalfOfName = 1;\n}\n")
+    result = run_buf(lint_argv(buf), contract_copy)
+    assert result.returncode != 0
+    assert 'Enum value name "RED" should be prefixed with "COLOUR_"' in result.stdout
+    assert 'Field name "onBehalfOfName" should be lower_snake_case' in result.stdout
+
+
+def test_without_npm_buf_cannot_install_and_says_how_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it: no npm
+    with pytest.raises(BufUnavailable, match="apt-get install npm"):
+        ensure_buf(tmp_path / "tools")

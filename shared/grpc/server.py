@@ -13,7 +13,6 @@ from typing import Protocol
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer as AsyncHealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from shared.grpc.access import Access
 from shared.grpc.interceptors import (
@@ -22,6 +21,7 @@ from shared.grpc.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
+from shared.grpc.reflection import enable_reflection
 from shared.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,7 @@ class GrpcServiceHost:
         d = self.definition
         d.register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [*d.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
-        )
+        enable_reflection([*d.service_names, health.SERVICE_NAME], self.server)
         self.port = self.server.add_insecure_port(self._address)
         if self.port == 0:
             raise RuntimeError(f"could not bind {self._address}")

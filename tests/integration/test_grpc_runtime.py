@@ -7,11 +7,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -389,17 +391,98 @@ async def test_client_channels_retry_unavailable_only(
         await server.stop(None)
 
 
-async def test_reflection_lists_the_services(host: Any) -> None:
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+# The v1 reflection schema as an outside client (grpcurl) has it: only the package differs
+# from v1alpha. Compiled into a pool of its own, so nothing is shared with the server's.
+REFLECTION_V1_CLIENT = """
+syntax = "proto3";
+package grpc.reflection.v1;
+message ServerReflectionRequest {
+  string host = 1;
+  oneof message_request {
+    string file_containing_symbol = 4;
+    string list_services = 7;
+  }
+}
+message ServerReflectionResponse {
+  string valid_host = 1;
+  ServerReflectionRequest original_request = 2;
+  oneof message_response {
+    FileDescriptorResponse file_descriptor_response = 4;
+    ListServiceResponse list_services_response = 6;
+    ErrorResponse error_response = 7;
+  }
+}
+message FileDescriptorResponse { repeated bytes file_descriptor_proto = 1; }
+message ListServiceResponse { repeated ServiceResponse service = 1; }
+message ServiceResponse { string name = 1; }
+message ErrorResponse { int32 error_code = 1; string error_message = 2; }
+"""
 
+
+def reflection_messages(version: str, tmp_path: Path) -> tuple[Any, Any]:
+    """Request and response classes of one reflection version."""
+    if version == "v1alpha":
+        from grpc_reflection.v1alpha import reflection_pb2
+
+        return reflection_pb2.ServerReflectionRequest, reflection_pb2.ServerReflectionResponse
+    from grpc_tools import protoc  # type: ignore[import-untyped]
+
+    source, out = tmp_path / "reflection_v1.proto", tmp_path / "reflection_v1.pb"
+    source.write_text(REFLECTION_V1_CLIENT, encoding="utf-8")
+    assert protoc.main(["protoc", f"-I{tmp_path}", f"--descriptor_set_out={out}", str(source)]) == 0
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file:
+        pool.Add(file)
+    return tuple(
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.reflection.v1.{name}"))
+        for name in ("ServerReflectionRequest", "ServerReflectionResponse")
+    )  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+async def test_reflection_v1_and_v1alpha_list_and_describe_the_services(
+    host: Any, version: str, tmp_path: Path
+) -> None:
+    request, response = reflection_messages(version, tmp_path)
+    own = f"grpc.reflection.{version}.ServerReflection"
     server, _ = host
     async with grpc.aio.insecure_channel(server.address) as channel:
-        call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        call = channel.stream_stream(
+            f"/{own}/ServerReflectionInfo",
+            request_serializer=request.SerializeToString,
+            response_deserializer=response.FromString,
+        )(
+            iter([
+                request(list_services=""),
+                request(file_containing_symbol=NAME),
+                request(file_containing_symbol=own),
+            ])
         )
         replies = [reply async for reply in call]
+    assert len(replies) == 3
     names = {s.name for s in replies[0].list_services_response.service}
-    assert {NAME, "grpc.health.v1.Health"} <= names
+    assert names == {
+        NAME,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+    # describe: the file defining a service comes back, and with it the service's methods.
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in replies[1].file_descriptor_response.file_descriptor_proto
+    ]
+    auth_file = next(f for f in files if f.name == "microfinance/auth/v1/auth.proto")
+    assert "Login" in {m.name for s in auth_file.service for m in s.method}
+    reflection_file = descriptor_pb2.FileDescriptorProto.FromString(
+        replies[2].file_descriptor_response.file_descriptor_proto[0]
+    )
+    assert reflection_file.name.endswith(f"/{version}/reflection.proto")
+    assert reflection_file.package == f"grpc.reflection.{version}"
+    method = reflection_file.service[0].method[0]
+    assert method.input_type == f".grpc.reflection.{version}.ServerReflectionRequest"
+    assert method.client_streaming
+    assert method.server_streaming
 
 
 async def test_client_channels_apply_a_default_deadline() -> None:
