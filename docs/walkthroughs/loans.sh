@@ -34,5 +34,6 @@ echo
 # What closes the loan today (no date given): on the disbursement day, the principal.
 curl -sS --fail-with-body "$API/loans/$LOAN/payoff-quote" -H "Authorization: Bearer $AGENT" \
   | json total.amount_minor
+# Search by borrower name or loan number; the index may lag a write by a moment.
 curl -sS --fail-with-body "$API/loans?q=wanjiru" -H "Authorization: Bearer $AGENT"
 echo
