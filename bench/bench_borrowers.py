@@ -11,12 +11,12 @@ local Redis and RabbitMQ. An agent logs in; then:
 3. GetBorrower on a sample, first uncached (MongoDB), then cached (Redis);
 4. ``--searches`` searches: misspelled names, phones in local format, ID numbers.
 
-It prints p50/p99 of each and asserts nothing. As DESIGN.md section 9 asks, it
-also measures the database's own ceiling in the same run (plain inserts, and a
-bare transaction with the same four writes as a create), so the service's
-overhead reads as a ratio. The default count is the issue's 100,000; on the
-substitutes that takes long, so pass e.g. ``--count 2000`` and read the
-extrapolation.
+It prints p50/p99 of each and asserts nothing. As the design asks
+(docs/design.md: Testing and measuring), it also measures the database's own
+ceiling in the same run (plain inserts, and a bare transaction with the same
+four writes as a create), so the service's overhead reads as a ratio. The
+default count is the issue's 100,000; on the substitutes that takes long, so
+pass e.g. ``--count 2000`` and read the extrapolation.
 
     python bench/bench_borrowers.py [--count 100000] [--searches 1000] [--concurrency 16]
 """

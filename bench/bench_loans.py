@@ -8,10 +8,10 @@ created disbursed, straight through the repository, so the measurement is the
 repayment path only: token check, load, allocation and replay, one Mongo
 transaction (payment id, loan compare-and-set, outbox event) and the reply.
 
-It prints figures and asserts nothing. As DESIGN.md section 9 asks, it also
-measures the database's own ceiling in the same run (plain inserts, and a
-bare transaction doing the same three writes), so the service's overhead can
-be read as a ratio.
+It prints figures and asserts nothing. As the design asks (docs/design.md:
+Testing and measuring), it also measures the database's own ceiling in the same
+run (plain inserts, and a bare transaction doing the same three writes), so the
+service's overhead can be read as a ratio.
 
     python bench/bench_loans.py [--loans 40] [--payments 400] [--concurrency 16]
 """

@@ -9,7 +9,7 @@ which case the answer is ABORTED. Within one process, writes to one loan
 also queue on a per-loan lock, so replicas are the only source of
 conflicts and a busy loan does not spin.
 
-The business date is today in UTC from the injectable ``clock``.
+The business date is today in ``MF_BUSINESS_TIMEZONE``, from the injectable ``clock``.
 Agents reach only loans whose ``agent_id`` is theirs; anything else is
 NOT_FOUND, as if it did not exist.
 """

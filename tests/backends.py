@@ -1,4 +1,4 @@
-"""Where the test backends come from (DESIGN.md section 9).
+"""Where the test backends come from (docs/design.md: Testing and measuring).
 
 For each of MongoDB, Elasticsearch, Redis and RabbitMQ, in this order:
 

@@ -1,4 +1,6 @@
-"""User service use cases: staff management (borrowers arrive with their issue)."""
+"""User service use cases for staff: create, update, (de)activate, reset passwords, list.
+
+Borrower use cases are in ``borrower_service.py``."""
 
 from __future__ import annotations
 

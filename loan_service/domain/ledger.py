@@ -6,7 +6,7 @@ date, sequence) order, over the frozen schedule. A REVERSAL in that set
 removes its target completely (the loan is replayed without it), so a
 backdated repayment or a reversal is just another replay.
 
-Allocation of a repayment with value date d (DESIGN.md section 5):
+Allocation of a repayment with value date d (docs/design.md: Allocation):
 
 * The installments due on or before d, plus the installment of the current
   period (the one whose period (previous due date, due date] contains d),

@@ -1,6 +1,6 @@
 """The repayment schedule: due dates, principal and interest per installment.
 
-Rules (DESIGN.md section 5), and how this module reads them:
+Rules (docs/design.md: Schedules; Rounding), and how this module reads them:
 
 Periodic rate
     r = annual / 100 / periods-per-year (52 weekly, 26 bi-weekly, 12 monthly).
