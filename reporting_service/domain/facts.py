@@ -67,8 +67,9 @@ class InstallmentDue:
     """One scheduled installment of a loan falling due.
 
     ``amount`` is its scheduled principal + interest + fee (penalties are
-    not scheduled). The read model keeps only installments of loans that
-    were neither closed nor written off before the due date.
+    not scheduled). The read model keeps only installments still to collect
+    on their due date: none of a loan written off on or before it (the
+    write-off took them), none of a loan paid off before it.
     """
 
     loan_id: str
