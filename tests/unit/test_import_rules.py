@@ -70,6 +70,7 @@ PURE_SHARED = frozenset(
         "shared.identity",
         "shared.money",
         "shared.paging",
+        "shared.portfolio",
         "shared.validation",
     }
 )

@@ -1,0 +1,257 @@
+"""End of day, the pure part: which dates to close, and one loan as of one date.
+
+``dates_to_close`` decides the business dates a run closes. Dates close in
+order, one after another: the next one is the day after the last closed
+date. Asking for the last closed date again is a no-op (nothing to close);
+a future date is refused (InvalidArgument on ``date``); an earlier date or a
+gap is refused (FailedPrecondition naming the last closed date) unless
+``catch_up`` is set, which closes every missing date in order up to the one
+asked for.
+
+``evaluate_loan`` is the end of day of one loan on a date, built on the
+ledger: it charges the late penalties that are due (``charge_late_penalties``:
+once per installment, value-dated the day after the grace period, so a
+repeated or late run adds nothing new), then reads the replayed state:
+
+* overdue installments: unsettled with a due date before the date;
+* DPD: the date minus the due date of the oldest of them (0 if none);
+* arrears amount: what the overdue installments still owe, penalties included;
+* the arrears bucket of the DPD (``shared.portfolio``), and its move from the
+  previous date's bucket: ``loan.overdue`` whenever the loan is in arrears and
+  its bucket differs from the previous one (worse, or better but still in
+  arrears), ``loan.arrears_cleared`` when it was in arrears and is current
+  now (paid up or paid off). A written-off loan publishes neither: its own
+  ``loan.written_off`` says it left the book;
+* the loan's snapshot row for the date.
+
+Status as of the date comes from the replay, not from the stored record, so
+catching up on an old date describes the loan as it was then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from loan_service.domain.ledger import (
+    SYSTEM_ACTOR,
+    InstallmentState,
+    InstallmentStatus,
+    LoanState,
+    Transaction,
+    TransactionType,
+    charge_late_penalties,
+)
+from loan_service.domain.lifecycle import LoanStatus
+from loan_service.domain.products import ProductTerms
+from loan_service.domain.schedule import Schedule
+from shared.errors import FailedPrecondition, InvalidArgument
+from shared.portfolio import ArrearsBucket, LoanSnapshot, bucket_for
+
+_DAY = timedelta(days=1)
+
+
+# ------------------------------------------------------------------ which dates to close
+
+
+def dates_to_close(
+    last_closed: date | None,
+    requested: date | None,
+    today: date,
+    *,
+    catch_up: bool = False,
+) -> tuple[date, ...]:
+    """The business dates to close, oldest first; empty when ``requested`` is already closed.
+
+    ``requested`` defaults to ``today`` (the business date in the
+    institution's time zone). With no date closed yet, the requested one is
+    the first. ``catch_up`` closes each missing date from the day after the
+    last closed one up to the requested date.
+    """
+    target = today if requested is None else requested
+    if target > today:
+        raise InvalidArgument.field(
+            "date", f"{target.isoformat()} is in the future (today is {today.isoformat()})"
+        )
+    if last_closed is None:
+        return (target,)
+    if target == last_closed:
+        return ()
+    following = last_closed + _DAY
+    if target < last_closed:
+        raise FailedPrecondition(
+            f"cannot close {target.isoformat()}: the last closed date is "
+            f"{last_closed.isoformat()} and dates close in order; the next date to close is "
+            f"{following.isoformat()}"
+        )
+    if target == following:
+        return (target,)
+    if not catch_up:
+        missing = (target - following).days
+        raise FailedPrecondition(
+            f"cannot close {target.isoformat()}: the last closed date is "
+            f"{last_closed.isoformat()}, so {following.isoformat()} must close first "
+            f"({missing} date(s) missing); run a catch-up to close them in order"
+        )
+    return tuple(following + timedelta(days=k) for k in range((target - following).days + 1))
+
+
+# ------------------------------------------------------------------ one loan on one date
+
+
+class ArrearsEvent(StrEnum):
+    OVERDUE = "loan.overdue"
+    ARREARS_CLEARED = "loan.arrears_cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketChange:
+    """The loan moved between arrears buckets since the previous closed date."""
+
+    previous: ArrearsBucket
+    current: ArrearsBucket
+    event: ArrearsEvent
+
+    @property
+    def worsened(self) -> bool:
+        return self.current.rank > self.previous.rank
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRefs:
+    """Who and what a loan belongs to, as stored on the loan record."""
+
+    loan_id: str
+    borrower_id: str
+    agent_id: str
+    branch_id: str
+    product_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoanEvaluation:
+    business_date: date
+    # PENALTY transactions to record (value-dated after each grace period; may be empty).
+    penalties: tuple[Transaction, ...]
+    # The loan's transactions with those penalties appended.
+    transactions: tuple[Transaction, ...]
+    # The replayed state as of the date, penalties included.
+    state: LoanState
+    status: LoanStatus
+    overdue: tuple[InstallmentState, ...]
+    days_past_due: int
+    arrears_amount: int
+    bucket: ArrearsBucket
+    # None when the bucket did not change (or the loan was written off).
+    change: BucketChange | None
+    snapshot: LoanSnapshot
+
+
+def bucket_change(
+    previous: ArrearsBucket | None, current: ArrearsBucket
+) -> BucketChange | None:
+    """The event a move from ``previous`` (None: never evaluated, i.e. current) calls for."""
+    before = ArrearsBucket.CURRENT if previous is None else previous
+    if current is before:
+        return None
+    if current.in_arrears:
+        return BucketChange(before, current, ArrearsEvent.OVERDUE)
+    return BucketChange(before, current, ArrearsEvent.ARREARS_CLEARED)
+
+
+def evaluate_loan(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+    refs: LoanRefs,
+    *,
+    previous_bucket: ArrearsBucket | None = None,
+    actor: str = SYSTEM_ACTOR,
+    created_at: datetime | None = None,
+) -> LoanEvaluation:
+    """End of day of one disbursed loan as of ``business_date`` (see the module docstring).
+
+    ``previous_bucket`` is the bucket recorded for the loan on the previous
+    closed date (None if it has none). Pure: the caller records the
+    penalties, the snapshot and the event.
+    """
+    if business_date < schedule.disbursement_date:
+        raise InvalidArgument.field(
+            "date",
+            f"{business_date.isoformat()} is before the loan's disbursement on "
+            f"{schedule.disbursement_date.isoformat()}",
+        )
+    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
+        raise FailedPrecondition(f"loan {refs.loan_id} has not been disbursed")
+    charged = charge_late_penalties(
+        terms, schedule, transactions, business_date, actor=actor, created_at=created_at
+    )
+    state = charged.state
+    if state.written_off:
+        status = LoanStatus.WRITTEN_OFF
+    elif state.closed:
+        status = LoanStatus.CLOSED
+    else:
+        status = LoanStatus.ACTIVE
+    overdue: list[InstallmentState] = []
+    arrears = receivable = 0
+    if status is not LoanStatus.WRITTEN_OFF:
+        # Rows are in due-date order; stop at the first one not yet due.
+        for row in state.installments:
+            if row.due_date > business_date:
+                break
+            receivable += row.interest_unpaid
+            if row.status is InstallmentStatus.OVERDUE:
+                overdue.append(row)
+                arrears += row.unpaid
+    # The ledger's DPD: the date minus the due date of the oldest overdue installment.
+    dpd = 0 if status is LoanStatus.WRITTEN_OFF else state.days_past_due
+    bucket = bucket_for(dpd)
+    change = (
+        None if status is LoanStatus.WRITTEN_OFF else bucket_change(previous_bucket, bucket)
+    )
+    snapshot = LoanSnapshot(
+        business_date=business_date,
+        loan_id=refs.loan_id,
+        borrower_id=refs.borrower_id,
+        agent_id=refs.agent_id,
+        branch_id=refs.branch_id,
+        product_id=refs.product_id,
+        currency=state.currency,
+        status=status.value,
+        outstanding_principal=state.outstanding_principal,
+        outstanding_interest=receivable,
+        outstanding_fees=state.outstanding_fees,
+        outstanding_penalties=state.outstanding_penalties,
+        arrears_amount=arrears,
+        days_past_due=dpd,
+        bucket=bucket,
+        installments_overdue=len(overdue),
+    )
+    return LoanEvaluation(
+        business_date=business_date,
+        penalties=charged.charged,
+        transactions=charged.transactions,
+        state=state,
+        status=status,
+        overdue=tuple(overdue),
+        days_past_due=dpd,
+        arrears_amount=arrears,
+        bucket=bucket,
+        change=change,
+        snapshot=snapshot,
+    )
+
+
+__all__ = [
+    "ArrearsEvent",
+    "BucketChange",
+    "LoanEvaluation",
+    "LoanRefs",
+    "bucket_change",
+    "dates_to_close",
+    "evaluate_loan",
+]
