@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from microfinance.auth.v1 import auth_pb2_grpc
 from microfinance.loan.v1 import loan_pb2_grpc
+from microfinance.payment.v1 import payment_pb2_grpc
 from microfinance.user.v1 import user_pb2_grpc
 from shared.config import Settings
 from shared.grpc.client import create_channel
@@ -32,6 +33,7 @@ class ServiceClients:
     borrowers: user_pb2_grpc.BorrowerServiceStub
     loans: loan_pb2_grpc.LoanServiceStub
     products: loan_pb2_grpc.LoanProductServiceStub
+    payments: payment_pb2_grpc.PaymentServiceStub
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceClients:
@@ -48,6 +50,7 @@ class ServiceClients:
             borrowers=user_pb2_grpc.BorrowerServiceStub(channels["user"]),
             loans=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             products=loan_pb2_grpc.LoanProductServiceStub(channels["loan"]),
+            payments=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
         )
 
     async def health(self, deadline_seconds: float) -> dict[str, str]:

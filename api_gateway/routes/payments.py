@@ -16,16 +16,15 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from grpc import aio
 
 from api_gateway import payment_convert as pc
 from api_gateway import payment_schemas as ps
 from api_gateway.convert import page_info
-from api_gateway.deps import GatewayState, State
+from api_gateway.deps import State
 from api_gateway.routes import error_responses
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
-from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
+from microfinance.payment.v1 import payment_pb2
 from shared.errors import InvalidArgument
 from shared.money import to_proto
 
@@ -44,19 +43,6 @@ AgentParam = Annotated[
 ]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
-
-_stubs: dict[int, tuple[aio.Channel, payment_pb2_grpc.PaymentServiceStub]] = {}
-
-
-def _payments(state: GatewayState) -> payment_pb2_grpc.PaymentServiceStub:
-    """One stub per channel (cheap to keep, and the channel lives as long as the app)."""
-    channel = state.clients.channels["payment"]
-    cached = _stubs.get(id(channel))
-    if cached is None or cached[0] is not channel:
-        cached = (channel, payment_pb2_grpc.PaymentServiceStub(channel))
-        _stubs[id(channel)] = cached
-    return cached[1]
-
 
 _CHANNELS: dict[ps.ChannelName | None, payment_pb2.Channel] = {
     None: payment_pb2.CHANNEL_UNSPECIFIED,
@@ -112,7 +98,7 @@ async def post_payment(
         raise InvalidArgument.field(
             IDEMPOTENCY_HEADER, "header is required: a unique key per payment, reused on retries"
         )
-    result = await _payments(state).PostPayment(
+    result = await state.clients.payments.PostPayment(
         payment_pb2.PostPaymentRequest(
             idempotency_key=idempotency_key.strip(),
             loan_id=body.loan_id,
@@ -169,7 +155,7 @@ async def list_payments(
         ),
     ] = "",
 ) -> ps.PaymentList:
-    result = await _payments(state).ListPayments(
+    result = await state.clients.payments.ListPayments(
         payment_pb2.ListPaymentsRequest(
             loan_id=loan_id or "",
             borrower_id=borrower_id or "",
@@ -194,7 +180,7 @@ async def list_payments(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_payment(payment_id: PaymentId, caller: AnyStaff, state: State) -> ps.PaymentOut:
-    result = await _payments(state).GetPayment(payment_pb2.GetPaymentRequest(id=payment_id))
+    result = await state.clients.payments.GetPayment(payment_pb2.GetPaymentRequest(id=payment_id))
     return pc.payment(result.payment)
 
 
@@ -230,7 +216,7 @@ async def get_receipt(
     fmt: Annotated[ps.ReceiptFormatName | None, Query(alias="format")] = None,
 ) -> Response:
     pdf = _wants(request, fmt.value if fmt else None, "application/pdf")
-    result = await _payments(state).GetReceipt(
+    result = await state.clients.payments.GetReceipt(
         payment_pb2.GetReceiptRequest(
             payment_id=payment_id, format=payment_pb2.PDF if pdf else payment_pb2.HTML
         )
@@ -250,7 +236,7 @@ async def get_receipt(
 async def reverse_payment(
     payment_id: PaymentId, body: ps.ReversePaymentRequest, caller: AdminOnly, state: State
 ) -> ps.PaymentOut:
-    result = await _payments(state).ReversePayment(
+    result = await state.clients.payments.ReversePayment(
         payment_pb2.ReversePaymentRequest(id=payment_id, reason=body.reason)
     )
     return pc.payment(result.payment)
@@ -279,7 +265,7 @@ async def collection_sheet(
         Query(alias="format", description="csv, or send Accept: text/csv"),
     ] = None,
 ) -> ps.CollectionSheetOut | Response:
-    result = await _payments(state).GetCollectionSheet(
+    result = await state.clients.payments.GetCollectionSheet(
         payment_pb2.GetCollectionSheetRequest(agent_id=agent or "", date=date or "")
     )
     if _wants(request, fmt.value if fmt else None, "text/csv"):
@@ -304,7 +290,7 @@ async def collection_sheet(
 async def cash_summary(
     caller: AnyStaff, state: State, date: DateParam = None, agent: AgentParam = None
 ) -> ps.CashSummaryOut:
-    result = await _payments(state).GetCashSummary(
+    result = await state.clients.payments.GetCashSummary(
         payment_pb2.GetCashSummaryRequest(agent_id=agent or "", date=date or "")
     )
     return pc.cash_summary(result)
