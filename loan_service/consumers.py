@@ -1,9 +1,12 @@
-"""loan_service's inbound events: each consumer is a driver, like the gRPC servicer.
+"""loan_service's inbound events: each handler is a driver, like the gRPC servicer.
 
-* ``BorrowerEventsConsumer``: loans follow their borrower. user_service's
-  ``borrower.*`` events move a reassigned borrower's loans to the new agent
-  (agent scoping follows the borrower) and carry a renamed borrower's name;
-  the changes and their ``loan.*`` events commit with the processed-event marker.
+``main.py`` runs each as an idempotent consumer of its own queue
+(``Infrastructure.consumer``), so a handler's writes commit with the
+processed-event marker.
+
+* ``FollowBorrower``: loans follow their borrower. user_service's ``borrower.*``
+  events move a reassigned borrower's loans to the new agent (agent scoping
+  follows the borrower) and carry a renamed borrower's name.
 * ``LoanSearchIndexer``: the service's own ``loan.*`` events keep the loans
   search index in step (see loan_service/adapters/search.py).
 """
@@ -19,44 +22,31 @@ from loan_service.adapters.loan_repository import LOANS, loan_from_doc
 from loan_service.adapters.search import LoanSearch, SearchBacklog, Today
 from loan_service.service import LoanService
 from shared.config import Settings
-from shared.events import Event, IdempotentConsumer
-from shared.mongo import MongoClient
+from shared.events import Event
+from shared.runtime import queue_name
 from shared.search import SearchUnavailable
 
-BORROWER_ROUTING_KEYS = ("borrower.reassigned", "borrower.updated")
+SERVICE = "loan"
+SEARCH_QUEUE, SEARCH_ROUTING_KEYS = "loan-search", ("loan.#",)
+BORROWER_QUEUE, BORROWER_ROUTING_KEYS = "borrower-changes", (
+    "borrower.reassigned",
+    "borrower.updated",
+)
 
 
 def search_queue(settings: Settings) -> str:
-    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
-    return f"{settings.amqp_exchange}.loan.loan-search"
+    return queue_name(settings, SERVICE, SEARCH_QUEUE)
 
 
 def borrower_queue(settings: Settings) -> str:
-    return f"{settings.amqp_exchange}.loan.borrower-changes"
+    return queue_name(settings, SERVICE, BORROWER_QUEUE)
 
 
-class BorrowerEventsConsumer(IdempotentConsumer):
-    def __init__(
-        self,
-        *,
-        client: MongoClient,
-        db: AsyncDatabase[dict[str, Any]],
-        amqp_url: str,
-        exchange: str,
-        queue: str,
-        loans: LoanService,
-    ) -> None:
-        super().__init__(
-            client=client,
-            db=db,
-            amqp_url=amqp_url,
-            exchange=exchange,
-            queue=queue,
-            routing_keys=list(BORROWER_ROUTING_KEYS),
-        )
+class FollowBorrower:
+    def __init__(self, loans: LoanService) -> None:
         self._loans = loans
 
-    async def handle(self, event: Event, session: AsyncClientSession) -> None:
+    async def __call__(self, event: Event, session: AsyncClientSession) -> None:
         payload = event.payload
         await self._loans.follow_borrower(
             str(payload.get("borrower_id") or event.aggregate_id),
@@ -68,34 +58,18 @@ class BorrowerEventsConsumer(IdempotentConsumer):
         )
 
 
-class LoanSearchIndexer(IdempotentConsumer):
-    """Keeps the loans index in step with the ``loan.*`` events."""
+class LoanSearchIndexer:
+    """Indexes the loan *as MongoDB has it now*; parks it in the backlog while search is down."""
 
     def __init__(
-        self,
-        *,
-        client: MongoClient,
-        db: AsyncDatabase[dict[str, Any]],
-        amqp_url: str,
-        exchange: str,
-        queue: str,
-        search: LoanSearch,
-        today: Today,
+        self, db: AsyncDatabase[dict[str, Any]], search: LoanSearch, today: Today
     ) -> None:
-        super().__init__(
-            client=client,
-            db=db,
-            amqp_url=amqp_url,
-            exchange=exchange,
-            queue=queue,
-            routing_keys=["loan.#"],
-        )
         self.search = search
         self.backlog = SearchBacklog(db)
         self._today = today
         self._db = db
 
-    async def handle(self, event: Event, session: AsyncClientSession) -> None:
+    async def __call__(self, event: Event, session: AsyncClientSession) -> None:
         if event.type.startswith("loan.product_"):
             return
         doc = await self._db[LOANS].find_one({"_id": event.aggregate_id}, session=session)

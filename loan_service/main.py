@@ -12,10 +12,12 @@ from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
 from loan_service.adapters.search import LoanSearch, SearchBacklogSweeper
 from loan_service.consumers import (
-    BorrowerEventsConsumer,
+    BORROWER_QUEUE,
+    BORROWER_ROUTING_KEYS,
+    SEARCH_QUEUE,
+    SEARCH_ROUTING_KEYS,
+    FollowBorrower,
     LoanSearchIndexer,
-    borrower_queue,
-    search_queue,
 )
 from loan_service.grpc_api import (
     ACCESS,
@@ -63,23 +65,10 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         search=search,
         timezone=settings.business_tz(),
     )
-    indexer = LoanSearchIndexer(
-        client=infra.mongo,
-        db=infra.db,
-        amqp_url=settings.amqp_url,
-        exchange=settings.amqp_exchange,
-        queue=search_queue(settings),
-        search=search,
-        today=loans.today,
+    indexer = infra.consumer(
+        SEARCH_QUEUE, SEARCH_ROUTING_KEYS, LoanSearchIndexer(infra.db, search, loans.today)
     )
-    follower = BorrowerEventsConsumer(
-        client=infra.mongo,
-        db=infra.db,
-        amqp_url=settings.amqp_url,
-        exchange=settings.amqp_exchange,
-        queue=borrower_queue(settings),
-        loans=loans,
-    )
+    follower = infra.consumer(BORROWER_QUEUE, BORROWER_ROUTING_KEYS, FollowBorrower(loans))
     sweeper = SearchBacklogSweeper(search, infra.db, loans.today)
     product_servicer = LoanProductServicer(
         ProductService(

@@ -16,7 +16,7 @@ from microfinance.payment.v1 import payment_pb2_grpc
 from payment_service.adapters.loan_client import LoanClient
 from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.adapters.user_client import UserClient
-from payment_service.consumers import LoanEventsConsumer, loan_events_queue
+from payment_service.consumers import LOAN_QUEUE, LOAN_ROUTING_KEYS, FollowLoan
 from payment_service.domain.receipt import Institution
 from payment_service.grpc_api import ACCESS, SERVICE_NAME, PaymentServicer
 from payment_service.migrations import REGISTRY
@@ -84,14 +84,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         interval_seconds=settings.payment_recovery_interval_seconds,
         batch=settings.payment_recovery_batch,
     )
-    follower = LoanEventsConsumer(
-        client=infra.mongo,
-        db=infra.db,
-        amqp_url=settings.amqp_url,
-        exchange=settings.amqp_exchange,
-        queue=loan_events_queue(settings),
-        payments=payments,
-    )
+    follower = infra.consumer(LOAN_QUEUE, LOAN_ROUTING_KEYS, FollowLoan(payments))
     servicer = PaymentServicer(payments)
 
     def register(server: aio.Server) -> None:

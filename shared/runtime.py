@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
-from shared.events import Outbox, OutboxRelay
+from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
 from shared.grpc.client import create_channel
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
 from shared.logging import configure_logging
@@ -31,6 +31,11 @@ T = TypeVar("T")
 def database_name(settings: Settings, service: str) -> str:
     # One database per service makes ownership visible and keeps outboxes apart.
     return f"{settings.mongo_db}_{service}"
+
+
+def queue_name(settings: Settings, service: str, name: str) -> str:
+    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
+    return f"{settings.amqp_exchange}.{service}.{name}"
 
 
 @dataclass
@@ -61,6 +66,22 @@ class Infrastructure:
 
             self.closers.append(close)
         return self._auth_channel
+
+    def consumer(
+        self, queue: str, routing_keys: Sequence[str], handler: Handler, **options: Any
+    ) -> IdempotentConsumer:
+        """A background consumer of this service's durable queue ``queue``; ``options``
+        go to ``IdempotentConsumer`` (prefetch, concurrency, retries)."""
+        return IdempotentConsumer(
+            client=self.mongo,
+            db=self.db,
+            amqp_url=self.settings.amqp_url,
+            exchange=self.settings.amqp_exchange,
+            queue=queue_name(self.settings, self.service, queue),
+            routing_keys=routing_keys,
+            handler=handler,
+            **options,
+        )
 
     async def in_transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run ``body`` in a Mongo transaction, retried on transient conflicts."""

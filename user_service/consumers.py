@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from shared.config import Settings
 from shared.events import Event, IdempotentConsumer
 from shared.mongo import Database, MongoClient
+from shared.runtime import queue_name
 from user_service.adapters.borrower_repository import BorrowerRepository
 from user_service.adapters.borrower_search import BorrowerSearch
 from user_service.borrower_service import EVENT_TYPES
@@ -27,8 +28,7 @@ MAX_ATTEMPTS = 25
 
 
 def search_queue(settings: Settings) -> str:
-    # Named after the exchange, so deployments (and test runs) sharing a broker stay apart.
-    return f"{settings.amqp_exchange}.user.borrower-search"
+    return queue_name(settings, "user", "borrower-search")
 
 
 class BorrowerIndexer:

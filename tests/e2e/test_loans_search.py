@@ -85,17 +85,9 @@ async def test_with_search_down_writes_succeed_and_search_is_unavailable(
         await service.search(admin, "Rehema", None, Page(0, 10, []))
 
     # The indexer parks the loan in the backlog instead of losing it...
-    indexer = LoanSearchIndexer(
-        client=infra.mongo,
-        db=infra.db,
-        amqp_url=stack.settings.amqp_url,
-        exchange=stack.settings.amqp_exchange,
-        queue="unused",
-        search=dead_search,
-        today=lambda: TODAY,
-    )
+    indexer = LoanSearchIndexer(infra.db, dead_search, lambda: TODAY)
     async with transaction(infra.mongo) as session:
-        await indexer.handle(Event("loan.approved", loan.id, {}), session)
+        await indexer(Event("loan.approved", loan.id, {}), session)
     backlog = SearchBacklog(infra.db)
     assert loan.id in await backlog.take(1000)
 

@@ -303,7 +303,7 @@ def test_a_domain_module_may_use_its_domain_and_plain_shared_code() -> None:
 @pytest.mark.parametrize(
     ("module", "statement"),
     [
-        ("auth_service.bootstrap", "from user_service.domain.staff import Staff"),
+        ("auth_service.migrations", "from user_service.domain.staff import Staff"),
         ("loan_service.grpc_api", "import payment_service.service"),
         ("api_gateway.routes.loans", "from loan_service.convert import loan_to_proto"),
         ("user_service.consumers", "from loan_service import events"),
