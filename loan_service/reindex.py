@@ -19,21 +19,17 @@ from loan_service.domain.loan import Loan
 from shared.clock import business_date, utcnow
 from shared.config import Settings
 from shared.mongo import Database
-from shared.reindex import Progress, ReindexResult, rebuild_index, with_stores
+from shared.reindex import ReindexOptions, ReindexResult, rebuild_index, with_stores
 
 
 async def reindex_loans(
     db: Database,
     es: AsyncElasticsearch,
     prefix: str,
+    options: ReindexOptions | None = None,
     *,
     today: date | None = None,
-    recreate: bool = False,
-    batch_size: int = 500,
-    on_total: Progress | None = None,
-    on_progress: Progress | None = None,
 ) -> ReindexResult:
-    """Index every loan; ``on_progress`` gets the count done after each batch."""
     day = today or utcnow().date()
     search = LoanSearch(es, prefix)
     repo = LoanRepository(db)
@@ -44,38 +40,17 @@ async def reindex_loans(
         return await search.put(loans, day)
 
     result = await rebuild_index(
-        search,
-        LOANS_INDEX,
-        repo.batches(batch_size),
-        put,
-        es=es,
-        prefix=prefix,
-        count=repo.count,
-        recreate=recreate,
-        on_total=on_total,
-        on_progress=on_progress,
+        search, LOANS_INDEX, repo.batches, put, repo.count, options or ReindexOptions()
     )
     # Only what was waiting before the scan started: later entries may be newer.
     await backlog.done(waiting)
     return result
 
 
-async def reindex_from_settings(
-    settings: Settings,
-    *,
-    recreate: bool = False,
-    on_total: Progress | None = None,
-    on_progress: Progress | None = None,
-) -> ReindexResult:
-    async def run(db: Database, es: AsyncElasticsearch) -> ReindexResult:
-        return await reindex_loans(
-            db,
-            es,
-            settings.es_index_prefix,
-            today=business_date(utcnow(), settings.business_tz()),
-            recreate=recreate,
-            on_total=on_total,
-            on_progress=on_progress,
-        )
-
-    return await with_stores(settings, "loan", run)
+async def reindex_from_settings(settings: Settings, options: ReindexOptions) -> ReindexResult:
+    today = business_date(utcnow(), settings.business_tz())
+    return await with_stores(
+        settings,
+        "loan",
+        lambda db, es: reindex_loans(db, es, settings.es_index_prefix, options, today=today),
+    )

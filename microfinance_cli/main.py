@@ -218,6 +218,7 @@ def reindex(
     """Rebuild a search index from MongoDB (after an Elasticsearch outage, or to repair it)."""
     from shared.config import Settings
     from shared.errors import Unavailable
+    from shared.reindex import ReindexOptions
 
     if target is ReindexTarget.loans:
         from loan_service.reindex import reindex_from_settings
@@ -236,9 +237,11 @@ def reindex(
             result = asyncio.run(
                 reindex_from_settings(
                     Settings(),
-                    recreate=recreate,
-                    on_total=on_total,
-                    on_progress=lambda n: bars[0].update(n),
+                    ReindexOptions(
+                        recreate=recreate,
+                        on_total=on_total,
+                        on_progress=lambda n: bars[0].update(n),
+                    ),
                 )
             )
         except Unavailable as exc:

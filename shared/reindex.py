@@ -28,6 +28,16 @@ Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
+class ReindexOptions:
+    # Drop the index first (after a mapping change it cannot take in place).
+    recreate: bool = False
+    batch_size: int = 500
+    on_total: Progress | None = None
+    # Called with the count done after each batch.
+    on_progress: Progress | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReindexResult:
     index: str
     total: int
@@ -35,6 +45,12 @@ class ReindexResult:
 
 
 class SearchIndex(Protocol):
+    @property
+    def es(self) -> AsyncElasticsearch: ...
+
+    @property
+    def prefix(self) -> str: ...
+
     @property
     def index(self) -> str: ...
 
@@ -46,29 +62,24 @@ class SearchIndex(Protocol):
 async def rebuild_index(
     search: SearchIndex,
     name: str,
-    batches: AsyncIterable[Sequence[T]],
+    batches: Callable[[int], AsyncIterable[Sequence[T]]],
     put: Callable[[Sequence[T]], Awaitable[int]],
-    *,
-    es: AsyncElasticsearch,
-    prefix: str,
     count: Callable[[], Awaitable[int]],
-    recreate: bool = False,
-    on_total: Progress | None = None,
-    on_progress: Progress | None = None,
+    options: ReindexOptions,
 ) -> ReindexResult:
-    """Write every batch with ``put``; ``on_progress`` gets the count done after each one."""
-    if recreate:
-        await delete_indices(es, prefix, [name])
+    """Write every batch of ``batches(options.batch_size)`` with ``put``."""
+    if options.recreate:
+        await delete_indices(search.es, search.prefix, [name])
     await search.ensure_index()
     total = await count()
-    if on_total is not None:
-        on_total(total)
+    if options.on_total is not None:
+        options.on_total(total)
     done = indexed = 0
-    async for batch in batches:
+    async for batch in batches(options.batch_size):
         indexed += await put(batch)
         done += len(batch)
-        if on_progress is not None:
-            on_progress(len(batch))
+        if options.on_progress is not None:
+            options.on_progress(len(batch))
     await search.refresh()
     return ReindexResult(index=search.index, total=max(total, done), indexed=indexed)
 
@@ -88,4 +99,11 @@ async def with_stores(
         await mongo.close()
 
 
-__all__ = ["Progress", "ReindexResult", "SearchIndex", "rebuild_index", "with_stores"]
+__all__ = [
+    "Progress",
+    "ReindexOptions",
+    "ReindexResult",
+    "SearchIndex",
+    "rebuild_index",
+    "with_stores",
+]

@@ -10,53 +10,24 @@ from elasticsearch import AsyncElasticsearch
 
 from shared.config import Settings
 from shared.mongo import Database
-from shared.reindex import Progress, ReindexResult, rebuild_index, with_stores
+from shared.reindex import ReindexOptions, ReindexResult, rebuild_index, with_stores
 from user_service.adapters.borrower_repository import BorrowerRepository
 from user_service.adapters.borrower_search import INDEX, BorrowerSearch
 
 
 async def reindex_borrowers(
-    db: Database,
-    es: AsyncElasticsearch,
-    prefix: str,
-    *,
-    recreate: bool = False,
-    batch_size: int = 500,
-    on_total: Progress | None = None,
-    on_progress: Progress | None = None,
+    db: Database, es: AsyncElasticsearch, prefix: str, options: ReindexOptions | None = None
 ) -> ReindexResult:
-    """Index every borrower; ``on_progress`` gets the count done after each batch."""
     repo = BorrowerRepository(db)
     search = BorrowerSearch(es, prefix)
     return await rebuild_index(
-        search,
-        INDEX,
-        repo.batches(batch_size),
-        search.put_many,
-        es=es,
-        prefix=prefix,
-        count=repo.count,
-        recreate=recreate,
-        on_total=on_total,
-        on_progress=on_progress,
+        search, INDEX, repo.batches, search.put_many, repo.count, options or ReindexOptions()
     )
 
 
-async def reindex_from_settings(
-    settings: Settings,
-    *,
-    recreate: bool = False,
-    on_total: Progress | None = None,
-    on_progress: Progress | None = None,
-) -> ReindexResult:
-    async def run(db: Database, es: AsyncElasticsearch) -> ReindexResult:
-        return await reindex_borrowers(
-            db,
-            es,
-            settings.es_index_prefix,
-            recreate=recreate,
-            on_total=on_total,
-            on_progress=on_progress,
-        )
-
-    return await with_stores(settings, "user", run)
+async def reindex_from_settings(settings: Settings, options: ReindexOptions) -> ReindexResult:
+    return await with_stores(
+        settings,
+        "user",
+        lambda db, es: reindex_borrowers(db, es, settings.es_index_prefix, options),
+    )
