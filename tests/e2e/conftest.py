@@ -225,13 +225,16 @@ async def open_stack(
     redis_client: Redis,
     data_dir: Path,
     services: tuple[str, ...] = SERVICES,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """A whole system of its own (database, indices, keys, exchange), removed afterwards."""
+    """A whole system of its own (database, indices, keys, exchange), removed afterwards.
+
+    ``overrides`` replace settings (``login_max_failures=...``)."""
     from microfinance_cli.migrate import create_admin
 
     settings = e2e_settings(
         mongo_url=mongo_url, redis_url=redis_url, es_url=es_url, data_dir=data_dir
-    )
+    ).model_copy(update=overrides)
     admin = Login(email=unique_email("admin"), password=ADMIN_PASSWORD)
     await create_admin(settings, email=admin.email, password=admin.password, full_name="E2E Admin")
 
