@@ -207,7 +207,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def ResetPassword(
         self, request: auth_pb2.ResetPasswordRequest, context: Ctx
     ) -> auth_pb2.ResetPasswordResponse:
-        cred = await self._service.reset_password(request.staff_id, request.temporary_password)
+        cred = await self._service.reset_password(
+            current_caller(), request.staff_id, request.temporary_password
+        )
         return auth_pb2.ResetPasswordResponse(credential=self._credential(cred))
 
     async def UnlockCredential(

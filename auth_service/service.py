@@ -410,7 +410,13 @@ class AuthService:
         assert updated is not None
         return updated
 
-    async def reset_password(self, staff_id: str, new_password: str) -> Credential:
+    async def reset_password(self, caller: Caller, staff_id: str, new_password: str) -> Credential:
+        # A reset needs no old password: on one's own account it would let a stolen
+        # access token take the account over for good. Own passwords go through change.
+        if staff_id == caller.subject:
+            raise FailedPrecondition(
+                "you cannot reset your own password; change it with your current one"
+            )
         cred = await self._repo.get_by_id(staff_id)
         if cred is None:
             raise NotFound(f"no credential for staff {staff_id}")

@@ -76,7 +76,7 @@ async def logout(
     "/auth/password",
     response_model=schemas.TokenResponse,
     summary="Change one's own password; returns fresh tokens and ends other sessions",
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 429, 503),
 )
 async def change_password(
     body: schemas.ChangePasswordRequest, caller: SelfService, state: State

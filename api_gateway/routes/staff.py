@@ -185,7 +185,7 @@ async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -
     "/{staff_id}/reset-password",
     response_model=schemas.StaffOut,
     summary="Set a temporary password that must be changed at next login",
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reset_staff_password(
     staff_id: StaffId, body: schemas.ResetPasswordRequest, caller: AdminOnly, state: State

@@ -214,24 +214,27 @@ async def remove_stack_data(
     await delete_keys(redis, settings.redis_key_prefix)
 
 
-@pytest.fixture(scope="session")
-async def stack(
+@contextlib.asynccontextmanager
+async def open_stack(
+    *,
     mongo_url: str,
     redis_url: str,
     es_url: str,
     mongo_client: AsyncMongoClient[dict[str, Any]],
     es_client: AsyncElasticsearch,
     redis_client: Redis,
-    tmp_path_factory: pytest.TempPathFactory,
+    data_dir: Path,
+    services: tuple[str, ...] = SERVICES,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
+    """A whole system of its own (database, indices, keys, exchange), removed afterwards.
+
+    ``overrides`` replace settings (``login_max_failures=...``)."""
     from microfinance_cli.migrate import create_admin
 
     settings = e2e_settings(
-        mongo_url=mongo_url,
-        redis_url=redis_url,
-        es_url=es_url,
-        data_dir=tmp_path_factory.mktemp("e2e-data"),
-    )
+        mongo_url=mongo_url, redis_url=redis_url, es_url=es_url, data_dir=data_dir
+    ).model_copy(update=overrides)
     admin = Login(email=unique_email("admin"), password=ADMIN_PASSWORD)
     await create_admin(settings, email=admin.email, password=admin.password, full_name="E2E Admin")
 
@@ -244,7 +247,7 @@ async def stack(
             await remove_stack_data(settings, hosts, mongo_client, es_client, redis_client)
 
         exits.push_async_callback(cleanup)
-        for name in SERVICES:
+        for name in services:
             infra = await open_infrastructure(settings, name)
             exits.push_async_callback(infra.close)
             host = GrpcServiceHost(
@@ -258,6 +261,28 @@ async def stack(
         yield Stack(
             settings=settings, app=app, client=client, hosts=hosts, admin=admin, infra=infras
         )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    mongo_url: str,
+    redis_url: str,
+    es_url: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+    es_client: AsyncElasticsearch,
+    redis_client: Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    async with open_stack(
+        mongo_url=mongo_url,
+        redis_url=redis_url,
+        es_url=es_url,
+        mongo_client=mongo_client,
+        es_client=es_client,
+        redis_client=redis_client,
+        data_dir=tmp_path_factory.mktemp("e2e-data"),
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -139,6 +139,24 @@ async def test_wrong_old_password_is_refused(stack: Stack, admin: Login) -> None
     await stack.login(agent.email, agent.password)
 
 
+async def test_repeated_wrong_old_passwords_lock_out_with_a_documented_429(
+    stack: Stack, admin: Login
+) -> None:
+    agent = await stack.ready_staff(admin)
+    statuses = []
+    for _ in range(stack.settings.login_max_failures + 1):
+        r = await stack.client.post(
+            "/api/v1/auth/password",
+            json={"old_password": "not-the-password-1", "new_password": "whatever-Else-22"},
+            headers=agent.headers,
+        )
+        statuses.append(r.status_code)
+    assert statuses[-1] == 429, statuses
+    assert r.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
+    spec = (await stack.client.get("/openapi.json")).json()
+    assert "429" in spec["paths"]["/api/v1/auth/password"]["post"]["responses"]
+
+
 async def test_refresh_rotates_and_reuse_revokes_the_family(stack: Stack, admin: Login) -> None:
     c = stack.client
     agent = await stack.ready_staff(admin)

@@ -188,6 +188,21 @@ async def test_deactivate_reactivate_and_reset_password(stack: Stack, admin: Log
     assert r.status_code == 409
 
 
+async def test_an_admin_cannot_reset_their_own_password(stack: Stack, admin: Login) -> None:
+    # A reset asks for no old password: with a stolen access token it would be a takeover.
+    r = await stack.client.post(
+        f"/api/v1/staff/{admin.staff_id}/reset-password",
+        json={"temporary_password": "temporary-Pass-77"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "FAILED_PRECONDITION"
+    # The password and the session are untouched.
+    r = await stack.client.get("/api/v1/me", headers=admin.headers)
+    assert r.status_code == 200, r.text
+    await stack.login(admin.email, admin.password)
+
+
 async def test_unknown_staff_id_is_404(stack: Stack, admin: Login) -> None:
     r = await stack.client.get("/api/v1/staff/0123456789abcdef", headers=admin.headers)
     assert r.status_code == 404
