@@ -21,7 +21,7 @@ from grpc import aio
 from grpc_status import rpc_status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api_gateway import schemas
+from api_gateway.schemas import common as schemas
 from shared.errors import (
     AlreadyExists,
     DomainError,

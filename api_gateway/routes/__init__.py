@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_gateway.schemas import ErrorResponse
+from api_gateway.schemas.common import ErrorResponse
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response, status
 
-from api_gateway import convert, schemas
+from api_gateway.convert import common as convert
 from api_gateway.deps import State, client_ip, user_agent
 from api_gateway.routes import error_responses
+from api_gateway.schemas import common as schemas
 from api_gateway.security import SelfService
 from microfinance.auth.v1 import auth_pb2
 from microfinance.user.v1 import user_pb2

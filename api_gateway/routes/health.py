@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api_gateway import schemas
 from api_gateway.deps import State
+from api_gateway.schemas import common as schemas
 
 router = APIRouter(tags=["health"])
 

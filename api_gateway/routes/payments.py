@@ -17,11 +17,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from api_gateway import payment_convert as pc
-from api_gateway import payment_schemas as ps
-from api_gateway.convert import page_info
+from api_gateway.convert import payments as pc
+from api_gateway.convert.common import page_info
 from api_gateway.deps import State
 from api_gateway.routes import error_responses
+from api_gateway.schemas import payments as ps
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.payment.v1 import payment_pb2

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from api_gateway import convert, loan_convert, loan_schemas
+from api_gateway.convert import common as convert
+from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
 from api_gateway.routes import error_responses
+from api_gateway.schemas import loans as loan_schemas
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from api_gateway import convert, schemas
+from api_gateway.convert import common as convert
 from api_gateway.deps import State
 from api_gateway.routes import error_responses
+from api_gateway.schemas import common as schemas
 from api_gateway.security import AdminOnly
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2

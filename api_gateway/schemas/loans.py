@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, StrictInt, field_validator
 
-from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 RATE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,10})?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import Field, StrictInt
 
-from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from api_gateway import loan_schemas as ls
-from api_gateway.convert import audit, instant, money, page_info
-from api_gateway.schemas import Money
+from api_gateway.convert.common import audit, instant, money, page_info
+from api_gateway.schemas import loans as ls
+from api_gateway.schemas.common import Money
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.money import to_proto

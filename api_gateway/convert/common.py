@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from api_gateway import schemas
+from api_gateway.schemas import common as schemas
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 

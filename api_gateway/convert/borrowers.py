@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from api_gateway import borrower_schemas as s
-from api_gateway import convert
+from api_gateway.convert import common as convert
+from api_gateway.schemas import borrowers as s
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 from shared.money import to_proto

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from api_gateway.schemas import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"

@@ -6,8 +6,8 @@ import csv
 import io
 from decimal import Decimal
 
-from api_gateway import payment_schemas as ps
-from api_gateway.convert import audit, instant, money
+from api_gateway.convert.common import audit, instant, money
+from api_gateway.schemas import payments as ps
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2

@@ -1,0 +1,1 @@
+"""Protobuf messages <-> the JSON models in ``api_gateway.schemas``, one module per resource."""

@@ -1,0 +1,1 @@
+"""JSON models of the public HTTP API, one module per resource; shared shapes in ``common``."""
