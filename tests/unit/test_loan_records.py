@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from loan_service.adapters.loan_repository import LoanFilter, loan_from_doc, loan_sort, loan_to_doc
+from loan_service.convert import product_draft, product_proto
 from loan_service.domain import ledger
 from loan_service.domain.lifecycle import LoanAction, LoanStatus
 from loan_service.domain.loan import (
@@ -26,7 +27,6 @@ from loan_service.domain.products import (
     ProductTerms,
     RepaymentFrequency,
 )
-from loan_service.grpc_api import product_draft, product_proto
 from loan_service.service import KeyedLocks
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2

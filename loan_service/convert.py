@@ -1,0 +1,492 @@
+"""Loan and loan product protobuf messages <-> domain values.
+
+Money travels as ``common.v1.Money`` in minor units, dates as ISO ``YYYY-MM-DD``
+strings, enums by name (the domain enums carry the proto names). A client's
+product is read whole, so one INVALID_ARGUMENT names every bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from loan_service.domain.ledger import Allocation, InstallmentState, LoanState, Transaction
+from loan_service.domain.lifecycle import LoanStatus
+from loan_service.domain.loan import LoanProduct
+from loan_service.domain.products import (
+    Amortization,
+    ChargeType,
+    FeeTerms,
+    InterestMethod,
+    PenaltyTerms,
+    ProductTerms,
+    RepaymentFrequency,
+    parse_annual_rate,
+    parse_percent,
+)
+from loan_service.domain.schedule import Schedule
+from loan_service.service import DueLoan, LoanView, ProductDraft, TransactionView
+from microfinance.common.v1 import common_pb2
+from microfinance.loan.v1 import loan_pb2
+from shared.errors import FieldViolation, InvalidArgument
+from shared.money import CURRENCY_EXPONENTS, to_proto
+from shared.protos import audit, timestamp
+from shared.validation import parse_date
+
+# LoanProduct paths UpdateProduct accepts (sub-paths such as "fee.percent" too).
+UPDATABLE_PRODUCT_FIELDS = (
+    "code",
+    "name",
+    "description",
+    "currency",
+    "principal_min",
+    "principal_max",
+    "installments_min",
+    "installments_max",
+    "frequency",
+    "interest_method",
+    "amortization",
+    "annual_rate",
+    "principal_grace_installments",
+    "rounding_multiple_minor",
+    "fee",
+    "late_penalty",
+    "max_active_loans_per_borrower",
+)
+
+
+# ------------------------------------------------------------------ small values
+
+
+def iso(value: date | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def optional_date(value: str, field_name: str) -> date | None:
+    return parse_date(value, field_name) if value.strip() else None
+
+
+def _enum_name(enum_type: Any, value: int) -> str:
+    name: str = enum_type.Name(value)
+    return name
+
+
+# ------------------------------------------------------------------ products
+
+
+def product_proto(product: LoanProduct) -> loan_pb2.LoanProduct:
+    terms = product.terms
+    c = terms.currency
+    fee = None
+    if terms.fee is not None:
+        fee = loan_pb2.FeeTerms(
+            type=terms.fee.type.value,
+            fixed_amount=to_proto(terms.fee.fixed_amount_minor, c)
+            if terms.fee.type is ChargeType.FIXED
+            else None,
+            percent=str(terms.fee.percent) if terms.fee.type is ChargeType.PERCENT else "",
+        )
+    penalty = None
+    if terms.late_penalty is not None:
+        rules = terms.late_penalty
+        penalty = loan_pb2.PenaltyTerms(
+            type=rules.type.value,
+            fixed_amount=to_proto(rules.fixed_amount_minor, c)
+            if rules.type is ChargeType.FIXED
+            else None,
+            percent=str(rules.percent) if rules.type is ChargeType.PERCENT else "",
+            grace_days=rules.grace_days,
+        )
+    return loan_pb2.LoanProduct(
+        id=product.id,
+        code=product.code,
+        name=product.name,
+        description=product.description,
+        currency=c,
+        currency_minor_digits=CURRENCY_EXPONENTS.get(c, 0),
+        principal_min=to_proto(terms.principal_min, c),
+        principal_max=to_proto(terms.principal_max, c),
+        installments_min=terms.installments_min,
+        installments_max=terms.installments_max,
+        frequency=terms.frequency.value,
+        interest_method=terms.interest_method.value,
+        amortization=terms.amortization.value,
+        annual_rate=str(terms.annual_rate),
+        principal_grace_installments=terms.principal_grace_installments,
+        rounding_multiple_minor=terms.rounding_multiple_minor,
+        fee=fee,
+        late_penalty=penalty,
+        max_active_loans_per_borrower=terms.max_active_loans_per_borrower,
+        active=product.active,
+        audit=audit(product.created_by, product.created_at, product.updated_by, product.updated_at),
+        version=product.version,
+    )
+
+
+class _Problems:
+    """Collects field violations so one answer names every bad field."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field_name: str, description: str) -> None:
+        self.items.append(FieldViolation(field_name, description))
+
+    def extend(self, violations: Iterable[FieldViolation]) -> None:
+        seen = {v.field for v in self.items}
+        self.items.extend(v for v in violations if v.field not in seen)
+
+    def amount(self, message: common_pb2.Money, field_name: str, currency: str) -> int:
+        if message.currency and message.currency != currency:
+            self.add(f"{field_name}.currency", f"must be the product currency {currency}")
+        return int(message.amount_minor)
+
+    def decimal(self, parse: Any, text: str, field_name: str) -> Decimal:
+        try:
+            value: Decimal = parse(text, field=field_name)
+            return value
+        except InvalidArgument as err:
+            self.extend(err.violations)
+            return Decimal(0)
+
+
+def _enum(problems: _Problems, enum_type: Any, domain: Any, value: int, field_name: str) -> Any:
+    if value == 0:
+        problems.add(field_name, "is required")
+        return None
+    try:
+        return domain(_enum_name(enum_type, value))
+    except ValueError:
+        problems.add(field_name, "is not a known value")
+        return None
+
+
+def product_draft(p: loan_pb2.LoanProduct) -> ProductDraft:
+    """A client's LoanProduct as domain values; every bad field is reported at once."""
+    problems = _Problems()
+    currency = p.currency.strip().upper()
+    if not currency:
+        problems.add("currency", "is required")
+    frequency = _enum(
+        problems, loan_pb2.RepaymentFrequency, RepaymentFrequency, p.frequency, "frequency"
+    )
+    method = _enum(
+        problems, loan_pb2.InterestMethod, InterestMethod, p.interest_method, "interest_method"
+    )
+    amortization = _enum(
+        problems, loan_pb2.Amortization, Amortization, p.amortization, "amortization"
+    )
+    rate = (
+        problems.decimal(parse_annual_rate, p.annual_rate, "annual_rate")
+        if p.annual_rate
+        else Decimal(0)
+    )
+    if not p.annual_rate:
+        problems.add("annual_rate", 'is required ("0" for no interest)')
+    fee: FeeTerms | None = None
+    if p.HasField("fee") and p.fee.type != loan_pb2.CHARGE_TYPE_UNSPECIFIED:
+        if p.fee.type == loan_pb2.FIXED:
+            fee = FeeTerms(
+                ChargeType.FIXED,
+                fixed_amount_minor=problems.amount(
+                    p.fee.fixed_amount, "fee.fixed_amount", currency
+                ),
+            )
+        else:
+            fee = FeeTerms(
+                ChargeType.PERCENT,
+                percent=problems.decimal(parse_percent, p.fee.percent, "fee.percent"),
+            )
+    penalty: PenaltyTerms | None = None
+    if p.HasField("late_penalty") and p.late_penalty.type != loan_pb2.CHARGE_TYPE_UNSPECIFIED:
+        lp = p.late_penalty
+        if lp.type == loan_pb2.FIXED:
+            penalty = PenaltyTerms(
+                ChargeType.FIXED,
+                fixed_amount_minor=problems.amount(
+                    lp.fixed_amount, "late_penalty.fixed_amount", currency
+                ),
+                grace_days=lp.grace_days,
+            )
+        else:
+            penalty = PenaltyTerms(
+                ChargeType.PERCENT,
+                percent=problems.decimal(parse_percent, lp.percent, "late_penalty.percent"),
+                grace_days=lp.grace_days,
+            )
+    principal_min = problems.amount(p.principal_min, "principal_min", currency)
+    principal_max = problems.amount(p.principal_max, "principal_max", currency)
+    terms = ProductTerms(
+        currency=currency,
+        principal_min=principal_min,
+        principal_max=principal_max,
+        installments_min=p.installments_min,
+        installments_max=p.installments_max,
+        frequency=frequency,
+        interest_method=method,
+        amortization=amortization,
+        annual_rate=rate,
+        principal_grace_installments=p.principal_grace_installments,
+        rounding_multiple_minor=p.rounding_multiple_minor or 1,
+        fee=fee,
+        late_penalty=penalty,
+        max_active_loans_per_borrower=p.max_active_loans_per_borrower or 1,
+    )
+    problems.extend(terms.violations())
+    if not p.code.strip():
+        problems.add("code", "is required")
+    if not p.name.strip():
+        problems.add("name", "is required")
+    if problems.items:
+        raise InvalidArgument.fields(problems.items)
+    return ProductDraft(p.code, p.name, p.description, terms)
+
+
+def merged_draft(
+    current: LoanProduct, given: loan_pb2.LoanProduct, paths: list[str]
+) -> ProductDraft:
+    """Apply the field mask to the current product, then read it back as a draft."""
+    merged = product_proto(current)
+    FieldMask(paths=paths).MergeMessage(
+        given, merged, replace_message_field=True, replace_repeated_field=True
+    )
+    return product_draft(merged)
+
+
+def check_update_mask(paths: list[str]) -> list[str]:
+    if not paths:
+        raise InvalidArgument.field("update_mask", "names no field to update")
+    unknown = [p for p in paths if p.split(".", 1)[0] not in UPDATABLE_PRODUCT_FIELDS]
+    if unknown:
+        raise InvalidArgument.field(
+            "update_mask",
+            f"cannot update {', '.join(unknown)}; allowed: {', '.join(UPDATABLE_PRODUCT_FIELDS)}",
+        )
+    return paths
+
+
+# ------------------------------------------------------------------ schedules
+
+
+def _row_from_state(row: InstallmentState, c: str) -> loan_pb2.ScheduleRow:
+    return loan_pb2.ScheduleRow(
+        number=row.number,
+        due_date=row.due_date.isoformat(),
+        principal_due=to_proto(row.principal_due, c),
+        interest_due=to_proto(row.interest_due, c),
+        fee_due=to_proto(row.fee_due, c),
+        penalty_due=to_proto(row.penalty_due, c),
+        total_due=to_proto(row.total_due, c),
+        principal_paid=to_proto(row.principal_paid, c),
+        interest_paid=to_proto(row.interest_paid, c),
+        fee_paid=to_proto(row.fee_paid, c),
+        penalty_paid=to_proto(row.penalty_paid, c),
+        total_paid=to_proto(row.total_paid, c),
+        interest_waived=to_proto(row.interest_waived, c),
+        penalty_waived=to_proto(row.penalty_waived, c),
+        outstanding_principal_after=to_proto(row.outstanding_principal_after, c),
+        status=row.status.value,
+        paid_date=iso(row.paid_date),
+        days_past_due=row.days_past_due,
+    )
+
+
+def schedule_rows(schedule: Schedule, state: LoanState | None) -> list[loan_pb2.ScheduleRow]:
+    c = schedule.currency
+    if state is not None:
+        return [_row_from_state(row, c) for row in state.installments]
+    zero = to_proto(0, c)
+    return [
+        loan_pb2.ScheduleRow(
+            number=row.number,
+            due_date=row.due_date.isoformat(),
+            principal_due=to_proto(row.principal, c),
+            interest_due=to_proto(row.interest, c),
+            fee_due=to_proto(row.fee, c),
+            penalty_due=to_proto(row.penalty, c),
+            total_due=to_proto(row.total, c),
+            principal_paid=zero,
+            interest_paid=zero,
+            fee_paid=zero,
+            penalty_paid=zero,
+            total_paid=zero,
+            interest_waived=zero,
+            penalty_waived=zero,
+            outstanding_principal_after=to_proto(row.outstanding_principal_after, c),
+            status=loan_pb2.PENDING,
+        )
+        for row in schedule.rows
+    ]
+
+
+def schedule_totals(schedule: Schedule, state: LoanState | None) -> loan_pb2.ScheduleTotals:
+    c = schedule.currency
+    penalties = sum(r.penalty_due for r in state.installments) if state is not None else 0
+    return loan_pb2.ScheduleTotals(
+        principal=to_proto(schedule.principal, c),
+        interest=to_proto(schedule.total_interest, c),
+        upfront_fee=to_proto(schedule.upfront_fee, c),
+        penalties=to_proto(penalties, c),
+        total_repayable=to_proto(schedule.total_repayable, c),
+        net_disbursed=to_proto(schedule.net_disbursed, c),
+        effective_apr=schedule.effective_apr,
+    )
+
+
+# ------------------------------------------------------------------ loans
+
+
+def allocation_proto(allocation: Allocation, c: str) -> loan_pb2.Allocation:
+    return loan_pb2.Allocation(
+        penalty=to_proto(allocation.penalty, c),
+        fee=to_proto(allocation.fee, c),
+        interest=to_proto(allocation.interest, c),
+        principal=to_proto(allocation.principal, c),
+        recovery=to_proto(allocation.recovery, c),
+        total=to_proto(allocation.total, c),
+        interest_waived=to_proto(allocation.interest_waived, c),
+        installments=[
+            loan_pb2.InstallmentAllocation(
+                installment_number=part.installment_number,
+                penalty=to_proto(part.penalty, c),
+                fee=to_proto(part.fee, c),
+                interest=to_proto(part.interest, c),
+                principal=to_proto(part.principal, c),
+            )
+            for part in allocation.installments
+        ],
+    )
+
+
+def summary_proto(state: LoanState) -> loan_pb2.LoanSummary:
+    c = state.currency
+    return loan_pb2.LoanSummary(
+        as_of_date=state.as_of.isoformat(),
+        outstanding_principal=to_proto(state.outstanding_principal, c),
+        outstanding_interest=to_proto(state.outstanding_interest, c),
+        outstanding_fees=to_proto(state.outstanding_fees, c),
+        outstanding_penalties=to_proto(state.outstanding_penalties, c),
+        total_outstanding=to_proto(state.total_outstanding, c),
+        total_paid=to_proto(state.total_paid, c),
+        principal_paid=to_proto(state.principal_paid, c),
+        interest_paid=to_proto(state.interest_paid, c),
+        fees_paid=to_proto(state.fees_paid, c),
+        penalties_paid=to_proto(state.penalties_paid, c),
+        total_waived=to_proto(state.total_waived, c),
+        written_off_amount=to_proto(state.written_off_amount, c),
+        recovered_amount=to_proto(state.recovered_amount, c),
+        days_past_due=state.days_past_due,
+        arrears_amount=to_proto(state.arrears_amount, c),
+        next_due_date=iso(state.next_due_date),
+        next_due_amount=to_proto(state.next_due_amount, c),
+        installments_paid=state.installments_paid,
+        installments_overdue=state.installments_overdue,
+    )
+
+
+def loan_proto(view: LoanView) -> loan_pb2.Loan:
+    loan, state = view.loan, view.state
+    c = loan.currency
+    schedule = loan.schedule
+    msg = loan_pb2.Loan(
+        id=loan.id,
+        loan_number=loan.loan_number,
+        borrower_id=loan.borrower_id,
+        borrower_name=loan.borrower_name,
+        agent_id=loan.agent_id,
+        branch_id=loan.branch_id,
+        product_id=loan.product_id,
+        product=product_proto(loan.product),
+        status=loan.status.value,
+        principal=to_proto(loan.principal, c),
+        installments=loan.installments,
+        purpose=loan.purpose,
+        submitted_date=loan.submitted_date.isoformat(),
+        disbursement_date=iso(loan.disbursement_date),
+        first_repayment_date=iso(schedule.first_repayment_date) if schedule else "",
+        maturity_date=iso(schedule.maturity_date) if schedule else "",
+        closed_date=iso(loan.closed_date),
+        written_off_date=iso(loan.written_off_date),
+        submitted_by=loan.submitted_by,
+        submitted_at=timestamp(loan.submitted_at),
+        approved_by=loan.approved_by,
+        approved_at=timestamp(loan.approved_at),
+        rejected_by=loan.rejected_by,
+        rejected_at=timestamp(loan.rejected_at),
+        rejection_reason=loan.rejection_reason,
+        withdrawn_by=loan.withdrawn_by,
+        withdrawn_at=timestamp(loan.withdrawn_at),
+        withdrawal_reason=loan.withdrawal_reason,
+        disbursed_by=loan.disbursed_by,
+        disbursed_at=timestamp(loan.disbursed_at),
+        written_off_by=loan.written_off_by,
+        written_off_at=timestamp(loan.written_off_at),
+        write_off_reason=loan.write_off_reason,
+        audit=audit(loan.submitted_by, loan.submitted_at, loan.updated_by, loan.updated_at),
+        version=loan.version,
+    )
+    if schedule is not None:
+        msg.upfront_fee.CopyFrom(to_proto(schedule.upfront_fee, c))
+        msg.net_disbursed.CopyFrom(to_proto(schedule.net_disbursed, c))
+        msg.total_interest.CopyFrom(to_proto(schedule.total_interest, c))
+        msg.total_repayable.CopyFrom(to_proto(schedule.total_repayable, c))
+        msg.effective_apr = schedule.effective_apr
+    if state is not None:
+        msg.summary.CopyFrom(summary_proto(state))
+    return msg
+
+
+def transaction_proto(
+    txn: Transaction, currency: str, allocation: Allocation | None, reversed_: bool = False
+) -> loan_pb2.Transaction:
+    msg = loan_pb2.Transaction(
+        id=txn.id,
+        type=txn.type.value,
+        value_date=txn.value_date.isoformat(),
+        amount=to_proto(txn.amount, currency),
+        payment_id=txn.payment_id,
+        reversed_transaction_id=txn.reverses,
+        reversed=reversed_,
+        installment_number=txn.installment_number,
+        reason=txn.reason,
+        actor=txn.actor,
+        created_at=timestamp(txn.created_at),
+        sequence=txn.sequence,
+    )
+    if allocation is not None:
+        msg.allocation.CopyFrom(allocation_proto(allocation, currency))
+    return msg
+
+
+def view_proto(view: TransactionView, currency: str) -> loan_pb2.Transaction:
+    return transaction_proto(view.transaction, currency, view.allocation, view.reversed)
+
+
+def loan_status(value: int, field_name: str = "status") -> LoanStatus | None:
+    if value == 0:
+        return None
+    try:
+        return LoanStatus(_enum_name(loan_pb2.LoanStatus, value))
+    except ValueError:
+        raise InvalidArgument.field(field_name, "is not a known loan status") from None
+
+
+def due_loan_proto(row: DueLoan) -> loan_pb2.DueLoan:
+    c = row.loan.currency
+    return loan_pb2.DueLoan(
+        loan_id=row.loan.id,
+        loan_number=row.loan.loan_number,
+        borrower_id=row.loan.borrower_id,
+        borrower_name=row.loan.borrower_name,
+        agent_id=row.loan.agent_id,
+        oldest_due_date=row.oldest_due_date.isoformat(),
+        installment_numbers=list(row.installment_numbers),
+        amount_due=to_proto(row.amount_due, c),
+        arrears_amount=to_proto(row.arrears_amount, c),
+        total_due=to_proto(row.amount_due + row.arrears_amount, c),
+        days_past_due=row.days_past_due,
+    )
