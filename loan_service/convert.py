@@ -29,7 +29,8 @@ from loan_service.domain.products import (
     parse_percent,
 )
 from loan_service.domain.schedule import Schedule
-from loan_service.service import DueLoan, LoanView, ProductDraft, TransactionView
+from loan_service.product_service import ProductDraft
+from loan_service.service import DueLoan, LoanView, TransactionView
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument

@@ -29,7 +29,8 @@ from loan_service.convert import (
     transaction_proto,
     view_proto,
 )
-from loan_service.service import LoanService, ProductService, SubmitLoan
+from loan_service.product_service import ProductService
+from loan_service.service import LoanService, SubmitLoan
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from shared.errors import InvalidArgument

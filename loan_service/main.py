@@ -27,7 +27,8 @@ from loan_service.grpc_api import (
     LoanServicer,
 )
 from loan_service.migrations import REGISTRY
-from loan_service.service import LoanService, ProductService
+from loan_service.product_service import ProductService
+from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2_grpc
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition

@@ -1,4 +1,6 @@
-"""Loan service use cases: load the loan, call the domain, store it, record the events.
+"""Loan use cases: load the loan, call the domain, store it, record the events.
+
+Loan products' use cases are in ``product_service``; each event's fields in ``payloads``.
 
 Every state change and its outbox events are written in one Mongo
 transaction, and ``Outbox.notify()`` runs after the commit. Loans are
@@ -30,6 +32,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from loan_service import payloads
 from loan_service.adapters.borrower_client import BorrowerInfo
 from loan_service.adapters.loan_repository import (
     LoanFilter,
@@ -37,7 +40,7 @@ from loan_service.adapters.loan_repository import (
     PaymentTaken,
     VersionConflict,
 )
-from loan_service.adapters.product_repository import ProductRepository, terms_to_doc
+from loan_service.adapters.product_repository import ProductRepository
 from loan_service.adapters.search import LoanSearch
 from loan_service.domain import ledger
 from loan_service.domain.ledger import (
@@ -58,15 +61,12 @@ from loan_service.domain.loan import (
     MAX_PURPOSE,
     Loan,
     LoanFacts,
-    LoanProduct,
-    check_product_text,
     check_reason,
     facts_of,
-    normalize_code,
     status_after_replay,
 )
-from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, generate_schedule
+from loan_service.payloads import LoanEvent
 from shared.clock import business_date, utcnow
 from shared.errors import (
     AlreadyExists,
@@ -132,176 +132,7 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-# ------------------------------------------------------------------ products
-
-
-@dataclass(frozen=True, slots=True)
-class ProductDraft:
-    """A product's editable content, as a client gave it (checked by the use case)."""
-
-    code: str
-    name: str
-    description: str
-    terms: ProductTerms
-
-
-def product_payload(product: LoanProduct) -> dict[str, Any]:
-    return {
-        "product_id": product.id,
-        "code": product.code,
-        "name": product.name,
-        "active": product.active,
-        "terms": terms_to_doc(product.terms),
-        "version": product.version,
-    }
-
-
-class ProductService:
-    def __init__(
-        self,
-        repo: ProductRepository,
-        transactions: Transactions,
-        events: Events,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        timezone: ZoneInfo | None = None,
-    ) -> None:
-        self._repo = repo
-        self._tx = transactions
-        self._events = events
-        self._clock = clock
-        self._tz = timezone
-
-    def today(self) -> date:
-        return business_date(self._clock(), self._tz)
-
-    @staticmethod
-    def _checked(draft: ProductDraft) -> ProductDraft:
-        code = normalize_code(draft.code)
-        name, description = check_product_text(draft.name, draft.description)
-        return ProductDraft(code, name, description, draft.terms.validate())
-
-    async def _store(
-        self, event_type: str, product: LoanProduct, expected_version: int | None
-    ) -> LoanProduct:
-        async def body(session: Session) -> LoanProduct:
-            if expected_version is None:
-                await self._repo.insert(product, session)
-                stored = product
-            else:
-                stored = await self._repo.replace(product, expected_version, session)
-            await self._events.add(
-                session,
-                [self._events.new_event(event_type, stored.id, product_payload(stored))],
-            )
-            return stored
-
-        stored = await self._tx(body)
-        self._events.notify()
-        return stored
-
-    async def create(self, caller: Caller, draft: ProductDraft) -> LoanProduct:
-        checked = self._checked(draft)
-        now = self._clock()
-        product = LoanProduct(
-            id=uuid.uuid4().hex,
-            code=checked.code,
-            name=checked.name,
-            description=checked.description,
-            terms=checked.terms,
-            created_by=caller.subject,
-            created_at=now,
-            updated_by=caller.subject,
-            updated_at=now,
-        )
-        return await self._store("loan.product_created", product, None)
-
-    async def get(self, product_id: str = "", code: str = "") -> LoanProduct:
-        if product_id:
-            return await self._repo.get(product_id)
-        if code:
-            return await self._repo.get_by_code(normalize_code(code))
-        raise InvalidArgument.field("id", "id or code is required")
-
-    async def list_products(
-        self, *, active: bool | None, currency: str | None, page: Page
-    ) -> tuple[list[LoanProduct], int]:
-        return await self._repo.page(active=active, currency=currency, page=page)
-
-    async def update(
-        self,
-        caller: Caller,
-        product_id: str,
-        change: Callable[[LoanProduct], ProductDraft],
-        expected_version: int = 0,
-    ) -> LoanProduct:
-        """``change`` builds the new content from the current product (a field-mask merge)."""
-        current = await self._repo.get(product_id)
-        if expected_version and expected_version != current.version:
-            raise Conflict(
-                f"loan product {product_id} is at version {current.version}, not {expected_version}"
-            )
-        checked = self._checked(change(current))
-        updated = replace(
-            current,
-            code=checked.code,
-            name=checked.name,
-            description=checked.description,
-            terms=checked.terms,
-            updated_by=caller.subject,
-            updated_at=self._clock(),
-        )
-        return await self._store("loan.product_updated", updated, current.version)
-
-    async def deactivate(self, caller: Caller, product_id: str, reason: str) -> LoanProduct:
-        text = check_reason(reason, required=False)
-        current = await self._repo.get(product_id)
-        if not current.active:
-            raise FailedPrecondition(f"loan product {current.code} is already inactive")
-        updated = replace(
-            current,
-            active=False,
-            deactivation_reason=text,
-            updated_by=caller.subject,
-            updated_at=self._clock(),
-        )
-        return await self._store("loan.product_deactivated", updated, current.version)
-
-    async def activate(self, caller: Caller, product_id: str) -> LoanProduct:
-        current = await self._repo.get(product_id)
-        if current.active:
-            raise FailedPrecondition(f"loan product {current.code} is already active")
-        updated = replace(
-            current,
-            active=True,
-            deactivation_reason="",
-            updated_by=caller.subject,
-            updated_at=self._clock(),
-        )
-        return await self._store("loan.product_activated", updated, current.version)
-
-    async def preview(
-        self,
-        product_id: str,
-        principal: Money,
-        installments: int,
-        disbursement_date: date | None,
-        first_repayment_date: date | None,
-    ) -> Schedule:
-        product = await self._repo.get(product_id)
-        product.terms.check_request(
-            principal.amount_minor, installments, currency=principal.currency
-        )
-        return generate_schedule(
-            product.terms,
-            principal.amount_minor,
-            installments,
-            disbursement_date or self.today(),
-            first_repayment_date,
-        )
-
-
-# ------------------------------------------------------------------ loans
+# ------------------------------------------------------------------ requests and answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +242,7 @@ class _Change:
     loan: Loan | None
     result: Any
     # (event type, extra payload) pairs; the common loan payload is added at commit.
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[LoanEvent] = field(default_factory=list)
     # (payment id, transaction id) to record in loan_payments in the same transaction.
     payment: tuple[str, str] | None = None
     # The new loan's state as of today, when the step already replayed it (saves a replay).
@@ -419,46 +250,6 @@ class _Change:
 
 
 Step = Callable[[Loan, date, datetime], _Change]
-
-
-def _amounts(currency: str, **amounts: int) -> dict[str, Any]:
-    return {"currency": currency, **amounts}
-
-
-def _allocation_payload(allocation: Allocation) -> dict[str, int]:
-    return {
-        "penalty": allocation.penalty,
-        "fee": allocation.fee,
-        "interest": allocation.interest,
-        "principal": allocation.principal,
-        "recovery": allocation.recovery,
-        "interest_waived": allocation.interest_waived,
-    }
-
-
-def loan_payload(loan: Loan) -> dict[str, Any]:
-    """Common part of every loan.* event (JSON values only; amounts in minor units)."""
-    facts = loan.facts
-    return {
-        "loan_id": loan.id,
-        "loan_number": loan.loan_number,
-        "borrower_id": loan.borrower_id,
-        "borrower_name": loan.borrower_name,
-        "agent_id": loan.agent_id,
-        "branch_id": loan.branch_id,
-        "product_id": loan.product_id,
-        "product_code": loan.product.code,
-        "status": loan.status.value,
-        "currency": loan.currency,
-        "principal": loan.principal,
-        "installments": loan.installments,
-        "disbursement_date": loan.disbursement_date.isoformat() if loan.disbursement_date else None,
-        "outstanding_principal": facts.outstanding_principal,
-        "total_outstanding": facts.total_outstanding,
-        "days_past_due": facts.days_past_due,
-        "as_of": facts.as_of.isoformat() if facts.as_of else None,
-        "version": loan.version,
-    }
 
 
 def negate(allocation: Allocation) -> Allocation:
@@ -756,7 +547,7 @@ class LoanService:
     def _writer(
         self, updated: Loan, expected: int, change: _Change, now: datetime
     ) -> Callable[[Session], Awaitable[None]]:
-        base = loan_payload(updated)
+        base = payloads.loan_payload(updated)
 
         async def body(session: Session) -> None:
             if change.payment is not None:
@@ -831,15 +622,10 @@ class LoanService:
             )
             product.terms.check_active_loan_limit(open_loans)
             await self._loans.insert(loan, session)
+            kind, extra = payloads.submitted(caller.subject)
             await self._events.add(
                 session,
-                [
-                    self._events.new_event(
-                        "loan.submitted",
-                        loan.id,
-                        {**loan_payload(loan), "submitted_by": caller.subject},
-                    )
-                ],
+                [self._events.new_event(kind, loan.id, {**payloads.loan_payload(loan), **extra})],
             )
 
         await self._tx(body)
@@ -862,11 +648,7 @@ class LoanService:
                 approved_at=now,
                 approval_note=text,
             )
-            return _Change(
-                updated,
-                self._view,
-                [("loan.approved", {"approved_by": caller.subject, "note": text})],
-            )
+            return _Change(updated, self._view, [payloads.approved(caller.subject, text)])
 
         view: LoanView = await self._change(caller, loan_id, expected_version, step)
         return view
@@ -885,12 +667,8 @@ class LoanService:
                 rejected_at=now,
                 rejection_reason=text,
             )
-            extra = {
-                "rejected_by": caller.subject,
-                "reason": text,
-                "from_status": loan.status.value,
-            }
-            return _Change(updated, self._view, [("loan.rejected", extra)])
+            event = payloads.rejected(caller.subject, text, loan.status.value)
+            return _Change(updated, self._view, [event])
 
         view: LoanView = await self._change(caller, loan_id, expected_version, step)
         return view
@@ -909,8 +687,7 @@ class LoanService:
                 withdrawn_at=now,
                 withdrawal_reason=text,
             )
-            extra = {"withdrawn_by": caller.subject, "reason": text}
-            return _Change(updated, self._view, [("loan.withdrawn", extra)])
+            return _Change(updated, self._view, [payloads.withdrawn(caller.subject, text)])
 
         view: LoanView = await self._change(caller, loan_id, expected_version, step)
         return view
@@ -963,21 +740,10 @@ class LoanService:
                 schedule=schedule,
                 transactions=(done.transaction,),
             )
-            extra = {
-                "disbursed_by": caller.subject,
-                "transaction_id": done.transaction.id,
-                "first_repayment_date": schedule.first_repayment_date.isoformat(),
-                "maturity_date": schedule.maturity_date.isoformat(),
-                "upfront_fee": schedule.upfront_fee,
-                "net_disbursed": schedule.net_disbursed,
-                "total_interest": schedule.total_interest,
-                "total_repayable": schedule.total_repayable,
-                "effective_apr": schedule.effective_apr,
-            }
             return _Change(
                 updated,
                 lambda stored: Disbursed(self._view(stored), schedule),
-                [("loan.disbursed", extra)],
+                [payloads.disbursed(caller.subject, done.transaction.id, schedule)],
             )
 
         result: Disbursed = await self._change(caller, loan_id, expected_version, step)
@@ -1018,17 +784,10 @@ class LoanService:
                 written_off_date=done.transaction.value_date,
             )
             amount = done.written_off_amount
-            extra = {
-                "written_off_by": caller.subject,
-                "reason": text,
-                "write_off_date": done.transaction.value_date.isoformat(),
-                "written_off_amount": amount,
-                "transaction_id": done.transaction.id,
-            }
             return _Change(
                 updated,
                 lambda stored: WriteOffOutcome(self._view(stored), amount),
-                [("loan.written_off", extra)],
+                [payloads.written_off(caller.subject, text, done.transaction, amount)],
             )
 
         result: WriteOffOutcome = await self._change(caller, loan_id, expected_version, step)
@@ -1044,15 +803,9 @@ class LoanService:
     @staticmethod
     def _closing_events(
         before: Loan, state: LoanState, via: str
-    ) -> tuple[LoanStatus, list[tuple[str, dict[str, Any]]]]:
+    ) -> tuple[LoanStatus, list[LoanEvent]]:
         status, action = status_after_replay(before.status, state)
-        events: list[tuple[str, dict[str, Any]]] = []
-        if action is LoanAction.CLOSE:
-            closed_on = state.closed_date.isoformat() if state.closed_date else None
-            events.append(("loan.closed", {"closed_date": closed_on, "via": via}))
-        elif action is LoanAction.REOPEN:
-            events.append(("loan.reopened", {"via": via}))
-        return status, events
+        return status, payloads.closing(action, state, via)
 
     async def apply_repayment(
         self,
@@ -1096,60 +849,73 @@ class LoanService:
                 txn_id=uuid.uuid4().hex,
                 created_at=now,
             )
-            if done.replayed:
-                outcome = RepaymentOutcome(
-                    LoanView(loan, done.state),
-                    done.transaction,
-                    done.allocation,
-                    closed=loan.status is LoanStatus.CLOSED,
-                    replayed=True,
-                    recovery=done.recovery,
-                )
-                return _Change(None, outcome)
-            status, closing = self._closing_events(loan, done.state, "repayment")
-            updated = replace(
-                loan,
-                status=status,
-                transactions=done.transactions,
-                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
-            )
-            txn = done.transaction
-            backdated = any(
-                t.value_date > txn.value_date for t in loan.transactions if t.id != txn.id
-            )
-            extra = {
-                "payment_id": payment_id,
-                "transaction_id": txn.id,
-                "amount": txn.amount,
-                "value_date": txn.value_date.isoformat(),
-                "channel": channel,
-                "recovery": done.recovery,
-                "backdated": backdated,
-                "allocation": _allocation_payload(done.allocation),
-                "applied_by": actor,
-                "relayed_by": caller.subject if actor != caller.subject else None,
-            }
-
-            def answer(stored: Loan) -> RepaymentOutcome:
-                return RepaymentOutcome(
-                    LoanView(stored, done.state),
-                    txn,
-                    done.allocation,
-                    closed=status is LoanStatus.CLOSED,
-                    replayed=False,
-                    recovery=done.recovery,
-                )
-
-            return _Change(
-                updated,
-                answer,
-                [("loan.repayment_applied", extra), *closing],
-                payment=(payment_id, txn.id),
-                state=done.state,
+            relayed_by = caller.subject if actor != caller.subject else None
+            return self._repayment_change(
+                loan, done, payment_id, channel=channel, actor=actor, relayed_by=relayed_by
             )
 
         result: RepaymentOutcome = await self._change(caller, loan_id, 0, step)
         return result
+
+    @classmethod
+    def _repayment_change(
+        cls,
+        loan: Loan,
+        done: ledger.RepaymentResult,
+        payment_id: str,
+        *,
+        channel: str,
+        actor: str,
+        relayed_by: str | None,
+    ) -> _Change:
+        """The loan after a repayment, its events and the answer; a replay changes nothing."""
+        if done.replayed:
+            outcome = RepaymentOutcome(
+                LoanView(loan, done.state),
+                done.transaction,
+                done.allocation,
+                closed=loan.status is LoanStatus.CLOSED,
+                replayed=True,
+                recovery=done.recovery,
+            )
+            return _Change(None, outcome)
+        status, closing = cls._closing_events(loan, done.state, "repayment")
+        updated = replace(
+            loan,
+            status=status,
+            transactions=done.transactions,
+            closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
+        )
+        txn = done.transaction
+        backdated = any(t.value_date > txn.value_date for t in loan.transactions if t.id != txn.id)
+        event = payloads.repayment_applied(
+            payment_id,
+            txn,
+            done.allocation,
+            channel=channel,
+            recovery=done.recovery,
+            backdated=backdated,
+            applied_by=actor,
+            relayed_by=relayed_by,
+        )
+
+        def answer(stored: Loan) -> RepaymentOutcome:
+            return RepaymentOutcome(
+                LoanView(stored, done.state),
+                txn,
+                done.allocation,
+                closed=status is LoanStatus.CLOSED,
+                replayed=False,
+                recovery=done.recovery,
+            )
+
+        return _Change(
+            updated,
+            answer,
+            [event, *closing],
+            payment=(payment_id, txn.id),
+            state=done.state,
+        )
 
     async def reverse_repayment(
         self,
@@ -1195,22 +961,20 @@ class LoanService:
                 transactions=done.transactions,
                 closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
             )
-            extra = {
-                "payment_id": payment_id,
-                "transaction_id": done.transaction.id,
-                "reversed_transaction_id": target.id,
-                "amount": target.amount,
-                "value_date": target.value_date.isoformat(),
-                "reason": text,
-                "reversed_by": actor,
-                "relayed_by": caller.subject if actor != caller.subject else None,
-            }
+            event = payloads.repayment_reversed(
+                payment_id,
+                done.transaction,
+                target,
+                reason=text,
+                reversed_by=actor,
+                relayed_by=caller.subject if actor != caller.subject else None,
+            )
             return _Change(
                 updated,
                 lambda stored: ReversalOutcome(
                     LoanView(stored, done.state), done.transaction, False
                 ),
-                [("loan.repayment_reversed", extra), *closing],
+                [event, *closing],
                 state=done.state,
             )
 
@@ -1262,19 +1026,11 @@ class LoanService:
                 closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
             )
             txn = done.transaction
-            extra = {
-                "transaction_id": txn.id,
-                "installment_number": installment_number,
-                "penalty_amount": txn.penalty_amount,
-                "interest_amount": txn.interest_amount,
-                "value_date": txn.value_date.isoformat(),
-                "reason": text,
-                "waived_by": caller.subject,
-            }
+            event = payloads.waived(txn, installment_number, reason=text, by=caller.subject)
             return _Change(
                 updated,
                 lambda stored: WaiverOutcome(LoanView(stored, done.state), txn, done.allocation),
-                [("loan.waived", extra), *closing],
+                [event, *closing],
                 state=done.state,
             )
 
@@ -1313,21 +1069,16 @@ class LoanService:
             session=session,
         )
         if changed:
-            payload = {
-                "borrower_id": borrower_id,
-                "agent_id": agent_id,
-                "branch_id": branch_id,
-                "borrower_name": full_name,
-            }
-            await self._events.add(
-                session,
-                [
-                    self._events.new_event(
-                        "loan.reassigned" if moved else "loan.borrower_updated",
-                        loan_id,
-                        {"loan_id": loan_id, **payload},
-                    )
-                    for loan_id, moved in changed
-                ],
-            )
+            events = []
+            for loan_id, moved in changed:
+                kind, payload = payloads.borrower_followed(
+                    loan_id,
+                    moved,
+                    borrower_id=borrower_id,
+                    agent_id=agent_id,
+                    branch_id=branch_id,
+                    full_name=full_name,
+                )
+                events.append(self._events.new_event(kind, loan_id, payload))
+            await self._events.add(session, events)
         return len(changed)

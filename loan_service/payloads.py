@@ -1,0 +1,199 @@
+"""What each ``loan.*`` event carries: JSON values only, amounts in minor units, dates ISO.
+
+Other services build on these fields (the table in docs/loans.md), so they
+change only by adding. A loan event's payload is ``loan_payload`` (added at
+commit) plus the fields one of the functions below gives it; each returns the
+event type with those fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loan_service.adapters.product_repository import terms_to_doc
+from loan_service.domain.ledger import Allocation, LoanState, Transaction
+from loan_service.domain.lifecycle import LoanAction
+from loan_service.domain.loan import Loan, LoanProduct
+from loan_service.domain.schedule import Schedule
+
+# (event type, the fields it adds to the loan's common payload)
+LoanEvent = tuple[str, dict[str, Any]]
+
+
+def product_payload(product: LoanProduct) -> dict[str, Any]:
+    """The whole payload of every ``loan.product_*`` event."""
+    return {
+        "product_id": product.id,
+        "code": product.code,
+        "name": product.name,
+        "active": product.active,
+        "terms": terms_to_doc(product.terms),
+        "version": product.version,
+    }
+
+
+def loan_payload(loan: Loan) -> dict[str, Any]:
+    """Common part of every loan.* event (JSON values only; amounts in minor units)."""
+    facts = loan.facts
+    return {
+        "loan_id": loan.id,
+        "loan_number": loan.loan_number,
+        "borrower_id": loan.borrower_id,
+        "borrower_name": loan.borrower_name,
+        "agent_id": loan.agent_id,
+        "branch_id": loan.branch_id,
+        "product_id": loan.product_id,
+        "product_code": loan.product.code,
+        "status": loan.status.value,
+        "currency": loan.currency,
+        "principal": loan.principal,
+        "installments": loan.installments,
+        "disbursement_date": loan.disbursement_date.isoformat() if loan.disbursement_date else None,
+        "outstanding_principal": facts.outstanding_principal,
+        "total_outstanding": facts.total_outstanding,
+        "days_past_due": facts.days_past_due,
+        "as_of": facts.as_of.isoformat() if facts.as_of else None,
+        "version": loan.version,
+    }
+
+
+def allocation_payload(allocation: Allocation) -> dict[str, int]:
+    return {
+        "penalty": allocation.penalty,
+        "fee": allocation.fee,
+        "interest": allocation.interest,
+        "principal": allocation.principal,
+        "recovery": allocation.recovery,
+        "interest_waived": allocation.interest_waived,
+    }
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+def submitted(by: str) -> LoanEvent:
+    return "loan.submitted", {"submitted_by": by}
+
+
+def approved(by: str, note: str) -> LoanEvent:
+    return "loan.approved", {"approved_by": by, "note": note}
+
+
+def rejected(by: str, reason: str, from_status: str) -> LoanEvent:
+    return "loan.rejected", {"rejected_by": by, "reason": reason, "from_status": from_status}
+
+
+def withdrawn(by: str, reason: str) -> LoanEvent:
+    return "loan.withdrawn", {"withdrawn_by": by, "reason": reason}
+
+
+def disbursed(by: str, transaction_id: str, schedule: Schedule) -> LoanEvent:
+    return "loan.disbursed", {
+        "disbursed_by": by,
+        "transaction_id": transaction_id,
+        "first_repayment_date": schedule.first_repayment_date.isoformat(),
+        "maturity_date": schedule.maturity_date.isoformat(),
+        "upfront_fee": schedule.upfront_fee,
+        "net_disbursed": schedule.net_disbursed,
+        "total_interest": schedule.total_interest,
+        "total_repayable": schedule.total_repayable,
+        "effective_apr": schedule.effective_apr,
+    }
+
+
+def written_off(by: str, reason: str, transaction: Transaction, amount: int) -> LoanEvent:
+    return "loan.written_off", {
+        "written_off_by": by,
+        "reason": reason,
+        "write_off_date": transaction.value_date.isoformat(),
+        "written_off_amount": amount,
+        "transaction_id": transaction.id,
+    }
+
+
+def closing(action: LoanAction | None, state: LoanState, via: str) -> list[LoanEvent]:
+    """``loan.closed`` or ``loan.reopened`` when a replay moved the loan, else nothing."""
+    if action is LoanAction.CLOSE:
+        closed_on = state.closed_date.isoformat() if state.closed_date else None
+        return [("loan.closed", {"closed_date": closed_on, "via": via})]
+    if action is LoanAction.REOPEN:
+        return [("loan.reopened", {"via": via})]
+    return []
+
+
+# ------------------------------------------------------------------ ledger entries
+
+
+def repayment_applied(
+    payment_id: str,
+    txn: Transaction,
+    allocation: Allocation,
+    *,
+    channel: str,
+    recovery: bool,
+    backdated: bool,
+    applied_by: str,
+    relayed_by: str | None,
+) -> LoanEvent:
+    return "loan.repayment_applied", {
+        "payment_id": payment_id,
+        "transaction_id": txn.id,
+        "amount": txn.amount,
+        "value_date": txn.value_date.isoformat(),
+        "channel": channel,
+        "recovery": recovery,
+        "backdated": backdated,
+        "allocation": allocation_payload(allocation),
+        "applied_by": applied_by,
+        "relayed_by": relayed_by,
+    }
+
+
+def repayment_reversed(
+    payment_id: str,
+    reversal: Transaction,
+    target: Transaction,
+    *,
+    reason: str,
+    reversed_by: str,
+    relayed_by: str | None,
+) -> LoanEvent:
+    return "loan.repayment_reversed", {
+        "payment_id": payment_id,
+        "transaction_id": reversal.id,
+        "reversed_transaction_id": target.id,
+        "amount": target.amount,
+        "value_date": target.value_date.isoformat(),
+        "reason": reason,
+        "reversed_by": reversed_by,
+        "relayed_by": relayed_by,
+    }
+
+
+def waived(txn: Transaction, installment_number: int, *, reason: str, by: str) -> LoanEvent:
+    return "loan.waived", {
+        "transaction_id": txn.id,
+        "installment_number": installment_number,
+        "penalty_amount": txn.penalty_amount,
+        "interest_amount": txn.interest_amount,
+        "value_date": txn.value_date.isoformat(),
+        "reason": reason,
+        "waived_by": by,
+    }
+
+
+# ------------------------------------------------------------------ borrower changes
+
+
+def borrower_followed(
+    loan_id: str, moved: bool, *, borrower_id: str, agent_id: str, branch_id: str, full_name: str
+) -> LoanEvent:
+    """``loan.reassigned`` when the agent changed, else ``loan.borrower_updated``; the
+    whole payload (the loan is not re-read)."""
+    return "loan.reassigned" if moved else "loan.borrower_updated", {
+        "loan_id": loan_id,
+        "borrower_id": borrower_id,
+        "agent_id": agent_id,
+        "branch_id": branch_id,
+        "borrower_name": full_name,
+    }
