@@ -129,72 +129,74 @@ async def _broker(
     found.urls[env_name] = running.url
 
 
+async def _database(
+    kind: str,
+    backend: str,
+    env_name: str,
+    port: int,
+    local_url: str,
+    answers: Callable[[str], Awaitable[bool]],
+    start: Callable[[], RunningBackend],
+    embedded: bool,
+    found: Backends,
+    say: Callable[[str], None],
+) -> None:
+    """The configured server; else the embedded substitute, unless --no-embedded."""
+    if url := os.environ.get(env_name):
+        if not await answers(url):
+            raise BackendUnavailable(
+                f"nothing answers at {env_name}={redact_url(url)}",
+                f"start it, or unset {env_name} to use the embedded substitute",
+                backend=backend,
+            )
+        found.urls[env_name] = url
+        found.notes[env_name] = "configured"
+    elif not embedded:
+        raise BackendUnavailable(
+            f"{env_name} is not set and --no-embedded was given",
+            f"set {env_name}, or drop --no-embedded",
+            backend=backend,
+        )
+    else:
+        await _embedded(kind, port, local_url, answers, start, found, env_name, say)
+
+
 async def prepare_backends(opts: UpOptions, found: Backends, say: Callable[[str], None]) -> None:
     """Fills `found` as it goes, so the caller can stop what was started if a later step fails."""
     defaults = Settings()
     logs = opts.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    if mongo_url := os.environ.get("MF_MONGO_URL"):
-        if not await _mongo_answers(mongo_url):
-            raise BackendUnavailable(
-                f"nothing answers at MF_MONGO_URL={redact_url(mongo_url)}",
-                "start it, or unset MF_MONGO_URL to use the embedded substitute",
-                backend="mongo",
-            )
-        found.urls["MF_MONGO_URL"] = mongo_url
-        found.notes["MF_MONGO_URL"] = "configured"
-    elif not opts.embedded:
-        raise BackendUnavailable(
-            "MF_MONGO_URL is not set and --no-embedded was given",
-            "set MF_MONGO_URL, or drop --no-embedded",
-            backend="mongo",
-        )
-    else:
-        await _embedded(
-            "mongo",
-            opts.mongo_port,
-            f"mongodb://127.0.0.1:{opts.mongo_port}/?directConnection=true",
-            _mongo_answers,
-            lambda: backends.start_mongo_substitute(
-                opts.data_dir / "mongo", port=opts.mongo_port, log_file=logs / "mongo.log"
-            ),
-            found,
-            "MF_MONGO_URL",
-            say,
-        )
-
-    if es_url := os.environ.get("MF_ES_URL"):
-        if not await _es_answers(es_url):
-            raise BackendUnavailable(
-                f"nothing answers at MF_ES_URL={redact_url(es_url)}",
-                "start it, or unset MF_ES_URL to use the embedded substitute",
-                backend="elasticsearch",
-            )
-        found.urls["MF_ES_URL"] = es_url
-        found.notes["MF_ES_URL"] = "configured"
-    elif not opts.embedded:
-        raise BackendUnavailable(
-            "MF_ES_URL is not set and --no-embedded was given",
-            "set MF_ES_URL, or drop --no-embedded",
-            backend="elasticsearch",
-        )
-    else:
-        await _embedded(
-            "es",
-            opts.es_port,
-            f"http://127.0.0.1:{opts.es_port}",
-            _es_answers,
-            lambda: backends.start_es_substitute(
-                opts.data_dir / "elasticsearch",
-                port=opts.es_port,
-                log_file=logs / "elasticsearch.log",
-            ),
-            found,
-            "MF_ES_URL",
-            say,
-        )
-
+    await _database(
+        "mongo",
+        "mongo",
+        "MF_MONGO_URL",
+        opts.mongo_port,
+        f"mongodb://127.0.0.1:{opts.mongo_port}/?directConnection=true",
+        _mongo_answers,
+        lambda: backends.start_mongo_substitute(
+            opts.data_dir / "mongo", port=opts.mongo_port, log_file=logs / "mongo.log"
+        ),
+        opts.embedded,
+        found,
+        say,
+    )
+    await _database(
+        "es",
+        "elasticsearch",
+        "MF_ES_URL",
+        opts.es_port,
+        f"http://127.0.0.1:{opts.es_port}",
+        _es_answers,
+        lambda: backends.start_es_substitute(
+            opts.data_dir / "elasticsearch",
+            port=opts.es_port,
+            log_file=logs / "elasticsearch.log",
+        ),
+        opts.embedded,
+        found,
+        say,
+    )
     await _broker(
         "redis",
         "MF_REDIS_URL",

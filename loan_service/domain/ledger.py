@@ -46,7 +46,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from loan_service.domain.products import ProductTerms
-from loan_service.domain.schedule import Schedule, generate_schedule
+from loan_service.domain.schedule import Schedule, ScheduleRow, generate_schedule
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from shared.money import Money
 
@@ -467,6 +467,47 @@ class _Book:
         self.written_off_amount = self.principal_left + interest + charges
 
     # -- result -------------------------------------------------------------------------
+    def _installment(
+        self, i: int, row: ScheduleRow, unpaid: int, status_date: date
+    ) -> InstallmentState:
+        """Installment ``i`` with its status on ``status_date`` (the write-off date, if any)."""
+        due = self.dues[i]
+        row_dpd = 0
+        if unpaid == 0:
+            status = InstallmentStatus.WAIVED if self.i_waived[i] else InstallmentStatus.PAID
+        elif due < status_date:
+            status = InstallmentStatus.OVERDUE
+            row_dpd = (status_date - due).days
+        elif (
+            self.p_paid[i]
+            or self.i_paid[i]
+            or self.f_paid[i]
+            or self.n_paid[i]
+            or self.i_waived[i]
+            or self.n_waived[i]
+        ):
+            status = InstallmentStatus.PARTIAL
+        else:
+            status = InstallmentStatus.PENDING
+        return InstallmentState(
+            number=row.number,
+            due_date=due,
+            principal_due=self.p_due[i],
+            interest_due=self.i_due[i],
+            fee_due=self.f_due[i],
+            penalty_due=self.n_due[i],
+            principal_paid=self.p_paid[i],
+            interest_paid=self.i_paid[i],
+            fee_paid=self.f_paid[i],
+            penalty_paid=self.n_paid[i],
+            interest_waived=self.i_waived[i],
+            penalty_waived=self.n_waived[i],
+            outstanding_principal_after=row.outstanding_principal_after,
+            status=status,
+            paid_date=self.paid_date[i] if unpaid == 0 else None,
+            days_past_due=row_dpd,
+        )
+
     def state(self, schedule: Schedule, as_of: date) -> LoanState:
         status_date = self.written_off_on or as_of
         rows: list[InstallmentState] = []
@@ -479,52 +520,19 @@ class _Book:
         for i, row in enumerate(schedule.rows):
             unpaid = self._row_unpaid(i)
             due = self.dues[i]
-            row_dpd = 0
+            installment = self._installment(i, row, unpaid, status_date)
+            rows.append(installment)
             if unpaid == 0:
-                status = InstallmentStatus.WAIVED if self.i_waived[i] else InstallmentStatus.PAID
                 paid_count += 1
-            elif due < status_date:
-                status = InstallmentStatus.OVERDUE
-                row_dpd = (status_date - due).days
-                dpd = max(dpd, row_dpd)
+            elif installment.status is InstallmentStatus.OVERDUE:
+                dpd = max(dpd, installment.days_past_due)
                 overdue_count += 1
-            elif (
-                self.p_paid[i]
-                or self.i_paid[i]
-                or self.f_paid[i]
-                or self.n_paid[i]
-                or self.i_waived[i]
-                or self.n_waived[i]
-            ):
-                status = InstallmentStatus.PARTIAL
-            else:
-                status = InstallmentStatus.PENDING
             if due <= as_of:
                 # Due today is in arrears (not yet past due) and is also the next due.
                 arrears += unpaid
                 out_interest += self.i_due[i] - self.i_paid[i] - self.i_waived[i]
             if due >= as_of and unpaid and next_date is None:
                 next_date, next_amount = due, unpaid
-            rows.append(
-                InstallmentState(
-                    number=row.number,
-                    due_date=due,
-                    principal_due=self.p_due[i],
-                    interest_due=self.i_due[i],
-                    fee_due=self.f_due[i],
-                    penalty_due=self.n_due[i],
-                    principal_paid=self.p_paid[i],
-                    interest_paid=self.i_paid[i],
-                    fee_paid=self.f_paid[i],
-                    penalty_paid=self.n_paid[i],
-                    interest_waived=self.i_waived[i],
-                    penalty_waived=self.n_waived[i],
-                    outstanding_principal_after=row.outstanding_principal_after,
-                    status=status,
-                    paid_date=self.paid_date[i] if unpaid == 0 else None,
-                    days_past_due=row_dpd,
-                )
-            )
         principal_paid = sum(self.p_paid)
         interest_paid = sum(self.i_paid)
         fees_paid = sum(self.f_paid)
@@ -804,6 +812,73 @@ class RepaymentResult:
         return self.state.closed
 
 
+def _repayment_again(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    existing: Transaction,
+    amount: int,
+    value_date: date,
+    business_date: date,
+) -> RepaymentResult:
+    """The first result for a payment id already applied, if this is the same payment."""
+    payment_id = existing.payment_id
+    if existing.amount != amount or existing.value_date != value_date:
+        raise AlreadyExists(
+            f"payment {payment_id} was already applied to this loan with "
+            f"{_money(terms, existing.amount)} on {existing.value_date.isoformat()}"
+        )
+    reversal = reversal_of(transactions, existing.id)
+    if reversal is not None:
+        raise FailedPrecondition(
+            f"payment {payment_id} was applied and then reversed on "
+            f"{reversal.value_date.isoformat()}; it cannot be applied again"
+        )
+    state = replay(terms, schedule, transactions, max(business_date, existing.value_date))
+    return RepaymentResult(
+        transaction=existing,
+        transactions=tuple(transactions),
+        state=state,
+        allocation=state.allocations.get(existing.id, Allocation()),
+        replayed=True,
+        recovery=existing.type is TransactionType.RECOVERY,
+    )
+
+
+def _repayment_kind(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    amount: int,
+    value_date: date,
+    business_date: date,
+) -> tuple[TransactionType, int]:
+    """REPAYMENT up to the payoff, or after a write-off RECOVERY up to what is unrecovered;
+    with that cap."""
+    written_off = _write_off_txn(transactions)
+    if written_off is not None:
+        if value_date < written_off.value_date:
+            raise InvalidArgument.field(
+                "value_date",
+                f"is before the write-off on {written_off.value_date.isoformat()}; "
+                "payments after a write-off are recoveries",
+            )
+        current = replay(terms, schedule, transactions, business_date)
+        if amount > current.recoverable:
+            raise FailedPrecondition(
+                f"recovery of {_money(terms, amount)} exceeds the unrecovered written-off "
+                f"amount of {_money(terms, current.recoverable)}"
+            )
+        return TransactionType.RECOVERY, current.recoverable
+    quote = quote_payoff(terms, schedule, transactions, value_date)
+    if amount > quote.total:
+        raise FailedPrecondition(
+            f"repayment of {_money(terms, amount)} exceeds the payoff amount of "
+            f"{_money(terms, quote.total)} on {value_date.isoformat()}"
+        )
+    return TransactionType.REPAYMENT, quote.total
+
+
 def apply_repayment(
     terms: ProductTerms,
     schedule: Schedule,
@@ -828,56 +903,17 @@ def apply_repayment(
         raise InvalidArgument.field("payment_id", "is required")
     existing = find_payment(transactions, payment_id)
     if existing is not None:
-        if existing.amount != amount or existing.value_date != value_date:
-            raise AlreadyExists(
-                f"payment {payment_id} was already applied to this loan with "
-                f"{_money(terms, existing.amount)} on {existing.value_date.isoformat()}"
-            )
-        reversal = reversal_of(transactions, existing.id)
-        if reversal is not None:
-            raise FailedPrecondition(
-                f"payment {payment_id} was applied and then reversed on "
-                f"{reversal.value_date.isoformat()}; it cannot be applied again"
-            )
-        state = replay(terms, schedule, transactions, max(business_date, existing.value_date))
-        return RepaymentResult(
-            transaction=existing,
-            transactions=tuple(transactions),
-            state=state,
-            allocation=state.allocations.get(existing.id, Allocation()),
-            replayed=True,
-            recovery=existing.type is TransactionType.RECOVERY,
+        return _repayment_again(
+            terms, schedule, transactions, existing, amount, value_date, business_date
         )
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise InvalidArgument.field("amount", "must be a positive amount")
     _check_value_date(schedule, value_date, business_date)
     _require_disbursed(transactions)
-    written_off = _write_off_txn(transactions)
     sequence = next_sequence(transactions)
-    if written_off is not None:
-        if value_date < written_off.value_date:
-            raise InvalidArgument.field(
-                "value_date",
-                f"is before the write-off on {written_off.value_date.isoformat()}; "
-                "payments after a write-off are recoveries",
-            )
-        current = replay(terms, schedule, transactions, business_date)
-        if amount > current.recoverable:
-            raise FailedPrecondition(
-                f"recovery of {_money(terms, amount)} exceeds the unrecovered written-off "
-                f"amount of {_money(terms, current.recoverable)}"
-            )
-        kind = TransactionType.RECOVERY
-        quote_total = current.recoverable
-    else:
-        quote = quote_payoff(terms, schedule, transactions, value_date)
-        if amount > quote.total:
-            raise FailedPrecondition(
-                f"repayment of {_money(terms, amount)} exceeds the payoff amount of "
-                f"{_money(terms, quote.total)} on {value_date.isoformat()}"
-            )
-        kind = TransactionType.REPAYMENT
-        quote_total = quote.total
+    kind, quote_total = _repayment_kind(
+        terms, schedule, transactions, amount, value_date, business_date
+    )
     txn = Transaction(
         id=_new_id(txn_id, sequence),
         type=kind,

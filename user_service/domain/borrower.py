@@ -457,6 +457,78 @@ def _optional_phone(value: str, field_name: str, region: str | None) -> str:
     return normalize_phone(value, field_name, region) if value.strip() else ""
 
 
+def _identity_documents(
+    c: _Collector, given: Sequence[IdentityDocumentInput], today: date
+) -> list[IdentityDocument]:
+    documents: list[IdentityDocument] = []
+    if len(given) > MAX_IDENTITY_DOCUMENTS:
+        c.violations.append(
+            FieldViolation(
+                "identity_documents", f"at most {MAX_IDENTITY_DOCUMENTS} documents are allowed"
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(given[:MAX_IDENTITY_DOCUMENTS]):
+        doc, bad = check_identity_document(raw, f"identity_documents[{i}]", today)
+        c.violations.extend(bad)
+        if doc is None:
+            continue
+        if doc.key in seen:
+            c.violations.append(
+                FieldViolation(
+                    f"identity_documents[{i}].number",
+                    f"repeats identity_documents[{seen[doc.key]}]",
+                )
+            )
+            continue
+        seen[doc.key] = i
+        documents.append(doc)
+    if not given:
+        c.violations.append(
+            FieldViolation("identity_documents", "at least one identity document is required")
+        )
+    return documents
+
+
+def _employment(c: _Collector, job: EmploymentInput) -> Employment:
+    return Employment(
+        status=c.run(lambda: parse_enum(EmploymentStatus, job.status, "employment.status")),
+        employer_or_business=c.run(
+            lambda: check_text(job.employer_or_business, "employment.employer_or_business"), ""
+        ),
+        occupation=c.run(lambda: check_text(job.occupation, "employment.occupation", 100), ""),
+        monthly_income=c.run(
+            lambda: check_money(job.monthly_income, "employment.monthly_income")
+            if job.monthly_income is not None
+            else None
+        ),
+    )
+
+
+def _emergency_contact(
+    c: _Collector, ec: EmergencyContactInput, region: str | None
+) -> EmergencyContact:
+    contact = EmergencyContact(
+        name=c.run(lambda: check_name(ec.name, "emergency_contact.name", required=False), ""),
+        relationship=c.run(
+            lambda: check_text(ec.relationship, "emergency_contact.relationship", 50), ""
+        ),
+        phone=c.run(
+            lambda: _optional_phone(ec.phone, "emergency_contact.phone", region), ""
+        ),
+    )
+    # Giving any part of a contact makes its name and phone required.
+    if (ec.name.strip() or ec.relationship.strip() or ec.phone.strip()) and not (
+        ec.name.strip() and ec.phone.strip()
+    ):
+        missing = "emergency_contact.name" if not ec.name.strip() else "emergency_contact.phone"
+        if not any(v.field == missing for v in c.violations):
+            c.violations.append(
+                FieldViolation(missing, "is required when an emergency contact is given")
+            )
+    return contact
+
+
 def validate_input(inp: BorrowerInput, *, today: date, phone_region: str | None) -> Profile:
     """Every field rule at once; InvalidArgument lists each bad field by its path."""
     c = _Collector()
@@ -482,66 +554,9 @@ def validate_input(inp: BorrowerInput, *, today: date, phone_region: str | None)
     current = _address(c, inp.current_address, "current_address")
     permanent = _address(c, inp.permanent_address, "permanent_address")
 
-    documents: list[IdentityDocument] = []
-    if len(inp.identity_documents) > MAX_IDENTITY_DOCUMENTS:
-        c.violations.append(
-            FieldViolation(
-                "identity_documents", f"at most {MAX_IDENTITY_DOCUMENTS} documents are allowed"
-            )
-        )
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(inp.identity_documents[:MAX_IDENTITY_DOCUMENTS]):
-        doc, bad = check_identity_document(raw, f"identity_documents[{i}]", today)
-        c.violations.extend(bad)
-        if doc is None:
-            continue
-        if doc.key in seen:
-            c.violations.append(
-                FieldViolation(
-                    f"identity_documents[{i}].number",
-                    f"repeats identity_documents[{seen[doc.key]}]",
-                )
-            )
-            continue
-        seen[doc.key] = i
-        documents.append(doc)
-    if not inp.identity_documents:
-        c.violations.append(
-            FieldViolation("identity_documents", "at least one identity document is required")
-        )
-
-    job = inp.employment
-    employment = Employment(
-        status=c.run(lambda: parse_enum(EmploymentStatus, job.status, "employment.status")),
-        employer_or_business=c.run(
-            lambda: check_text(job.employer_or_business, "employment.employer_or_business"), ""
-        ),
-        occupation=c.run(lambda: check_text(job.occupation, "employment.occupation", 100), ""),
-        monthly_income=c.run(
-            lambda: check_money(job.monthly_income, "employment.monthly_income")
-            if job.monthly_income is not None
-            else None
-        ),
-    )
-
-    ec = inp.emergency_contact
-    contact = EmergencyContact(
-        name=c.run(lambda: check_name(ec.name, "emergency_contact.name", required=False), ""),
-        relationship=c.run(
-            lambda: check_text(ec.relationship, "emergency_contact.relationship", 50), ""
-        ),
-        phone=c.run(
-            lambda: _optional_phone(ec.phone, "emergency_contact.phone", region), ""
-        ),
-    )
-    if (ec.name.strip() or ec.relationship.strip() or ec.phone.strip()) and not (
-        ec.name.strip() and ec.phone.strip()
-    ):
-        missing = "emergency_contact.name" if not ec.name.strip() else "emergency_contact.phone"
-        if not any(v.field == missing for v in c.violations):
-            c.violations.append(
-                FieldViolation(missing, "is required when an emergency contact is given")
-            )
+    documents = _identity_documents(c, inp.identity_documents, today)
+    employment = _employment(c, inp.employment)
+    contact = _emergency_contact(c, inp.emergency_contact, region)
     notes = c.run(lambda: check_text_block(inp.notes, "notes", MAX_NOTES), "")
 
     if c.violations:
