@@ -161,6 +161,21 @@ def bucket_change(
     return BucketChange(before, current, ArrearsEvent.ARREARS_CLEARED)
 
 
+def _due_by(state: LoanState, business_date: date) -> tuple[list[InstallmentState], int, int]:
+    """The overdue installments, their unpaid total, and the interest due and unpaid."""
+    overdue: list[InstallmentState] = []
+    arrears = receivable = 0
+    # Rows are in due-date order; stop at the first one not yet due.
+    for row in state.installments:
+        if row.due_date > business_date:
+            break
+        receivable += row.interest_unpaid
+        if row.status is InstallmentStatus.OVERDUE:
+            overdue.append(row)
+            arrears += row.unpaid
+    return overdue, arrears, receivable
+
+
 def evaluate_loan(
     terms: ProductTerms,
     schedule: Schedule,
@@ -192,21 +207,11 @@ def evaluate_loan(
     state = charged.state
     if state.written_off:
         status = LoanStatus.WRITTEN_OFF
-    elif state.closed:
-        status = LoanStatus.CLOSED
+        overdue: list[InstallmentState] = []
+        arrears = receivable = 0
     else:
-        status = LoanStatus.ACTIVE
-    overdue: list[InstallmentState] = []
-    arrears = receivable = 0
-    if status is not LoanStatus.WRITTEN_OFF:
-        # Rows are in due-date order; stop at the first one not yet due.
-        for row in state.installments:
-            if row.due_date > business_date:
-                break
-            receivable += row.interest_unpaid
-            if row.status is InstallmentStatus.OVERDUE:
-                overdue.append(row)
-                arrears += row.unpaid
+        status = LoanStatus.CLOSED if state.closed else LoanStatus.ACTIVE
+        overdue, arrears, receivable = _due_by(state, business_date)
     # The ledger's DPD: the date minus the due date of the oldest overdue installment.
     dpd = 0 if status is LoanStatus.WRITTEN_OFF else state.days_past_due
     bucket = bucket_for(dpd)
