@@ -5,7 +5,7 @@ date; reporting_service computes every portfolio report from those rows.
 Both sides must agree on what a row means and where the arrears buckets
 start, so both live here, as plain values with no I/O.
 
-Buckets (DESIGN.md section 5, Arrears) by days past due: ``current`` (0),
+Buckets (docs/design.md: Arrears) by days past due: ``current`` (0),
 ``1-30``, ``31-60``, ``61-90``, ``91-180`` and ``>180``. The labels are the
 ones the reporting proto names (``AgingBucket.label``).
 """

@@ -5,7 +5,7 @@ nothing and written-off loans left the book. Every figure is per currency:
 a portfolio in several currencies gets one set of figures per currency,
 sorted by code, and amounts of different currencies are never added.
 
-PARn (portfolio at risk, DESIGN.md section 5) is the outstanding principal
+PARn (portfolio at risk, docs/design.md: Arrears) is the outstanding principal
 of active loans with DPD > n divided by the outstanding principal of all
 active loans, in percent with 2 decimals rounded HALF_EVEN ("0.00" for an
 empty portfolio). PAR1, PAR30 and PAR90 are reported, each with the loans
