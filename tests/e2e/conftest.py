@@ -12,6 +12,7 @@ Each session uses its own database name, so runs never see each other's data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
@@ -159,6 +161,28 @@ class Stack:
             access_token=body["access_token"],
             refresh_token=body["refresh_token"],
         )
+
+
+@contextlib.asynccontextmanager
+async def serve_http(stack: Stack) -> AsyncIterator[str]:
+    """The stack's gateway app (lifespan already running) behind uvicorn on a free port,
+    for clients that need a real HTTP listener (schemathesis, curl); yields its base URL."""
+    config = uvicorn.Config(
+        stack.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    deadline = asyncio.get_running_loop().time() + 10
+    while not server.started:
+        assert not task.done(), "uvicorn stopped while starting"
+        assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def e2e_settings(

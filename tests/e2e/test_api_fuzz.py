@@ -14,7 +14,6 @@ longer, ``MF_FUZZ_SEED`` replays a run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -24,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from elasticsearch import AsyncElasticsearch
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from tests.e2e.conftest import SERVICES, Login, Stack, open_stack
+from tests.e2e.conftest import SERVICES, Login, Stack, open_stack, serve_http
 from tests.e2e.loan_support import clients, make_borrower
 from tests.e2e.payment_support import loan_for, portfolio, post
 
@@ -64,27 +62,6 @@ class Served:
     base_url: str
     admin: Login
     agent: Login
-
-
-@contextlib.asynccontextmanager
-async def serve_http(stack: Stack) -> AsyncIterator[str]:
-    """The stack's gateway app (lifespan already running) behind uvicorn on a free port."""
-    config = uvicorn.Config(
-        stack.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    deadline = asyncio.get_running_loop().time() + 10
-    while not server.started:
-        assert not task.done(), "uvicorn stopped while starting"
-        assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def seed(stack: Stack, admin: Login) -> Login:

@@ -10,22 +10,16 @@ document and phone numbers and product code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import secrets
 import shutil
-import socket
-import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from api_gateway.app import create_app
-from tests.e2e.conftest import Login, Stack
+from tests.e2e.conftest import Login, Stack, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -63,30 +57,6 @@ def test_docs_show_the_scripts_verbatim() -> None:
         )
 
 
-@contextlib.asynccontextmanager
-async def listening(app: object) -> AsyncIterator[str]:
-    """Serves ``app`` with uvicorn on a free loopback port; yields the API's base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")  # type: ignore[arg-type]
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert not task.done(), "uvicorn stopped before it started"
-            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-            await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 def _digits(n: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(n))
 
@@ -114,8 +84,8 @@ async def test_walkthroughs_run_against_a_listening_gateway(
         f"set -euo pipefail\n{sourced}\n"
         'printf "RESULT %s %s %s %s\\n" "$BORROWER" "$LOAN" "$PAY" "$PRODUCT"\n'
     )
-    async with listening(create_app(stack.settings)) as api:
-        env["API"] = api
+    async with serve_http(stack) as base_url:
+        env["API"] = f"{base_url}/api/v1"
         proc = await asyncio.create_subprocess_exec(
             "bash",
             "-c",
