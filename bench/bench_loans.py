@@ -192,7 +192,7 @@ async def run_payments(
                     payment_id=uuid.uuid4().hex,
                     amount=common_pb2.Money(amount_minor=1_000, currency="USD"),
                     value_date=TODAY.isoformat(),
-                    channel="CASH",
+                    channel=common_pb2.CASH,
                 ),
                 metadata=metadata,
             )

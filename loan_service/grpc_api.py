@@ -47,7 +47,7 @@ from shared.identity import current_caller
 from shared.money import from_proto, to_proto
 from shared.paging import Page, page_of
 from shared.protos import page_info, page_request
-from shared.validation import parse_date
+from shared.validation import parse_date, proto_enum_name
 
 LOAN_SERVICE = loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
 PRODUCT_SERVICE = loan_pb2.DESCRIPTOR.services_by_name["LoanProductService"].full_name
@@ -371,13 +371,15 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             raise InvalidArgument.field("loan_id", "is required")
         if not request.value_date.strip():
             raise InvalidArgument.field("value_date", "is required")
+        if not request.channel:
+            raise InvalidArgument.field("channel", "is required")
         done = await self._loans.apply_repayment(
             current_caller(),
             request.loan_id,
             payment_id=request.payment_id,
             amount=from_proto(request.amount, field="amount"),
             value_date=parse_date(request.value_date, "value_date"),
-            channel=request.channel,
+            channel=proto_enum_name(common_pb2.Channel, request.channel, "channel"),
             on_behalf_of=request.on_behalf_of,
         )
         c = done.view.loan.currency

@@ -10,6 +10,7 @@ from typing import Any
 
 from grpc import aio
 
+from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
 from payment_service.adapters.payment_repository import DEFAULT_SORT, SORTABLE, PaymentFilter
@@ -47,10 +48,10 @@ ACCESS: dict[str, Access] = access_table(
 
 Ctx = aio.ServicerContext[Any, Any]
 
-CHANNEL_PROTO: dict[Channel, payment_pb2.Channel] = {
-    Channel.CASH: payment_pb2.CASH,
-    Channel.MOBILE_MONEY: payment_pb2.MOBILE_MONEY,
-    Channel.BANK_TRANSFER: payment_pb2.BANK_TRANSFER,
+CHANNEL_PROTO: dict[Channel, common_pb2.Channel] = {
+    Channel.CASH: common_pb2.CASH,
+    Channel.MOBILE_MONEY: common_pb2.MOBILE_MONEY,
+    Channel.BANK_TRANSFER: common_pb2.BANK_TRANSFER,
 }
 STATUS_PROTO: dict[PaymentStatus, payment_pb2.PaymentStatus] = {
     PaymentStatus.PENDING: payment_pb2.PENDING,
@@ -128,7 +129,7 @@ def _optional_date(value: str, field: str) -> date | None:
 
 
 def _channel_name(value: int, field: str = "channel") -> str:
-    return proto_enum_name(payment_pb2.Channel, value, field)
+    return proto_enum_name(common_pb2.Channel, value, field)
 
 
 def sheet_proto(sheet: CollectionSheet) -> payment_pb2.GetCollectionSheetResponse:

@@ -17,7 +17,7 @@ from shared.money import CURRENCY_EXPONENTS
 def channel_name(value: int) -> ps.ChannelName | None:
     if not value:
         return None
-    return ps.ChannelName(payment_pb2.Channel.Name(value))
+    return ps.ChannelName(common_pb2.Channel.Name(value))
 
 
 def status_name(value: int) -> ps.PaymentStatusName | None:

@@ -44,11 +44,11 @@ AgentParam = Annotated[
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
-_CHANNELS: dict[ps.ChannelName | None, payment_pb2.Channel] = {
-    None: payment_pb2.CHANNEL_UNSPECIFIED,
-    ps.ChannelName.CASH: payment_pb2.CASH,
-    ps.ChannelName.MOBILE_MONEY: payment_pb2.MOBILE_MONEY,
-    ps.ChannelName.BANK_TRANSFER: payment_pb2.BANK_TRANSFER,
+_CHANNELS: dict[ps.ChannelName | None, common_pb2.Channel] = {
+    None: common_pb2.CHANNEL_UNSPECIFIED,
+    ps.ChannelName.CASH: common_pb2.CASH,
+    ps.ChannelName.MOBILE_MONEY: common_pb2.MOBILE_MONEY,
+    ps.ChannelName.BANK_TRANSFER: common_pb2.BANK_TRANSFER,
 }
 _STATUSES: dict[ps.PaymentStatusName | None, payment_pb2.PaymentStatus] = {
     None: payment_pb2.PAYMENT_STATUS_UNSPECIFIED,

@@ -104,7 +104,7 @@ class LoanClient:
             payment_id=payment.id,
             amount=to_proto(payment.amount),
             value_date=payment.value_date.isoformat(),
-            channel=payment.channel.value,
+            channel=payment.channel.value,  # the enum value's name
             # Recorded as the actor when the recovery loop calls as this service.
             on_behalf_of=payment.posted_by,
         )

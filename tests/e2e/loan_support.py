@@ -174,7 +174,7 @@ async def pay(
             payment_id=payment_id or f"PAY-{uuid.uuid4().hex[:12]}",
             amount=usd(amount),
             value_date=on.isoformat(),
-            channel="CASH",
+            channel=common_pb2.CASH,
         ),
         metadata=md(who),
     )

@@ -332,6 +332,7 @@ async def test_repayment_field_and_date_rules(
                 payment_id="p-kes",
                 amount=common_pb2.Money(amount_minor=1_000, currency="KES"),
                 value_date=TODAY.isoformat(),
+                channel=common_pb2.CASH,
             ),
             metadata=md(agent),
         ),
@@ -347,6 +348,23 @@ async def test_repayment_field_and_date_rules(
         "value_date",
     )
     await refused(pay(c, agent, loan.id, 0, TODAY), grpc.StatusCode.INVALID_ARGUMENT, "amount")
+    # The channel is the shared enum: left unset, or a number the enum does not know (protobuf
+    # keeps those), it is refused naming the field; nothing free-text like "BITCOIN" gets in.
+    for channel in (common_pb2.CHANNEL_UNSPECIFIED, 99):
+        await refused(
+            c.loans.ApplyRepayment(
+                loan_pb2.ApplyRepaymentRequest(
+                    loan_id=loan.id,
+                    payment_id=f"p-channel-{channel}",
+                    amount=usd(5),
+                    value_date=TODAY.isoformat(),
+                    channel=channel,  # type: ignore[arg-type]
+                ),
+                metadata=md(agent),
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "channel",
+        )
     await refused(pay(c, agent, "nope", 10, TODAY), grpc.StatusCode.NOT_FOUND)
 
 

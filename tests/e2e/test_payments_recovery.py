@@ -257,7 +257,7 @@ async def test_killed_mid_flow_the_payment_settles_exactly_once(
                                 idempotency_key=key,
                                 loan_id=loan.id,
                                 amount=common_pb2.Money(amount_minor=amount, currency="USD"),
-                                channel=payment_pb2.CASH,
+                                channel=common_pb2.CASH,
                             ),
                             metadata=md(p.agent),
                             timeout=30,
@@ -362,7 +362,7 @@ async def test_on_behalf_of_is_ignored_for_staff_callers(
                 payment_id=f"PAY-{uuid.uuid4().hex[:12]}",
                 amount=common_pb2.Money(amount_minor=1_000, currency="USD"),
                 value_date=loan.disbursement_date,
-                channel="CASH",
+                channel=common_pb2.CASH,
                 on_behalf_of=on_behalf_of,
             )
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#microfinance/common/v1/common.proto\x12\x16microfinance.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"F\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08order_by\x18\x03 \x01(\t\"7\n\x08PageInfo\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\x12\x12\n\ntotal_size\x18\x02 \x01(\x03\"\x8f\x01\n\x05\x41udit\x12\x12\n\ncreated_by\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x03 \x01(\t\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\tDateRange\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44MIN\x10\x01\x12\t\n\x05\x41GENT\x10\x02\x12\x0b\n\x07SERVICE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#microfinance/common/v1/common.proto\x12\x16microfinance.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x05Money\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"F\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08order_by\x18\x03 \x01(\t\"7\n\x08PageInfo\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\x12\x12\n\ntotal_size\x18\x02 \x01(\x03\"\x8f\x01\n\x05\x41udit\x12\x12\n\ncreated_by\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x03 \x01(\t\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\tDateRange\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44MIN\x10\x01\x12\t\n\x05\x41GENT\x10\x02\x12\x0b\n\x07SERVICE\x10\x03*Q\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x08\n\x04\x43\x41SH\x10\x01\x12\x10\n\x0cMOBILE_MONEY\x10\x02\x12\x11\n\rBANK_TRANSFER\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROLE']._serialized_start=469
   _globals['_ROLE']._serialized_end=532
+  _globals['_CHANNEL']._serialized_start=534
+  _globals['_CHANNEL']._serialized_end=615
   _globals['_MONEY']._serialized_start=96
   _globals['_MONEY']._serialized_end=143
   _globals['_PAGEREQUEST']._serialized_start=145

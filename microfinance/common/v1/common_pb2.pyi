@@ -15,10 +15,21 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ADMIN: _ClassVar[Role]
     AGENT: _ClassVar[Role]
     SERVICE: _ClassVar[Role]
+
+class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
+    CASH: _ClassVar[Channel]
+    MOBILE_MONEY: _ClassVar[Channel]
+    BANK_TRANSFER: _ClassVar[Channel]
 ROLE_UNSPECIFIED: Role
 ADMIN: Role
 AGENT: Role
 SERVICE: Role
+CHANNEL_UNSPECIFIED: Channel
+CASH: Channel
+MOBILE_MONEY: Channel
+BANK_TRANSFER: Channel
 
 class Money(_message.Message):
     __slots__ = ("amount_minor", "currency")

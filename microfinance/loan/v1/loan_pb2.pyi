@@ -813,9 +813,9 @@ class ApplyRepaymentRequest(_message.Message):
     payment_id: str
     amount: _common_pb2.Money
     value_date: str
-    channel: str
+    channel: _common_pb2.Channel
     on_behalf_of: str
-    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
 
 class ApplyRepaymentResponse(_message.Message):
     __slots__ = ("transaction", "allocation", "loan", "closed", "replayed", "recovery")

@@ -12,13 +12,6 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
-    CASH: _ClassVar[Channel]
-    MOBILE_MONEY: _ClassVar[Channel]
-    BANK_TRANSFER: _ClassVar[Channel]
-
 class PaymentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PAYMENT_STATUS_UNSPECIFIED: _ClassVar[PaymentStatus]
@@ -32,10 +25,6 @@ class ReceiptFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECEIPT_FORMAT_UNSPECIFIED: _ClassVar[ReceiptFormat]
     HTML: _ClassVar[ReceiptFormat]
     PDF: _ClassVar[ReceiptFormat]
-CHANNEL_UNSPECIFIED: Channel
-CASH: Channel
-MOBILE_MONEY: Channel
-BANK_TRANSFER: Channel
 PAYMENT_STATUS_UNSPECIFIED: PaymentStatus
 PENDING: PaymentStatus
 POSTED: PaymentStatus
@@ -96,7 +85,7 @@ class Payment(_message.Message):
     branch_id: str
     amount: _common_pb2.Money
     value_date: str
-    channel: Channel
+    channel: _common_pb2.Channel
     external_reference: str
     note: str
     status: PaymentStatus
@@ -111,7 +100,7 @@ class Payment(_message.Message):
     posted_at: _timestamp_pb2.Timestamp
     audit: _common_pb2.Audit
     version: int
-    def __init__(self, id: _Optional[str] = ..., receipt_number: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., loan_id: _Optional[str] = ..., loan_number: _Optional[str] = ..., borrower_id: _Optional[str] = ..., borrower_name: _Optional[str] = ..., agent_id: _Optional[str] = ..., branch_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., external_reference: _Optional[str] = ..., note: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., allocation: _Optional[_Union[_loan_pb2.Allocation, _Mapping]] = ..., loan_transaction_id: _Optional[str] = ..., recovery: _Optional[bool] = ..., loan_closed: _Optional[bool] = ..., rejection_reason: _Optional[str] = ..., rejection_code: _Optional[str] = ..., reversal: _Optional[_Union[Reversal, _Mapping]] = ..., posted_by: _Optional[str] = ..., posted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., audit: _Optional[_Union[_common_pb2.Audit, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., receipt_number: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., loan_id: _Optional[str] = ..., loan_number: _Optional[str] = ..., borrower_id: _Optional[str] = ..., borrower_name: _Optional[str] = ..., agent_id: _Optional[str] = ..., branch_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., external_reference: _Optional[str] = ..., note: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., allocation: _Optional[_Union[_loan_pb2.Allocation, _Mapping]] = ..., loan_transaction_id: _Optional[str] = ..., recovery: _Optional[bool] = ..., loan_closed: _Optional[bool] = ..., rejection_reason: _Optional[str] = ..., rejection_code: _Optional[str] = ..., reversal: _Optional[_Union[Reversal, _Mapping]] = ..., posted_by: _Optional[str] = ..., posted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., audit: _Optional[_Union[_common_pb2.Audit, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class PostPaymentRequest(_message.Message):
     __slots__ = ("idempotency_key", "loan_id", "amount", "value_date", "channel", "external_reference", "note")
@@ -126,10 +115,10 @@ class PostPaymentRequest(_message.Message):
     loan_id: str
     amount: _common_pb2.Money
     value_date: str
-    channel: Channel
+    channel: _common_pb2.Channel
     external_reference: str
     note: str
-    def __init__(self, idempotency_key: _Optional[str] = ..., loan_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., external_reference: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    def __init__(self, idempotency_key: _Optional[str] = ..., loan_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., external_reference: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class PostPaymentResponse(_message.Message):
     __slots__ = ("payment", "replayed")
@@ -163,11 +152,11 @@ class ListPaymentsRequest(_message.Message):
     loan_id: str
     borrower_id: str
     agent_id: str
-    channel: Channel
+    channel: _common_pb2.Channel
     status: PaymentStatus
     value_date: _common_pb2.DateRange
     page: _common_pb2.PageRequest
-    def __init__(self, loan_id: _Optional[str] = ..., borrower_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., value_date: _Optional[_Union[_common_pb2.DateRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, loan_id: _Optional[str] = ..., borrower_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., value_date: _Optional[_Union[_common_pb2.DateRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
 
 class ListPaymentsResponse(_message.Message):
     __slots__ = ("payments", "page")
@@ -279,13 +268,13 @@ class ChannelTotal(_message.Message):
     REVERSED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     REVERSED_COUNT_FIELD_NUMBER: _ClassVar[int]
     NET_AMOUNT_FIELD_NUMBER: _ClassVar[int]
-    channel: Channel
+    channel: _common_pb2.Channel
     posted_amount: _common_pb2.Money
     posted_count: int
     reversed_amount: _common_pb2.Money
     reversed_count: int
     net_amount: _common_pb2.Money
-    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., posted_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., posted_count: _Optional[int] = ..., reversed_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., reversed_count: _Optional[int] = ..., net_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., posted_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., posted_count: _Optional[int] = ..., reversed_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., reversed_count: _Optional[int] = ..., net_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class GetCashSummaryRequest(_message.Message):
     __slots__ = ("agent_id", "date")
