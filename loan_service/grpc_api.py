@@ -36,9 +36,9 @@ from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from shared.errors import InvalidArgument
 from shared.grpc.access import (
     ADMIN_ONLY,
-    ADMIN_OR_SERVICE,
     ANY_STAFF,
     ANY_STAFF_OR_SERVICE,
+    SERVICE_ONLY,
     Access,
     access_table,
     merge_tables,
@@ -80,14 +80,17 @@ ACCESS: dict[str, Access] = merge_tables(
                 "ListTransactions": ANY_STAFF_OR_SERVICE,
                 "GetPayoffQuote": ANY_STAFF,
                 "GetLoansDue": ANY_STAFF,
-                "ApplyRepayment": ANY_STAFF_OR_SERVICE,
                 "ApproveLoan": ADMIN_ONLY,
                 "RejectLoan": ADMIN_ONLY,
                 "DisburseLoan": ADMIN_ONLY,
                 "WriteOffLoan": ADMIN_ONLY,
                 "WaiveCharges": ADMIN_ONLY,
-                "ReverseRepayment": ADMIN_OR_SERVICE,
                 "RunEndOfDay": ADMIN_ONLY,
+                # payment_service only (its own token, naming the person in on_behalf_of):
+                # a repayment booked any other way would have no payment record, receipt or
+                # cash-summary line, and a reversal no reversal record.
+                "ApplyRepayment": SERVICE_ONLY,
+                "ReverseRepayment": SERVICE_ONLY,
             },
         ),
     ]

@@ -98,10 +98,14 @@ def sees_everything(caller: Caller) -> bool:
 
 def _actor(caller: Caller, on_behalf_of: str) -> str:
     """Who a ledger entry is recorded for: a SERVICE relaying a staff member's
-    request (payment_service's recovery loop) names that person; staff are
-    always themselves, whatever they name."""
+    request (payment_service) must name that person, so every movement of money
+    has one; staff are always themselves, whatever they name."""
     person = _text(on_behalf_of, "on_behalf_of", MAX_PAYMENT_ID)
-    return (person or caller.subject) if caller.is_service else caller.subject
+    if not caller.is_service:
+        return caller.subject
+    if not person:
+        raise InvalidArgument.field("on_behalf_of", "is required: the staff member it is for")
+    return person
 
 
 def _text(value: str, field_name: str, max_length: int) -> str:

@@ -60,9 +60,10 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
 
     infra.closers.append(close_channels)
     checkpoint = test_checkpoint(settings) or no_checkpoint
+    identity = service_identity(infra)
     payments = PaymentService(
         PaymentRepository(infra.db),
-        LoanClient(loan_channel),
+        LoanClient(loan_channel, identity),
         UserClient(user_channel),
         infra.in_transaction,
         infra.outbox,
@@ -80,7 +81,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     )
     recovery = RecoveryLoop(
         payments,
-        service_identity(infra),
+        identity,
         interval_seconds=settings.payment_recovery_interval_seconds,
         batch=settings.payment_recovery_batch,
     )

@@ -313,20 +313,25 @@ class PaymentService:
             raise refusal_error(payment.rejection_code, payment.rejection_reason, payment.id)
         return PostResult(payment, replayed)
 
-    async def _check_scope(self, payment: Payment) -> Refused | Unsettled | None:
-        """For the recovery loop: an agent's payment goes only to that agent's loan.
+    async def _check_scope(
+        self, payment: Payment, *, as_service: bool
+    ) -> Refused | Unsettled | None:
+        """An agent's payment goes only to that agent's loan.
 
-        The loan service checked scope itself if the agent's own call reached
-        it; a payment left PENDING may never have got that far, so the loop
-        (which calls as the service, unscoped) checks before applying. If the
-        borrower has been reassigned since, the loan may already hold the
-        payment from the agent's own call: then it was in scope when applied.
+        The loan service takes repayments from this service alone, unscoped, so
+        the check is here. On the agent's own request the loan is read with the
+        agent's token (the loan service scopes it: NOT_FOUND if not theirs). The
+        recovery loop reads it as the service: if the borrower has been
+        reassigned since, the loan may already hold the payment from the agent's
+        own request, checked then.
         """
         owner = await self._loans.owner(payment.loan_id)
         if isinstance(owner, Refused | Unsettled):
             return owner
         if owner.agent_id == payment.posted_by:
             return None
+        if not as_service:
+            return Refused("NOT_FOUND", f"loan {payment.loan_id} not found")
         held = await self._loans.holds_payment(payment.loan_id, payment.id)
         if isinstance(held, Unsettled):
             return held
@@ -342,8 +347,8 @@ class PaymentService:
     async def _drive(self, payment: Payment, *, actor: str, as_service: bool) -> Payment:
         """Ask the loan service once and record what it said."""
         outcome: ApplyOutcome | None = None
-        if as_service and payment.poster_role is PosterRole.AGENT:
-            outcome = await self._check_scope(payment)
+        if payment.poster_role is PosterRole.AGENT:
+            outcome = await self._check_scope(payment, as_service=as_service)
         if outcome is None:
             outcome = await self._loans.apply(payment)
         if not as_service:

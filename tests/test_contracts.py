@@ -265,7 +265,7 @@ def test_every_rpc_is_commented_with_roles_and_errors() -> None:
             if line.strip().startswith("rpc "):
                 comment = lines[i - 1].strip()
                 assert comment.startswith("//"), f"{svc}: {line.strip()} has no comment"
-                assert re.search(r"\b(ADMIN|AGENT|any)\b", comment), comment
+                assert re.search(r"\b(ADMIN|AGENT|SERVICE|any)\b", comment), comment
                 assert "Errors:" in comment, comment
 
 

@@ -1,9 +1,12 @@
 """The loan service, as payment_service needs it, over gRPC.
 
-Calls carry whoever is in ``caller_var``: the staff member for a request, or
-this service's own SERVICE identity inside the recovery loop. Either way they
-name the staff member (``on_behalf_of``) so the loan records the poster, not
-this service, as the transaction's actor. Answers are
+Reads carry whoever is in ``caller_var``: the staff member for a request (so
+the loan service scopes an agent to their own loans), or this service's own
+SERVICE identity inside the recovery loop. ApplyRepayment and ReverseRepayment
+always go with this service's own token (the loan service takes them from no
+one else: money moves only with a payment record) and name the staff member
+(``on_behalf_of``) so the loan records the poster, not this service, as the
+transaction's actor. Answers are
 classified here, once: an applied repayment, a refusal for good (the loan
 said no), or nothing settled (unreachable, timed out, conflict retries used
 up, an unexpected failure), which leaves the payment PENDING.
@@ -35,6 +38,7 @@ from payment_service.domain.payment import (
 )
 from shared.grpc.status import from_rpc_error
 from shared.money import Money, to_proto
+from shared.service_identity import ServiceIdentity
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +99,16 @@ ReverseOutcome = ReversedOnLoan | Refused | Unsettled
 
 
 class LoanClient:
-    def __init__(self, channel: aio.Channel) -> None:
+    def __init__(self, channel: aio.Channel, identity: ServiceIdentity) -> None:
         self._stub = loan_pb2_grpc.LoanServiceStub(channel)
+        self._identity = identity
+
+    async def _as_service(self) -> tuple[tuple[str, str], ...] | Unsettled:
+        try:
+            token = await self._identity.token()
+        except grpc.RpcError as exc:  # auth_service down: try again later
+            return Unsettled(f"no service token: {_code(exc)}: {_details(exc)}")
+        return (("authorization", f"Bearer {token}"),)
 
     async def apply(self, payment: Payment) -> ApplyOutcome:
         request = loan_pb2.ApplyRepaymentRequest(
@@ -108,9 +120,12 @@ class LoanClient:
             # Recorded as the actor when the recovery loop calls as this service.
             on_behalf_of=payment.posted_by,
         )
+        metadata = await self._as_service()
+        if isinstance(metadata, Unsettled):
+            return metadata
         for attempt in range(1, ABORTED_RETRIES + 1):
             try:
-                reply = await self._stub.ApplyRepayment(request)
+                reply = await self._stub.ApplyRepayment(request, metadata=metadata)
             except grpc.RpcError as exc:
                 code = _code(exc)
                 if code == "ABORTED" and attempt < ABORTED_RETRIES:
@@ -169,9 +184,12 @@ class LoanClient:
             loan_id=payment.loan_id,
             on_behalf_of=requested_by,
         )
+        metadata = await self._as_service()
+        if isinstance(metadata, Unsettled):
+            return metadata
         for attempt in range(1, ABORTED_RETRIES + 1):
             try:
-                reply = await self._stub.ReverseRepayment(request)
+                reply = await self._stub.ReverseRepayment(request, metadata=metadata)
             except grpc.RpcError as exc:
                 code = _code(exc)
                 if code == "ABORTED" and attempt < ABORTED_RETRIES:

@@ -28,7 +28,9 @@ AGENT_ONLY = Access(frozenset({Role.AGENT}))
 SELF_SERVICE = Access(STAFF_ROLES, allowed_before_password_change=True)
 # Staff, and services doing background work for themselves (recovery loops, end of day).
 ANY_STAFF_OR_SERVICE = Access(STAFF_ROLES | {Role.SERVICE})
-ADMIN_OR_SERVICE = Access(frozenset({Role.ADMIN, Role.SERVICE}))
+# Calls no person may make directly: money enters or leaves a loan only through payment_service,
+# which keeps the payment record, the receipt and the cash summary that go with it.
+SERVICE_ONLY = Access(frozenset({Role.SERVICE}))
 
 # Health and reflection must answer load balancers and tooling without a token.
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

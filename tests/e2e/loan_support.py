@@ -18,6 +18,7 @@ import grpc
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
+from shared.runtime import service_identity
 from tests.e2e.conftest import Login, Stack
 
 
@@ -34,11 +35,15 @@ class Clients:
     loans: loan_pb2_grpc.LoanServiceStub
     products: loan_pb2_grpc.LoanProductServiceStub
     borrowers: user_pb2_grpc.BorrowerServiceStub
+    # payment_service's own SERVICE token: the only caller ApplyRepayment and
+    # ReverseRepayment accept.
+    service: tuple[tuple[str, str], ...]
 
 
 @asynccontextmanager
 async def clients(stack: Stack) -> AsyncIterator[Clients]:
     """Direct gRPC stubs to loan_service and user_service (no gateway)."""
+    token = await service_identity(stack.infra["payment"]).token()
     async with (
         grpc.aio.insecure_channel(stack.hosts["loan"].address) as loan_channel,
         grpc.aio.insecure_channel(stack.hosts["user"].address) as user_channel,
@@ -47,6 +52,7 @@ async def clients(stack: Stack) -> AsyncIterator[Clients]:
             loans=loan_pb2_grpc.LoanServiceStub(loan_channel),
             products=loan_pb2_grpc.LoanProductServiceStub(loan_channel),
             borrowers=user_pb2_grpc.BorrowerServiceStub(user_channel),
+            service=(("authorization", f"Bearer {token}"),),
         )
 
 
@@ -168,6 +174,7 @@ async def pay(
     on: date,
     payment_id: str | None = None,
 ) -> loan_pb2.ApplyRepaymentResponse:
+    """A repayment as payment_service applies it: its SERVICE token, for ``who``."""
     reply: loan_pb2.ApplyRepaymentResponse = await c.loans.ApplyRepayment(
         loan_pb2.ApplyRepaymentRequest(
             loan_id=loan_id,
@@ -175,7 +182,21 @@ async def pay(
             amount=usd(amount),
             value_date=on.isoformat(),
             channel=common_pb2.CASH,
+            on_behalf_of=who.staff_id,
         ),
-        metadata=md(who),
+        metadata=c.service,
+    )
+    return reply
+
+
+async def reverse(
+    c: Clients, who: Login, payment_id: str, reason: str, loan_id: str = ""
+) -> loan_pb2.ReverseRepaymentResponse:
+    """A reversal as payment_service completes it: its SERVICE token, for the admin ``who``."""
+    reply: loan_pb2.ReverseRepaymentResponse = await c.loans.ReverseRepayment(
+        loan_pb2.ReverseRepaymentRequest(
+            payment_id=payment_id, reason=reason, loan_id=loan_id, on_behalf_of=who.staff_id
+        ),
+        metadata=c.service,
     )
     return reply

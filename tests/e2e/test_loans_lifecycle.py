@@ -445,7 +445,6 @@ async def test_agents_reach_only_their_borrowers_loans_over_grpc(
         c.loans.ListTransactions(lp.ListTransactionsRequest(loan_id=loan.id), metadata=stranger),
         c.loans.GetPayoffQuote(lp.GetPayoffQuoteRequest(loan_id=loan.id), metadata=stranger),
         c.loans.WithdrawLoan(lp.WithdrawLoanRequest(id=loan.id, reason="x"), metadata=stranger),
-        pay(c, other_agent, loan.id, 1_000, TODAY),
     ):
         await refused(call, grpc.StatusCode.NOT_FOUND, "not found")
     # Lists: the other agent sees none of it, even when asking by agent or borrower.

@@ -347,28 +347,3 @@ async def _is(value: Any, expected: str) -> bool:
 
 async def _applied(c: Any, admin: Login, loan_id: str, payment_id: str) -> bool:
     return bool(repayments(await loan_transactions(c, admin, loan_id), payment_id))
-
-
-async def test_on_behalf_of_is_ignored_for_staff_callers(
-    stack: Stack, admin: Login
-) -> None:
-    async with clients(stack) as c:
-        p = await portfolio(stack, c, admin)
-        loan = await loan_for(c, p, days_ago=7)
-
-        def request(on_behalf_of: str) -> loan_pb2.ApplyRepaymentRequest:
-            return loan_pb2.ApplyRepaymentRequest(
-                loan_id=loan.id,
-                payment_id=f"PAY-{uuid.uuid4().hex[:12]}",
-                amount=common_pb2.Money(amount_minor=1_000, currency="USD"),
-                value_date=loan.disbursement_date,
-                channel=common_pb2.CASH,
-                on_behalf_of=on_behalf_of,
-            )
-
-        # Staff are recorded as themselves, whoever they name.
-        named = await c.loans.ApplyRepayment(request(admin.staff_id), metadata=md(p.agent))
-        assert named.transaction.actor == p.agent.staff_id
-        own = await c.loans.ApplyRepayment(request(p.agent.staff_id), metadata=md(p.agent))
-        assert own.transaction.actor == p.agent.staff_id
-        assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 2_000

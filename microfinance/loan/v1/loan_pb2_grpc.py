@@ -560,14 +560,14 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApplyRepayment(self, request, context):
-        """ADMIN, AGENT (own; called by payment_service), SERVICE (payment_service re-driving a pending payment, on_behalf_of the poster). Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency), NOT_FOUND, ALREADY_EXISTS (payment_id already applied with another amount or date, or to another loan), FAILED_PRECONDITION (state, over payoff: the message states the payoff amount), ABORTED.
+        """SERVICE only (payment_service, on_behalf_of the poster; it checks an agent's scope first): money enters a loan only with a payment record and receipt. Staff tokens are PERMISSION_DENIED. Allocates a repayment, idempotent on payment_id. Errors: INVALID_ARGUMENT (date, currency, channel, on_behalf_of missing), NOT_FOUND, ALREADY_EXISTS (payment_id already applied with another amount or date, or to another loan), FAILED_PRECONDITION (state, over payoff: the message states the payoff amount), ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReverseRepayment(self, request, context):
-        """ADMIN (called by payment_service), SERVICE (payment_service completing a requested reversal, on_behalf_of the admin). Replays without the repayment; idempotent on payment_id. Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ABORTED.
+        """SERVICE only (payment_service completing an admin's ReversePayment, on_behalf_of the admin): the reversal is recorded there first. Staff tokens are PERMISSION_DENIED. Replays without the repayment; idempotent on payment_id. Errors: INVALID_ARGUMENT (on_behalf_of missing), NOT_FOUND, FAILED_PRECONDITION, ABORTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
