@@ -14,7 +14,14 @@ from auth_service.service import AuthService, TokenPair
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.common.v1 import common_pb2
 from shared.errors import InvalidArgument
-from shared.grpc.access import ADMIN_ONLY, PUBLIC, SELF_SERVICE, Access, access_table
+from shared.grpc.access import (
+    ADMIN_ONLY,
+    PUBLIC,
+    SELF_SERVICE,
+    SERVICE_ONLY,
+    Access,
+    access_table,
+)
 from shared.identity import current_caller
 from shared.tokens import TokenVerifier
 
@@ -29,10 +36,14 @@ ACCESS: dict[str, Access] = access_table(
         "GetPublicKeys": PUBLIC,
         "Logout": SELF_SERVICE,
         "ChangePassword": SELF_SERVICE,
-        "CreateCredential": ADMIN_ONLY,
-        "UpdateCredential": ADMIN_ONLY,
-        "SetCredentialActive": ADMIN_ONLY,
-        "ResetPassword": ADMIN_ONLY,
+        # user_service only, with its own token, after its own admin check: the staff record
+        # (and its audit) is the only way to a login. An admin calling these directly
+        # could make a login nobody can see in the staff list, change a role behind the
+        # record's back, or let a deactivated member log in again.
+        "CreateCredential": SERVICE_ONLY,
+        "UpdateCredential": SERVICE_ONLY,
+        "SetCredentialActive": SERVICE_ONLY,
+        "ResetPassword": SERVICE_ONLY,
         "UnlockCredential": ADMIN_ONLY,
         "RotateKeys": ADMIN_ONLY,
         # Proves itself with the shared secret instead of a token.

@@ -8,7 +8,7 @@ from grpc import aio
 
 from microfinance.user.v1 import user_pb2_grpc
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
 from shared.search import SearchUnavailable, create_es_client
 from user_service.adapters.auth_client import GrpcCredentials
 from user_service.adapters.borrower_cache import BorrowerCache
@@ -36,7 +36,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     settings = infra.settings
     staff = StaffService(
         StaffRepository(infra.db),
-        GrpcCredentials(infra.auth_channel()),
+        GrpcCredentials(infra.auth_channel(), service_identity(infra)),
         infra.in_transaction,
         infra.outbox,
         phone_region=settings.default_phone_region,

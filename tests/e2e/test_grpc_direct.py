@@ -12,6 +12,7 @@ import pytest
 
 from auth_service.domain.keys import SigningKey
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
 from tests.e2e.conftest import Login, Stack
 
@@ -184,6 +185,70 @@ async def test_deactivated_agent_loses_refresh_and_login(stack: Stack, admin: Lo
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await auth.Login(auth_pb2.LoginRequest(username=agent.email, password=agent.password))
         assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_logins_change_only_through_the_staff_record(stack: Stack, admin: Login) -> None:
+    """An admin's own token cannot reach the credential RPCs user_service uses.
+
+    Otherwise an admin could create a login that no staff record shows, promote an
+    agent behind the record's back, or let a deactivated member log in again.
+    """
+    agent = await stack.ready_staff(admin)
+    async with (
+        grpc.aio.insecure_channel(stack.hosts["user"].address) as user_channel,
+        grpc.aio.insecure_channel(stack.hosts["auth"].address) as auth_channel,
+    ):
+        users = user_pb2_grpc.UserServiceStub(user_channel)
+        auth = auth_pb2_grpc.AuthServiceStub(auth_channel)
+        await users.DeactivateStaff(
+            user_pb2.DeactivateStaffRequest(id=agent.staff_id, reason="left"),
+            metadata=md(admin.access_token),
+        )
+        hidden = f"hidden-{agent.staff_id}@mfi-e2e.org"
+        calls = {
+            "CreateCredential": auth.CreateCredential(
+                auth_pb2.CreateCredentialRequest(
+                    staff_id=f"ghost-{agent.staff_id}",
+                    username=hidden,
+                    initial_password="Ghost-password-2026",
+                    role=common_pb2.ADMIN,
+                    branch_id="BR-01",
+                ),
+                metadata=md(admin.access_token),
+            ),
+            "UpdateCredential": auth.UpdateCredential(
+                auth_pb2.UpdateCredentialRequest(staff_id=agent.staff_id, role=common_pb2.ADMIN),
+                metadata=md(admin.access_token),
+            ),
+            "SetCredentialActive": auth.SetCredentialActive(
+                auth_pb2.SetCredentialActiveRequest(staff_id=agent.staff_id, active=True),
+                metadata=md(admin.access_token),
+            ),
+            "ResetPassword": auth.ResetPassword(
+                auth_pb2.ResetPasswordRequest(
+                    staff_id=agent.staff_id, temporary_password="Back-door-password-1"
+                ),
+                metadata=md(admin.access_token),
+            ),
+        }
+        for name, call in calls.items():
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED, name
+        # Nothing happened: the deactivated agent still cannot log in, the hidden one
+        # does not exist.
+        for username, password in ((agent.email, agent.password), (hidden, "Ghost-password-2026")):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await auth.Login(auth_pb2.LoginRequest(username=username, password=password))
+            assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        # The staff record's way still works (user_service calls with its own token).
+        await users.ReactivateStaff(
+            user_pb2.ReactivateStaffRequest(id=agent.staff_id), metadata=md(admin.access_token)
+        )
+        back = await auth.Login(
+            auth_pb2.LoginRequest(username=agent.email, password=agent.password)
+        )
+        assert back.identity.staff_id == agent.staff_id
 
 
 async def test_unknown_enum_numbers_are_invalid_argument(stack: Stack, admin: Login) -> None:

@@ -1,21 +1,32 @@
 """Calls to auth_service for the credentials that go with staff records.
 
-The caller's own token travels with each call (client interceptor), so
-auth_service checks for itself that an admin is asking.
+user_service checks that an admin is asking, records the change on the staff
+record, then calls with its own SERVICE token: auth_service takes credential
+changes from no one else, so no login exists or changes without its record.
 """
 
 from __future__ import annotations
 
+import grpc
 from grpc import aio
 
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from shared.errors import FieldViolation
 from shared.grpc.status import from_rpc_error
+from shared.service_identity import ServiceIdentity
 
 
 class GrpcCredentials:
-    def __init__(self, channel: aio.Channel) -> None:
+    def __init__(self, channel: aio.Channel, identity: ServiceIdentity) -> None:
         self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._identity = identity
+
+    async def _as_service(self) -> tuple[tuple[str, str], ...]:
+        try:
+            token = await self._identity.token()
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return (("authorization", f"Bearer {token}"),)
 
     async def create(
         self, *, staff_id: str, username: str, password: str, role: str, branch_id: str
@@ -29,7 +40,8 @@ class GrpcCredentials:
                     role=role,
                     agent_id=staff_id if role == "AGENT" else "",
                     branch_id=branch_id,
-                )
+                ),
+                metadata=await self._as_service(),
             )
         except aio.AioRpcError as exc:
             raise _translate(exc, {"initial_password": "initial_password"}) from exc
@@ -51,14 +63,15 @@ class GrpcCredentials:
         if branch_id is not None:
             request.branch_id = branch_id
         try:
-            await self._stub.UpdateCredential(request)
+            await self._stub.UpdateCredential(request, metadata=await self._as_service())
         except aio.AioRpcError as exc:
             raise _translate(exc) from exc
 
     async def set_active(self, staff_id: str, active: bool) -> None:
         try:
             await self._stub.SetCredentialActive(
-                auth_pb2.SetCredentialActiveRequest(staff_id=staff_id, active=active)
+                auth_pb2.SetCredentialActiveRequest(staff_id=staff_id, active=active),
+                metadata=await self._as_service(),
             )
         except aio.AioRpcError as exc:
             raise _translate(exc) from exc
@@ -66,7 +79,8 @@ class GrpcCredentials:
     async def reset_password(self, staff_id: str, password: str) -> None:
         try:
             await self._stub.ResetPassword(
-                auth_pb2.ResetPasswordRequest(staff_id=staff_id, temporary_password=password)
+                auth_pb2.ResetPasswordRequest(staff_id=staff_id, temporary_password=password),
+                metadata=await self._as_service(),
             )
         except aio.AioRpcError as exc:
             raise _translate(exc, {"new_password": "temporary_password"}) from exc

@@ -151,28 +151,28 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateCredential(self, request, context):
-        """ADMIN (via user_service CreateStaff). Creates the login for a new staff member. Errors: INVALID_ARGUMENT (policy), ALREADY_EXISTS, PERMISSION_DENIED.
+        """SERVICE only (user_service, for an ADMIN's CreateStaff; an admin's own token is PERMISSION_DENIED). Creates the login for a new staff member. Errors: INVALID_ARGUMENT (policy), ALREADY_EXISTS, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateCredential(self, request, context):
-        """ADMIN (via user_service UpdateStaff). Changes username, role or branch claims. Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED.
+        """SERVICE only (user_service, for an ADMIN's UpdateStaff). Changes username, role or branch claims. Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetCredentialActive(self, request, context):
-        """ADMIN (via user_service (de)activation). Enables or disables login; disabling revokes all refresh tokens. Errors: NOT_FOUND, PERMISSION_DENIED.
+        """SERVICE only (user_service, for an ADMIN's DeactivateStaff/ReactivateStaff). Enables or disables login; disabling revokes all refresh tokens. Errors: NOT_FOUND, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResetPassword(self, request, context):
-        """ADMIN. Sets a temporary password that must be changed at next login. Errors: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED.
+        """SERVICE only (user_service, for an ADMIN's ResetStaffPassword). Sets a temporary password that must be changed at next login. Errors: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

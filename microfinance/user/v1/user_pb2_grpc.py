@@ -126,7 +126,7 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResetStaffPassword(self, request, context):
-        """ADMIN. Sets a temporary password through auth_service (must change at next login). Errors: INVALID_ARGUMENT, NOT_FOUND.
+        """ADMIN, not for the admin's own account. Sets a temporary password through auth_service (must change at next login). Errors: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (own account: ChangePassword needs the current password).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
