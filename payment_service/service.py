@@ -266,13 +266,27 @@ class PaymentService:
                     f"external_reference {request.external_reference!r} was already used for "
                     f"a {request.channel.value} payment",
                     violations=[FieldViolation("external_reference", "is already used")],
-                    existing_id=exc.existing_id,
+                    existing_id=await self._shown(caller, exc.existing_id),
                 ) from exc
             await self._checkpoint("after_pending")
             settled = await self._drive(payment, actor=caller.subject, as_service=False)
         finally:
             self._inflight.pop(payment.id).set()
         return self._answer(settled, replayed=False)
+
+    async def _shown(self, caller: Caller, payment_id: str | None) -> str | None:
+        """A payment id for an answer, only to a caller who may read that payment.
+
+        The reference must stay unique, so the refusal itself stays; but another
+        agent's payment id is told to nobody who could not look it up anyway.
+        """
+        if not payment_id or not caller.is_agent:
+            return payment_id
+        try:
+            holder = await self._repo.get(payment_id)
+        except NotFound:
+            return None
+        return payment_id if holder.visible_to_agent(caller.acting_agent_id) else None
 
     async def _replay(self, caller: Caller, key: str, fingerprint: str) -> PostResult:
         existing = await self._repo.by_key(caller.subject, key)

@@ -20,6 +20,7 @@ from tests.e2e.conftest import Login, Stack
 from tests.e2e.loan_support import clients, md
 from tests.e2e.payment_support import (
     TODAY,
+    Portfolio,
     body,
     loan_for,
     loan_state,
@@ -406,6 +407,19 @@ async def test_external_reference_is_unique_per_channel(stack: Stack, admin: Log
         fixed = await post(stack, p.agent, loan.id, 2_000, channel="MOBILE_MONEY",
                            external_reference=ref2)
         assert fixed.status_code == 201, fixed.text
+
+        # Another agent's reference is still refused (it must stay unique), but the refusal
+        # does not hand over the id of a payment that agent cannot read.
+        stranger = await stack.ready_staff(admin)
+        theirs = await loan_for(
+            c, Portfolio(stranger, admin, p.product), first_name="Neema", days_ago=7
+        )
+        taken = await post(stack, stranger, theirs.id, 1_000, channel="MOBILE_MONEY",
+                           external_reference=ref)
+        assert taken.status_code == 409, taken.text
+        assert taken.json()["error"]["fields"][0]["field"] == "external_reference"
+        assert taken.json()["error"].get("existing_id") is None
+        assert first.json()["id"] not in taken.text
 
 
 async def test_receipts_and_listing(stack: Stack, admin: Login) -> None:
