@@ -282,20 +282,29 @@ class ScheduleOut(ResponseBody):
 class LoanSummaryOut(ResponseBody):
     as_of_date: str
     outstanding_principal: Money
-    outstanding_interest: Money
+    outstanding_interest: Money = Field(
+        description="Scheduled interest of all installments, due yet or not, not paid or waived."
+    )
     outstanding_fees: Money
     outstanding_penalties: Money
-    total_outstanding: Money
-    total_paid: Money
+    total_outstanding: Money = Field(
+        description="Everything still to pay under the schedule (the four outstanding "
+        "figures); a repayment lowers it by exactly its amount."
+    )
+    total_paid: Money = Field(description="Repayments allocated, net of reversals.")
     principal_paid: Money
     interest_paid: Money
     fees_paid: Money
     penalties_paid: Money
-    total_waived: Money
+    total_waived: Money = Field(
+        description="Interest and penalties waived, or forgiven by an early payoff."
+    )
     written_off_amount: Money
     recovered_amount: Money
     days_past_due: int
-    arrears_amount: Money
+    arrears_amount: Money = Field(
+        description="Due now: unpaid on installments due on or before as_of_date."
+    )
     next_due_date: str | None
     next_due_amount: Money
     installments_paid: int

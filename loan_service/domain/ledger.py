@@ -194,8 +194,10 @@ class LoanState:
     as_of: date
     disbursement_date: date
     installments: tuple[InstallmentState, ...]
+    # Everything still to pay under the schedule, whether due yet or not (0 once written off);
+    # total_outstanding is their sum. A repayment of X lowers it by exactly X, plus any later
+    # interest the same repayment forgave by paying off early (its allocation's interest_waived).
     outstanding_principal: int
-    # Unpaid interest of installments due on or before as_of.
     outstanding_interest: int
     outstanding_fees: int
     outstanding_penalties: int
@@ -513,7 +515,6 @@ class _Book:
         rows: list[InstallmentState] = []
         dpd = 0
         arrears = 0
-        out_interest = 0
         next_date: date | None = None
         next_amount = 0
         paid_count = overdue_count = 0
@@ -530,7 +531,6 @@ class _Book:
             if due <= as_of:
                 # Due today is in arrears (not yet past due) and is also the next due.
                 arrears += unpaid
-                out_interest += self.i_due[i] - self.i_paid[i] - self.i_waived[i]
             if due >= as_of and unpaid and next_date is None:
                 next_date, next_amount = due, unpaid
         principal_paid = sum(self.p_paid)
@@ -544,6 +544,9 @@ class _Book:
             next_date, next_amount = None, 0
         else:
             out_principal = self.principal_left
+            # All scheduled interest not yet paid or waived, due or not: so every unit of a
+            # repayment, wherever it is allocated, lowers total_outstanding by one.
+            out_interest = sum(self.i_due) - interest_paid - sum(self.i_waived)
             out_fees = sum(self.f_due) - fees_paid
             out_penalties = sum(self.n_due) - penalties_paid - sum(self.n_waived)
         closed = not written_off and self.unpaid == 0
@@ -1131,9 +1134,10 @@ def write_off(
     if before.closed:
         raise FailedPrecondition("loan is fully paid; there is nothing to write off")
     sequence = next_sequence(transactions)
+    # Interest of periods not yet due is not written off (it was never earned).
     amount = (
         before.outstanding_principal
-        + before.outstanding_interest
+        + sum(row.interest_unpaid for row in before.installments if row.due_date <= on)
         + before.outstanding_fees
         + before.outstanding_penalties
     )

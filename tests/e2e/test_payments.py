@@ -492,3 +492,40 @@ async def test_receipts_and_listing(stack: Stack, admin: Login) -> None:
             "/api/v1/payments", params={"order_by": "amount"}, headers=h
         )
         assert bad.status_code == 422
+
+
+async def test_every_payment_shows_in_total_outstanding(stack: Stack, admin: Login) -> None:
+    """The probe's case: fifty payments totalling 6,225, all in the first period, went to its
+    interest first; total_paid and the payoff quote moved by 6,225 but total_outstanding did
+    not. Now it moves by every cent, and what is due now stays in arrears_amount."""
+    async with clients(stack) as c:
+        p = await portfolio(stack, c, admin)
+        loan = await loan_for(c, p)  # disbursed today: 4 x (25,000 + 1,000), none due yet
+
+        async def summary() -> dict[str, Any]:
+            r = await stack.client.get(f"/api/v1/loans/{loan.id}", headers=p.agent.headers)
+            assert r.status_code == 200, r.text
+            return dict(r.json()["summary"])
+
+        async def quote() -> int:
+            r = await stack.client.get(
+                f"/api/v1/loans/{loan.id}/payoff-quote", headers=p.agent.headers
+            )
+            assert r.status_code == 200, r.text
+            return int(r.json()["total"]["amount_minor"])
+
+        before, quote_before = await summary(), await quote()
+        assert before["total_outstanding"]["amount_minor"] == 104_000
+        amounts = [124] * 25 + [125] * 25
+        answers = await asyncio.gather(*(post(stack, p.agent, loan.id, a) for a in amounts))
+        assert [r.status_code for r in answers] == [201] * 50, [r.text for r in answers]
+        after = await summary()
+
+        def moved(name: str) -> int:
+            return int(after[name]["amount_minor"]) - int(before[name]["amount_minor"])
+
+        assert moved("total_paid") == 6_225
+        assert moved("total_outstanding") == -6_225
+        assert await quote() == quote_before - 6_225
+        # Nothing is due before the first due date: "due now" stays 0.
+        assert after["arrears_amount"]["amount_minor"] == 0

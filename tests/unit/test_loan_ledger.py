@@ -122,8 +122,9 @@ def test_fresh_loan(book: Loan) -> None:
     state = book.state(D0)
     assert statuses(state) == [PENDING, PENDING, PENDING]
     assert state.outstanding_principal == 100_000
-    assert state.outstanding_interest == 0  # nothing due yet
-    assert state.total_outstanding == 100_000
+    # Everything still to pay under the schedule, due yet or not: 34,002 + 34,002 + 34,003.
+    assert state.outstanding_interest == 2_007
+    assert state.total_outstanding == 102_007
     assert (state.days_past_due, state.arrears_amount) == (0, 0)
     assert (state.next_due_date, state.next_due_amount) == (DUE1, 34_002)
     assert not state.closed
@@ -142,7 +143,7 @@ def test_overdue_and_days_past_due(book: Loan) -> None:
     assert later.days_past_due == 33
     assert [row.days_past_due for row in later.installments] == [33, 5, 0]
     assert later.arrears_amount == 68_004
-    assert later.outstanding_interest == 1_670
+    assert later.outstanding_interest == 2_007  # all of it, not only the 1,670 due
     assert later.installments_overdue == 2
     assert (later.next_due_date, later.next_due_amount) == (DUE3, 34_003)
 

@@ -278,3 +278,153 @@ def test_penalties_and_waivers_keep_the_books_consistent(
         closed = history.state((*txns, payoff))
         assert closed.allocations["PAYOFF"].unallocated == 0
         assert closed.closed
+
+
+# ------------------------------------------------------------------ the loan summary
+
+
+def check_summary(state: LoanState, scheduled: int) -> None:
+    """Each summary figure has one meaning, whatever the history.
+
+    ``scheduled`` is the total repayable under the schedule plus penalties charged: every
+    unit of it is exactly one of still to pay, paid or waived.
+    """
+    rows = state.installments
+    assert state.total_outstanding == (
+        state.outstanding_principal
+        + state.outstanding_interest
+        + state.outstanding_fees
+        + state.outstanding_penalties
+    )
+    assert state.total_paid == (
+        state.principal_paid + state.interest_paid + state.fees_paid + state.penalties_paid
+    )
+    # "Due now" is the arrears: what is unpaid on installments due on or before the date.
+    due_now = sum(row.unpaid for row in rows if row.due_date <= state.as_of)
+    if state.written_off:
+        assert state.total_outstanding == state.arrears_amount == 0
+        return
+    assert state.arrears_amount == due_now
+    # Everything still to pay under the schedule, due yet or not.
+    assert state.total_outstanding == sum(row.unpaid for row in rows)
+    assert state.outstanding_interest == sum(row.interest_unpaid for row in rows)
+    assert state.outstanding_principal == sum(row.principal_unpaid for row in rows)
+    assert state.total_outstanding + state.total_paid + state.total_waived == scheduled
+    assert 0 <= state.arrears_amount <= state.total_outstanding
+    assert 0 <= state.next_due_amount <= state.total_outstanding
+
+
+def scheduled_total(state: LoanState) -> int:
+    return sum(row.total_due for row in state.installments)
+
+
+@st.composite
+def repayments(draw: st.DrawFn, history: History, count: int) -> list[tuple[date, str]]:
+    """Value dates anywhere from disbursement to the business date (so some are backdated
+    behind earlier ones) and the kind of amount to pay on each."""
+    span = (history.business - history.schedule.disbursement_date).days
+    # Mostly early in the loan: then much of the interest is not due yet.
+    span = draw(st.sampled_from([span, span // 2, span // 4, span // 8]))
+    kinds = ["partial", "partial", "installment", "prepayment", "payoff"]
+    return [
+        (
+            history.schedule.disbursement_date + timedelta(days=draw(st.integers(0, span))),
+            draw(st.sampled_from(kinds)),
+        )
+        for _ in range(count)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(max_payments=4), st.data())
+def test_each_repayment_lowers_total_outstanding_by_exactly_its_amount(
+    history: History, data: st.DataObject
+) -> None:
+    plan = data.draw(repayments(history, data.draw(st.integers(1, 8))))
+    # The business date: the latest repayment's date or a little later, often well before
+    # maturity, so the summary is read while installments are still to come.
+    latest = max(on for on, _ in plan)
+    history.business = latest + timedelta(days=data.draw(st.integers(0, 10)))
+    txns = tuple(t for t in history.txns if t.value_date <= history.business)
+    state = history.state(txns)
+    scheduled = scheduled_total(state)
+    check_summary(state, scheduled)
+    typical = max(history.schedule.total_repayable // max(history.schedule.installments, 1), 1)
+    event("read before maturity" if history.business < history.schedule.maturity_date
+          else "read after maturity")
+    for index, (on, kind) in enumerate(plan):
+        payoff = quote_payoff(history.terms, history.schedule, txns, on).total
+        if payoff == 0:
+            event("nothing left to pay on the date")
+            continue
+        wanted = {
+            "partial": data.draw(st.integers(1, typical)),
+            "installment": typical,
+            "prepayment": data.draw(st.integers(typical, typical * 4)),
+            "payoff": payoff,
+        }[kind]
+        amount = min(wanted, payoff)
+        try:
+            done = apply_repayment(
+                history.terms, history.schedule, txns, payment_id=f"q{index}",
+                amount=amount, value_date=on, business_date=history.business,
+            )
+        except FailedPrecondition as exc:
+            # Backdated behind repayments that already cover the loan.
+            if "overpay" not in str(exc) and "payoff" not in str(exc):
+                raise
+            event("refused: later repayments cover the loan")
+            continue
+        after = done.state
+        check_summary(after, scheduled)
+        if not after.closed:
+            # Paying off today costs what is left, less the later interest it forgives.
+            today = quote_payoff(history.terms, history.schedule, done.transactions,
+                                 history.business)
+            assert today.total + today.interest_waived == after.total_outstanding
+        # The money went somewhere, all of it: paid goes up by exactly the amount.
+        assert after.total_paid - state.total_paid == amount
+        waived = after.total_waived - state.total_waived
+        # Still to pay goes down by exactly the amount, plus any later interest that paying
+        # off forgave (reported as interest_waived), and by nothing else.
+        assert state.total_outstanding - after.total_outstanding == amount + waived
+        if waived:
+            event("closed early: later interest forgiven")
+            assert after.closed
+        else:
+            assert state.total_outstanding - after.total_outstanding == amount
+        if on >= max(t.value_date for t in txns):
+            # Not backdated: the payoff quote for the date moves by the amount too.
+            quote = quote_payoff(history.terms, history.schedule, done.transactions, on)
+            assert payoff - quote.total == amount
+        event(f"kind: {kind}{' (backdated)' if on < max(t.value_date for t in txns) else ''}")
+        txns, state = done.transactions, after
+
+
+def test_fifty_small_repayments_in_the_first_period_all_show_in_total_outstanding() -> None:
+    """The probe's case: money paid before the first due date goes to that period's
+    interest first, and the balance still falls by every cent of it."""
+    terms = ProductTerms(
+        currency="USD", principal_min=100, principal_max=10**9, installments_min=1,
+        installments_max=520, frequency=RepaymentFrequency.WEEKLY,
+        interest_method=InterestMethod.FLAT, amortization=Amortization.EQUAL_PRINCIPAL,
+        annual_rate=Decimal("52"), principal_grace_installments=0, rounding_multiple_minor=1,
+    ).validate()
+    start = date(2026, 3, 2)
+    schedule = generate_schedule(terms, 100_000, 4, start)
+    txns: tuple[Transaction, ...] = (
+        Transaction("D", TransactionType.DISBURSEMENT, start, 100_000, 1),
+    )
+    business = start + timedelta(days=3)
+    first = replay(terms, schedule, txns, business)
+    for index in range(50):
+        txns = apply_repayment(
+            terms, schedule, txns, payment_id=f"p{index}", amount=100 + index % 7,
+            value_date=business, business_date=business,
+        ).transactions
+    last = replay(terms, schedule, txns, business)
+    paid = sum(100 + index % 7 for index in range(50))
+    assert last.total_paid == paid
+    assert first.total_outstanding - last.total_outstanding == paid
+    assert last.arrears_amount == 0  # nothing is due yet
+    check_summary(last, scheduled_total(last))
