@@ -175,6 +175,7 @@ async def run_payments(
     metadata: tuple[tuple[str, str], ...],
     targets: list[str],
     concurrency: int,
+    on_behalf_of: str,
 ) -> tuple[float, list[float]]:
     """Pay ``len(targets)`` repayments (one per entry) with ``concurrency`` in flight."""
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -193,6 +194,7 @@ async def run_payments(
                     amount=common_pb2.Money(amount_minor=1_000, currency="USD"),
                     value_date=TODAY.isoformat(),
                     channel=common_pb2.CASH,
+                    on_behalf_of=on_behalf_of,
                 ),
                 metadata=metadata,
             )
@@ -241,26 +243,33 @@ async def bench(args: argparse.Namespace, url: str, source: str, data: Path) -> 
     ids = await seeded_loans(settings, args.loans, args.installments)
     async with services(settings) as live:
         async with grpc.aio.insecure_channel(live.auth_addr) as auth_channel:
-            login = await auth_pb2_grpc.AuthServiceStub(auth_channel).Login(
-                auth_pb2.LoginRequest(username=email, password=password)
+            auth = auth_pb2_grpc.AuthServiceStub(auth_channel)
+            login = await auth.Login(auth_pb2.LoginRequest(username=email, password=password))
+            # ApplyRepayment takes payment_service's token only: call as it does.
+            secret = live.service_token_secret
+            issued = await auth.IssueServiceToken(
+                auth_pb2.IssueServiceTokenRequest(
+                    service="payment", secret=secret.get_secret_value() if secret else ""
+                )
             )
-        metadata = (("authorization", f"Bearer {login.access_token}"),)
+        metadata = (("authorization", f"Bearer {issued.access_token}"),)
+        staff = login.identity.staff_id
         async with grpc.aio.insecure_channel(live.loan_addr) as channel:
             stub = loan_pb2_grpc.LoanServiceStub(channel)
-            await run_payments(stub, metadata, ids[:4], 4)  # warm up
+            await run_payments(stub, metadata, ids[:4], 4, staff)  # warm up
             n = args.payments
             print(
                 f"ApplyRepayment through gRPC ({args.installments} weekly installments, "
                 f"{n} payments of 10.00 USD, {args.concurrency} in flight):"
             )
             spread = [ids[i % len(ids)] for i in range(n)]
-            elapsed, lat = await run_payments(stub, metadata, spread, args.concurrency)
+            elapsed, lat = await run_payments(stub, metadata, spread, args.concurrency, staff)
             rate = report(f"spread over {len(ids)} loans", n, elapsed, lat)
             hot = [ids[0]] * (n // 2)
-            elapsed, lat = await run_payments(stub, metadata, hot, args.concurrency)
+            elapsed, lat = await run_payments(stub, metadata, hot, args.concurrency, staff)
             report("all on one loan (queued on its lock)", len(hot), elapsed, lat)
             serial = [ids[(i + 1) % len(ids)] for i in range(n // 4)]
-            elapsed, lat = await run_payments(stub, metadata, serial, 1)
+            elapsed, lat = await run_payments(stub, metadata, serial, 1, staff)
             report("one at a time (latency floor)", len(serial), elapsed, lat)
             print(
                 f"  service throughput / bare 3-write transactions: {rate / txns:.2f} "
