@@ -44,6 +44,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
+from typing import NamedTuple
 
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, ScheduleRow, generate_schedule
@@ -111,9 +113,10 @@ class InstallmentAllocation:
         return self.penalty + self.fee + self.interest + self.principal
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """What a repayment (or a waiver: the amounts waived) was spent on."""
+class Allocation(NamedTuple):
+    """What a repayment (or a waiver: the amounts waived) was spent on.
+
+    A NamedTuple: replay builds one per payment, every time it runs."""
 
     penalty: int = 0
     fee: int = 0
@@ -132,8 +135,11 @@ class Allocation:
         return self.penalty + self.fee + self.interest + self.principal + self.recovery
 
 
-@dataclass(frozen=True, slots=True)
-class InstallmentState:
+class InstallmentState(NamedTuple):
+    """One installment as of a date. A NamedTuple like ``ScheduleRow``: replay builds
+    one per row each time, and a tuple is several times cheaper to build than a
+    frozen dataclass."""
+
     number: int
     due_date: date
     principal_due: int
@@ -184,6 +190,9 @@ class InstallmentState:
     @property
     def unpaid(self) -> int:
         return self.total_due - self.total_paid - self.total_waived
+
+
+_new_installment = InstallmentState._make
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,11 +281,16 @@ class _Book:
         rows = schedule.rows
         self.n = len(rows)
         self.start = schedule.disbursement_date
-        self.dues = [row.due_date for row in rows]
-        self.p_due = [row.principal for row in rows]
-        self.i_due = [row.interest for row in rows]
-        self.f_due = [row.fee for row in rows]
-        self.n_due = [row.penalty for row in rows]
+        if rows:
+            # ScheduleRow is a NamedTuple: transpose it into one list per column.
+            _, dues, p_due, i_due, f_due, n_due, _ = zip(*rows, strict=True)
+        else:
+            dues = p_due = i_due = f_due = n_due = ()
+        self.dues: list[date] = list(dues)
+        self.p_due: list[int] = list(p_due)
+        self.i_due: list[int] = list(i_due)
+        self.f_due: list[int] = list(f_due)
+        self.n_due: list[int] = list(n_due)
         zeros = [0] * self.n
         self.p_paid = zeros.copy()
         self.i_paid = zeros.copy()
@@ -285,8 +299,9 @@ class _Book:
         self.i_waived = zeros.copy()
         self.n_waived = zeros
         self.paid_date: list[date | None] = [None] * self.n
-        self.unpaid = sum(row.total for row in rows)
         self.principal_left = sum(self.p_due)
+        # Everything scheduled: the sum of the rows' totals.
+        self.unpaid = self.principal_left + sum(self.i_due) + sum(self.f_due) + sum(self.n_due)
         # Lowest row that may still owe anything / principal / a penalty or fee.
         self.first_open = 0
         self.first_principal = 0
@@ -325,16 +340,23 @@ class _Book:
         i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
         f_due, f_paid = self.f_due, self.f_paid
         n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        paid_date = self.paid_date
         full = _chargeable_count(self.dues, self.start, on)
         i = self.first_open
+        # Each share is min(left, what the row still owes of it), written out: this is
+        # the innermost loop of every replay.
         while i < full and left:
-            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+            owed = n_due[i] - n_paid[i] - n_waived[i]
+            pen = owed if owed < left else left
             left -= pen
-            fee = min(left, f_due[i] - f_paid[i])
+            owed = f_due[i] - f_paid[i]
+            fee = owed if owed < left else left
             left -= fee
-            intr = min(left, i_due[i] - i_paid[i] - i_waived[i])
+            owed = i_due[i] - i_paid[i] - i_waived[i]
+            intr = owed if owed < left else left
             left -= intr
-            prin = min(left, p_due[i] - p_paid[i])
+            owed = p_due[i] - p_paid[i]
+            prin = owed if owed < left else left
             left -= prin
             if pen or fee or intr or prin:
                 n_paid[i] += pen
@@ -346,17 +368,25 @@ class _Book:
                 tot_int += intr
                 tot_prin += prin
                 parts.append(InstallmentAllocation(i + 1, pen, fee, intr, prin))
-                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
-                    self.paid_date[i] = on
+                # Settled now: _row_unpaid(i) == 0, written out.
+                if paid_date[i] is None and (
+                    p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i]
+                    - f_paid[i] + n_due[i] - n_paid[i] - n_waived[i]
+                ) == 0:
+                    paid_date[i] = on
             i += 1
         # Prepayment: principal of later installments, in order; their interest is not earned.
         i = max(full, min(self.first_principal, self.first_charge))
-        while i < self.n and left:
-            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+        n = self.n
+        while i < n and left:
+            owed = n_due[i] - n_paid[i] - n_waived[i]
+            pen = owed if owed < left else left
             left -= pen
-            fee = min(left, f_due[i] - f_paid[i])
+            owed = f_due[i] - f_paid[i]
+            fee = owed if owed < left else left
             left -= fee
-            prin = min(left, p_due[i] - p_paid[i])
+            owed = p_due[i] - p_paid[i]
+            prin = owed if owed < left else left
             left -= prin
             if pen or fee or prin:
                 n_paid[i] += pen
@@ -366,38 +396,35 @@ class _Book:
                 tot_fee += fee
                 tot_prin += prin
                 parts.append(InstallmentAllocation(i + 1, pen, fee, 0, prin))
-                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
-                    self.paid_date[i] = on
+                if paid_date[i] is None and self._row_unpaid(i) == 0:
+                    paid_date[i] = on
             i += 1
         self.unpaid -= amount - left
         self.principal_left -= tot_prin
         self._advance()
         waived = self._close_if_paid_off(on)
-        return Allocation(
-            penalty=tot_pen,
-            fee=tot_fee,
-            interest=tot_int,
-            principal=tot_prin,
-            interest_waived=waived,
-            unallocated=left,
-            installments=tuple(parts),
-        )
+        return Allocation(tot_pen, tot_fee, tot_int, tot_prin, 0, waived, left, tuple(parts))
 
     def _advance(self) -> None:
         n = self.n
+        p_due, p_paid = self.p_due, self.p_paid
+        f_due, f_paid = self.f_due, self.f_paid
+        n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
         i = self.first_open
-        while i < n and self._row_unpaid(i) == 0:
+        # _row_unpaid(i) == 0, written out (replay calls this after every payment).
+        while i < n and (
+            p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i] - f_paid[i]
+            + n_due[i] - n_paid[i] - n_waived[i]
+        ) == 0:
             i += 1
         self.first_open = i
         i = self.first_principal
-        while i < n and self.p_paid[i] == self.p_due[i]:
+        while i < n and p_paid[i] == p_due[i]:
             i += 1
         self.first_principal = i
         i = self.first_charge
-        while i < n and (
-            self.f_paid[i] == self.f_due[i]
-            and self.n_paid[i] + self.n_waived[i] == self.n_due[i]
-        ):
+        while i < n and f_paid[i] == f_due[i] and n_paid[i] + n_waived[i] == n_due[i]:
             i += 1
         self.first_charge = i
 
@@ -489,23 +516,14 @@ class _Book:
             status = InstallmentStatus.PARTIAL
         else:
             status = InstallmentStatus.PENDING
-        return InstallmentState(
-            number=row.number,
-            due_date=due,
-            principal_due=self.p_due[i],
-            interest_due=self.i_due[i],
-            fee_due=self.f_due[i],
-            penalty_due=self.n_due[i],
-            principal_paid=self.p_paid[i],
-            interest_paid=self.i_paid[i],
-            fee_paid=self.f_paid[i],
-            penalty_paid=self.n_paid[i],
-            interest_waived=self.i_waived[i],
-            penalty_waived=self.n_waived[i],
-            outstanding_principal_after=row.outstanding_principal_after,
-            status=status,
-            paid_date=self.paid_date[i] if unpaid == 0 else None,
-            days_past_due=row_dpd,
+        # Positional, in field order: built for every row of every replay.
+        return _new_installment(
+            (
+                row.number, due, self.p_due[i], self.i_due[i], self.f_due[i], self.n_due[i],
+                self.p_paid[i], self.i_paid[i], self.f_paid[i], self.n_paid[i],
+                self.i_waived[i], self.n_waived[i], row.outstanding_principal_after, status,
+                self.paid_date[i] if unpaid == 0 else None, row_dpd,
+            )
         )
 
     def state(self, schedule: Schedule, as_of: date) -> LoanState:
@@ -579,6 +597,9 @@ class _Book:
         )
 
 
+_REPLAY_ORDER = attrgetter("value_date", "sequence")
+
+
 def effective_transactions(
     transactions: Iterable[Transaction], as_of: date | None = None
 ) -> list[Transaction]:
@@ -588,7 +609,7 @@ def effective_transactions(
     kept = [
         t for t in selected if t.type is not TransactionType.REVERSAL and t.id not in cancelled
     ]
-    kept.sort(key=lambda t: (t.value_date, t.sequence))
+    kept.sort(key=_REPLAY_ORDER)
     return kept
 
 
@@ -1196,10 +1217,12 @@ def charge_late_penalties(
     current = replay(terms, schedule, transactions, business_date)
     if rules is None or current.closed or current.written_off:
         return PenaltyResult((), tuple(transactions), current)
+    # As effective_transactions() would keep them, without sorting the whole list.
+    cancelled = {t.reverses for t in transactions if t.type is TransactionType.REVERSAL}
     penalised = {
         t.installment_number
-        for t in effective_transactions(transactions)
-        if t.type is TransactionType.PENALTY
+        for t in transactions
+        if t.type is TransactionType.PENALTY and t.id not in cancelled
     }
     grace = timedelta(days=rules.grace_days)
     updated = list(transactions)
