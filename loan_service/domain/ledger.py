@@ -327,6 +327,27 @@ class _Book:
             - self.n_waived[i]
         )
 
+    def run(self, transactions: Iterable[Transaction]) -> None:
+        """Apply transactions already in replay order (``effective_transactions``)."""
+        for txn in transactions:
+            kind = txn.type
+            if kind in _PAYMENTS:
+                self.allocations[txn.id] = self.pay(txn.value_date, txn.amount)
+            elif kind is TransactionType.PENALTY:
+                self.penalty(txn.value_date, txn.installment_number, txn.amount)
+            elif kind is TransactionType.WAIVER:
+                self.allocations[txn.id] = self.waive(
+                    txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
+                )
+            elif kind is TransactionType.WRITE_OFF:
+                self.write_off(txn.value_date)
+            # DISBURSEMENT: the schedule already starts from it.
+
+    def settled_by(self, i: int, day: date) -> bool:
+        """Row i is settled, and was by ``day``."""
+        settled_on = self.paid_date[i]
+        return settled_on is not None and settled_on <= day and self._row_unpaid(i) == 0
+
     # -- repayments -------------------------------------------------------------
     def pay(self, on: date, amount: int) -> Allocation:
         if self.written_off_on is not None:
@@ -623,19 +644,7 @@ def replay(
     if terms.currency != schedule.currency:
         raise InvalidArgument.field("currency", "terms and schedule disagree on the currency")
     book = _Book(schedule)
-    for txn in effective_transactions(transactions, business_date):
-        kind = txn.type
-        if kind in _PAYMENTS:
-            book.allocations[txn.id] = book.pay(txn.value_date, txn.amount)
-        elif kind is TransactionType.PENALTY:
-            book.penalty(txn.value_date, txn.installment_number, txn.amount)
-        elif kind is TransactionType.WAIVER:
-            book.allocations[txn.id] = book.waive(
-                txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
-            )
-        elif kind is TransactionType.WRITE_OFF:
-            book.write_off(txn.value_date)
-        # DISBURSEMENT: the schedule already starts from it.
+    book.run(effective_transactions(transactions, business_date))
     return book.state(schedule, business_date)
 
 
@@ -1227,21 +1236,46 @@ def charge_late_penalties(
     grace = timedelta(days=rules.grace_days)
     updated = list(transactions)
     charged: list[Transaction] = []
+    # The loan as of the business date once a penalty was added (None: ``current`` holds).
+    now: _Book | None = None
+    # The loan as of the end of each grace period in turn, bounced payments excluded: one
+    # book run forward over the effective transactions (and the penalties charged here,
+    # merged in replay order), so each period costs only its own transactions.
+    then = _Book(schedule)
+    stream = effective_transactions(transactions)
+    taken = 0
+    fresh: list[Transaction] = []
     for row in schedule.rows:
         last_free_day = row.due_date + grace
         if last_free_day >= business_date:
             break
         if row.number in penalised:
             continue
-        now = current.installments[row.number - 1]
-        if now.unpaid == 0 and now.paid_date is not None and now.paid_date <= last_free_day:
+        i = row.number - 1
+        if now is None:
+            # A row's paid_date is None unless it is settled.
+            settled_on = current.installments[i].paid_date
+            if settled_on is not None and settled_on <= last_free_day:
+                continue
+        elif now.settled_by(i, last_free_day):
             continue
-        # What was owed at the end of the grace period, bounced payments excluded.
-        then = replay(terms, schedule, effective_transactions(updated), last_free_day)
-        if then.written_off or then.closed:
+        upto = taken
+        while upto < len(stream) and stream[upto].value_date <= last_free_day:
+            upto += 1
+        chunk = stream[taken:upto]
+        taken = upto
+        if fresh:
+            # Earlier penalties here are dated after the previous period's end.
+            chunk += [t for t in fresh if t.value_date <= last_free_day]
+            fresh = [t for t in fresh if t.value_date > last_free_day]
+            chunk.sort(key=_REPLAY_ORDER)
+        then.run(chunk)
+        if then.written_off_on is not None or then.unpaid == 0:
             continue
-        inst = then.installments[row.number - 1]
-        base = inst.principal_unpaid + inst.interest_unpaid + inst.fee_unpaid
+        base = (
+            then.p_due[i] - then.p_paid[i] + then.i_due[i] - then.i_paid[i] - then.i_waived[i]
+            + then.f_due[i] - then.f_paid[i]
+        )
         amount = rules.amount_for(base)
         if amount <= 0:
             continue
@@ -1260,7 +1294,11 @@ def charge_late_penalties(
         )
         updated.append(txn)
         charged.append(txn)
-        # Later installments are judged on the state with this penalty in it.
+        fresh.append(txn)
+        # Later installments are judged on the loan with this penalty in it.
+        now = _Book(schedule)
+        now.run(effective_transactions(updated, business_date))
+    if charged:
         current = replay(terms, schedule, updated, business_date)
     return PenaltyResult(tuple(charged), tuple(updated), current)
 
