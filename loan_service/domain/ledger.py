@@ -1241,8 +1241,8 @@ def charge_late_penalties(
     # The loan as of the end of each grace period in turn, bounced payments excluded: one
     # book run forward over the effective transactions (and the penalties charged here,
     # merged in replay order), so each period costs only its own transactions.
-    then = _Book(schedule)
-    stream = effective_transactions(transactions)
+    then: _Book | None = None
+    stream: list[Transaction] = []
     taken = 0
     fresh: list[Transaction] = []
     for row in schedule.rows:
@@ -1259,6 +1259,9 @@ def charge_late_penalties(
                 continue
         elif now.settled_by(i, last_free_day):
             continue
+        if then is None:
+            then = _Book(schedule)
+            stream = effective_transactions(transactions)
         upto = taken
         while upto < len(stream) and stream[upto].value_date <= last_free_day:
             upto += 1
