@@ -1203,6 +1203,60 @@ class PenaltyResult:
     state: LoanState
 
 
+class _GracePeriods:
+    """The loan as of the end of each grace period in turn, bounced payments excluded.
+
+    One book run forward over the effective transactions, with the penalties charged
+    meanwhile merged in replay order, so each period costs only its own transactions
+    (a fresh replay per installment would start from the disbursement each time).
+    """
+
+    def __init__(self, schedule: Schedule, transactions: Sequence[Transaction]) -> None:
+        self.book = _Book(schedule)
+        self.stream = effective_transactions(transactions)
+        self.taken = 0
+        # Penalties charged since; each is dated after the period it was charged for.
+        self.fresh: list[Transaction] = []
+
+    def owed_at(self, i: int, last_free_day: date) -> int | None:
+        """Row i's unpaid principal + interest + fee at the end of ``last_free_day``
+        (None if the loan was closed or written off by then). Days only go forward."""
+        stream, upto = self.stream, self.taken
+        while upto < len(stream) and stream[upto].value_date <= last_free_day:
+            upto += 1
+        chunk = stream[self.taken : upto]
+        self.taken = upto
+        if self.fresh:
+            chunk += [t for t in self.fresh if t.value_date <= last_free_day]
+            self.fresh = [t for t in self.fresh if t.value_date > last_free_day]
+            chunk.sort(key=_REPLAY_ORDER)
+        book = self.book
+        book.run(chunk)
+        if book.written_off_on is not None or book.unpaid == 0:
+            return None
+        return (
+            book.p_due[i] - book.p_paid[i] + book.i_due[i] - book.i_paid[i] - book.i_waived[i]
+            + book.f_due[i] - book.f_paid[i]
+        )
+
+
+def _penalty_txn(
+    number: int, amount: int, on: date, sequence: int, grace_days: int, actor: str,
+    created_at: datetime | None,
+) -> Transaction:
+    return Transaction(
+        id=_new_id(None, sequence),
+        type=TransactionType.PENALTY,
+        value_date=on,
+        amount=amount,
+        sequence=sequence,
+        installment_number=number,
+        reason=f"late penalty: installment {number} unpaid after {grace_days} grace day(s)",
+        actor=actor,
+        created_at=created_at,
+    )
+
+
 def charge_late_penalties(
     terms: ProductTerms,
     schedule: Schedule,
@@ -1238,13 +1292,7 @@ def charge_late_penalties(
     charged: list[Transaction] = []
     # The loan as of the business date once a penalty was added (None: ``current`` holds).
     now: _Book | None = None
-    # The loan as of the end of each grace period in turn, bounced payments excluded: one
-    # book run forward over the effective transactions (and the penalties charged here,
-    # merged in replay order), so each period costs only its own transactions.
-    then: _Book | None = None
-    stream: list[Transaction] = []
-    taken = 0
-    fresh: list[Transaction] = []
+    periods: _GracePeriods | None = None
     for row in schedule.rows:
         last_free_day = row.due_date + grace
         if last_free_day >= business_date:
@@ -1259,45 +1307,17 @@ def charge_late_penalties(
                 continue
         elif now.settled_by(i, last_free_day):
             continue
-        if then is None:
-            then = _Book(schedule)
-            stream = effective_transactions(transactions)
-        upto = taken
-        while upto < len(stream) and stream[upto].value_date <= last_free_day:
-            upto += 1
-        chunk = stream[taken:upto]
-        taken = upto
-        if fresh:
-            # Earlier penalties here are dated after the previous period's end.
-            chunk += [t for t in fresh if t.value_date <= last_free_day]
-            fresh = [t for t in fresh if t.value_date > last_free_day]
-            chunk.sort(key=_REPLAY_ORDER)
-        then.run(chunk)
-        if then.written_off_on is not None or then.unpaid == 0:
-            continue
-        base = (
-            then.p_due[i] - then.p_paid[i] + then.i_due[i] - then.i_paid[i] - then.i_waived[i]
-            + then.f_due[i] - then.f_paid[i]
-        )
-        amount = rules.amount_for(base)
+        if periods is None:
+            periods = _GracePeriods(schedule, transactions)
+        base = periods.owed_at(i, last_free_day)
+        amount = 0 if base is None else rules.amount_for(base)
         if amount <= 0:
             continue
-        sequence = next_sequence(updated)
-        txn = Transaction(
-            id=_new_id(None, sequence),
-            type=TransactionType.PENALTY,
-            value_date=last_free_day + timedelta(days=1),
-            amount=amount,
-            sequence=sequence,
-            installment_number=row.number,
-            reason=f"late penalty: installment {row.number} unpaid after "
-            f"{rules.grace_days} grace day(s)",
-            actor=actor,
-            created_at=created_at,
-        )
+        txn = _penalty_txn(row.number, amount, last_free_day + timedelta(days=1),
+                           next_sequence(updated), rules.grace_days, actor, created_at)
         updated.append(txn)
         charged.append(txn)
-        fresh.append(txn)
+        periods.fresh.append(txn)
         # Later installments are judged on the loan with this penalty in it.
         now = _Book(schedule)
         now.run(effective_transactions(updated, business_date))
