@@ -169,7 +169,7 @@ def _due_by(state: LoanState, business_date: date) -> tuple[list[InstallmentStat
     for row in state.installments:
         if row.due_date > business_date:
             break
-        receivable += row.interest_unpaid
+        receivable += row.interest_due - row.interest_paid - row.interest_waived
         if row.status is InstallmentStatus.OVERDUE:
             overdue.append(row)
             arrears += row.unpaid

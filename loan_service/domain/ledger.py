@@ -44,6 +44,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
+from typing import NamedTuple
 
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule, ScheduleRow, generate_schedule
@@ -111,9 +113,10 @@ class InstallmentAllocation:
         return self.penalty + self.fee + self.interest + self.principal
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """What a repayment (or a waiver: the amounts waived) was spent on."""
+class Allocation(NamedTuple):
+    """What a repayment (or a waiver: the amounts waived) was spent on.
+
+    A NamedTuple: replay builds one per payment, every time it runs."""
 
     penalty: int = 0
     fee: int = 0
@@ -132,8 +135,11 @@ class Allocation:
         return self.penalty + self.fee + self.interest + self.principal + self.recovery
 
 
-@dataclass(frozen=True, slots=True)
-class InstallmentState:
+class InstallmentState(NamedTuple):
+    """One installment as of a date. A NamedTuple like ``ScheduleRow``: replay builds
+    one per row each time, and a tuple is several times cheaper to build than a
+    frozen dataclass."""
+
     number: int
     due_date: date
     principal_due: int
@@ -184,6 +190,9 @@ class InstallmentState:
     @property
     def unpaid(self) -> int:
         return self.total_due - self.total_paid - self.total_waived
+
+
+_new_installment = InstallmentState._make
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,11 +283,16 @@ class _Book:
         rows = schedule.rows
         self.n = len(rows)
         self.start = schedule.disbursement_date
-        self.dues = [row.due_date for row in rows]
-        self.p_due = [row.principal for row in rows]
-        self.i_due = [row.interest for row in rows]
-        self.f_due = [row.fee for row in rows]
-        self.n_due = [row.penalty for row in rows]
+        if rows:
+            # ScheduleRow is a NamedTuple: transpose it into one list per column.
+            _, dues, p_due, i_due, f_due, n_due, _ = zip(*rows, strict=True)
+        else:
+            dues = p_due = i_due = f_due = n_due = ()
+        self.dues: list[date] = list(dues)
+        self.p_due: list[int] = list(p_due)
+        self.i_due: list[int] = list(i_due)
+        self.f_due: list[int] = list(f_due)
+        self.n_due: list[int] = list(n_due)
         zeros = [0] * self.n
         self.p_paid = zeros.copy()
         self.i_paid = zeros.copy()
@@ -287,8 +301,9 @@ class _Book:
         self.i_waived = zeros.copy()
         self.n_waived = zeros
         self.paid_date: list[date | None] = [None] * self.n
-        self.unpaid = sum(row.total for row in rows)
         self.principal_left = sum(self.p_due)
+        # Everything scheduled: the sum of the rows' totals.
+        self.unpaid = self.principal_left + sum(self.i_due) + sum(self.f_due) + sum(self.n_due)
         # Lowest row that may still owe anything / principal / a penalty or fee.
         self.first_open = 0
         self.first_principal = 0
@@ -314,6 +329,27 @@ class _Book:
             - self.n_waived[i]
         )
 
+    def run(self, transactions: Iterable[Transaction]) -> None:
+        """Apply transactions already in replay order (``effective_transactions``)."""
+        for txn in transactions:
+            kind = txn.type
+            if kind in _PAYMENTS:
+                self.allocations[txn.id] = self.pay(txn.value_date, txn.amount)
+            elif kind is TransactionType.PENALTY:
+                self.penalty(txn.value_date, txn.installment_number, txn.amount)
+            elif kind is TransactionType.WAIVER:
+                self.allocations[txn.id] = self.waive(
+                    txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
+                )
+            elif kind is TransactionType.WRITE_OFF:
+                self.write_off(txn.value_date)
+            # DISBURSEMENT: the schedule already starts from it.
+
+    def settled_by(self, i: int, day: date) -> bool:
+        """Row i is settled, and was by ``day``."""
+        settled_on = self.paid_date[i]
+        return settled_on is not None and settled_on <= day and self._row_unpaid(i) == 0
+
     # -- repayments -------------------------------------------------------------
     def pay(self, on: date, amount: int) -> Allocation:
         if self.written_off_on is not None:
@@ -327,16 +363,23 @@ class _Book:
         i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
         f_due, f_paid = self.f_due, self.f_paid
         n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        paid_date = self.paid_date
         full = _chargeable_count(self.dues, self.start, on)
         i = self.first_open
+        # Each share is min(left, what the row still owes of it), written out: this is
+        # the innermost loop of every replay.
         while i < full and left:
-            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+            owed = n_due[i] - n_paid[i] - n_waived[i]
+            pen = owed if owed < left else left
             left -= pen
-            fee = min(left, f_due[i] - f_paid[i])
+            owed = f_due[i] - f_paid[i]
+            fee = owed if owed < left else left
             left -= fee
-            intr = min(left, i_due[i] - i_paid[i] - i_waived[i])
+            owed = i_due[i] - i_paid[i] - i_waived[i]
+            intr = owed if owed < left else left
             left -= intr
-            prin = min(left, p_due[i] - p_paid[i])
+            owed = p_due[i] - p_paid[i]
+            prin = owed if owed < left else left
             left -= prin
             if pen or fee or intr or prin:
                 n_paid[i] += pen
@@ -348,17 +391,25 @@ class _Book:
                 tot_int += intr
                 tot_prin += prin
                 parts.append(InstallmentAllocation(i + 1, pen, fee, intr, prin))
-                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
-                    self.paid_date[i] = on
+                # Settled now: _row_unpaid(i) == 0, written out.
+                if paid_date[i] is None and (
+                    p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i]
+                    - f_paid[i] + n_due[i] - n_paid[i] - n_waived[i]
+                ) == 0:
+                    paid_date[i] = on
             i += 1
         # Prepayment: principal of later installments, in order; their interest is not earned.
         i = max(full, min(self.first_principal, self.first_charge))
-        while i < self.n and left:
-            pen = min(left, n_due[i] - n_paid[i] - n_waived[i])
+        n = self.n
+        while i < n and left:
+            owed = n_due[i] - n_paid[i] - n_waived[i]
+            pen = owed if owed < left else left
             left -= pen
-            fee = min(left, f_due[i] - f_paid[i])
+            owed = f_due[i] - f_paid[i]
+            fee = owed if owed < left else left
             left -= fee
-            prin = min(left, p_due[i] - p_paid[i])
+            owed = p_due[i] - p_paid[i]
+            prin = owed if owed < left else left
             left -= prin
             if pen or fee or prin:
                 n_paid[i] += pen
@@ -368,38 +419,35 @@ class _Book:
                 tot_fee += fee
                 tot_prin += prin
                 parts.append(InstallmentAllocation(i + 1, pen, fee, 0, prin))
-                if self.paid_date[i] is None and self._row_unpaid(i) == 0:
-                    self.paid_date[i] = on
+                if paid_date[i] is None and self._row_unpaid(i) == 0:
+                    paid_date[i] = on
             i += 1
         self.unpaid -= amount - left
         self.principal_left -= tot_prin
         self._advance()
         waived = self._close_if_paid_off(on)
-        return Allocation(
-            penalty=tot_pen,
-            fee=tot_fee,
-            interest=tot_int,
-            principal=tot_prin,
-            interest_waived=waived,
-            unallocated=left,
-            installments=tuple(parts),
-        )
+        return Allocation(tot_pen, tot_fee, tot_int, tot_prin, 0, waived, left, tuple(parts))
 
     def _advance(self) -> None:
         n = self.n
+        p_due, p_paid = self.p_due, self.p_paid
+        f_due, f_paid = self.f_due, self.f_paid
+        n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
         i = self.first_open
-        while i < n and self._row_unpaid(i) == 0:
+        # _row_unpaid(i) == 0, written out (replay calls this after every payment).
+        while i < n and (
+            p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i] - f_paid[i]
+            + n_due[i] - n_paid[i] - n_waived[i]
+        ) == 0:
             i += 1
         self.first_open = i
         i = self.first_principal
-        while i < n and self.p_paid[i] == self.p_due[i]:
+        while i < n and p_paid[i] == p_due[i]:
             i += 1
         self.first_principal = i
         i = self.first_charge
-        while i < n and (
-            self.f_paid[i] == self.f_due[i]
-            and self.n_paid[i] + self.n_waived[i] == self.n_due[i]
-        ):
+        while i < n and f_paid[i] == f_due[i] and n_paid[i] + n_waived[i] == n_due[i]:
             i += 1
         self.first_charge = i
 
@@ -491,23 +539,14 @@ class _Book:
             status = InstallmentStatus.PARTIAL
         else:
             status = InstallmentStatus.PENDING
-        return InstallmentState(
-            number=row.number,
-            due_date=due,
-            principal_due=self.p_due[i],
-            interest_due=self.i_due[i],
-            fee_due=self.f_due[i],
-            penalty_due=self.n_due[i],
-            principal_paid=self.p_paid[i],
-            interest_paid=self.i_paid[i],
-            fee_paid=self.f_paid[i],
-            penalty_paid=self.n_paid[i],
-            interest_waived=self.i_waived[i],
-            penalty_waived=self.n_waived[i],
-            outstanding_principal_after=row.outstanding_principal_after,
-            status=status,
-            paid_date=self.paid_date[i] if unpaid == 0 else None,
-            days_past_due=row_dpd,
+        # Positional, in field order: built for every row of every replay.
+        return _new_installment(
+            (
+                row.number, due, self.p_due[i], self.i_due[i], self.f_due[i], self.n_due[i],
+                self.p_paid[i], self.i_paid[i], self.f_paid[i], self.n_paid[i],
+                self.i_waived[i], self.n_waived[i], row.outstanding_principal_after, status,
+                self.paid_date[i] if unpaid == 0 else None, row_dpd,
+            )
         )
 
     def state(self, schedule: Schedule, as_of: date) -> LoanState:
@@ -582,6 +621,9 @@ class _Book:
         )
 
 
+_REPLAY_ORDER = attrgetter("value_date", "sequence")
+
+
 def effective_transactions(
     transactions: Iterable[Transaction], as_of: date | None = None
 ) -> list[Transaction]:
@@ -591,7 +633,7 @@ def effective_transactions(
     kept = [
         t for t in selected if t.type is not TransactionType.REVERSAL and t.id not in cancelled
     ]
-    kept.sort(key=lambda t: (t.value_date, t.sequence))
+    kept.sort(key=_REPLAY_ORDER)
     return kept
 
 
@@ -605,19 +647,7 @@ def replay(
     if terms.currency != schedule.currency:
         raise InvalidArgument.field("currency", "terms and schedule disagree on the currency")
     book = _Book(schedule)
-    for txn in effective_transactions(transactions, business_date):
-        kind = txn.type
-        if kind in _PAYMENTS:
-            book.allocations[txn.id] = book.pay(txn.value_date, txn.amount)
-        elif kind is TransactionType.PENALTY:
-            book.penalty(txn.value_date, txn.installment_number, txn.amount)
-        elif kind is TransactionType.WAIVER:
-            book.allocations[txn.id] = book.waive(
-                txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
-            )
-        elif kind is TransactionType.WRITE_OFF:
-            book.write_off(txn.value_date)
-        # DISBURSEMENT: the schedule already starts from it.
+    book.run(effective_transactions(transactions, business_date))
     return book.state(schedule, business_date)
 
 
@@ -1177,6 +1207,60 @@ class PenaltyResult:
     state: LoanState
 
 
+class _GracePeriods:
+    """The loan as of the end of each grace period in turn, bounced payments excluded.
+
+    One book run forward over the effective transactions, with the penalties charged
+    meanwhile merged in replay order, so each period costs only its own transactions
+    (a fresh replay per installment would start from the disbursement each time).
+    """
+
+    def __init__(self, schedule: Schedule, transactions: Sequence[Transaction]) -> None:
+        self.book = _Book(schedule)
+        self.stream = effective_transactions(transactions)
+        self.taken = 0
+        # Penalties charged since; each is dated after the period it was charged for.
+        self.fresh: list[Transaction] = []
+
+    def owed_at(self, i: int, last_free_day: date) -> int | None:
+        """Row i's unpaid principal + interest + fee at the end of ``last_free_day``
+        (None if the loan was closed or written off by then). Days only go forward."""
+        stream, upto = self.stream, self.taken
+        while upto < len(stream) and stream[upto].value_date <= last_free_day:
+            upto += 1
+        chunk = stream[self.taken : upto]
+        self.taken = upto
+        if self.fresh:
+            chunk += [t for t in self.fresh if t.value_date <= last_free_day]
+            self.fresh = [t for t in self.fresh if t.value_date > last_free_day]
+            chunk.sort(key=_REPLAY_ORDER)
+        book = self.book
+        book.run(chunk)
+        if book.written_off_on is not None or book.unpaid == 0:
+            return None
+        return (
+            book.p_due[i] - book.p_paid[i] + book.i_due[i] - book.i_paid[i] - book.i_waived[i]
+            + book.f_due[i] - book.f_paid[i]
+        )
+
+
+def _penalty_txn(
+    number: int, amount: int, on: date, sequence: int, grace_days: int, actor: str,
+    created_at: datetime | None,
+) -> Transaction:
+    return Transaction(
+        id=_new_id(None, sequence),
+        type=TransactionType.PENALTY,
+        value_date=on,
+        amount=amount,
+        sequence=sequence,
+        installment_number=number,
+        reason=f"late penalty: installment {number} unpaid after {grace_days} grace day(s)",
+        actor=actor,
+        created_at=created_at,
+    )
+
+
 def charge_late_penalties(
     terms: ProductTerms,
     schedule: Schedule,
@@ -1200,48 +1284,48 @@ def charge_late_penalties(
     current = replay(terms, schedule, transactions, business_date)
     if rules is None or current.closed or current.written_off:
         return PenaltyResult((), tuple(transactions), current)
+    # As effective_transactions() would keep them, without sorting the whole list.
+    cancelled = {t.reverses for t in transactions if t.type is TransactionType.REVERSAL}
     penalised = {
         t.installment_number
-        for t in effective_transactions(transactions)
-        if t.type is TransactionType.PENALTY
+        for t in transactions
+        if t.type is TransactionType.PENALTY and t.id not in cancelled
     }
     grace = timedelta(days=rules.grace_days)
     updated = list(transactions)
     charged: list[Transaction] = []
+    # The loan as of the business date once a penalty was added (None: ``current`` holds).
+    now: _Book | None = None
+    periods: _GracePeriods | None = None
     for row in schedule.rows:
         last_free_day = row.due_date + grace
         if last_free_day >= business_date:
             break
         if row.number in penalised:
             continue
-        now = current.installments[row.number - 1]
-        if now.unpaid == 0 and now.paid_date is not None and now.paid_date <= last_free_day:
+        i = row.number - 1
+        if now is None:
+            # A row's paid_date is None unless it is settled.
+            settled_on = current.installments[i].paid_date
+            if settled_on is not None and settled_on <= last_free_day:
+                continue
+        elif now.settled_by(i, last_free_day):
             continue
-        # What was owed at the end of the grace period, bounced payments excluded.
-        then = replay(terms, schedule, effective_transactions(updated), last_free_day)
-        if then.written_off or then.closed:
-            continue
-        inst = then.installments[row.number - 1]
-        base = inst.principal_unpaid + inst.interest_unpaid + inst.fee_unpaid
-        amount = rules.amount_for(base)
+        if periods is None:
+            periods = _GracePeriods(schedule, transactions)
+        base = periods.owed_at(i, last_free_day)
+        amount = 0 if base is None else rules.amount_for(base)
         if amount <= 0:
             continue
-        sequence = next_sequence(updated)
-        txn = Transaction(
-            id=_new_id(None, sequence),
-            type=TransactionType.PENALTY,
-            value_date=last_free_day + timedelta(days=1),
-            amount=amount,
-            sequence=sequence,
-            installment_number=row.number,
-            reason=f"late penalty: installment {row.number} unpaid after "
-            f"{rules.grace_days} grace day(s)",
-            actor=actor,
-            created_at=created_at,
-        )
+        txn = _penalty_txn(row.number, amount, last_free_day + timedelta(days=1),
+                           next_sequence(updated), rules.grace_days, actor, created_at)
         updated.append(txn)
         charged.append(txn)
-        # Later installments are judged on the state with this penalty in it.
+        periods.fresh.append(txn)
+        # Later installments are judged on the loan with this penalty in it.
+        now = _Book(schedule)
+        now.run(effective_transactions(updated, business_date))
+    if charged:
         current = replay(terms, schedule, updated, business_date)
     return PenaltyResult(tuple(charged), tuple(updated), current)
 
