@@ -30,7 +30,7 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.identity import Caller, Role
-from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX
+from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX, REVOKED_FAMILY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -160,17 +160,19 @@ class AuthService:
     async def _issue(self, cred: Credential, family_id: str | None = None) -> TokenPair:
         now = self._clock()
         principal = _principal(cred)
+        family_id = family_id or uuid.uuid4().hex
         access = issue_access_token(
             principal,
             await self.keyring.active(),
             issuer=self._policy.issuer,
             now=now,
             ttl_seconds=self._policy.access_ttl_seconds,
+            family_id=family_id,
         )
         refresh = new_refresh_token()
         await self._repo.insert_refresh(
             hash_refresh_token(refresh),
-            family_id or uuid.uuid4().hex,
+            family_id,
             cred.staff_id,
             now,
             now + timedelta(seconds=self._policy.refresh_ttl_seconds),
@@ -261,7 +263,7 @@ class AuthService:
                 raise Unauthenticated("invalid refresh token")
             if existing.used_at is not None and existing.revoked_at is None:
                 # A rotated token came back: someone holds a copy. End the whole family.
-                await self._repo.revoke_family(existing.family_id, now, "reuse detected")
+                await self._revoke_family(existing.family_id, now, "reuse detected")
                 await self._emit(
                     "auth.refresh_reuse_detected",
                     existing.staff_id,
@@ -273,7 +275,7 @@ class AuthService:
             raise Unauthenticated("refresh token has expired")
         cred = await self._repo.get_by_id(record.staff_id)
         if cred is None or not cred.active:
-            await self._repo.revoke_family(record.family_id, now, "account inactive")
+            await self._revoke_family(record.family_id, now, "account inactive")
             raise Unauthenticated("this account is deactivated")
         pair = await self._issue(cred, record.family_id)
         # A revocation (reuse detected, logout, password change, deactivation) that ran
@@ -281,7 +283,7 @@ class AuthService:
         # token: look again now that it is stored, and end the family if so.
         parent = await self._repo.get_refresh(token_hash)
         if parent is None or parent.revoked_at is not None:
-            await self._repo.revoke_family(record.family_id, now, "revoked during refresh")
+            await self._revoke_family(record.family_id, now, "revoked during refresh")
             raise Unauthenticated("refresh token has been revoked")
         return pair
 
@@ -296,8 +298,18 @@ class AuthService:
         elif refresh_token:
             record = await self._repo.get_refresh(hash_refresh_token(refresh_token))
             if record is not None and record.staff_id == caller.subject:
-                await self._repo.revoke_family(record.family_id, now, "logout")
+                await self._revoke_family(record.family_id, now, "logout")
         await self.denylist(caller)
+
+    async def _revoke_family(self, family_id: str, now: datetime, reason: str) -> None:
+        """End a login session: its refresh tokens and the access tokens issued to it.
+
+        The access-token mark goes first, so a token is never left usable after the
+        refresh tokens are seen revoked."""
+        await self._store.set(
+            REVOKED_FAMILY_PREFIX + family_id, reason, ttl=self._policy.access_ttl_seconds + 60
+        )
+        await self._repo.revoke_family(family_id, now, reason)
 
     async def revoke_access_tokens(self, staff_id: str) -> None:
         """Void every access token issued to ``staff_id`` up to now."""
