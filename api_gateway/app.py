@@ -17,6 +17,7 @@ from api_gateway.ratelimit import LoginRateLimiter
 from api_gateway.routes import auth, borrowers, health, loans, payments, products, staff
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
+from shared.money import set_max_amount_minor
 from shared.runtime import auth_jwks_fetcher, make_verifier
 
 HSTS_PRODUCTION_SECONDS = 365 * 24 * 3600
@@ -45,6 +46,8 @@ def create_app(
     """
     settings = settings or get_settings()
     cfg = settings
+    # Request bodies refuse larger amounts (422 naming the field), as the services do.
+    set_max_amount_minor(settings.max_amount_minor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

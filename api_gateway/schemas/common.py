@@ -12,13 +12,46 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+
+from shared.money import max_amount_minor
 
 # Amounts and versions travel as protobuf int64: a larger number is the client's mistake
 # (422 naming the field), not a failure to build the message.
 INT64_MAX = 2**63 - 1
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+def _within_business_maximum(value: int) -> int:
+    # Read at each request: the limit is MF_MAX_AMOUNT_MINOR, set when the app is built.
+    limit = max_amount_minor()
+    if value > limit:
+        raise ValueError(f"must be at most {limit} minor units")
+    return value
+
+
+AmountMinor = Annotated[
+    StrictInt,
+    Field(
+        ge=0,
+        le=INT64_MAX,
+        description=(
+            "Integer count of the minor unit; at most MF_MAX_AMOUNT_MINOR "
+            "(10^12 by default), else 422 naming the field."
+        ),
+    ),
+    AfterValidator(_within_business_maximum),
+]
 
 
 class RoleName(StrEnum):
@@ -62,6 +95,11 @@ class ErrorResponse(ResponseBody):
 class Money(ResponseBody):
     amount_minor: int = Field(description="Integer count of the currency's minor unit.")
     currency: str = Field(description="ISO 4217 code.", examples=["KES"])
+
+
+class MoneyIn(RequestBody):
+    amount_minor: AmountMinor
+    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
 class Audit(ResponseBody):

@@ -13,10 +13,18 @@ from typing import Any
 
 from pydantic import Field, StrictInt, field_validator
 
-from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import (
+    CURRENCY_PATTERN,
+    INT64_MAX,
+    Audit,
+    Money,
+    MoneyIn,
+    PageInfo,
+    RequestBody,
+    ResponseBody,
+)
 
 RATE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,10})?$"
-CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
 class Frequency(StrEnum):
@@ -51,13 +59,6 @@ class LoanStatusName(StrEnum):
 
 
 # ------------------------------------------------------------------ requests
-
-
-class MoneyIn(RequestBody):
-    amount_minor: StrictInt = Field(
-        ge=0, le=INT64_MAX, description="Integer count of the minor unit."
-    )
-    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
 class FeeIn(RequestBody):

@@ -122,6 +122,13 @@ class PaymentFilter:
 # ------------------------------------------------------------------ mapping
 
 
+def exact_sum(amounts: list[Any]) -> int:
+    """Amounts are added here, not with Mongo's $sum: an int64 $sum that overflows fails
+    the whole aggregation (or turns into an inexact double), and one day's payments of one
+    agent are few."""
+    return sum(int(a) for a in amounts)
+
+
 def _allocation_doc(allocation: Allocation) -> dict[str, Any]:
     return {
         "penalty": allocation.penalty,
@@ -499,7 +506,7 @@ class PaymentRepository:
             {
                 "$group": {
                     "_id": "$loan_id",
-                    "amount": {"$sum": "$amount_minor"},
+                    "amounts": {"$push": "$amount_minor"},
                     "count": {"$sum": 1},
                     "currency": {"$first": "$currency"},
                     "loan_number": {"$first": "$loan_number"},
@@ -515,7 +522,7 @@ class PaymentRepository:
                 loan_number=d.get("loan_number") or "",
                 borrower_id=d.get("borrower_id") or "",
                 borrower_name=d.get("borrower_name") or "",
-                amount=Money(int(d["amount"]), d["currency"]),
+                amount=Money(exact_sum(d["amounts"]), d["currency"]),
                 count=int(d["count"]),
             )
             async for d in cursor
@@ -528,7 +535,7 @@ class PaymentRepository:
                 "$group": {
                     "_id": {"channel": "$channel", "currency": "$currency", "status": "$status"},
                     "count": {"$sum": 1},
-                    "amount": {"$sum": "$amount_minor"},
+                    "amounts": {"$push": "$amount_minor"},
                 }
             },
         ]
@@ -539,7 +546,7 @@ class PaymentRepository:
                 currency=d["_id"]["currency"],
                 status=PaymentStatus(d["_id"]["status"]),
                 count=int(d["count"]),
-                amount_minor=int(d["amount"]),
+                amount_minor=exact_sum(d["amounts"]),
             )
             async for d in cursor
         ]

@@ -29,7 +29,7 @@ from shared.errors import (
     InvalidArgument,
     NotFound,
 )
-from shared.money import CURRENCY_EXPONENTS, Money
+from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
 
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REFERENCE = 100
@@ -190,8 +190,8 @@ def validate_request(raw: RawPaymentRequest, today: date) -> PaymentRequest:
         )
     if raw.amount_minor <= 0:
         violations.append(FieldViolation("amount.amount_minor", "must be positive"))
-    elif raw.amount_minor > 2**63 - 1:
-        violations.append(FieldViolation("amount.amount_minor", "is out of range"))
+    elif too_large := amount_violation(raw.amount_minor, "amount.amount_minor"):
+        violations.append(too_large)
     value_date = today
     if raw.value_date.strip():
         try:
