@@ -31,7 +31,7 @@ from payment_service.domain.payment import (
     Reversal,
     ReversalRequest,
 )
-from shared.errors import NotFound
+from shared.errors import FieldViolation, NotFound
 from shared.money import Money
 from shared.mongo import duplicate_key_index
 from shared.paging import Page
@@ -204,6 +204,9 @@ def to_doc(p: Payment) -> dict[str, Any]:
         "loan_closed": p.loan_closed,
         "rejection_reason": p.rejection_reason,
         "rejection_code": p.rejection_code,
+        "rejection_fields": [
+            {"field": v.field, "description": v.description} for v in p.rejection_fields
+        ],
         "posted_at": p.posted_at,
         "reversal": (
             {
@@ -270,6 +273,10 @@ def from_doc(doc: dict[str, Any]) -> Payment:
         loan_closed=bool(doc.get("loan_closed", False)),
         rejection_reason=doc.get("rejection_reason", ""),
         rejection_code=doc.get("rejection_code", ""),
+        rejection_fields=tuple(
+            FieldViolation(str(v["field"]), str(v["description"]))
+            for v in doc.get("rejection_fields") or ()
+        ),
         posted_at=doc.get("posted_at"),
         reversal=(
             Reversal(

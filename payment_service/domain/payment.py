@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -273,20 +274,27 @@ def is_refusal(code: str) -> bool:
     return code in REFUSAL_CODES
 
 
-def error_for(code: str, message: str, existing_id: str | None = None) -> DomainError:
-    """A refusal passed on with the loan service's own code and message."""
+def error_for(
+    code: str,
+    message: str,
+    existing_id: str | None = None,
+    fields: Sequence[FieldViolation] = (),
+) -> DomainError:
+    """A refusal passed on with the loan service's own code, message and named fields."""
     if code == "NOT_FOUND":
         return NotFound(message)
     if code in ("INVALID_ARGUMENT", "OUT_OF_RANGE"):
-        return InvalidArgument(message)
+        return InvalidArgument(message, violations=fields)
     if code == "ALREADY_EXISTS":
         return AlreadyExists(message, existing_id=existing_id)
     return FailedPrecondition(message)
 
 
-def refusal_error(code: str, reason: str, payment_id: str) -> DomainError:
+def refusal_error(
+    code: str, reason: str, payment_id: str, fields: Sequence[FieldViolation] = ()
+) -> DomainError:
     """The error a REJECTED payment answers with, every time it is asked for."""
-    return error_for(code, f"{reason} (payment {payment_id} is REJECTED)", payment_id)
+    return error_for(code, f"{reason} (payment {payment_id} is REJECTED)", payment_id, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +324,8 @@ class Applied:
 class Refused:
     code: str
     reason: str
+    # The request fields the loan service named (amount.currency, value_date ...).
+    fields: tuple[FieldViolation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +385,7 @@ class Payment:
     loan_closed: bool = False
     rejection_reason: str = ""
     rejection_code: str = ""
+    rejection_fields: tuple[FieldViolation, ...] = ()
     posted_at: datetime | None = None
     reversal: Reversal | None = None
     reversal_request: ReversalRequest | None = None
@@ -419,6 +430,7 @@ class Payment:
             status=PaymentStatus.REJECTED,
             rejection_code=refusal.code,
             rejection_reason=refusal.reason,
+            rejection_fields=refusal.fields,
             updated_at=now,
             updated_by=actor,
             version=self.version + 1,
