@@ -10,13 +10,15 @@ Enums stay lax only in accepting their names as strings.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -38,6 +40,23 @@ def _within_business_maximum(value: int) -> int:
     if value > limit:
         raise ValueError(f"must be at most {limit} minor units")
     return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: Any) -> Any:
+    # pydantic alone reads 0 or "0" as 1970-01-01 (Unix time) and takes datetimes whose
+    # time is midnight; the contract is YYYY-MM-DD only, in bodies and queries alike.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date in YYYY-MM-DD form")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+"""A calendar date written YYYY-MM-DD, and nothing else."""
 
 
 AmountMinor = Annotated[

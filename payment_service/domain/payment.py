@@ -31,6 +31,7 @@ from shared.errors import (
     NotFound,
 )
 from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.validation import parse_date
 
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REFERENCE = 100
@@ -196,9 +197,10 @@ def validate_request(raw: RawPaymentRequest, today: date) -> PaymentRequest:
     value_date = today
     if raw.value_date.strip():
         try:
-            value_date = date.fromisoformat(raw.value_date.strip())
-        except ValueError:
-            violations.append(FieldViolation("value_date", "must be a date in YYYY-MM-DD form"))
+            # fromisoformat alone also reads "20240101" and week dates.
+            value_date = parse_date(raw.value_date, "value_date")
+        except InvalidArgument as err:
+            violations.extend(err.violations)
         else:
             if value_date > today:
                 violations.append(

@@ -132,6 +132,32 @@ async def test_query_and_patch_problems_are_422(stack: Stack, admin: Login) -> N
     assert fields_of(r.json()) == ["staff_id"]
 
 
+async def test_dates_are_yyyy_mm_dd_only(stack: Stack, admin: Login) -> None:
+    # "0" was read as Unix time 0 (1970-01-01); midnight datetimes passed as dates too.
+    c = stack.client
+    for bad in ("0", "1700000000", "2024-01-01T00:00:00", "20240101", "2024-W01-1"):
+        for path, name in (
+            ("/api/v1/loans", "disbursed_to"),
+            ("/api/v1/loans", "disbursed_from"),
+            ("/api/v1/loans/due", "date"),
+            ("/api/v1/loans/some-loan/schedule", "as_of_date"),
+            ("/api/v1/loans/some-loan/payoff-quote", "date"),
+            ("/api/v1/collection-sheet", "date"),
+            ("/api/v1/cash-summary", "date"),
+        ):
+            r = await c.get(path, params={name: bad}, headers=admin.headers)
+            assert r.status_code == 422, (path, name, bad, r.text)
+            assert fields_of(r.json()) == [name], (path, name, bad, r.text)
+        for body in ({"value_date": bad}, {"value_date": 0}):
+            r = await c.post(
+                "/api/v1/loans/some-loan/waive",
+                json={**body, "reason": "x", "installment_number": 1},
+                headers=admin.headers,
+            )
+            assert r.status_code == 422, (body, r.text)
+            assert fields_of(r.json()) == ["value_date"], (body, r.text)
+
+
 async def test_unknown_routes_and_methods_use_the_error_shape(stack: Stack, admin: Login) -> None:
     r = await stack.client.get("/api/v1/no-such-thing", headers=admin.headers)
     assert r.status_code == 404
