@@ -208,8 +208,28 @@ _HTTP_CODE_NAMES = {
 }
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> JSONResponse:
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        description = "is not valid JSON: it is not UTF-8"
+    elif isinstance(cause, RecursionError):
+        description = "is not valid JSON: it is nested too deeply"
+    else:
+        description = "is not valid JSON"
+    return error_response(
+        422,
+        "INVALID_ARGUMENT",
+        f"body: {description}",
+        fields=[FieldViolation("body", description)],
+    )
+
+
 def http_exception_response(exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
+    if status == 400:
+        # FastAPI answers 400 for a body it cannot decode at all (not UTF-8, nested
+        # deeper than the parser goes); it is malformed like any other body: 422.
+        return _unreadable_body(exc)
     try:
         default_name = HTTPStatus(status).name
     except ValueError:

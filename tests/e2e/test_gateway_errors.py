@@ -53,6 +53,27 @@ async def test_malformed_json_is_422(stack: Stack) -> None:
     assert fields_of(r.json()) == ["body"]
 
 
+async def test_undecodable_bodies_are_422_like_other_malformed_ones(
+    stack: Stack, admin: Login
+) -> None:
+    deep = b'{"username": ' + b"[" * 1000 + b"]" * 1000 + b', "password": "x"}'
+    for content, why in (
+        (b'{"username": "\xff\xfe", "password": "x"}', "UTF-8"),
+        (deep, "nested too deeply"),
+    ):
+        for path, headers in (
+            ("/api/v1/auth/login", {}),
+            ("/api/v1/payments", {**admin.headers, "Idempotency-Key": "k-undecodable"}),
+        ):
+            r = await stack.client.post(
+                path, content=content, headers={**headers, "Content-Type": "application/json"}
+            )
+            assert r.status_code == 422, (path, why, r.text)
+            assert_error_shape(r.json(), "INVALID_ARGUMENT")
+            assert fields_of(r.json()) == ["body"]
+            assert why in r.json()["error"]["fields"][0]["description"]
+
+
 async def test_missing_wrong_type_and_unknown_fields_are_named(stack: Stack) -> None:
     c = stack.client
     r = await c.post("/api/v1/auth/login", json={"username": "a@b.org"})
