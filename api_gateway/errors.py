@@ -9,6 +9,7 @@ validation. A client's mistake is never a 500.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import cast
@@ -16,10 +17,11 @@ from typing import cast
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from grpc import aio
 from grpc_status import rpc_status
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api_gateway.schemas import common as schemas
 from shared.errors import (
@@ -238,6 +240,38 @@ def http_exception_response(exc: StarletteHTTPException) -> JSONResponse:
     return error_response(status, code, str(exc.detail), headers=exc.headers)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API takes at this path. Starlette's own 405 names only the first
+    route that matched the path, and GET and POST of one path are two routes."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "method_table", None
+    )
+    if table is None:
+        table = []
+        for path, operations in request.app.openapi().get("paths", {}).items():
+            methods = {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.append((compile_path(path)[0], methods))
+        request.app.state.method_table = table
+    allowed: set[str] = {"OPTIONS"}
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            allowed |= methods
+    return sorted(allowed)
+
+
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def method_not_allowed_response(request: Request, exc: StarletteHTTPException) -> Response:
+    allow = ", ".join(allowed_methods(request))
+    if request.method == "OPTIONS":
+        # OPTIONS asks what the resource takes: answer it, don't refuse it.
+        return Response(status_code=204, headers={"Allow": allow})
+    return error_response(405, "METHOD_NOT_ALLOWED", str(exc.detail), headers={"Allow": allow})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
@@ -251,8 +285,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return validation_error_response(exc)
 
-    async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            return method_not_allowed_response(request, exc)
         return http_exception_response(exc)
 
     app.add_exception_handler(DomainError, on_domain_error)

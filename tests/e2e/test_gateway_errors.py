@@ -186,6 +186,25 @@ async def test_unknown_routes_and_methods_use_the_error_shape(stack: Stack, admi
     r = await stack.client.delete("/api/v1/staff/abc", headers=admin.headers)
     assert r.status_code == 405
     assert_error_shape(r.json(), "METHOD_NOT_ALLOWED")
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS, PATCH"
+
+
+async def test_options_and_405_name_every_method_of_the_path(stack: Stack, admin: Login) -> None:
+    # GET and POST of one path are two routes; Starlette's 405 named only the first one.
+    for path, allow in (
+        ("/api/v1/loans", "GET, HEAD, OPTIONS, POST"),
+        ("/api/v1/payments", "GET, HEAD, OPTIONS, POST"),
+        ("/api/v1/staff/abc", "GET, HEAD, OPTIONS, PATCH"),
+        ("/api/v1/auth/login", "OPTIONS, POST"),
+    ):
+        r = await stack.client.options(path, headers=admin.headers)
+        assert r.status_code == 204, (path, r.text)
+        assert r.headers["allow"] == allow, path
+        assert r.content == b""
+        r = await stack.client.put(path, json={}, headers=admin.headers)
+        assert r.status_code == 405, (path, r.text)
+        assert r.headers["allow"] == allow, path
+        assert_error_shape(r.json(), "METHOD_NOT_ALLOWED")
 
 
 async def test_no_lax_coercion_of_booleans_and_integers(stack: Stack, admin: Login) -> None:
