@@ -81,8 +81,14 @@ class MissingToken(Unauthenticated):
 
 class RateLimited(ResourceExhausted):
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, retry_after_seconds=retry_after)
         self.retry_after = retry_after
+
+
+def _retry_after(err: DomainError | None) -> dict[str, str]:
+    if isinstance(err, ResourceExhausted) and err.retry_after_seconds is not None:
+        return {"Retry-After": str(max(1, err.retry_after_seconds))}
+    return {}
 
 
 def _public_field(field: str) -> str:
@@ -124,9 +130,7 @@ def error_response(
 
 def domain_error_response(err: DomainError) -> JSONResponse:
     code = status_code_for(err)
-    headers: dict[str, str] = {}
-    if isinstance(err, RateLimited):
-        headers["Retry-After"] = str(max(1, err.retry_after))
+    headers = _retry_after(err)
     if isinstance(err, Unauthenticated) and not isinstance(err, MissingToken):
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(
@@ -155,7 +159,7 @@ def rpc_error_response(exc: aio.AioRpcError) -> JSONResponse:
     status = http_status_for(code)
     if status >= 500:
         log.warning("upstream %s: %s", code.name, exc.details())
-    headers: dict[str, str] = {}
+    headers = _retry_after(domain)
     if code is grpc.StatusCode.UNAUTHENTICATED:
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(

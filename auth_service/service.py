@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,8 +188,20 @@ class AuthService:
                 log.exception("could not record %s event", event_type)
 
     # --- login and lockout --------------------------------------------------
-    async def _locked(self, username: str) -> bool:
-        return bool(await self._store.get(LOCK_PREFIX + username))
+    async def _check_lock(self, username: str) -> None:
+        """Refuse while the account is locked, saying for how long (Retry-After)."""
+        value = await self._store.get(LOCK_PREFIX + username)
+        if not value:
+            return
+        remaining = self._policy.lockout_seconds
+        try:
+            # The lock holds the Unix time it ends (older locks hold "1").
+            until = float(value)
+        except ValueError:
+            until = 0.0
+        if until > 1:
+            remaining = max(1, math.ceil(until - self._clock().timestamp()))
+        raise ResourceExhausted(LOCKED_MESSAGE, retry_after_seconds=remaining)
 
     async def _count_attempt(self, username: str) -> int | None:
         """Count a password check before it runs, so a burst of concurrent guesses
@@ -198,7 +211,9 @@ class AuthService:
         )
         if count is not None and count > self._policy.max_failures:
             await self._lock(username)
-            raise ResourceExhausted(LOCKED_MESSAGE)
+            raise ResourceExhausted(
+                LOCKED_MESSAGE, retry_after_seconds=self._policy.lockout_seconds
+            )
         return count
 
     async def _record_failure(self, username: str, client_ip: str, count: int | None) -> None:
@@ -209,7 +224,10 @@ class AuthService:
             await self._lock(username)
 
     async def _lock(self, username: str) -> None:
-        await self._store.set(LOCK_PREFIX + username, "1", ttl=self._policy.lockout_seconds)
+        until = self._clock().timestamp() + self._policy.lockout_seconds
+        await self._store.set(
+            LOCK_PREFIX + username, f"{until:.3f}", ttl=self._policy.lockout_seconds
+        )
         await self._store.delete(FAIL_PREFIX + username)
         await self._emit(
             "auth.locked_out",
@@ -225,8 +243,7 @@ class AuthService:
         if not password:
             raise InvalidArgument.field("password", "is required")
         name = normalize_username(username)
-        if await self._locked(name):
-            raise ResourceExhausted(LOCKED_MESSAGE)
+        await self._check_lock(name)
         attempt = await self._count_attempt(name)
         cred = await self._repo.get_by_username(name)
         if cred is None:
@@ -330,8 +347,7 @@ class AuthService:
             raise Unauthenticated("this account is deactivated")
         # Wrong old passwords count towards the same lockout as logins: a stolen
         # session must not become an unlimited password oracle.
-        if await self._locked(cred.username):
-            raise ResourceExhausted(LOCKED_MESSAGE)
+        await self._check_lock(cred.username)
         attempt = await self._count_attempt(cred.username)
         if not await asyncio.to_thread(self._hashing.verify, cred.password_hash, old):
             await self._record_failure(cred.username, "", attempt)

@@ -211,6 +211,32 @@ async def test_reuse_detection_voids_the_access_tokens_of_the_family(
     assert r.status_code == 200, r.text
 
 
+async def test_the_lockout_says_when_to_try_again(stack: Stack, admin: Login) -> None:
+    c = stack.client
+    agent = await stack.ready_staff(admin)
+    lockout = stack.settings.login_lockout_seconds
+    for _ in range(stack.settings.login_max_failures):
+        r = await c.post(
+            "/api/v1/auth/login", json={"username": agent.email, "password": "wrong-Passw0rd"}
+        )
+        assert r.status_code == 401, r.text
+    # Locked now, even with the right password; Retry-After is the lock's remaining time.
+    r = await c.post(
+        "/api/v1/auth/login", json={"username": agent.email, "password": agent.password}
+    )
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
+    assert lockout - 60 <= int(r.headers["retry-after"]) <= lockout
+    # A stolen session guessing the password meets the same lock, with the same header.
+    r = await c.post(
+        "/api/v1/auth/password",
+        json={"old_password": "guess-Passw0rd", "new_password": "another-Passw0rd-1"},
+        headers=agent.headers,
+    )
+    assert r.status_code == 429, r.text
+    assert lockout - 60 <= int(r.headers["retry-after"]) <= lockout
+
+
 async def test_unknown_refresh_token_is_401(stack: Stack) -> None:
     r = await stack.client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 43})
     assert r.status_code == 401
