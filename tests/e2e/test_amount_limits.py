@@ -131,3 +131,14 @@ async def test_the_cash_summary_survives_amounts_recorded_before_the_limit(
         assert cash.status_code == 200, cash.text
         assert cash.json()["rejected_count"] == 3
         assert cash.json()["net_totals"] == [{"amount_minor": 100, "currency": "USD"}]
+
+
+async def test_a_borrower_income_above_the_maximum_is_refused(stack: Stack, admin: Login) -> None:
+    from tests.e2e.test_gateway_borrowers import new_borrower
+
+    agent = await stack.ready_staff(admin)
+    income = {"amount_minor": DEFAULT_MAX_AMOUNT_MINOR + 1, "currency": "KES"}
+    body = new_borrower(employment={"status": "SELF_EMPLOYED", "monthly_income": income})
+    r = await stack.client.post("/api/v1/borrowers", json=body, headers=agent.headers)
+    assert r.status_code == 422, r.text
+    assert fields_of(r.json()) == ["employment.monthly_income.amount_minor"]
