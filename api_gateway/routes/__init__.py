@@ -18,9 +18,17 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many attempts; see Retry-After",
         503: "A service is unavailable",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses
     }
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return responses
 
 
 # Any operation may meet these, whatever its own list says: the body limit, a gateway

@@ -131,6 +131,7 @@ async def test_openapi_documents_the_bearer_scheme_and_errors(stack: Stack) -> N
     assert "security" not in paths["/api/v1/auth/refresh"]["post"]
     login_responses = paths["/api/v1/auth/login"]["post"]["responses"]
     assert {"200", "401", "422", "429"} <= set(login_responses)
+    assert login_responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
     role = spec["components"]["schemas"]["RoleName"]
     assert role["enum"] == ["ADMIN", "AGENT"]
     # Every 422 is documented with our error shape, not FastAPI's default one.
