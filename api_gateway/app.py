@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,9 +15,19 @@ from api_gateway.deps import GatewayState
 from api_gateway.errors import install_error_handlers
 from api_gateway.middleware import DEFAULT_MAX_BODY_BYTES, RequestContextMiddleware
 from api_gateway.ratelimit import LoginRateLimiter
-from api_gateway.routes import auth, borrowers, health, loans, payments, products, staff
+from api_gateway.routes import (
+    add_common_responses,
+    auth,
+    borrowers,
+    health,
+    loans,
+    payments,
+    products,
+    staff,
+)
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
+from shared.money import set_max_amount_minor
 from shared.runtime import auth_jwks_fetcher, make_verifier
 
 HSTS_PRODUCTION_SECONDS = 365 * 24 * 3600
@@ -28,6 +39,18 @@ Log in with `POST /api/v1/auth/login`, then send the access token as
 `Authorization: Bearer <token>` on every other `/api/v1` call. Errors always have the shape
 `{"error": {"code", "message", "fields", "request_id"}}`.
 """
+
+
+def _document_common_responses(app: FastAPI, max_body_bytes: int) -> None:
+    """The OpenAPI lists 413 and the 5xx answers on every operation, not only per route."""
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_common_responses(plain_openapi(), max_body_bytes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -45,6 +68,8 @@ def create_app(
     """
     settings = settings or get_settings()
     cfg = settings
+    # Request bodies refuse larger amounts (422 naming the field), as the services do.
+    set_max_amount_minor(settings.max_amount_minor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +101,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    _document_common_responses(app, max_body_bytes)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(staff.router)

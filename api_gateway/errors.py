@@ -9,6 +9,7 @@ validation. A client's mistake is never a 500.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import cast
@@ -16,10 +17,11 @@ from typing import cast
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from grpc import aio
 from grpc_status import rpc_status
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api_gateway.schemas import common as schemas
 from shared.errors import (
@@ -79,8 +81,14 @@ class MissingToken(Unauthenticated):
 
 class RateLimited(ResourceExhausted):
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, retry_after_seconds=retry_after)
         self.retry_after = retry_after
+
+
+def _retry_after(err: DomainError | None) -> dict[str, str]:
+    if isinstance(err, ResourceExhausted) and err.retry_after_seconds is not None:
+        return {"Retry-After": str(max(1, err.retry_after_seconds))}
+    return {}
 
 
 def _public_field(field: str) -> str:
@@ -122,9 +130,7 @@ def error_response(
 
 def domain_error_response(err: DomainError) -> JSONResponse:
     code = status_code_for(err)
-    headers: dict[str, str] = {}
-    if isinstance(err, RateLimited):
-        headers["Retry-After"] = str(max(1, err.retry_after))
+    headers = _retry_after(err)
     if isinstance(err, Unauthenticated) and not isinstance(err, MissingToken):
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(
@@ -153,7 +159,7 @@ def rpc_error_response(exc: aio.AioRpcError) -> JSONResponse:
     status = http_status_for(code)
     if status >= 500:
         log.warning("upstream %s: %s", code.name, exc.details())
-    headers: dict[str, str] = {}
+    headers = _retry_after(domain)
     if code is grpc.StatusCode.UNAUTHENTICATED:
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(
@@ -208,14 +214,66 @@ _HTTP_CODE_NAMES = {
 }
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> JSONResponse:
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        description = "is not valid JSON: it is not UTF-8"
+    elif isinstance(cause, RecursionError):
+        description = "is not valid JSON: it is nested too deeply"
+    else:
+        description = "is not valid JSON"
+    return error_response(
+        422,
+        "INVALID_ARGUMENT",
+        f"body: {description}",
+        fields=[FieldViolation("body", description)],
+    )
+
+
 def http_exception_response(exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
+    if status == 400:
+        # FastAPI answers 400 for a body it cannot decode at all (not UTF-8, nested
+        # deeper than the parser goes); it is malformed like any other body: 422.
+        return _unreadable_body(exc)
     try:
         default_name = HTTPStatus(status).name
     except ValueError:
         default_name = "ERROR"
     code = _HTTP_CODE_NAMES.get(status, default_name)
     return error_response(status, code, str(exc.detail), headers=exc.headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API takes at this path. Starlette's own 405 names only the first
+    route that matched the path, and GET and POST of one path are two routes."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "method_table", None
+    )
+    if table is None:
+        table = []
+        for path, operations in request.app.openapi().get("paths", {}).items():
+            methods = {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.append((compile_path(path)[0], methods))
+        request.app.state.method_table = table
+    allowed: set[str] = {"OPTIONS"}
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            allowed |= methods
+    return sorted(allowed)
+
+
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def method_not_allowed_response(request: Request, exc: StarletteHTTPException) -> Response:
+    allow = ", ".join(allowed_methods(request))
+    if request.method == "OPTIONS":
+        # OPTIONS asks what the resource takes: answer it, don't refuse it.
+        return Response(status_code=204, headers={"Allow": allow})
+    return error_response(405, "METHOD_NOT_ALLOWED", str(exc.detail), headers={"Allow": allow})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -231,8 +289,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return validation_error_response(exc)
 
-    async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            return method_not_allowed_response(request, exc)
         return http_exception_response(exc)
 
     app.add_exception_handler(DomainError, on_domain_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.identity import Caller, Role
-from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX
+from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX, REVOKED_FAMILY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -160,17 +161,19 @@ class AuthService:
     async def _issue(self, cred: Credential, family_id: str | None = None) -> TokenPair:
         now = self._clock()
         principal = _principal(cred)
+        family_id = family_id or uuid.uuid4().hex
         access = issue_access_token(
             principal,
             await self.keyring.active(),
             issuer=self._policy.issuer,
             now=now,
             ttl_seconds=self._policy.access_ttl_seconds,
+            family_id=family_id,
         )
         refresh = new_refresh_token()
         await self._repo.insert_refresh(
             hash_refresh_token(refresh),
-            family_id or uuid.uuid4().hex,
+            family_id,
             cred.staff_id,
             now,
             now + timedelta(seconds=self._policy.refresh_ttl_seconds),
@@ -185,8 +188,20 @@ class AuthService:
                 log.exception("could not record %s event", event_type)
 
     # --- login and lockout --------------------------------------------------
-    async def _locked(self, username: str) -> bool:
-        return bool(await self._store.get(LOCK_PREFIX + username))
+    async def _check_lock(self, username: str) -> None:
+        """Refuse while the account is locked, saying for how long (Retry-After)."""
+        value = await self._store.get(LOCK_PREFIX + username)
+        if not value:
+            return
+        remaining = self._policy.lockout_seconds
+        try:
+            # The lock holds the Unix time it ends (older locks hold "1").
+            until = float(value)
+        except ValueError:
+            until = 0.0
+        if until > 1:
+            remaining = max(1, math.ceil(until - self._clock().timestamp()))
+        raise ResourceExhausted(LOCKED_MESSAGE, retry_after_seconds=remaining)
 
     async def _count_attempt(self, username: str) -> int | None:
         """Count a password check before it runs, so a burst of concurrent guesses
@@ -196,7 +211,9 @@ class AuthService:
         )
         if count is not None and count > self._policy.max_failures:
             await self._lock(username)
-            raise ResourceExhausted(LOCKED_MESSAGE)
+            raise ResourceExhausted(
+                LOCKED_MESSAGE, retry_after_seconds=self._policy.lockout_seconds
+            )
         return count
 
     async def _record_failure(self, username: str, client_ip: str, count: int | None) -> None:
@@ -207,7 +224,10 @@ class AuthService:
             await self._lock(username)
 
     async def _lock(self, username: str) -> None:
-        await self._store.set(LOCK_PREFIX + username, "1", ttl=self._policy.lockout_seconds)
+        until = self._clock().timestamp() + self._policy.lockout_seconds
+        await self._store.set(
+            LOCK_PREFIX + username, f"{until:.3f}", ttl=self._policy.lockout_seconds
+        )
         await self._store.delete(FAIL_PREFIX + username)
         await self._emit(
             "auth.locked_out",
@@ -223,8 +243,7 @@ class AuthService:
         if not password:
             raise InvalidArgument.field("password", "is required")
         name = normalize_username(username)
-        if await self._locked(name):
-            raise ResourceExhausted(LOCKED_MESSAGE)
+        await self._check_lock(name)
         attempt = await self._count_attempt(name)
         cred = await self._repo.get_by_username(name)
         if cred is None:
@@ -261,7 +280,7 @@ class AuthService:
                 raise Unauthenticated("invalid refresh token")
             if existing.used_at is not None and existing.revoked_at is None:
                 # A rotated token came back: someone holds a copy. End the whole family.
-                await self._repo.revoke_family(existing.family_id, now, "reuse detected")
+                await self._revoke_family(existing.family_id, now, "reuse detected")
                 await self._emit(
                     "auth.refresh_reuse_detected",
                     existing.staff_id,
@@ -273,7 +292,7 @@ class AuthService:
             raise Unauthenticated("refresh token has expired")
         cred = await self._repo.get_by_id(record.staff_id)
         if cred is None or not cred.active:
-            await self._repo.revoke_family(record.family_id, now, "account inactive")
+            await self._revoke_family(record.family_id, now, "account inactive")
             raise Unauthenticated("this account is deactivated")
         pair = await self._issue(cred, record.family_id)
         # A revocation (reuse detected, logout, password change, deactivation) that ran
@@ -281,7 +300,7 @@ class AuthService:
         # token: look again now that it is stored, and end the family if so.
         parent = await self._repo.get_refresh(token_hash)
         if parent is None or parent.revoked_at is not None:
-            await self._repo.revoke_family(record.family_id, now, "revoked during refresh")
+            await self._revoke_family(record.family_id, now, "revoked during refresh")
             raise Unauthenticated("refresh token has been revoked")
         return pair
 
@@ -296,8 +315,18 @@ class AuthService:
         elif refresh_token:
             record = await self._repo.get_refresh(hash_refresh_token(refresh_token))
             if record is not None and record.staff_id == caller.subject:
-                await self._repo.revoke_family(record.family_id, now, "logout")
+                await self._revoke_family(record.family_id, now, "logout")
         await self.denylist(caller)
+
+    async def _revoke_family(self, family_id: str, now: datetime, reason: str) -> None:
+        """End a login session: its refresh tokens and the access tokens issued to it.
+
+        The access-token mark goes first, so a token is never left usable after the
+        refresh tokens are seen revoked."""
+        await self._store.set(
+            REVOKED_FAMILY_PREFIX + family_id, reason, ttl=self._policy.access_ttl_seconds + 60
+        )
+        await self._repo.revoke_family(family_id, now, reason)
 
     async def revoke_access_tokens(self, staff_id: str) -> None:
         """Void every access token issued to ``staff_id`` up to now."""
@@ -318,8 +347,7 @@ class AuthService:
             raise Unauthenticated("this account is deactivated")
         # Wrong old passwords count towards the same lockout as logins: a stolen
         # session must not become an unlimited password oracle.
-        if await self._locked(cred.username):
-            raise ResourceExhausted(LOCKED_MESSAGE)
+        await self._check_lock(cred.username)
         attempt = await self._count_attempt(cred.username)
         if not await asyncio.to_thread(self._hashing.verify, cred.password_hash, old):
             await self._record_failure(cred.username, "", attempt)

@@ -34,7 +34,7 @@ from loan_service.service import DueLoan, LoanView, TransactionView
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument
-from shared.money import CURRENCY_EXPONENTS, to_proto
+from shared.money import CURRENCY_EXPONENTS, amount_violation, to_proto
 from shared.protos import audit, timestamp
 from shared.validation import parse_date
 
@@ -144,6 +144,8 @@ class _Problems:
     def amount(self, message: common_pb2.Money, field_name: str, currency: str) -> int:
         if message.currency and message.currency != currency:
             self.add(f"{field_name}.currency", f"must be the product currency {currency}")
+        if too_large := amount_violation(message.amount_minor, f"{field_name}.amount_minor"):
+            self.items.append(too_large)
         return int(message.amount_minor)
 
     def decimal(self, parse: Any, text: str, field_name: str) -> Decimal:

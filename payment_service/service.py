@@ -324,7 +324,12 @@ class PaymentService:
     @staticmethod
     def _answer(payment: Payment, *, replayed: bool) -> PostResult:
         if payment.status is PaymentStatus.REJECTED:
-            raise refusal_error(payment.rejection_code, payment.rejection_reason, payment.id)
+            raise refusal_error(
+                payment.rejection_code,
+                payment.rejection_reason,
+                payment.id,
+                payment.rejection_fields,
+            )
         return PostResult(payment, replayed)
 
     async def _check_scope(
@@ -562,7 +567,7 @@ class PaymentService:
             await self._repo.replace_if(
                 cleared, {"status": PaymentStatus.POSTED.value, "version": payment.version}
             )
-            raise error_for(outcome.code, outcome.reason)
+            raise error_for(outcome.code, outcome.reason, fields=outcome.fields)
         delay = retry_delay_seconds(payment.attempts + 1, cap=self._opts.retry_max_seconds)
         await self._repo.record_attempt(
             payment.id, outcome.reason, now + timedelta(seconds=delay), PaymentStatus.POSTED

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # point, so a test can kill the process between two steps.
     payment_test_pause: Literal["", "after_pending", "after_apply"] = ""
 
+    # The largest amount (minor units) one request may carry: a payment, a principal, a fee.
+    # It keeps every stored or reported sum exact and inside int64; at most 10^15.
+    max_amount_minor: int = Field(default=10**12, ge=1, le=10**15)
+
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

@@ -78,7 +78,18 @@ class Unavailable(DomainError):
 
 
 class ResourceExhausted(DomainError):
-    pass
+    """Too many attempts; ``retry_after_seconds``, when known, travels as google.rpc.RetryInfo
+    and leaves the gateway as Retry-After."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: Iterable[FieldViolation] = (),
+        retry_after_seconds: int | None = None,
+    ) -> None:
+        super().__init__(message, violations=violations)
+        self.retry_after_seconds = retry_after_seconds
 
 
 def field_violations_of(err: DomainError) -> list[dict[str, str]]:

@@ -44,6 +44,33 @@ _CTX = Context(prec=60)
 _INT64_MAX = 2**63 - 1
 _RATE_RE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,10})?")
 
+# The largest single amount any request may carry (MF_MAX_AMOUNT_MINOR). Far below int64,
+# so the sums the system stores and reports (a day's cash, a sheet's totals, a loan's
+# payments) stay exact and inside int64: 10^12 leaves room for 9 million such amounts.
+DEFAULT_MAX_AMOUNT_MINOR = 10**12
+MAX_AMOUNT_MINOR_CEILING = 10**15
+_max_amount_minor = DEFAULT_MAX_AMOUNT_MINOR
+
+
+def max_amount_minor() -> int:
+    return _max_amount_minor
+
+
+def set_max_amount_minor(value: int) -> None:
+    """Set once at start-up from the settings (every process reads the same variable)."""
+    global _max_amount_minor
+    if not 1 <= value <= MAX_AMOUNT_MINOR_CEILING:
+        raise ValueError(f"the maximum amount must be 1 to {MAX_AMOUNT_MINOR_CEILING}")
+    _max_amount_minor = value
+
+
+def amount_violation(amount_minor: int, field: str) -> FieldViolation | None:
+    """Why a request amount is refused for being too large, or None."""
+    limit = _max_amount_minor
+    if amount_minor > limit:
+        return FieldViolation(field, f"must be at most {limit} minor units")
+    return None
+
 
 def currency_exponent(code: str, *, field: str = "currency") -> int:
     """Minor-unit digits of an ISO 4217 currency; InvalidArgument if unknown."""
@@ -305,6 +332,8 @@ def from_proto(
         )
     if message.amount_minor < 0 and not allow_negative:
         violations.append(FieldViolation(f"{field}.amount_minor", "must not be negative"))
+    elif too_large := amount_violation(abs(message.amount_minor), f"{field}.amount_minor"):
+        violations.append(too_large)
     if violations:
         raise InvalidArgument.fields(violations)
     return Money(int(message.amount_minor), message.currency)
@@ -312,15 +341,19 @@ def from_proto(
 
 __all__ = [
     "CURRENCY_EXPONENTS",
+    "DEFAULT_MAX_AMOUNT_MINOR",
     "Money",
     "MoneyFields",
     "allocate",
+    "amount_violation",
     "currency_exponent",
     "from_proto",
     "is_currency",
+    "max_amount_minor",
     "money_sum",
     "parse_rate",
     "quantize_minor",
     "round_to_multiple",
+    "set_max_amount_minor",
     "to_proto",
 ]

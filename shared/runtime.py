@@ -20,6 +20,7 @@ from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
 from shared.grpc.client import create_channel
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
 from shared.logging import configure_logging
+from shared.money import set_max_amount_minor
 from shared.mongo import IndexRegistry, create_mongo_client, ping, run_in_transaction
 from shared.service_identity import ServiceIdentity
 from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
@@ -100,6 +101,7 @@ class Infrastructure:
 
 async def open_infrastructure(settings: Settings, service: str) -> Infrastructure:
     """Create the clients inside the running loop; none of them connects eagerly."""
+    set_max_amount_minor(settings.max_amount_minor)
     mongo = create_mongo_client(settings.mongo_url_or_default(), app_name=f"mf-{service}")
     cache = Cache(create_redis(settings.redis_url), prefix=settings.redis_key_prefix)
     db = mongo[database_name(settings, service)]

@@ -27,6 +27,10 @@ DENYLIST_PREFIX = "mf:auth:deny:"
 # Tokens of a staff member issued up to this Unix time (ms) are void (deactivation,
 # password or role change), so an access token does not outlive the account.
 REVOKED_BEFORE_PREFIX = "mf:auth:revoked-before:"
+# A refresh-token family (one login session) that was ended: reuse detected, logout or
+# deactivation. Access tokens carry their family in ``fam``, so ending the family voids
+# the access tokens issued to it, not only its refresh tokens.
+REVOKED_FAMILY_PREFIX = "mf:auth:revoked-family:"
 CLOCK_SKEW_SECONDS = 30
 VERIFIED_CACHE_SIZE = 4096
 
@@ -152,16 +156,18 @@ class TokenVerifier:
             raise Unauthenticated("access token has no valid role") from exc
         jti = str(claims["jti"])
         if self._denylist is not None:
-            keys = (DENYLIST_PREFIX + jti, REVOKED_BEFORE_PREFIX + str(claims["sub"]))
+            keys = [DENYLIST_PREFIX + jti, REVOKED_BEFORE_PREFIX + str(claims["sub"])]
+            family = claims.get("fam")
+            if family:
+                keys.append(REVOKED_FAMILY_PREFIX + str(family))
             # Every hop (gateway, each service) checks: one round trip when the store batches.
             get_many = getattr(self._denylist, "get_many", None)
             if get_many is not None:
-                denied, cutoff = await get_many(*keys)
+                values = list(await get_many(*keys))
             else:
-                denied, cutoff = await self._denylist.get(keys[0]), None
-                if not denied:
-                    cutoff = await self._denylist.get(keys[1])
-            if denied:
+                values = [await self._denylist.get(k) for k in keys]
+            denied, cutoff = values[0], values[1]
+            if denied or (family and values[2]):
                 raise Unauthenticated("access token has been revoked")
             issued_ms = int(claims.get("iat_ms") or int(claims["iat"]) * 1000)
             if cutoff is not None and issued_ms < int(cutoff):

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api_gateway.convert import common as convert
 from api_gateway.schemas import borrowers as s
+from api_gateway.schemas.common import MoneyIn
 from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 from shared.money import to_proto
@@ -103,7 +104,7 @@ def history_entry(e: user_pb2.BorrowerHistoryEntry) -> s.HistoryEntryOut:
     )
 
 
-def _money(m: s.MoneyIn | None) -> common_pb2.Money | None:
+def _money(m: MoneyIn | None) -> common_pb2.Money | None:
     if m is None:
         return None
     return to_proto(m.amount_minor, m.currency.upper())

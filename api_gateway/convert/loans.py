@@ -7,7 +7,7 @@ from typing import Any
 
 from api_gateway.convert.common import audit, instant, money, page_info
 from api_gateway.schemas import loans as ls
-from api_gateway.schemas.common import Money
+from api_gateway.schemas.common import Money, MoneyIn
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.money import to_proto
@@ -26,7 +26,7 @@ def _text(value: str) -> str | None:
     return value or None
 
 
-def money_in(value: ls.MoneyIn | None) -> common_pb2.Money | None:
+def money_in(value: MoneyIn | None) -> common_pb2.Money | None:
     return to_proto(value) if value is not None else None
 
 

@@ -18,6 +18,38 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many attempts; see Retry-After",
         503: "A service is unavailable",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses
     }
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return responses
+
+
+# Any operation may meet these, whatever its own list says: the body limit, a gateway
+# fault, and a service failing, unavailable or too slow.
+COMMON_RESPONSES: dict[str, str] = {
+    "500": "A fault in the gateway; the message names the request id",
+    "502": "A service failed to answer properly",
+    "503": "A service is unavailable; try again shortly",
+    "504": "A service took too long to answer",
+}
+
+
+def add_common_responses(spec: dict[str, Any], max_body_bytes: int) -> dict[str, Any]:
+    """Document 413 and the 5xx answers on every operation of an OpenAPI document."""
+    too_large = f"The request body is larger than {max_body_bytes} bytes"
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": too_large, "content": error})
+            for status, description in COMMON_RESPONSES.items():
+                responses.setdefault(status, {"description": description, "content": error})
+    return spec

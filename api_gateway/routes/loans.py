@@ -7,7 +7,6 @@ off and waive. Repayments arrive through the payments API, not here.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
@@ -18,6 +17,7 @@ from api_gateway.deps import State
 from api_gateway.routes import error_responses
 from api_gateway.routes.products import expected_version
 from api_gateway.schemas import loans as loan_schemas
+from api_gateway.schemas.common import IsoDate
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
@@ -86,8 +86,8 @@ async def list_loans(
     borrower_id: IdFilter = None,
     product_id: IdFilter = None,
     branch_id: IdFilter = None,
-    disbursed_from: Annotated[date | None, Query()] = None,
-    disbursed_to: Annotated[date | None, Query()] = None,
+    disbursed_from: Annotated[IsoDate | None, Query()] = None,
+    disbursed_to: Annotated[IsoDate | None, Query()] = None,
     dpd_min: Annotated[int | None, Query(ge=0, le=100_000)] = None,
     dpd_max: Annotated[int | None, Query(ge=0, le=100_000)] = None,
     page_size: PageSize = 0,
@@ -153,7 +153,7 @@ async def loans_due(
     agent_id: Annotated[
         str | None, Query(max_length=64, description="Required for admins; agents: themselves")
     ] = None,
-    on: Annotated[date | None, Query(alias="date", description="Default today")] = None,
+    on: Annotated[IsoDate | None, Query(alias="date", description="Default today")] = None,
     page_size: PageSize = 0,
     page_token: PageToken = "",
 ) -> loan_schemas.DueLoanList:
@@ -181,7 +181,7 @@ async def get_loan(
     caller: AnyStaff,
     state: State,
     response: Response,
-    as_of_date: Annotated[date | None, Query()] = None,
+    as_of_date: Annotated[IsoDate | None, Query()] = None,
 ) -> loan_schemas.LoanOut:
     result = await state.clients.loans.GetLoan(
         loan_pb2.GetLoanRequest(id=loan_id, as_of_date=loan_convert.iso(as_of_date))
@@ -199,7 +199,7 @@ async def get_schedule(
     loan_id: LoanId,
     caller: AnyStaff,
     state: State,
-    as_of_date: Annotated[date | None, Query()] = None,
+    as_of_date: Annotated[IsoDate | None, Query()] = None,
 ) -> loan_schemas.ScheduleOut:
     result = await state.clients.loans.GetSchedule(
         loan_pb2.GetScheduleRequest(loan_id=loan_id, as_of_date=loan_convert.iso(as_of_date))
@@ -242,7 +242,7 @@ async def payoff_quote(
     loan_id: LoanId,
     caller: AnyStaff,
     state: State,
-    on: Annotated[date | None, Query(alias="date")] = None,
+    on: Annotated[IsoDate | None, Query(alias="date")] = None,
 ) -> loan_schemas.PayoffQuoteOut:
     result = await state.clients.loans.GetPayoffQuote(
         loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id, date=loan_convert.iso(on))

@@ -86,15 +86,16 @@ async def post_payment(
     state: State,
     response: Response,
     idempotency_key: Annotated[
-        str | None,
+        str,
         Header(
             alias=IDEMPOTENCY_HEADER,
+            min_length=1,
             max_length=128,
-            description="Client-chosen, unique per payment; repeat it on every retry.",
+            description="Required. Client-chosen, unique per payment; repeat it on every retry.",
         ),
-    ] = None,
+    ],
 ) -> ps.PaymentOut:
-    if idempotency_key is None or not idempotency_key.strip():
+    if not idempotency_key.strip():
         raise InvalidArgument.field(
             IDEMPOTENCY_HEADER, "header is required: a unique key per payment, reused on retries"
         )

@@ -13,6 +13,7 @@ from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
 from api_gateway.routes import error_responses
 from api_gateway.schemas import loans as loan_schemas
+from api_gateway.schemas.common import CURRENCY_PATTERN
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
@@ -72,7 +73,7 @@ async def list_products(
     caller: AnyStaff,
     state: State,
     active: Annotated[bool | None, Query(description="Unset: active and inactive")] = None,
-    currency: Annotated[str | None, Query(pattern=loan_schemas.CURRENCY_PATTERN)] = None,
+    currency: Annotated[str | None, Query(pattern=CURRENCY_PATTERN)] = None,
     page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
     page_token: Annotated[str, Query(max_length=512)] = "",
     order_by: Annotated[

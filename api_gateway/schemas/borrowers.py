@@ -14,10 +14,17 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import (
+    INT64_MAX,
+    Audit,
+    Money,
+    MoneyIn,
+    PageInfo,
+    RequestBody,
+    ResponseBody,
+)
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
 
 
 class GenderName(StrEnum):
@@ -79,13 +86,6 @@ class HistoryActionName(StrEnum):
 
 
 # ------------------------------------------------------------------ requests
-
-
-class MoneyIn(RequestBody):
-    amount_minor: StrictInt = Field(
-        ge=0, le=INT64_MAX, description="Integer count of the minor unit."
-    )
-    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
 class AddressIn(RequestBody):

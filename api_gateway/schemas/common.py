@@ -10,15 +10,67 @@ Enums stay lax only in accepting their names as strings.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+
+from shared.money import max_amount_minor
 
 # Amounts and versions travel as protobuf int64: a larger number is the client's mistake
 # (422 naming the field), not a failure to build the message.
 INT64_MAX = 2**63 - 1
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+def _within_business_maximum(value: int) -> int:
+    # Read at each request: the limit is MF_MAX_AMOUNT_MINOR, set when the app is built.
+    limit = max_amount_minor()
+    if value > limit:
+        raise ValueError(f"must be at most {limit} minor units")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: Any) -> Any:
+    # pydantic alone reads 0 or "0" as 1970-01-01 (Unix time) and takes datetimes whose
+    # time is midnight; the contract is YYYY-MM-DD only, in bodies and queries alike.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date in YYYY-MM-DD form")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+"""A calendar date written YYYY-MM-DD, and nothing else."""
+
+
+AmountMinor = Annotated[
+    StrictInt,
+    Field(
+        ge=0,
+        le=INT64_MAX,
+        description=(
+            "Integer count of the minor unit; at most MF_MAX_AMOUNT_MINOR "
+            "(10^12 by default), else 422 naming the field."
+        ),
+    ),
+    AfterValidator(_within_business_maximum),
+]
 
 
 class RoleName(StrEnum):
@@ -62,6 +114,11 @@ class ErrorResponse(ResponseBody):
 class Money(ResponseBody):
     amount_minor: int = Field(description="Integer count of the currency's minor unit.")
     currency: str = Field(description="ISO 4217 code.", examples=["KES"])
+
+
+class MoneyIn(RequestBody):
+    amount_minor: AmountMinor
+    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
 class Audit(ResponseBody):

@@ -7,16 +7,25 @@ and percentages are decimal strings ("24.5" is 24.5%), dates are
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, StrictInt, field_validator
 
-from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import (
+    CURRENCY_PATTERN,
+    INT64_MAX,
+    Audit,
+    IsoDate,
+    Money,
+    MoneyIn,
+    PageInfo,
+    RequestBody,
+    ResponseBody,
+)
 
 RATE_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,10})?$"
-CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
 class Frequency(StrEnum):
@@ -51,13 +60,6 @@ class LoanStatusName(StrEnum):
 
 
 # ------------------------------------------------------------------ requests
-
-
-class MoneyIn(RequestBody):
-    amount_minor: StrictInt = Field(
-        ge=0, le=INT64_MAX, description="Integer count of the minor unit."
-    )
-    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
 
 
 class FeeIn(RequestBody):
@@ -149,8 +151,8 @@ class DeactivateProductIn(RequestBody):
 class PreviewIn(RequestBody):
     principal: MoneyIn
     installments: StrictInt = Field(ge=1, le=520)
-    disbursement_date: date | None = Field(default=None, description="Default today.")
-    first_repayment_date: date | None = Field(
+    disbursement_date: IsoDate | None = Field(default=None, description="Default today.")
+    first_repayment_date: IsoDate | None = Field(
         default=None, description="Default one period after the disbursement."
     )
 
@@ -182,14 +184,14 @@ class ReasonIn(_Versioned):
 
 
 class DisburseIn(_Versioned):
-    disbursement_date: date | None = Field(default=None, description="Not in the future.")
-    first_repayment_date: date | None = None
+    disbursement_date: IsoDate | None = Field(default=None, description="Not in the future.")
+    first_repayment_date: IsoDate | None = None
     note: str = Field(default="", max_length=1000)
 
 
 class WriteOffIn(_Versioned):
     reason: str = Field(min_length=1, max_length=500)
-    write_off_date: date | None = Field(default=None, description="Default today.")
+    write_off_date: IsoDate | None = Field(default=None, description="Default today.")
 
 
 class WaiveIn(_Versioned):
@@ -197,7 +199,7 @@ class WaiveIn(_Versioned):
     penalty_amount: MoneyIn | None = None
     interest_amount: MoneyIn | None = None
     reason: str = Field(min_length=1, max_length=500)
-    value_date: date | None = Field(default=None, description="Default today.")
+    value_date: IsoDate | None = Field(default=None, description="Default today.")
 
 
 # ------------------------------------------------------------------ responses

@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
-from api_gateway.schemas.common import INT64_MAX, Audit, Money, PageInfo, RequestBody, ResponseBody
+from api_gateway.schemas.common import (
+    CURRENCY_PATTERN,
+    AmountMinor,
+    Audit,
+    Money,
+    PageInfo,
+    RequestBody,
+    ResponseBody,
+)
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -43,10 +51,8 @@ class ReportFormatName(StrEnum):
 
 
 class PaymentAmount(RequestBody):
-    amount_minor: StrictInt = Field(
-        gt=0, le=INT64_MAX, description="Integer count of the minor unit."
-    )
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217; the loan's currency.")
+    amount_minor: AmountMinor = Field(gt=0)
+    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217; the loan's currency.")
 
 
 class PostPaymentRequest(RequestBody):

@@ -36,7 +36,13 @@ class IssuedAccessToken:
 
 
 def issue_access_token(
-    principal: Principal, key: SigningKey, *, issuer: str, now: datetime, ttl_seconds: int
+    principal: Principal,
+    key: SigningKey,
+    *,
+    issuer: str,
+    now: datetime,
+    ttl_seconds: int,
+    family_id: str = "",
 ) -> IssuedAccessToken:
     iat = int(now.timestamp())
     exp = iat + ttl_seconds
@@ -58,6 +64,9 @@ def issue_access_token(
         claims["branch_id"] = principal.branch_id
     if principal.must_change_password:
         claims["must_change_password"] = True
+    if family_id:
+        # The login session (refresh-token family): ending it voids this token too.
+        claims["fam"] = family_id
     token = jwt.encode(claims, key.private_key(), algorithm=ALGORITHM, headers={"kid": key.kid})
     return IssuedAccessToken(token=token, jti=jti, expires_at=exp)
 

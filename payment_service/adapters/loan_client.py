@@ -132,7 +132,7 @@ class LoanClient:
                     await asyncio.sleep(0.02 * attempt)  # brief backoff before the same call
                     continue
                 if is_refusal(code):
-                    return Refused(code, _details(exc))
+                    return Refused(code, _details(exc), from_rpc_error(exc).violations)
                 return Unsettled(f"{code}: {_details(exc)}")
             return Applied(
                 allocation=allocation_from_proto(reply.allocation),
@@ -196,7 +196,7 @@ class LoanClient:
                     await asyncio.sleep(0.02 * attempt)
                     continue
                 if is_refusal(code):
-                    return Refused(code, _details(exc))
+                    return Refused(code, _details(exc), from_rpc_error(exc).violations)
                 return Unsettled(f"{code}: {_details(exc)}")
             return ReversedOnLoan(reply.reversal.id, reply.replayed)
         raise AssertionError("unreachable")

@@ -31,7 +31,7 @@ from payment_service.domain.payment import (
     Reversal,
     ReversalRequest,
 )
-from shared.errors import NotFound
+from shared.errors import FieldViolation, NotFound
 from shared.money import Money
 from shared.mongo import duplicate_key_index
 from shared.paging import Page
@@ -122,6 +122,13 @@ class PaymentFilter:
 # ------------------------------------------------------------------ mapping
 
 
+def exact_sum(amounts: list[Any]) -> int:
+    """Amounts are added here, not with Mongo's $sum: an int64 $sum that overflows fails
+    the whole aggregation (or turns into an inexact double), and one day's payments of one
+    agent are few."""
+    return sum(int(a) for a in amounts)
+
+
 def _allocation_doc(allocation: Allocation) -> dict[str, Any]:
     return {
         "penalty": allocation.penalty,
@@ -197,6 +204,9 @@ def to_doc(p: Payment) -> dict[str, Any]:
         "loan_closed": p.loan_closed,
         "rejection_reason": p.rejection_reason,
         "rejection_code": p.rejection_code,
+        "rejection_fields": [
+            {"field": v.field, "description": v.description} for v in p.rejection_fields
+        ],
         "posted_at": p.posted_at,
         "reversal": (
             {
@@ -263,6 +273,10 @@ def from_doc(doc: dict[str, Any]) -> Payment:
         loan_closed=bool(doc.get("loan_closed", False)),
         rejection_reason=doc.get("rejection_reason", ""),
         rejection_code=doc.get("rejection_code", ""),
+        rejection_fields=tuple(
+            FieldViolation(str(v["field"]), str(v["description"]))
+            for v in doc.get("rejection_fields") or ()
+        ),
         posted_at=doc.get("posted_at"),
         reversal=(
             Reversal(
@@ -499,7 +513,7 @@ class PaymentRepository:
             {
                 "$group": {
                     "_id": "$loan_id",
-                    "amount": {"$sum": "$amount_minor"},
+                    "amounts": {"$push": "$amount_minor"},
                     "count": {"$sum": 1},
                     "currency": {"$first": "$currency"},
                     "loan_number": {"$first": "$loan_number"},
@@ -515,7 +529,7 @@ class PaymentRepository:
                 loan_number=d.get("loan_number") or "",
                 borrower_id=d.get("borrower_id") or "",
                 borrower_name=d.get("borrower_name") or "",
-                amount=Money(int(d["amount"]), d["currency"]),
+                amount=Money(exact_sum(d["amounts"]), d["currency"]),
                 count=int(d["count"]),
             )
             async for d in cursor
@@ -528,7 +542,7 @@ class PaymentRepository:
                 "$group": {
                     "_id": {"channel": "$channel", "currency": "$currency", "status": "$status"},
                     "count": {"$sum": 1},
-                    "amount": {"$sum": "$amount_minor"},
+                    "amounts": {"$push": "$amount_minor"},
                 }
             },
         ]
@@ -539,7 +553,7 @@ class PaymentRepository:
                 currency=d["_id"]["currency"],
                 status=PaymentStatus(d["_id"]["status"]),
                 count=int(d["count"]),
-                amount_minor=int(d["amount"]),
+                amount_minor=exact_sum(d["amounts"]),
             )
             async for d in cursor
         ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,7 +30,8 @@ from shared.errors import (
     InvalidArgument,
     NotFound,
 )
-from shared.money import CURRENCY_EXPONENTS, Money
+from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.validation import parse_date
 
 MAX_IDEMPOTENCY_KEY = 128
 MAX_REFERENCE = 100
@@ -190,14 +192,15 @@ def validate_request(raw: RawPaymentRequest, today: date) -> PaymentRequest:
         )
     if raw.amount_minor <= 0:
         violations.append(FieldViolation("amount.amount_minor", "must be positive"))
-    elif raw.amount_minor > 2**63 - 1:
-        violations.append(FieldViolation("amount.amount_minor", "is out of range"))
+    elif too_large := amount_violation(raw.amount_minor, "amount.amount_minor"):
+        violations.append(too_large)
     value_date = today
     if raw.value_date.strip():
         try:
-            value_date = date.fromisoformat(raw.value_date.strip())
-        except ValueError:
-            violations.append(FieldViolation("value_date", "must be a date in YYYY-MM-DD form"))
+            # fromisoformat alone also reads "20240101" and week dates.
+            value_date = parse_date(raw.value_date, "value_date")
+        except InvalidArgument as err:
+            violations.extend(err.violations)
         else:
             if value_date > today:
                 violations.append(
@@ -273,20 +276,27 @@ def is_refusal(code: str) -> bool:
     return code in REFUSAL_CODES
 
 
-def error_for(code: str, message: str, existing_id: str | None = None) -> DomainError:
-    """A refusal passed on with the loan service's own code and message."""
+def error_for(
+    code: str,
+    message: str,
+    existing_id: str | None = None,
+    fields: Sequence[FieldViolation] = (),
+) -> DomainError:
+    """A refusal passed on with the loan service's own code, message and named fields."""
     if code == "NOT_FOUND":
         return NotFound(message)
     if code in ("INVALID_ARGUMENT", "OUT_OF_RANGE"):
-        return InvalidArgument(message)
+        return InvalidArgument(message, violations=fields)
     if code == "ALREADY_EXISTS":
         return AlreadyExists(message, existing_id=existing_id)
     return FailedPrecondition(message)
 
 
-def refusal_error(code: str, reason: str, payment_id: str) -> DomainError:
+def refusal_error(
+    code: str, reason: str, payment_id: str, fields: Sequence[FieldViolation] = ()
+) -> DomainError:
     """The error a REJECTED payment answers with, every time it is asked for."""
-    return error_for(code, f"{reason} (payment {payment_id} is REJECTED)", payment_id)
+    return error_for(code, f"{reason} (payment {payment_id} is REJECTED)", payment_id, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +326,8 @@ class Applied:
 class Refused:
     code: str
     reason: str
+    # The request fields the loan service named (amount.currency, value_date ...).
+    fields: tuple[FieldViolation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +387,7 @@ class Payment:
     loan_closed: bool = False
     rejection_reason: str = ""
     rejection_code: str = ""
+    rejection_fields: tuple[FieldViolation, ...] = ()
     posted_at: datetime | None = None
     reversal: Reversal | None = None
     reversal_request: ReversalRequest | None = None
@@ -419,6 +432,7 @@ class Payment:
             status=PaymentStatus.REJECTED,
             rejection_code=refusal.code,
             rejection_reason=refusal.reason,
+            rejection_fields=refusal.fields,
             updated_at=now,
             updated_by=actor,
             version=self.version + 1,

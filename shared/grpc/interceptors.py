@@ -26,6 +26,8 @@ from shared.tokens import TokenVerifier
 
 log = logging.getLogger("microfinance.rpc")
 
+REQUEST_ID_KEY = "x-request-id"
+
 Unary = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
 Wrapper = Callable[[Unary, str], Unary]
 
@@ -125,13 +127,16 @@ class RequestIdInterceptor(_WrappingInterceptor):
     skip_open = False
 
     def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        incoming = metadata.get("x-request-id", "")
+        incoming = metadata.get(REQUEST_ID_KEY, "")
         # Accept a caller's id only if it looks like one; never echo arbitrary input into logs.
         rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
 
         async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             token = request_id_var.set(rid)
             try:
+                # Sent first, so the caller gets the id with any answer, errors included,
+                # as the gateway's X-Request-ID header does.
+                await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
                 return await behavior(request, context)
             finally:
                 request_id_var.reset(token)

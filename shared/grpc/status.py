@@ -16,7 +16,13 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from shared import errors
-from shared.errors import AlreadyExists, DomainError, FieldViolation, Unavailable
+from shared.errors import (
+    AlreadyExists,
+    DomainError,
+    FieldViolation,
+    ResourceExhausted,
+    Unavailable,
+)
 
 _STATUS: dict[type[DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -59,6 +65,12 @@ def to_grpc_status(err: DomainError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(info)
         details.append(packed)
+    if isinstance(err, ResourceExhausted) and err.retry_after_seconds is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.seconds = max(1, err.retry_after_seconds)
+        packed = any_pb2.Any()
+        packed.Pack(retry)
+        details.append(packed)
     status = status_pb2.Status(code=code.value[0], message=err.message, details=details)
     return rpc_status.to_status(status)
 
@@ -69,6 +81,7 @@ def from_rpc_error(exc: grpc.RpcError) -> DomainError:
     message = exc.details() if hasattr(exc, "details") else str(exc)
     violations: list[FieldViolation] = []
     existing_id: str | None = None
+    retry_after: int | None = None
     status = None
     if hasattr(exc, "trailing_metadata"):
         status = rpc_status.from_call(cast(grpc.Call, exc))
@@ -84,6 +97,10 @@ def from_rpc_error(exc: grpc.RpcError) -> DomainError:
                 info = error_details_pb2.ResourceInfo()
                 detail.Unpack(info)
                 existing_id = info.resource_name
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_after = int(retry.retry_delay.seconds)
     cls = _BY_CODE.get(code)
     if cls is None:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -91,6 +108,10 @@ def from_rpc_error(exc: grpc.RpcError) -> DomainError:
         return Unavailable(f"upstream error {code.name}: {message}")
     if cls is AlreadyExists:
         return AlreadyExists(message or "", violations=violations, existing_id=existing_id)
+    if cls is ResourceExhausted:
+        return ResourceExhausted(
+            message or code.name, violations=violations, retry_after_seconds=retry_after
+        )
     return cls(message or code.name, violations=violations)
 
 

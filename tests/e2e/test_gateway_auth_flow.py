@@ -186,6 +186,57 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(stack: Stack, admin:
     assert r.status_code == 200, r.text
 
 
+async def test_reuse_detection_voids_the_access_tokens_of_the_family(
+    stack: Stack, admin: Login
+) -> None:
+    c = stack.client
+    agent = await stack.ready_staff(admin)
+    victim = await stack.login(agent.email, agent.password)
+    # The thief rotates the stolen refresh token first and holds a fresh access token.
+    r = await c.post("/api/v1/auth/refresh", json={"refresh_token": victim.refresh_token})
+    assert r.status_code == 200, r.text
+    thief = bearer(r.json()["access_token"])
+    r = await c.get("/api/v1/me", headers=thief)
+    assert r.status_code == 200
+
+    # The victim's refresh with the spent token reveals the theft.
+    r = await c.post("/api/v1/auth/refresh", json={"refresh_token": victim.refresh_token})
+    assert r.status_code == 401
+    for headers in (thief, victim.headers):
+        r = await c.get("/api/v1/me", headers=headers)
+        assert r.status_code == 401, r.text
+        assert "revoked" in r.json()["error"]["message"]
+    # The agent's other session is another family and is untouched.
+    r = await c.get("/api/v1/me", headers=agent.headers)
+    assert r.status_code == 200, r.text
+
+
+async def test_the_lockout_says_when_to_try_again(stack: Stack, admin: Login) -> None:
+    c = stack.client
+    agent = await stack.ready_staff(admin)
+    lockout = stack.settings.login_lockout_seconds
+    for _ in range(stack.settings.login_max_failures):
+        r = await c.post(
+            "/api/v1/auth/login", json={"username": agent.email, "password": "wrong-Passw0rd"}
+        )
+        assert r.status_code == 401, r.text
+    # Locked now, even with the right password; Retry-After is the lock's remaining time.
+    r = await c.post(
+        "/api/v1/auth/login", json={"username": agent.email, "password": agent.password}
+    )
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
+    assert lockout - 60 <= int(r.headers["retry-after"]) <= lockout
+    # A stolen session guessing the password meets the same lock, with the same header.
+    r = await c.post(
+        "/api/v1/auth/password",
+        json={"old_password": "guess-Passw0rd", "new_password": "another-Passw0rd-1"},
+        headers=agent.headers,
+    )
+    assert r.status_code == 429, r.text
+    assert lockout - 60 <= int(r.headers["retry-after"]) <= lockout
+
+
 async def test_unknown_refresh_token_is_401(stack: Stack) -> None:
     r = await stack.client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 43})
     assert r.status_code == 401

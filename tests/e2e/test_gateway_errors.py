@@ -53,6 +53,27 @@ async def test_malformed_json_is_422(stack: Stack) -> None:
     assert fields_of(r.json()) == ["body"]
 
 
+async def test_undecodable_bodies_are_422_like_other_malformed_ones(
+    stack: Stack, admin: Login
+) -> None:
+    deep = b'{"username": ' + b"[" * 1000 + b"]" * 1000 + b', "password": "x"}'
+    for content, why in (
+        (b'{"username": "\xff\xfe", "password": "x"}', "UTF-8"),
+        (deep, "nested too deeply"),
+    ):
+        for path, headers in (
+            ("/api/v1/auth/login", {}),
+            ("/api/v1/payments", {**admin.headers, "Idempotency-Key": "k-undecodable"}),
+        ):
+            r = await stack.client.post(
+                path, content=content, headers={**headers, "Content-Type": "application/json"}
+            )
+            assert r.status_code == 422, (path, why, r.text)
+            assert_error_shape(r.json(), "INVALID_ARGUMENT")
+            assert fields_of(r.json()) == ["body"]
+            assert why in r.json()["error"]["fields"][0]["description"]
+
+
 async def test_missing_wrong_type_and_unknown_fields_are_named(stack: Stack) -> None:
     c = stack.client
     r = await c.post("/api/v1/auth/login", json={"username": "a@b.org"})
@@ -132,6 +153,32 @@ async def test_query_and_patch_problems_are_422(stack: Stack, admin: Login) -> N
     assert fields_of(r.json()) == ["staff_id"]
 
 
+async def test_dates_are_yyyy_mm_dd_only(stack: Stack, admin: Login) -> None:
+    # "0" was read as Unix time 0 (1970-01-01); midnight datetimes passed as dates too.
+    c = stack.client
+    for bad in ("0", "1700000000", "2024-01-01T00:00:00", "20240101", "2024-W01-1"):
+        for path, name in (
+            ("/api/v1/loans", "disbursed_to"),
+            ("/api/v1/loans", "disbursed_from"),
+            ("/api/v1/loans/due", "date"),
+            ("/api/v1/loans/some-loan/schedule", "as_of_date"),
+            ("/api/v1/loans/some-loan/payoff-quote", "date"),
+            ("/api/v1/collection-sheet", "date"),
+            ("/api/v1/cash-summary", "date"),
+        ):
+            r = await c.get(path, params={name: bad}, headers=admin.headers)
+            assert r.status_code == 422, (path, name, bad, r.text)
+            assert fields_of(r.json()) == [name], (path, name, bad, r.text)
+        for body in ({"value_date": bad}, {"value_date": 0}):
+            r = await c.post(
+                "/api/v1/loans/some-loan/waive",
+                json={**body, "reason": "x", "installment_number": 1},
+                headers=admin.headers,
+            )
+            assert r.status_code == 422, (body, r.text)
+            assert fields_of(r.json()) == ["value_date"], (body, r.text)
+
+
 async def test_unknown_routes_and_methods_use_the_error_shape(stack: Stack, admin: Login) -> None:
     r = await stack.client.get("/api/v1/no-such-thing", headers=admin.headers)
     assert r.status_code == 404
@@ -139,6 +186,25 @@ async def test_unknown_routes_and_methods_use_the_error_shape(stack: Stack, admi
     r = await stack.client.delete("/api/v1/staff/abc", headers=admin.headers)
     assert r.status_code == 405
     assert_error_shape(r.json(), "METHOD_NOT_ALLOWED")
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS, PATCH"
+
+
+async def test_options_and_405_name_every_method_of_the_path(stack: Stack, admin: Login) -> None:
+    # GET and POST of one path are two routes; Starlette's 405 named only the first one.
+    for path, allow in (
+        ("/api/v1/loans", "GET, HEAD, OPTIONS, POST"),
+        ("/api/v1/payments", "GET, HEAD, OPTIONS, POST"),
+        ("/api/v1/staff/abc", "GET, HEAD, OPTIONS, PATCH"),
+        ("/api/v1/auth/login", "OPTIONS, POST"),
+    ):
+        r = await stack.client.options(path, headers=admin.headers)
+        assert r.status_code == 204, (path, r.text)
+        assert r.headers["allow"] == allow, path
+        assert r.content == b""
+        r = await stack.client.put(path, json={}, headers=admin.headers)
+        assert r.status_code == 405, (path, r.text)
+        assert r.headers["allow"] == allow, path
+        assert_error_shape(r.json(), "METHOD_NOT_ALLOWED")
 
 
 async def test_no_lax_coercion_of_booleans_and_integers(stack: Stack, admin: Login) -> None:

@@ -131,6 +131,7 @@ async def test_openapi_documents_the_bearer_scheme_and_errors(stack: Stack) -> N
     assert "security" not in paths["/api/v1/auth/refresh"]["post"]
     login_responses = paths["/api/v1/auth/login"]["post"]["responses"]
     assert {"200", "401", "422", "429"} <= set(login_responses)
+    assert login_responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
     role = spec["components"]["schemas"]["RoleName"]
     assert role["enum"] == ["ADMIN", "AGENT"]
     # Every 422 is documented with our error shape, not FastAPI's default one.
@@ -139,3 +140,18 @@ async def test_openapi_documents_the_bearer_scheme_and_errors(stack: Stack) -> N
             if "422" in operation["responses"]:
                 schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path)
+    # 413 and the 5xx answers can meet any operation; each is documented in the error shape.
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            expected = {"500", "502", "503", "504"}
+            if "requestBody" in operation:
+                expected.add("413")
+            assert expected <= set(operation["responses"]), (method, path)
+            for status in expected if path.startswith("/api/") else ():
+                content = operation["responses"][status]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    # Idempotency-Key is required, as the route enforces.
+    (key,) = [
+        p for p in paths["/api/v1/payments"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
+    ]
+    assert (key["in"], key["required"]) == ("header", True)

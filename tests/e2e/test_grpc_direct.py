@@ -278,3 +278,33 @@ async def test_unknown_enum_numbers_are_invalid_argument(stack: Stack, admin: Lo
                 await call
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
             assert field in (err.value.details() or "")
+
+
+async def test_reuse_detection_voids_the_family_access_tokens_for_direct_callers(
+    stack: Stack, admin: Login
+) -> None:
+    agent = await stack.ready_staff(admin)
+    async with (
+        grpc.aio.insecure_channel(stack.hosts["auth"].address) as auth_channel,
+        grpc.aio.insecure_channel(stack.hosts["user"].address) as user_channel,
+    ):
+        auth = auth_pb2_grpc.AuthServiceStub(auth_channel)
+        users = user_pb2_grpc.UserServiceStub(user_channel)
+        victim = await auth.Login(
+            auth_pb2.LoginRequest(username=agent.email, password=agent.password)
+        )
+        thief = await auth.Refresh(auth_pb2.RefreshRequest(refresh_token=victim.refresh_token))
+        me = await users.GetMe(user_pb2.GetMeRequest(), metadata=md(thief.access_token))
+        assert me.staff.id == agent.staff_id
+
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await auth.Refresh(auth_pb2.RefreshRequest(refresh_token=victim.refresh_token))
+        assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        for token in (thief.access_token, victim.access_token):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await users.GetMe(user_pb2.GetMeRequest(), metadata=md(token))
+            assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+            assert "revoked" in (err.value.details() or "")
+        # The agent's other session is another family and keeps working.
+        me = await users.GetMe(user_pb2.GetMeRequest(), metadata=md(agent.access_token))
+        assert me.staff.id == agent.staff_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -189,9 +190,19 @@ async def test_loan_refusals_are_rejected_payments(stack: Stack, admin: Login) -
         assert "payoff amount" in event["payload"]["reason"]
         await eventually(lambda: _sent(db, event["_id"]), what="payment.rejected published")
 
-        wrong = await post(stack, p.agent, loan.id, 100, currency="KES")
+        wrong_key = f"k-{uuid.uuid4().hex}"
+        wrong = await post(stack, p.agent, loan.id, 100, currency="KES", key=wrong_key)
         assert wrong.status_code == 422, wrong.text
         assert "USD" in wrong.json()["error"]["message"]
+        # The loan service's refusal names the field, and so does every replay of it.
+        assert [f["field"] for f in wrong.json()["error"]["fields"]] == ["amount.currency"]
+        again = await post(stack, p.agent, loan.id, 100, currency="KES", key=wrong_key)
+        assert again.json()["error"]["fields"] == wrong.json()["error"]["fields"]
+        early = (TODAY - timedelta(days=30)).isoformat()
+        before = await post(stack, p.agent, loan.id, 100, value_date=early)
+        assert before.status_code == 422, before.text
+        assert [f["field"] for f in before.json()["error"]["fields"]] == ["value_date"]
+        assert "disbursement" in before.json()["error"]["fields"][0]["description"]
 
         listed = await stack.client.get(
             "/api/v1/payments",

@@ -438,3 +438,12 @@ def test_search_query_shapes() -> None:
         check_query("   ")
     with pytest.raises(InvalidArgument):
         check_query("x" * 201)
+
+
+def test_an_income_above_the_business_maximum_is_refused() -> None:
+    from shared.money import DEFAULT_MAX_AMOUNT_MINOR
+
+    assert rules.check_money(MoneyInput(DEFAULT_MAX_AMOUNT_MINOR, "KES"), "income").amount_minor
+    with pytest.raises(InvalidArgument) as err:
+        rules.check_money(MoneyInput(DEFAULT_MAX_AMOUNT_MINOR + 1, "KES"), "income")
+    assert [v.field for v in err.value.violations] == ["income.amount_minor"]

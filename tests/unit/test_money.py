@@ -11,7 +11,9 @@ from shared.money import (
     CURRENCY_EXPONENTS,
     Money,
     allocate,
+    amount_violation,
     currency_exponent,
+    from_proto,
     money_sum,
     parse_rate,
     quantize_minor,
@@ -244,12 +246,13 @@ def test_proto_round_trip() -> None:
     st.integers(min_value=1 - 2**63, max_value=2**63 - 1), st.sampled_from(["KES", "UGX", "BHD"])
 )
 def test_to_proto_takes_a_money_or_minor_units(amount: int, currency: str) -> None:
-    from shared.money import from_proto, to_proto
+    from shared.money import DEFAULT_MAX_AMOUNT_MINOR, from_proto, to_proto
 
     by_value = to_proto(Money(amount, currency))
     assert by_value == to_proto(amount, currency)
     assert (by_value.amount_minor, by_value.currency) == (amount, currency)
-    assert from_proto(by_value, allow_negative=True) == Money(amount, currency)
+    if abs(amount) <= DEFAULT_MAX_AMOUNT_MINOR:  # larger is refused as a request amount
+        assert from_proto(by_value, allow_negative=True) == Money(amount, currency)
 
 
 def test_to_proto_takes_anything_shaped_like_money() -> None:
@@ -265,3 +268,29 @@ def test_to_proto_takes_anything_shaped_like_money() -> None:
     assert to_proto(Body(5, "USD")) == to_proto(Money(5, "USD"))
     with pytest.raises(TypeError):
         to_proto(5)  # type: ignore[call-overload]
+
+
+def test_request_amounts_are_bounded_by_the_business_maximum() -> None:
+    from microfinance.common.v1 import common_pb2
+    from shared.money import DEFAULT_MAX_AMOUNT_MINOR, max_amount_minor, set_max_amount_minor
+
+    assert max_amount_minor() == DEFAULT_MAX_AMOUNT_MINOR
+    limit = common_pb2.Money(amount_minor=DEFAULT_MAX_AMOUNT_MINOR, currency="USD")
+    assert from_proto(limit, field="principal").amount_minor == DEFAULT_MAX_AMOUNT_MINOR
+    for amount in (DEFAULT_MAX_AMOUNT_MINOR + 1, 2**63 - 1):
+        with pytest.raises(InvalidArgument) as err:
+            from_proto(common_pb2.Money(amount_minor=amount, currency="USD"), field="principal")
+        assert [v.field for v in err.value.violations] == ["principal.amount_minor"]
+    with pytest.raises(InvalidArgument):
+        from_proto(
+            common_pb2.Money(amount_minor=-DEFAULT_MAX_AMOUNT_MINOR - 1, currency="USD"),
+            allow_negative=True,
+        )
+    try:
+        set_max_amount_minor(500)
+        assert amount_violation(501, "amount.amount_minor") is not None
+        assert amount_violation(500, "amount.amount_minor") is None
+    finally:
+        set_max_amount_minor(DEFAULT_MAX_AMOUNT_MINOR)
+    with pytest.raises(ValueError, match="maximum amount"):
+        set_max_amount_minor(10**15 + 1)

@@ -207,7 +207,9 @@ def test_every_bad_field_is_named_at_once() -> None:
     }
 
 
-@pytest.mark.parametrize("value_date", ["2026-3-1", "yesterday", "2026-02-30"])
+@pytest.mark.parametrize(
+    "value_date", ["2026-3-1", "yesterday", "2026-02-30", "20260301", "2026-W09-7", "0"]
+)
 def test_malformed_value_dates(value_date: str) -> None:
     with pytest.raises(InvalidArgument, match="value_date"):
         validate_request(raw(value_date=value_date), TODAY)

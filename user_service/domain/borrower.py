@@ -22,7 +22,7 @@ import phonenumbers
 
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from shared.identity import Caller
-from shared.money import CURRENCY_EXPONENTS, Money
+from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
 from shared.validation import normalize_email, normalize_phone, parse_date
 
 MIN_AGE = 18
@@ -417,6 +417,8 @@ def check_money(value: MoneyInput, path: str) -> Money:
         bad.append(FieldViolation(f"{path}.currency", f"unknown ISO 4217 code {currency!r}"))
     if value.amount_minor < 0:
         bad.append(FieldViolation(f"{path}.amount_minor", "must not be negative"))
+    elif too_large := amount_violation(value.amount_minor, f"{path}.amount_minor"):
+        bad.append(too_large)
     if bad:
         raise InvalidArgument.fields(bad)
     return Money(int(value.amount_minor), currency)
