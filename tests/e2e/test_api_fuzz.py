@@ -34,9 +34,12 @@ from tests.e2e.payment_support import loan_for, portfolio, post
 pytestmark = pytest.mark.e2e
 
 # Response checks: no 5xx, every response (status, headers, content type, body) as the
-# OpenAPI documents it. The generative checks that judge the API's *choices*
-# (negative_data_rejection, positive_data_acceptance, use_after_free, ...) stay off:
-# several operations legitimately refuse schema-valid input (409 on a rule break).
+# OpenAPI documents it. Then the ones that judge how requests are handled: schema-invalid
+# input must be refused (negative_data_rejection), every operation must refuse a request
+# without its token (ignored_auth) or without a required header, and undocumented methods
+# must get a 405. positive_data_acceptance stays off: a schema-valid body may still break
+# a business rule (409/422). use_after_free and ensure_resource_availability have nothing
+# to check: nothing is ever deleted.
 CHECKS = os.environ.get("MF_FUZZ_CHECKS") or ",".join(
     (
         "not_a_server_error",
@@ -44,6 +47,10 @@ CHECKS = os.environ.get("MF_FUZZ_CHECKS") or ",".join(
         "content_type_conformance",
         "response_headers_conformance",
         "response_schema_conformance",
+        "negative_data_rejection",
+        "ignored_auth",
+        "missing_required_header",
+        "unsupported_method",
     )
 )
 EXAMPLES = int(os.environ.get("MF_FUZZ_EXAMPLES", "5"))
