@@ -68,6 +68,22 @@ def allocation_payload(allocation: Allocation) -> dict[str, int]:
     }
 
 
+def installment_split(allocation: Allocation, schedule: Schedule | None) -> list[dict[str, Any]]:
+    """What a repayment paid to each installment, with the installment's due date."""
+    due = {r.number: r.due_date.isoformat() for r in schedule.rows} if schedule else {}
+    return [
+        {
+            "number": part.installment_number,
+            "due_date": due.get(part.installment_number),
+            "principal": part.principal,
+            "interest": part.interest,
+            "fee": part.fee,
+            "penalty": part.penalty,
+        }
+        for part in allocation.installments
+    ]
+
+
 # ------------------------------------------------------------------ lifecycle
 
 
@@ -98,6 +114,17 @@ def disbursed(by: str, transaction_id: str, schedule: Schedule) -> LoanEvent:
         "total_interest": schedule.total_interest,
         "total_repayable": schedule.total_repayable,
         "effective_apr": schedule.effective_apr,
+        # Each installment's due date and amounts: reporting's collection efficiency.
+        "schedule": [
+            {
+                "number": r.number,
+                "due_date": r.due_date.isoformat(),
+                "principal": r.principal,
+                "interest": r.interest,
+                "fee": r.fee,
+            }
+            for r in schedule.rows
+        ],
     }
 
 
@@ -134,6 +161,7 @@ def repayment_applied(
     backdated: bool,
     applied_by: str,
     relayed_by: str | None,
+    schedule: Schedule | None = None,
 ) -> LoanEvent:
     return "loan.repayment_applied", {
         "payment_id": payment_id,
@@ -144,6 +172,7 @@ def repayment_applied(
         "recovery": recovery,
         "backdated": backdated,
         "allocation": allocation_payload(allocation),
+        "installment_split": installment_split(allocation, schedule),
         "applied_by": applied_by,
         "relayed_by": relayed_by,
     }

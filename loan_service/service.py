@@ -901,6 +901,7 @@ class LoanService:
             backdated=backdated,
             applied_by=actor,
             relayed_by=relayed_by,
+            schedule=loan.schedule,
         )
 
         def answer(stored: Loan) -> RepaymentOutcome:

@@ -1,26 +1,188 @@
-"""ReportingService servicer and who may call what."""
+"""ReportingService servicer: proto <-> report values, and who may call what.
+
+Every report is open to admins and agents; the use case narrows an agent's
+to their own portfolio from the token, whatever the request names. Errors
+are domain errors; the server's interceptor maps them to status codes.
+"""
 
 from __future__ import annotations
 
-from microfinance.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
+import base64
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
 
-SERVICE_NAME = reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name
+from google.protobuf.message import Message
+from grpc import aio
+
+from microfinance.reporting.v1 import reporting_pb2 as pb
+from microfinance.reporting.v1 import reporting_pb2_grpc
+from reporting_service import convert
+from reporting_service.service import Kind, Report, ReportingService, csv_of
+from shared.errors import InvalidArgument, NotFound
+from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
+from shared.identity import current_caller
+from shared.validation import parse_date
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ReportingService"].full_name
 
 ACCESS: dict[str, Access] = access_table(
     SERVICE_NAME,
     {
-        "GetPortfolioSummary": ADMIN_ONLY,
-        "GetPar": ADMIN_ONLY,
-        "GetAgingReport": ADMIN_ONLY,
-        "GetDisbursementReport": ADMIN_ONLY,
-        "GetCollectionsReport": ADMIN_ONLY,
-        "GetSnapshot": ADMIN_ONLY,
-        # An agent sees their own figures; the use case scopes them.
+        # Agents see their own portfolio; the use case scopes every report.
+        "GetPortfolioSummary": ANY_STAFF,
+        "GetPar": ANY_STAFF,
+        "GetParLoans": ANY_STAFF,
+        "GetAgingReport": ANY_STAFF,
+        "GetDisbursementReport": ANY_STAFF,
+        "GetCollectionsReport": ANY_STAFF,
+        "GetCollectionEfficiency": ANY_STAFF,
         "GetAgentPerformance": ANY_STAFF,
+        "GetTrend": ANY_STAFF,
+        "ExportReport": ANY_STAFF,
+        "GetSnapshot": ADMIN_ONLY,
     },
 )
 
+Ctx = aio.ServicerContext[Any, Any]
+M = TypeVar("M", bound=Message)
+
+
+def _proto_renderer(
+    to_proto: Callable[[Any], Message],
+) -> Callable[[Report], str]:
+    def render(report: Report) -> str:
+        return base64.b64encode(to_proto(report).SerializeToString()).decode()
+
+    render.__name__ = f"proto-{to_proto.__name__}"
+    return render
+
+
+def _csv(report: Report) -> str:
+    return csv_of(report)
+
+
+_csv.__name__ = "csv"
+
+# ExportReport's oneof field -> the report kind.
+_EXPORTED = {
+    "portfolio": Kind.PORTFOLIO,
+    "par": Kind.PAR,
+    "aging": Kind.AGING,
+    "disbursements": Kind.DISBURSEMENTS,
+    "collections": Kind.COLLECTIONS,
+    "collection_efficiency": Kind.EFFICIENCY,
+    "agents": Kind.AGENTS,
+    "trend": Kind.TREND,
+}
+
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    """Portfolio reports; the behaviour arrives with the reporting issue."""
+    def __init__(self, reports: ReportingService) -> None:
+        self._reports = reports
+
+    async def _answer(
+        self, kind: str, request: Any, to_proto: Callable[[Any], M], message: type[M]
+    ) -> M:
+        text = await self._reports.report(
+            current_caller(), convert.query(kind, request), _proto_renderer(to_proto)
+        )
+        return message.FromString(base64.b64decode(text))
+
+    async def GetPortfolioSummary(
+        self, request: pb.GetPortfolioSummaryRequest, context: Ctx
+    ) -> pb.GetPortfolioSummaryResponse:
+        return await self._answer(
+            Kind.PORTFOLIO, request, convert.portfolio, pb.GetPortfolioSummaryResponse
+        )
+
+    async def GetPar(self, request: pb.GetParRequest, context: Ctx) -> pb.GetParResponse:
+        return await self._answer(Kind.PAR, request, convert.par, pb.GetParResponse)
+
+    async def GetParLoans(
+        self, request: pb.GetParLoansRequest, context: Ctx
+    ) -> pb.GetParLoansResponse:
+        return await self._answer(
+            Kind.PAR_LOANS, request, convert.par_loans, pb.GetParLoansResponse
+        )
+
+    async def GetAgingReport(
+        self, request: pb.GetAgingReportRequest, context: Ctx
+    ) -> pb.GetAgingReportResponse:
+        return await self._answer(Kind.AGING, request, convert.aging, pb.GetAgingReportResponse)
+
+    async def GetDisbursementReport(
+        self, request: pb.GetDisbursementReportRequest, context: Ctx
+    ) -> pb.GetDisbursementReportResponse:
+        return await self._answer(
+            Kind.DISBURSEMENTS, request, convert.disbursements, pb.GetDisbursementReportResponse
+        )
+
+    async def GetCollectionsReport(
+        self, request: pb.GetCollectionsReportRequest, context: Ctx
+    ) -> pb.GetCollectionsReportResponse:
+        return await self._answer(
+            Kind.COLLECTIONS, request, convert.collections, pb.GetCollectionsReportResponse
+        )
+
+    async def GetCollectionEfficiency(
+        self, request: pb.GetCollectionEfficiencyRequest, context: Ctx
+    ) -> pb.GetCollectionEfficiencyResponse:
+        return await self._answer(
+            Kind.EFFICIENCY, request, convert.efficiency, pb.GetCollectionEfficiencyResponse
+        )
+
+    async def GetAgentPerformance(
+        self, request: pb.GetAgentPerformanceRequest, context: Ctx
+    ) -> pb.GetAgentPerformanceResponse:
+        return await self._answer(
+            Kind.AGENTS, request, convert.agents, pb.GetAgentPerformanceResponse
+        )
+
+    async def GetTrend(self, request: pb.GetTrendRequest, context: Ctx) -> pb.GetTrendResponse:
+        return await self._answer(Kind.TREND, request, convert.trend, pb.GetTrendResponse)
+
+    async def ExportReport(
+        self, request: pb.ExportReportRequest, context: Ctx
+    ) -> pb.ExportReportResponse:
+        which = request.WhichOneof("report")
+        if which is None:
+            raise InvalidArgument.field("report", "is required")
+        kind = _EXPORTED[which]
+        inner = getattr(request, which)
+        query = convert.query(kind, inner)
+        if kind == Kind.AGENTS:
+            # A file holds every row; paging is for screens.
+            query = replace(query, page_size=500, page_token="")
+        text = await self._reports.report(current_caller(), query, _csv)
+        day = query.as_of or (
+            f"{query.start}_{query.end}" if query.start or query.end else "latest"
+        )
+        return pb.ExportReportResponse(filename=f"{kind}-{day}.csv", csv=text)
+
+    async def GetSnapshot(
+        self, request: pb.GetSnapshotRequest, context: Ctx
+    ) -> pb.GetSnapshotResponse:
+        """The portfolio summary and aging of one closed date (NOT_FOUND if not closed)."""
+        day = parse_date(request.business_date, "business_date")
+        scoped = pb.ReportFilter()
+        scoped.CopyFrom(request.filter)
+        scoped.as_of_date = day.isoformat()
+        try:
+            summary = await self._answer(
+                Kind.PORTFOLIO, pb.GetPortfolioSummaryRequest(filter=scoped),
+                convert.portfolio, pb.GetPortfolioSummaryResponse,
+            )
+            aging = await self._answer(
+                Kind.AGING, pb.GetAgingReportRequest(filter=scoped), convert.aging,
+                pb.GetAgingReportResponse,
+            )
+        except InvalidArgument as exc:
+            if str(exc).startswith("as_of:"):
+                raise NotFound(f"no closed business date {day.isoformat()}") from None
+            raise
+        return pb.GetSnapshotResponse(
+            snapshot=pb.PortfolioSnapshot(
+                business_date=day.isoformat(), summary=summary.summary, aging=aging.buckets
+            )
+        )

@@ -1,9 +1,18 @@
-"""reporting_service process: wiring and start."""
+"""reporting_service process: wiring and start.
+
+Background work: the outbox relay, and the consumer that builds the read
+models from every loan.*, payment.*, borrower.* and eod.* event (one queue,
+one at a time, so the event log keeps the order they came in).
+"""
 
 from __future__ import annotations
 
 from microfinance.reporting.v1 import reporting_pb2_grpc
+from reporting_service.adapters.read_models import ReadModels
+from reporting_service.consumers import QUEUE, ROUTING_KEYS, Project
 from reporting_service.grpc_api import ACCESS, SERVICE_NAME, ReportingServicer
+from reporting_service.migrations import REGISTRY
+from reporting_service.service import Options, ReportingService
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
 
@@ -11,7 +20,19 @@ SERVICE = "reporting"
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:
-    servicer = ReportingServicer()
+    await REGISTRY.apply(infra.db)
+    settings = infra.settings
+    reports = ReportingService(
+        ReadModels(infra.db),
+        infra.cache,
+        settings.business_tz(),
+        Options(
+            long_ttl=settings.report_cache_closed_seconds,
+            short_ttl=settings.report_cache_open_seconds,
+        ),
+    )
+    projector = infra.consumer(QUEUE, ROUTING_KEYS, Project(reports))
+    servicer = ReportingServicer(reports)
     return ServiceDefinition(
         name="reporting_service",
         register=lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
@@ -21,7 +42,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         access=ACCESS,
         verifier=remote_verifier(infra),
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay],
+        background=[infra.relay, projector],
     )
 
 

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     # It keeps every stored or reported sum exact and inside int64; at most 10^15.
     max_amount_minor: int = Field(default=10**12, ge=1, le=10**15)
 
+    # reporting_service: how long a report is cached. A closed date's report never
+    # changes (a revised snapshot changes the key), so long; a range reaching today, short.
+    report_cache_closed_seconds: int = 86400
+    report_cache_open_seconds: int = 60
+
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

@@ -70,6 +70,26 @@ class ReportingServiceStub:
                 request_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotRequest.SerializeToString,
                 response_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotResponse.FromString,
                 _registered_method=True)
+        self.GetParLoans = channel.unary_unary(
+                '/microfinance.reporting.v1.ReportingService/GetParLoans',
+                request_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansRequest.SerializeToString,
+                response_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansResponse.FromString,
+                _registered_method=True)
+        self.GetCollectionEfficiency = channel.unary_unary(
+                '/microfinance.reporting.v1.ReportingService/GetCollectionEfficiency',
+                request_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyRequest.SerializeToString,
+                response_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyResponse.FromString,
+                _registered_method=True)
+        self.GetTrend = channel.unary_unary(
+                '/microfinance.reporting.v1.ReportingService/GetTrend',
+                request_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendRequest.SerializeToString,
+                response_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendResponse.FromString,
+                _registered_method=True)
+        self.ExportReport = channel.unary_unary(
+                '/microfinance.reporting.v1.ReportingService/ExportReport',
+                request_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+                response_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
@@ -125,6 +145,35 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetParLoans(self, request, context):
+        """ADMIN, AGENT (own). The loans behind one PAR figure, highest DPD first, paged. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollectionEfficiency(self, request, context):
+        """ADMIN, AGENT (own). Collected against due in a period, per agent and currency; arrears
+        repayments and prepayments apart. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrend(self, request, context):
+        """ADMIN, AGENT (own). PAR30 and outstanding principal per closed date of a range. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportReport(self, request, context):
+        """ADMIN, AGENT (own). Any report above as CSV text (RFC 4180, CRLF, no byte-order mark). Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +211,26 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetSnapshot,
                     request_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotRequest.FromString,
                     response_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotResponse.SerializeToString,
+            ),
+            'GetParLoans': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParLoans,
+                    request_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansRequest.FromString,
+                    response_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansResponse.SerializeToString,
+            ),
+            'GetCollectionEfficiency': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollectionEfficiency,
+                    request_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyRequest.FromString,
+                    response_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyResponse.SerializeToString,
+            ),
+            'GetTrend': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrend,
+                    request_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendRequest.FromString,
+                    response_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendResponse.SerializeToString,
+            ),
+            'ExportReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportReport,
+                    request_deserializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.FromString,
+                    response_serializer=microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +423,114 @@ class ReportingService:
             '/microfinance.reporting.v1.ReportingService/GetSnapshot',
             microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotRequest.SerializeToString,
             microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParLoans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.reporting.v1.ReportingService/GetParLoans',
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansRequest.SerializeToString,
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetParLoansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollectionEfficiency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.reporting.v1.ReportingService/GetCollectionEfficiency',
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyRequest.SerializeToString,
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetCollectionEfficiencyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.reporting.v1.ReportingService/GetTrend',
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendRequest.SerializeToString,
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.reporting.v1.ReportingService/ExportReport',
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+            microfinance_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,389 @@
+"""MongoDB storage of the reporting read models and of the event log they are built from.
+
+Every write is order-independent or counts the same whatever the order, so
+replaying the event log (``rebuild-reports``) gives the same documents:
+
+* ``snapshots``: one row per (business date, loan); a row replaces the held
+  one only with a higher ``loan_version``. The date's ``revision`` is the sum
+  of its rows' loan versions (it grows with every revised row, whatever the
+  order) and ``rows_held`` their count.
+* ``business_dates``: ``eod.date_closed`` figures and the two counters above.
+  A date is closed once the event came and ``rows_held`` reached ``snapshot_rows``.
+* ``disbursements``, ``collections``, ``installments``, ``installment_payments``:
+  the facts of ``reporting_service.domain.facts``, keyed by loan, transaction
+  and installment, so a redelivered event rewrites the same document.
+* ``meta``: ``flows``, a counter of the money events (a cache key part).
+* ``event_log``: every event consumed, as received, for the replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from reporting_service.domain.facts import (
+    CollectionFact,
+    DisbursementFact,
+    InstallmentDue,
+    InstallmentPayment,
+)
+from shared.portfolio import ArrearsBucket, LoanSnapshot
+
+Session = AsyncClientSession | None
+
+EVENT_LOG = "event_log"
+SNAPSHOTS = "snapshots"
+BUSINESS_DATES = "business_dates"
+DISBURSEMENTS = "disbursements"
+COLLECTIONS = "collections"
+INSTALLMENTS = "installments"
+INSTALLMENT_PAYMENTS = "installment_payments"
+BORROWERS = "borrowers"
+META = "meta"
+# What rebuild-reports drops and builds again; the event log stays.
+READ_MODELS = (
+    SNAPSHOTS,
+    BUSINESS_DATES,
+    DISBURSEMENTS,
+    COLLECTIONS,
+    INSTALLMENTS,
+    INSTALLMENT_PAYMENTS,
+    BORROWERS,
+    META,
+)
+
+READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
+    EVENT_LOG: [IndexModel([("occurred_at", ASCENDING), ("_id", ASCENDING)], name="replay_order")],
+    SNAPSHOTS: [
+        IndexModel(
+            [("business_date", ASCENDING), ("agent_id", ASCENDING), ("currency", ASCENDING)],
+            name="date_agent",
+        ),
+        IndexModel(
+            [("business_date", ASCENDING), ("days_past_due", DESCENDING), ("loan_id", ASCENDING)],
+            name="date_dpd",
+        ),
+    ],
+    DISBURSEMENTS: [IndexModel([("disbursement_date", ASCENDING)], name="by_date")],
+    COLLECTIONS: [
+        IndexModel([("value_date", ASCENDING)], name="by_value_date"),
+        IndexModel([("loan_id", ASCENDING)], name="by_loan"),
+    ],
+    INSTALLMENTS: [
+        IndexModel([("due_date", ASCENDING)], name="by_due_date"),
+        IndexModel([("loan_id", ASCENDING), ("due_date", ASCENDING)], name="by_loan"),
+    ],
+    INSTALLMENT_PAYMENTS: [
+        IndexModel([("value_date", ASCENDING)], name="by_value_date"),
+        IndexModel([("due_date", ASCENDING)], name="by_due_date"),
+        IndexModel([("transaction_id", ASCENDING)], name="by_transaction"),
+    ],
+}
+
+# Fields compared by rebuild-reports and its test: everything but Mongo's own.
+_SNAPSHOT_FIELDS = (
+    "loan_id", "borrower_id", "agent_id", "branch_id", "product_id", "currency", "status",
+    "outstanding_principal", "outstanding_interest", "outstanding_fees",
+    "outstanding_penalties", "arrears_amount", "days_past_due", "installments_overdue",
+)
+
+
+def _day(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+def _row_of(doc: dict[str, Any]) -> LoanSnapshot:
+    return LoanSnapshot(
+        business_date=_day(doc["business_date"]),
+        bucket=ArrearsBucket(doc["bucket"]),
+        **{name: doc[name] for name in _SNAPSHOT_FIELDS},
+    )
+
+
+def _jsonable(fact: object) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in asdict(fact).items():  # type: ignore[call-overload]
+        out[key] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+class ReadModels:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = db
+
+    # ------------------------------------------------------------------ event log
+    async def log_event(
+        self, event_id: str, event_type: str, occurred_at: datetime, body: dict[str, Any],
+        session: Session,
+    ) -> None:
+        await self._db[EVENT_LOG].update_one(
+            {"_id": event_id},
+            {"$setOnInsert": {"type": event_type, "occurred_at": occurred_at, "body": body}},
+            upsert=True,
+            session=session,
+        )
+
+    async def logged_events(self, batch: int = 1000) -> AsyncIterator[dict[str, Any]]:
+        """Every logged event body, oldest first (then by id, so the order is total)."""
+        cursor = self._db[EVENT_LOG].find({}, {"body": 1}, batch_size=batch)
+        async for doc in cursor.sort([("occurred_at", ASCENDING), ("_id", ASCENDING)]):
+            yield dict(doc["body"])
+
+    async def drop_read_models(self) -> None:
+        for name in READ_MODELS:
+            await self._db[name].drop()
+
+    async def dump(self, name: str) -> list[dict[str, Any]]:
+        """A whole read model by _id (for the rebuild check)."""
+        return [doc async for doc in self._db[name].find({}).sort("_id", ASCENDING)]
+
+    # ------------------------------------------------------------------ snapshots
+    async def upsert_snapshot(
+        self, row: dict[str, Any], loan_version: int, session: Session
+    ) -> None:
+        """Keep the row with the highest loan_version; count rows and versions per date."""
+        key = f"{row['business_date']}|{row['loan_id']}"
+        held = await self._db[SNAPSHOTS].find_one(
+            {"_id": key}, {"loan_version": 1}, session=session
+        )
+        old = -1 if held is None else int(held["loan_version"])
+        if loan_version <= old:
+            return
+        await self._db[SNAPSHOTS].replace_one(
+            {"_id": key}, {**row, "loan_version": loan_version}, upsert=True, session=session
+        )
+        await self._db[BUSINESS_DATES].update_one(
+            {"_id": row["business_date"]},
+            {"$inc": {
+                "rows_held": 1 if held is None else 0,
+                "revision": loan_version - max(old, 0),
+            }},
+            upsert=True,
+            session=session,
+        )
+
+    async def close_date(self, day: str, figures: dict[str, Any], session: Session) -> None:
+        await self._db[BUSINESS_DATES].update_one(
+            {"_id": day},
+            {
+                "$set": {"closed_event": True, **figures},
+                "$setOnInsert": {"rows_held": 0, "revision": 0},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def date_state(self, day: date) -> dict[str, Any] | None:
+        return await self._db[BUSINESS_DATES].find_one({"_id": day.isoformat()})
+
+    async def closed_dates(self, start: date | None = None, end: date | None = None) -> list[
+        tuple[date, int]
+    ]:
+        """(date, revision) of every closed date in the range, oldest first."""
+        query: dict[str, Any] = {"closed_event": True}
+        bounds: dict[str, str] = {}
+        if start is not None:
+            bounds["$gte"] = start.isoformat()
+        if end is not None:
+            bounds["$lte"] = end.isoformat()
+        if bounds:
+            query["_id"] = bounds
+        out: list[tuple[date, int]] = []
+        async for doc in self._db[BUSINESS_DATES].find(query).sort("_id", ASCENDING):
+            if int(doc.get("rows_held", 0)) >= int(doc.get("snapshot_rows", 0)):
+                out.append((_day(doc["_id"]), int(doc.get("revision", 0))))
+        return out
+
+    async def snapshot_rows(
+        self, days: Iterable[date], scope: dict[str, str]
+    ) -> dict[date, list[LoanSnapshot]]:
+        query: dict[str, Any] = {"business_date": {"$in": [d.isoformat() for d in days]}}
+        query.update({k: v for k, v in scope.items() if v})
+        out: dict[date, list[LoanSnapshot]] = {}
+        async for doc in self._db[SNAPSHOTS].find(query, {"loan_version": 0}):
+            row = _row_of(doc)
+            out.setdefault(row.business_date, []).append(row)
+        return out
+
+    async def loan_numbers(self, day: date, loan_ids: list[str]) -> dict[str, str]:
+        cursor = self._db[SNAPSHOTS].find(
+            {"_id": {"$in": [f"{day.isoformat()}|{i}" for i in loan_ids]}},
+            {"loan_id": 1, "loan_number": 1},
+        )
+        return {doc["loan_id"]: str(doc.get("loan_number") or "") async for doc in cursor}
+
+    async def currencies(self) -> set[str]:
+        """Every currency the read models have seen (snapshots and disbursements)."""
+        seen = set(await self._db[SNAPSHOTS].distinct("currency"))
+        seen.update(await self._db[DISBURSEMENTS].distinct("currency"))
+        return {str(c) for c in seen}
+
+    # ------------------------------------------------------------------ facts
+    async def bump_flows(self, session: Session) -> None:
+        await self._db[META].update_one(
+            {"_id": "flows"}, {"$inc": {"revision": 1}}, upsert=True, session=session
+        )
+
+    async def flows_revision(self) -> int:
+        doc = await self._db[META].find_one({"_id": "flows"})
+        return 0 if doc is None else int(doc.get("revision", 0))
+
+    async def put_disbursement(
+        self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
+    ) -> None:
+        await self._db[DISBURSEMENTS].replace_one(
+            {"_id": fact.loan_id}, _jsonable(fact), upsert=True, session=session
+        )
+        if dues:
+            await self._db[INSTALLMENTS].bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{d.loan_id}|{d.installment_number}"},
+                        {"$set": {**_jsonable(d), "branch_id": fact.branch_id,
+                                  "product_id": fact.product_id},
+                         "$setOnInsert": {"cancelled": False}},
+                        upsert=True,
+                    )
+                    for d in dues
+                ],
+                session=session,
+            )
+
+    async def cancel_dues_from(self, loan_id: str, day: date, session: Session) -> None:
+        """A write-off takes the installments due on or after its date."""
+        await self._db[INSTALLMENTS].update_many(
+            {"loan_id": loan_id, "due_date": {"$gte": day.isoformat()}},
+            {"$set": {"cancelled": True}},
+            session=session,
+        )
+        await self._db[DISBURSEMENTS].update_one(
+            {"_id": loan_id}, {"$set": {"written_off_from": day.isoformat()}}, session=session
+        )
+
+    async def written_off_from(self, loan_id: str, session: Session) -> date | None:
+        doc = await self._db[DISBURSEMENTS].find_one(
+            {"_id": loan_id}, {"written_off_from": 1}, session=session
+        )
+        value = None if doc is None else doc.get("written_off_from")
+        return None if not value else _day(str(value))
+
+    async def put_collection(
+        self, fact: CollectionFact, parts: list[InstallmentPayment], session: Session
+    ) -> None:
+        """A repayment and its split over installments; a reversal seen first stays."""
+        doc = _jsonable(fact)
+        doc.pop("reversed")
+        held = await self._db[COLLECTIONS].find_one_and_update(
+            {"_id": fact.transaction_id},
+            {"$set": doc, "$setOnInsert": {"reversed": False}},
+            upsert=True,
+            return_document=True,
+            session=session,
+        )
+        reversed_ = bool(held and held.get("reversed"))
+        if parts:
+            await self._db[INSTALLMENT_PAYMENTS].bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{fact.transaction_id}|{p.installment_number}"},
+                        {"$set": {**_jsonable(p), "transaction_id": fact.transaction_id,
+                                  "branch_id": fact.branch_id, "product_id": fact.product_id,
+                                  "reversed": reversed_}},
+                        upsert=True,
+                    )
+                    for p in parts
+                ],
+                session=session,
+            )
+
+    async def reverse_collection(self, transaction_id: str, session: Session) -> None:
+        await self._db[COLLECTIONS].update_one(
+            {"_id": transaction_id}, {"$set": {"reversed": True}}, upsert=True, session=session
+        )
+        await self._db[INSTALLMENT_PAYMENTS].update_many(
+            {"transaction_id": transaction_id}, {"$set": {"reversed": True}}, session=session
+        )
+
+    async def put_borrower(self, borrower_id: str, fields: dict[str, Any], version: int,
+                           session: Session) -> None:
+        """The newest version of a borrower's agent, branch and status."""
+        held = await self._db[BORROWERS].find_one({"_id": borrower_id}, {"version": 1},
+                                                  session=session)
+        if held is not None and int(held.get("version", 0)) > version:
+            return
+        await self._db[BORROWERS].update_one(
+            {"_id": borrower_id}, {"$set": {**fields, "version": version}}, upsert=True,
+            session=session,
+        )
+
+    async def disbursements(self, start: date, end: date, scope: dict[str, str]) -> list[
+        DisbursementFact
+    ]:
+        query = _ranged("disbursement_date", start, end, scope)
+        out: list[DisbursementFact] = []
+        async for doc in self._db[DISBURSEMENTS].find(query, {"_id": 0, "written_off_from": 0}):
+            doc["disbursement_date"] = _day(doc["disbursement_date"])
+            out.append(DisbursementFact(**doc))
+        return out
+
+    async def collections(self, start: date, end: date, scope: dict[str, str]) -> list[
+        CollectionFact
+    ]:
+        query = _ranged("value_date", start, end, scope)
+        # A reversal whose repayment was never seen has no amount: nothing to report.
+        query["amount"] = {"$exists": True}
+        out: list[CollectionFact] = []
+        async for doc in self._db[COLLECTIONS].find(query, {"_id": 0}):
+            doc["value_date"] = _day(doc["value_date"])
+            out.append(CollectionFact(**doc))
+        return out
+
+    async def dues(self, start: date, end: date, scope: dict[str, str]) -> list[InstallmentDue]:
+        query = _ranged("due_date", start, end, scope)
+        query["cancelled"] = False
+        out: list[InstallmentDue] = []
+        async for doc in self._db[INSTALLMENTS].find(query, _NOT_FACT | {"cancelled": 0}):
+            doc["due_date"] = _day(doc["due_date"])
+            out.append(InstallmentDue(**doc))
+        return out
+
+    async def installment_payments(
+        self, start: date, end: date, scope: dict[str, str]
+    ) -> list[InstallmentPayment]:
+        """Effective payments with a value date up to ``end`` that matter to the period:
+        paid in it, or paid before it to an installment due in it."""
+        base: dict[str, Any] = {"reversed": False, **{k: v for k, v in scope.items() if v}}
+        query = {
+            **base,
+            "value_date": {"$lte": end.isoformat()},
+            "$or": [
+                {"value_date": {"$gte": start.isoformat()}},
+                {"due_date": {"$gte": start.isoformat(), "$lte": end.isoformat()}},
+            ],
+        }
+        out: list[InstallmentPayment] = []
+        projection = _NOT_FACT | {"transaction_id": 0, "reversed": 0}
+        async for doc in self._db[INSTALLMENT_PAYMENTS].find(query, projection):
+            doc["due_date"] = _day(doc["due_date"])
+            doc["value_date"] = _day(doc["value_date"])
+            out.append(InstallmentPayment(**doc))
+        return out
+
+
+# Stored beside the installment facts for scoping; not fields of them.
+_NOT_FACT = {"_id": 0, "branch_id": 0, "product_id": 0}
+
+
+def _ranged(field: str, start: date, end: date, scope: dict[str, str]) -> dict[str, Any]:
+    query: dict[str, Any] = {field: {"$gte": start.isoformat(), "$lte": end.isoformat()}}
+    query.update({k: v for k, v in scope.items() if v})
+    return query
+
+
+__all__ = ["READ_MODELS", "READ_MODEL_INDEXES", "ReadModels"]

@@ -1,0 +1,158 @@
+"""reporting_service's inbound events: the one driver that builds the read models.
+
+Every event is first written to the event log (so ``rebuild-reports`` can
+replay it), then projected. ``Project`` runs inside the idempotent consumer's
+transaction, so the log entry, the read model writes and the processed-event
+marker commit together: a redelivered event is skipped, and even if it were
+not, every projection is keyed so that a second pass rewrites the same
+documents. ``rebuild-reports`` calls the same ``Project.apply`` on each
+logged event, oldest first.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from reporting_service.domain.facts import (
+    CollectionFact,
+    DisbursementFact,
+    InstallmentDue,
+    InstallmentPayment,
+)
+from reporting_service.service import ReportingService
+from shared.events import Event
+from shared.portfolio import LoanSnapshot
+
+QUEUE = "read-models"
+# Everything loan_service, payment_service and user_service publish, and end of day.
+ROUTING_KEYS = ("loan.#", "payment.#", "borrower.#", "eod.#")
+
+_ROW_FIELDS = tuple(LoanSnapshot.__dataclass_fields__)
+
+
+def _int(payload: dict[str, Any], name: str) -> int:
+    value = payload.get(name)
+    return int(value) if isinstance(value, int | float | str) and str(value).strip() else 0
+
+
+def _text(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    return "" if value is None else str(value)
+
+
+def snapshot_row(raw: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A ``loan.snapshots`` row as stored, and its loan version."""
+    row = {name: raw.get(name) for name in _ROW_FIELDS}
+    row["business_date"] = date.fromisoformat(str(raw["business_date"])).isoformat()
+    row["bucket"] = str(raw.get("bucket") or "current")
+    for name in ("outstanding_principal", "outstanding_interest", "outstanding_fees",
+                 "outstanding_penalties", "arrears_amount", "days_past_due",
+                 "installments_overdue"):
+        row[name] = _int(raw, name)
+    for name in ("loan_id", "borrower_id", "agent_id", "branch_id", "product_id", "currency",
+                 "status"):
+        row[name] = _text(raw, name)
+    row["loan_number"] = _text(raw, "loan_number")
+    return row, _int(raw, "loan_version")
+
+
+class Project:
+    def __init__(self, reports: ReportingService) -> None:
+        self._reports = reports
+
+    async def __call__(self, event: Event, session: AsyncClientSession) -> None:
+        body = event.to_json()
+        await self._reports.log_event(body, session)
+        await self.apply(event, session)
+
+    async def apply(self, event: Event, session: AsyncClientSession | None) -> None:
+        p = event.payload
+        kind = event.type
+        r = self._reports
+        if kind == "loan.snapshots":
+            day = str(p.get("business_date"))
+            rows = [snapshot_row({"business_date": day, **raw}) for raw in p.get("rows") or []]
+            await r.snapshots(rows, session)
+        elif kind == "eod.date_closed":
+            day = date.fromisoformat(str(p["business_date"])).isoformat()
+            await r.date_closed(day, {
+                "snapshot_rows": _int(p, "snapshot_rows"),
+                "loans_processed": _int(p, "loans_processed"),
+                "penalties_charged": _int(p, "penalties_charged"),
+                "closed_at": _text(p, "closed_at"),
+            }, session)
+        elif kind == "loan.disbursed":
+            await r.disbursed(*self._disbursement(p, event.aggregate_id), session)
+        elif kind == "loan.repayment_applied":
+            await r.repaid(*self._repayment(p, event.aggregate_id), session)
+        elif kind == "loan.repayment_reversed":
+            await r.reversed(_text(p, "reversed_transaction_id"), session)
+        elif kind == "loan.written_off":
+            await r.written_off(
+                _text(p, "loan_id") or event.aggregate_id,
+                date.fromisoformat(str(p["write_off_date"])), session,
+            )
+        elif kind.startswith("borrower."):
+            borrower_id = _text(p, "borrower_id") or _text(p, "id") or event.aggregate_id
+            fields: dict[str, Any] = {
+                k: p[k] for k in ("assigned_agent_id", "branch_id", "account_status") if k in p
+            }
+            await r.borrower(borrower_id, fields, _int(p, "version"), session)
+        # Other events (payment.*, approvals, waivers ...) are logged only: the money a
+        # loan received is loan.repayment_applied, as the loan's ledger applied it.
+
+    @staticmethod
+    def _disbursement(p: dict[str, Any], loan_id: str) -> tuple[DisbursementFact,
+                                                                list[InstallmentDue]]:
+        loan_id = _text(p, "loan_id") or loan_id
+        currency = _text(p, "currency")
+        agent = _text(p, "agent_id")
+        fact = DisbursementFact(
+            loan_id=loan_id, borrower_id=_text(p, "borrower_id"), agent_id=agent,
+            branch_id=_text(p, "branch_id"), product_id=_text(p, "product_id"),
+            currency=currency,
+            disbursement_date=date.fromisoformat(str(p["disbursement_date"])),
+            principal=_int(p, "principal"), upfront_fee=_int(p, "upfront_fee"),
+        )
+        dues = [
+            InstallmentDue(
+                loan_id=loan_id, agent_id=agent, currency=currency,
+                installment_number=_int(row, "number"),
+                due_date=date.fromisoformat(str(row["due_date"])),
+                amount=_int(row, "principal") + _int(row, "interest") + _int(row, "fee"),
+            )
+            for row in p.get("schedule") or []
+        ]
+        return fact, dues
+
+    @staticmethod
+    def _repayment(p: dict[str, Any], loan_id: str) -> tuple[CollectionFact,
+                                                             list[InstallmentPayment]]:
+        loan_id = _text(p, "loan_id") or loan_id
+        currency = _text(p, "currency")
+        agent = _text(p, "agent_id")
+        split = p.get("allocation") or {}
+        value_date = date.fromisoformat(str(p["value_date"]))
+        fact = CollectionFact(
+            transaction_id=_text(p, "transaction_id"), loan_id=loan_id, agent_id=agent,
+            branch_id=_text(p, "branch_id"), product_id=_text(p, "product_id"),
+            currency=currency, value_date=value_date, amount=_int(p, "amount"),
+            channel=_text(p, "channel"), principal=_int(split, "principal"),
+            interest=_int(split, "interest"), fee=_int(split, "fee"),
+            penalty=_int(split, "penalty"), recovery=_int(split, "recovery"),
+        )
+        parts = [
+            InstallmentPayment(
+                loan_id=loan_id, agent_id=agent, currency=currency,
+                installment_number=_int(part, "number"),
+                due_date=date.fromisoformat(str(part["due_date"])), value_date=value_date,
+                amount=_int(part, "principal") + _int(part, "interest") + _int(part, "fee"),
+                penalty=_int(part, "penalty"),
+            )
+            for part in p.get("installment_split") or []
+            if part.get("due_date")
+        ]
+        return fact, parts

@@ -1,0 +1,495 @@
+"""Reporting use cases: project events into the read models, answer reports from them.
+
+Scoping: an agent's reports are always narrowed to the agent's own portfolio
+(the caller's token), whatever agent the request names; admins see
+everything and may narrow by agent, branch, product and currency.
+
+Dates: an "as of" report needs a closed business date (``eod.date_closed``
+received and all its snapshot rows held); it defaults to the latest one. A
+range report runs ``from`` to ``to`` inclusive, never past today.
+
+Caching: each report is cached under its kind, the caller's scope, the
+filters, and a data version: the as-of date's revision (the sum of its rows'
+loan versions, which grows when a backdated transaction revises a row) or,
+for the range reports, the counter of money events. A closed date's report
+is kept ``long_ttl`` seconds; a range reaching today ``short_ttl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from reporting_service.adapters.read_models import ReadModels
+from reporting_service.domain import export
+from reporting_service.domain.facts import (
+    CollectionFact,
+    DisbursementFact,
+    InstallmentDue,
+    InstallmentPayment,
+)
+from reporting_service.domain.figures import check_range
+from reporting_service.domain.flows import (
+    AgentPerformance,
+    CollectionReport,
+    DisbursementReport,
+    EfficiencyReport,
+    Granularity,
+    agent_performance,
+    collection_efficiency,
+    collection_report,
+    disbursement_report,
+)
+from reporting_service.domain.portfolio import (
+    PAR_THRESHOLDS,
+    AgingReport,
+    AtRiskLoan,
+    Dimension,
+    ParReport,
+    PortfolioSummary,
+    TrendPoint,
+    aging_report,
+    par_report,
+    portfolio_summary,
+    trend,
+)
+from shared.clock import business_date, utcnow
+from shared.errors import FailedPrecondition, InvalidArgument
+from shared.identity import Caller
+from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_token, encode_token
+from shared.portfolio import LoanSnapshot
+from shared.validation import parse_date
+
+Session = Any
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# A range report with no dates: the month up to today.
+CACHE_PREFIX = "reports:v1"
+
+
+class ReportCache(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def set(self, key: str, value: str, ttl: int | None = None) -> bool: ...
+
+
+class Kind:
+    PORTFOLIO = "portfolio"
+    PAR = "par"
+    PAR_LOANS = "par-loans"
+    AGING = "aging"
+    DISBURSEMENTS = "disbursements"
+    COLLECTIONS = "collections"
+    EFFICIENCY = "collection-efficiency"
+    AGENTS = "agents"
+    TREND = "trend"
+
+
+AS_OF_KINDS = frozenset({Kind.PORTFOLIO, Kind.PAR, Kind.PAR_LOANS, Kind.AGING, Kind.AGENTS})
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """A report request as received; every text is checked here."""
+
+    kind: str
+    as_of: str = ""
+    start: str = ""
+    end: str = ""
+    currency: str = ""
+    agent_id: str = ""
+    branch_id: str = ""
+    product_id: str = ""
+    granularity: Granularity = Granularity.DAY
+    dimension: Dimension | None = None
+    threshold_days: int = 30
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    kind: str
+    scope: dict[str, str]
+    as_of: date | None
+    start: date | None
+    end: date | None
+    revision: str
+    ttl: int
+    query: ReportQuery
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioView:
+    summary: PortfolioSummary
+    par: ParReport
+    # (dimension value or "total", key, currency) -> fees, penalties, arrears, loans in arrears
+    balances: dict[tuple[str, str, str], tuple[int, int, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class ParLoansPage:
+    as_of: date
+    threshold_days: int
+    loans: tuple[AtRiskLoan, ...]
+    loan_numbers: dict[str, str]
+    next_page_token: str
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsView:
+    as_of: date
+    start: date
+    end: date
+    rows: tuple[AgentPerformance, ...]
+    # (agent, currency) -> loans disbursed, amount disbursed, due, collected against due
+    flows: dict[tuple[str, str], tuple[int, int, int, int]]
+    # (agent, currency) -> branch, loans in arrears
+    book: dict[tuple[str, str], tuple[str, int]]
+    next_page_token: str = ""
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendView:
+    start: date
+    end: date
+    points: tuple[TrendPoint, ...]
+
+
+Report = (
+    PortfolioView | ParReport | ParLoansPage | AgingReport | DisbursementReport
+    | CollectionReport | EfficiencyReport | AgentsView | TrendView
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    long_ttl: int = 86400
+    short_ttl: int = 60
+
+
+@dataclass
+class ReportingService:
+    models: ReadModels
+    cache: ReportCache
+    timezone: ZoneInfo
+    options: Options = field(default_factory=Options)
+    clock: Callable[[], datetime] = utcnow
+
+    # ================================================================== projection
+    async def log_event(self, body: dict[str, Any], session: Session) -> None:
+        await self.models.log_event(
+            str(body["id"]), str(body["type"]),
+            datetime.fromisoformat(str(body["occurred_at"])), body, session,
+        )
+
+    async def snapshots(self, rows: list[tuple[dict[str, Any], int]], session: Session) -> None:
+        for row, version in rows:
+            await self.models.upsert_snapshot(row, version, session)
+
+    async def date_closed(self, day: str, figures: dict[str, Any], session: Session) -> None:
+        await self.models.close_date(day, figures, session)
+
+    async def disbursed(
+        self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
+    ) -> None:
+        # A write-off seen first (out of order) still takes its installments.
+        await self.models.put_disbursement(fact, dues, session)
+        cut = await self.models.written_off_from(fact.loan_id, session)
+        if cut is not None:
+            await self.models.cancel_dues_from(fact.loan_id, cut, session)
+        await self.models.bump_flows(session)
+
+    async def repaid(
+        self, fact: CollectionFact, parts: list[InstallmentPayment], session: Session
+    ) -> None:
+        await self.models.put_collection(fact, parts, session)
+        await self.models.bump_flows(session)
+
+    async def reversed(self, transaction_id: str, session: Session) -> None:
+        await self.models.reverse_collection(transaction_id, session)
+        await self.models.bump_flows(session)
+
+    async def written_off(self, loan_id: str, day: date, session: Session) -> None:
+        await self.models.cancel_dues_from(loan_id, day, session)
+        await self.models.bump_flows(session)
+
+    async def borrower(
+        self, borrower_id: str, fields: dict[str, Any], version: int, session: Session
+    ) -> None:
+        await self.models.put_borrower(borrower_id, fields, version, session)
+
+    # ================================================================== reports
+    async def report(
+        self, caller: Caller, query: ReportQuery, render: Callable[[Report], str]
+    ) -> str:
+        """The report ``query`` asks for, rendered by ``render`` (cached as rendered).
+
+        ``render`` names its output in the key through ``render.__name__``: a proto and
+        a CSV of the same report are two entries.
+        """
+        resolved = await self._resolve(caller, query)
+        key = _cache_key(resolved, getattr(render, "__name__", "render"))
+        hit = await self.cache.get(key)
+        if hit is not None:
+            return hit
+        text = render(await self._compute(resolved))
+        await self.cache.set(key, text, resolved.ttl)
+        return text
+
+    async def _resolve(self, caller: Caller, q: ReportQuery) -> Resolved:
+        scope = {"agent_id": q.agent_id.strip(), "branch_id": q.branch_id.strip(),
+                 "product_id": q.product_id.strip()}
+        if not (caller.is_admin or caller.is_service):
+            # Agents read their own portfolio only, whatever the request names.
+            scope["agent_id"] = caller.acting_agent_id
+        currency = q.currency.strip()
+        if currency and (
+            not _CURRENCY.fullmatch(currency) or currency not in await self.models.currencies()
+        ):
+            raise InvalidArgument.field("currency", f"{currency!r} is not a portfolio currency")
+        scope["currency"] = currency
+        today = business_date(self.clock(), self.timezone)
+        if q.kind in AS_OF_KINDS:
+            as_of, revision = await self._closed_as_of(q.as_of, today)
+            start = end = None
+            ttl = self.options.long_ttl
+            version = f"d{revision}"
+            if q.kind == Kind.AGENTS:
+                start, end = self._range(q, as_of, today, default_end=as_of)
+                version += f"f{await self.models.flows_revision()}"
+                ttl = self._range_ttl(end, today)
+            if q.kind == Kind.PAR_LOANS and q.threshold_days not in PAR_THRESHOLDS:
+                raise InvalidArgument.field("threshold_days", "must be 1, 30 or 90")
+            return Resolved(q.kind, scope, as_of, start, end, version, ttl, q)
+        if q.kind == Kind.TREND:
+            closed = await self.models.closed_dates()
+            if not closed:
+                raise FailedPrecondition("no business date has been closed yet")
+            last = closed[-1][0]
+            start, end = self._range(q, last, today, default_end=last,
+                                     default_start=last - timedelta(days=29))
+            if end > last:
+                raise InvalidArgument.field(
+                    "to", f"{end.isoformat()} is not closed (last closed date {last.isoformat()})"
+                )
+            days = [(d, r) for d, r in closed if start <= d <= end]
+            digest = hashlib.sha256(json.dumps([(d.isoformat(), r) for d, r in days]).encode())
+            return Resolved(q.kind, scope, None, start, end, digest.hexdigest()[:16],
+                            self.options.long_ttl, q)
+        start, end = self._range(q, today, today, default_end=today)
+        version = f"f{await self.models.flows_revision()}"
+        return Resolved(q.kind, scope, None, start, end, version, self._range_ttl(end, today), q)
+
+    def _range_ttl(self, end: date, today: date) -> int:
+        return self.options.short_ttl if end >= today else self.options.long_ttl
+
+    @staticmethod
+    def _range(
+        q: ReportQuery, anchor: date, today: date, *, default_end: date,
+        default_start: date | None = None,
+    ) -> tuple[date, date]:
+        end = parse_date(q.end, "to") if q.end.strip() else default_end
+        if end > today:
+            raise InvalidArgument.field("to", f"{end.isoformat()} is in the future")
+        if q.start.strip():
+            start = parse_date(q.start, "from")
+        else:
+            start = default_start if default_start is not None else end.replace(day=1)
+        check_range(start, end)
+        return start, end
+
+    async def _closed_as_of(self, text: str, today: date) -> tuple[date, int]:
+        if text.strip():
+            day = parse_date(text, "as_of")
+            if day > today:
+                raise InvalidArgument.field("as_of", f"{day.isoformat()} is in the future")
+            closed = await self.models.closed_dates(day, day)
+            if not closed:
+                raise InvalidArgument.field(
+                    "as_of", f"{day.isoformat()} is not a closed business date"
+                )
+            return closed[0]
+        found = await self.models.closed_dates()
+        if not found:
+            raise FailedPrecondition("no business date has been closed yet")
+        return found[-1]
+
+    async def _rows(self, day: date, scope: dict[str, str]) -> list[LoanSnapshot]:
+        return (await self.models.snapshot_rows([day], scope)).get(day, [])
+
+    async def _compute(self, r: Resolved) -> Report:
+        q = r.query
+        if r.kind in AS_OF_KINDS:
+            assert r.as_of is not None
+            rows = await self._rows(r.as_of, r.scope)
+            if r.kind == Kind.PORTFOLIO:
+                disbursed = await self.models.disbursements(date.min, r.as_of, r.scope)
+                collected = await self.models.collections(date.min, r.as_of, r.scope)
+                return PortfolioView(
+                    portfolio_summary(rows, disbursed, collected, r.as_of),
+                    par_report(rows, r.as_of), _balances(rows),
+                )
+            if r.kind == Kind.PAR:
+                return par_report(rows, r.as_of)
+            if r.kind == Kind.PAR_LOANS:
+                return await self._par_loans(r.as_of, rows, q)
+            if r.kind == Kind.AGING:
+                return aging_report(rows, r.as_of)
+            assert r.start is not None
+            assert r.end is not None
+            return await self._agents(r.as_of, rows, r.start, r.end, r.scope, q)
+        assert r.start is not None
+        assert r.end is not None
+        if r.kind == Kind.TREND:
+            days = [d for d, _ in await self.models.closed_dates(r.start, r.end)]
+            by_date = await self.models.snapshot_rows(days, r.scope)
+            for day in days:
+                by_date.setdefault(day, [])
+            return TrendView(r.start, r.end, trend(by_date, r.start, r.end))
+        if r.kind == Kind.DISBURSEMENTS:
+            facts = await self.models.disbursements(r.start, r.end, r.scope)
+            return disbursement_report(facts, r.start, r.end, q.granularity, q.dimension)
+        if r.kind == Kind.COLLECTIONS:
+            paid = await self.models.collections(r.start, r.end, r.scope)
+            return collection_report(paid, r.start, r.end, q.granularity, q.dimension)
+        if r.kind == Kind.EFFICIENCY:
+            dues = await self.models.dues(r.start, r.end, r.scope)
+            parts = await self.models.installment_payments(r.start, r.end, r.scope)
+            return collection_efficiency(dues, parts, r.start, r.end)
+        raise InvalidArgument.field("report", f"unknown report {r.kind!r}")
+
+    async def _par_loans(
+        self, as_of: date, rows: list[LoanSnapshot], q: ReportQuery
+    ) -> ParLoansPage:
+        size = q.page_size or DEFAULT_PAGE_SIZE
+        if not 0 < size <= MAX_PAGE_SIZE:
+            raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
+        offset = decode_token(q.page_token)
+        report = par_report(rows, as_of, (q.threshold_days,))
+        loans = sorted(
+            (loan for f in report.figures for loan in f.loans),
+            key=lambda loan: (-loan.days_past_due, loan.loan_id),
+        )
+        page = tuple(loans[offset:offset + size])
+        end = offset + len(page)
+        numbers = await self.models.loan_numbers(as_of, [loan.loan_id for loan in page])
+        return ParLoansPage(
+            as_of, q.threshold_days, page, numbers,
+            encode_token(end) if end < len(loans) else "", len(loans),
+        )
+
+    async def _agents(
+        self, as_of: date, rows: list[LoanSnapshot], start: date, end: date,
+        scope: dict[str, str], q: ReportQuery,
+    ) -> AgentsView:
+        dues = await self.models.dues(start, end, scope)
+        parts = await self.models.installment_payments(start, end, scope)
+        performance = agent_performance(rows, dues, parts, start, end)
+        efficiency = {(e.agent_id, e.currency): e
+                      for e in collection_efficiency(dues, parts, start, end).rows}
+        flows: dict[tuple[str, str], list[int]] = {}
+        for d in await self.models.disbursements(start, end, scope):
+            f = flows.setdefault((d.agent_id, d.currency), [0, 0, 0, 0])
+            f[0] += 1
+            f[1] += d.principal
+        for (agent, currency), e in efficiency.items():
+            f = flows.setdefault((agent, currency), [0, 0, 0, 0])
+            f[2] = e.due.amount_minor
+            f[3] = e.collected_due.amount_minor
+        book: dict[tuple[str, str], tuple[str, int]] = {}
+        for row in rows:
+            if row.active:
+                branch, late = book.get((row.agent_id, row.currency), (row.branch_id, 0))
+                book[(row.agent_id, row.currency)] = (branch, late + (row.days_past_due > 0))
+        size = q.page_size or DEFAULT_PAGE_SIZE
+        if not 0 < size <= MAX_PAGE_SIZE:
+            raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
+        offset = decode_token(q.page_token)
+        page = performance[offset:offset + size]
+        stop = offset + len(page)
+        return AgentsView(
+            as_of, start, end, page, {k: (v[0], v[1], v[2], v[3]) for k, v in flows.items()},
+            book, encode_token(stop) if stop < len(performance) else "", len(performance),
+        )
+
+
+def _balances(rows: list[LoanSnapshot]) -> dict[tuple[str, str, str], tuple[int, int, int, int]]:
+    """Fees, penalties, arrears and loans in arrears of the active rows, per total and group."""
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for row in rows:
+        if not row.active:
+            continue
+        for key in (("total", "", row.currency), ("agent", row.agent_id, row.currency),
+                    ("branch", row.branch_id, row.currency),
+                    ("product", row.product_id, row.currency)):
+            f = out.setdefault(key, [0, 0, 0, 0])
+            f[0] += row.outstanding_fees
+            f[1] += row.outstanding_penalties
+            f[2] += row.arrears_amount
+            f[3] += row.days_past_due > 0
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
+
+
+def _cache_key(r: Resolved, output: str) -> str:
+    q = r.query
+    parts = {
+        "kind": r.kind, "out": output, "scope": r.scope,
+        "as_of": r.as_of.isoformat() if r.as_of else "",
+        "from": r.start.isoformat() if r.start else "",
+        "to": r.end.isoformat() if r.end else "",
+        "g": q.granularity.value, "by": q.dimension.value if q.dimension else "",
+        "t": q.threshold_days if r.kind == Kind.PAR_LOANS else 0,
+        "page": [q.page_size, q.page_token], "rev": r.revision,
+    }
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+    day = r.as_of.isoformat() if r.as_of else f"{parts['from']}..{parts['to']}"
+    return f"{CACHE_PREFIX}:{r.kind}:{day}:{digest}"
+
+
+def csv_of(report: Report) -> str:
+    """The CSV text of any report (domain/export)."""
+    if isinstance(report, PortfolioView):
+        return export.portfolio_csv(report.summary)
+    if isinstance(report, ParReport):
+        return export.par_csv(report)
+    if isinstance(report, ParLoansPage):
+        return export.par_csv(ParReport(report.as_of, ()))
+    if isinstance(report, AgingReport):
+        return export.aging_csv(report)
+    if isinstance(report, DisbursementReport):
+        return export.disbursements_csv(report)
+    if isinstance(report, CollectionReport):
+        return export.collections_csv(report)
+    if isinstance(report, EfficiencyReport):
+        return export.efficiency_csv(report)
+    if isinstance(report, AgentsView):
+        return export.agents_csv(report.rows)
+    return export.trend_csv(report.points)
+
+
+def csv_filename(query: ReportQuery, report_day: str) -> str:
+    return f"{query.kind}-{report_day}.csv"
+
+
+Renderer = Callable[[Report], str]
+Projection = Callable[[dict[str, Any], Session], Awaitable[None]]
+
+__all__ = [
+    "AgentsView",
+    "Kind",
+    "Options",
+    "ParLoansPage",
+    "PortfolioView",
+    "ReportQuery",
+    "ReportingService",
+    "TrendView",
+    "csv_of",
+    "replace",
+]
