@@ -23,6 +23,7 @@ from api_gateway.routes import (
     loans,
     payments,
     products,
+    reports,
     staff,
 )
 from shared.cache import Cache, create_redis
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(products.router)
     app.include_router(loans.router)
     app.include_router(payments.router)
+    app.include_router(reports.router)
 
     if settings.cors_origins:
         app.add_middleware(

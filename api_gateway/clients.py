@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from microfinance.auth.v1 import auth_pb2_grpc
 from microfinance.loan.v1 import loan_pb2_grpc
 from microfinance.payment.v1 import payment_pb2_grpc
+from microfinance.reporting.v1 import reporting_pb2_grpc
 from microfinance.user.v1 import user_pb2_grpc
 from shared.config import Settings
 from shared.grpc.client import create_channel
@@ -34,6 +35,7 @@ class ServiceClients:
     loans: loan_pb2_grpc.LoanServiceStub
     products: loan_pb2_grpc.LoanProductServiceStub
     payments: payment_pb2_grpc.PaymentServiceStub
+    reports: reporting_pb2_grpc.ReportingServiceStub
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceClients:
@@ -51,6 +53,7 @@ class ServiceClients:
             loans=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             products=loan_pb2_grpc.LoanProductServiceStub(channels["loan"]),
             payments=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
+            reports=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
         )
 
     async def health(self, deadline_seconds: float) -> dict[str, str]:

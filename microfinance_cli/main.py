@@ -253,6 +253,17 @@ def reindex(
 # ---- checking ---------------------------------------------------------------------------
 
 
+@app.command("rebuild-reports")
+def rebuild_reports() -> None:
+    """Drop reporting's read models and replay every event it logged (reporting stopped)."""
+    from reporting_service.rebuild import rebuild
+    from shared.config import Settings
+
+    _require_mongo()
+    count = asyncio.run(rebuild(Settings(), lambda n: _echo(f"{n} events replayed")))
+    _echo(f"read models rebuilt from {count} events")
+
+
 @app.command()
 def doctor() -> None:
     """Check Python, backends, substitutes, protos and running services; say how to fix."""

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.e2e
 Builder = Callable[[Infrastructure], Awaitable[ServiceDefinition]]
 
 # Started in this order; each one's address is known to the ones after it.
-SERVICES = ("auth", "user", "loan", "payment")
+SERVICES = ("auth", "user", "loan", "payment", "reporting")
 # Nothing ever listens on port 1 (binding it needs root), so calls fail fast.
 NOT_RUNNING = "127.0.0.1:1"
 
