@@ -13,7 +13,8 @@ replaying the event log (``rebuild-reports``) gives the same documents:
   the facts of ``reporting_service.domain.facts``, keyed by loan, transaction
   and installment, so a redelivered event rewrites the same document.
 * ``meta``: ``flows``, a counter of the money events (a cache key part).
-* ``event_log``: every event consumed, as received, for the replay.
+* ``event_log``: every event consumed, as received, numbered in arrival order
+  (``counters``) for the replay.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -38,6 +39,8 @@ from shared.portfolio import ArrearsBucket, LoanSnapshot
 Session = AsyncClientSession | None
 
 EVENT_LOG = "event_log"
+# The event log's arrival counter; kept through a rebuild.
+COUNTERS = "counters"
 SNAPSHOTS = "snapshots"
 BUSINESS_DATES = "business_dates"
 DISBURSEMENTS = "disbursements"
@@ -59,7 +62,7 @@ READ_MODELS = (
 )
 
 READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
-    EVENT_LOG: [IndexModel([("occurred_at", ASCENDING), ("_id", ASCENDING)], name="replay_order")],
+    EVENT_LOG: [IndexModel([("seq", ASCENDING)], name="arrival_order", unique=True)],
     SNAPSHOTS: [
         IndexModel(
             [("business_date", ASCENDING), ("agent_id", ASCENDING), ("currency", ASCENDING)],
@@ -122,17 +125,24 @@ class ReadModels:
         self, event_id: str, event_type: str, occurred_at: datetime, body: dict[str, Any],
         session: Session,
     ) -> None:
-        await self._db[EVENT_LOG].update_one(
-            {"_id": event_id},
-            {"$setOnInsert": {"type": event_type, "occurred_at": occurred_at, "body": body}},
-            upsert=True,
+        """Log an event under the next arrival number (the replay order)."""
+        if await self._db[EVENT_LOG].find_one({"_id": event_id}, {"_id": 1}, session=session):
+            return
+        counter = await self._db[COUNTERS].find_one_and_update(
+            {"_id": EVENT_LOG}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session,
+        )
+        assert counter is not None  # upserted
+        await self._db[EVENT_LOG].insert_one(
+            {"_id": event_id, "seq": int(counter["seq"]), "type": event_type,
+             "occurred_at": occurred_at, "body": body},
             session=session,
         )
 
     async def logged_events(self, batch: int = 1000) -> AsyncIterator[dict[str, Any]]:
-        """Every logged event body, oldest first (then by id, so the order is total)."""
+        """Every logged event body, in the order they arrived."""
         cursor = self._db[EVENT_LOG].find({}, {"body": 1}, batch_size=batch)
-        async for doc in cursor.sort([("occurred_at", ASCENDING), ("_id", ASCENDING)]):
+        async for doc in cursor.sort("seq", ASCENDING):
             yield dict(doc["body"])
 
     async def drop_read_models(self) -> None:
@@ -237,8 +247,9 @@ class ReadModels:
     async def put_disbursement(
         self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
     ) -> None:
-        await self._db[DISBURSEMENTS].replace_one(
-            {"_id": fact.loan_id}, _jsonable(fact), upsert=True, session=session
+        # $set, not a replacement: a write-off seen first left its date on the document.
+        await self._db[DISBURSEMENTS].update_one(
+            {"_id": fact.loan_id}, {"$set": _jsonable(fact)}, upsert=True, session=session
         )
         if dues:
             await self._db[INSTALLMENTS].bulk_write(
@@ -263,7 +274,8 @@ class ReadModels:
             session=session,
         )
         await self._db[DISBURSEMENTS].update_one(
-            {"_id": loan_id}, {"$set": {"written_off_from": day.isoformat()}}, session=session
+            {"_id": loan_id}, {"$set": {"written_off_from": day.isoformat()}}, upsert=True,
+            session=session,
         )
 
     async def written_off_from(self, loan_id: str, session: Session) -> date | None:
