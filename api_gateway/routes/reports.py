@@ -18,11 +18,11 @@ from fastapi import APIRouter, Query, Request, Response
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
-from api_gateway import report_schemas as rs
+from api_gateway.convert.reports import to_model
 from api_gateway.deps import State
-from api_gateway.payment_schemas import DATE_PATTERN, ReportFormatName
-from api_gateway.report_convert import to_model
 from api_gateway.routes import error_responses
+from api_gateway.schemas import reports as rs
+from api_gateway.schemas.payments import DATE_PATTERN, ReportFormatName
 from api_gateway.security import AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.reporting.v1 import reporting_pb2 as pb

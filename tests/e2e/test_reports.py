@@ -133,7 +133,7 @@ def repaid(loan: str, agent: str, txn: str, on: str, parts: list[tuple[int, str,
         "value_date": on, "channel": channel, "recovery": 0, "backdated": False,
         "allocation": {"principal": amount - penalty, "interest": 0, "fee": 0,
                        "penalty": penalty, "recovery": 0, "interest_waived": 0},
-        "installments": [{"number": n, "due_date": due, "principal": p, "interest": 0,
+        "installment_split": [{"number": n, "due_date": due, "principal": p, "interest": 0,
                           "fee": 0, "penalty": pen} for n, due, p, pen in parts],
     })
 

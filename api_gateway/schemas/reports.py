@@ -1,6 +1,6 @@
 """JSON bodies of the /api/v1/reports routes.
 
-Same conventions as schemas.py: money is ``{"amount_minor", "currency"}`` in
+Same conventions as the other schemas: money is ``{"amount_minor", "currency"}`` in
 the currency's minor unit, dates ``YYYY-MM-DD``, percents decimal strings with
 2 places ("4.75"). Each amount carries its currency; a portfolio in several
 currencies has one row (or figure) per currency, never a sum across them.
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api_gateway.schemas import Money, PageInfo
+from api_gateway.schemas.common import Money, PageInfo
 
 
 class ReportBody(BaseModel):
