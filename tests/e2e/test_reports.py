@@ -376,6 +376,21 @@ async def test_an_agent_gets_nothing_of_another_agents_reports(
         agents = await stub.GetAgentPerformance(
             pb.GetAgentPerformanceRequest(filter=scoped), metadata=md(b))
         assert {r.agent_id for r in agents.rows} <= {b.staff_id}
+        # The whole date's snapshot is for admins only.
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await stub.GetSnapshot(pb.GetSnapshotRequest(business_date=D.isoformat()),
+                                   metadata=md(b))
+        assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        admin = world["admin"]
+        snap = await stub.GetSnapshot(pb.GetSnapshotRequest(
+            business_date=D.isoformat(), filter=pb.ReportFilter(currency="USD")),
+            metadata=md(admin))
+        assert snap.snapshot.summary.outstanding_principal.amount_minor == 300_000
+        assert [b.loan_count for b in snap.snapshot.aging] == [2, 1, 1, 0, 1, 0]
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await stub.GetSnapshot(pb.GetSnapshotRequest(business_date="2025-03-15"),
+                                   metadata=md(admin))
+        assert missing.value.code() is grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize(
