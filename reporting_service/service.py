@@ -192,6 +192,7 @@ class ReportingService:
     async def snapshots(self, rows: list[tuple[dict[str, Any], int]], session: Session) -> None:
         for row, version in rows:
             await self.models.upsert_snapshot(row, version, session)
+        await self.models.saw_currencies((str(row["currency"]) for row, _ in rows), session)
 
     async def date_closed(self, day: str, figures: dict[str, Any], session: Session) -> None:
         await self.models.close_date(day, figures, session)
@@ -201,6 +202,7 @@ class ReportingService:
     ) -> None:
         # A write-off seen first (out of order) still takes its installments.
         await self.models.put_disbursement(fact, dues, session)
+        await self.models.saw_currencies([fact.currency], session)
         cut = await self.models.written_off_from(fact.loan_id, session)
         if cut is not None:
             await self.models.cancel_dues_from(fact.loan_id, cut, session)
@@ -261,6 +263,9 @@ class ReportingService:
             start = end = None
             ttl = self.options.long_ttl
             version = f"d{revision}"
+            if q.kind == Kind.PORTFOLIO:
+                # Disbursed and collected to date come from the money events.
+                version += f"f{await self.models.flows_revision()}"
             if q.kind == Kind.AGENTS:
                 start, end = self._range(q, as_of, today, default_end=as_of)
                 version += f"f{await self.models.flows_revision()}"

@@ -48,6 +48,8 @@ COLLECTIONS = "collections"
 INSTALLMENTS = "installments"
 INSTALLMENT_PAYMENTS = "installment_payments"
 BORROWERS = "borrowers"
+# Every currency seen (one document per code): the check of a request's currency.
+CURRENCIES = "currencies"
 META = "meta"
 # What rebuild-reports drops and builds again; the event log stays.
 READ_MODELS = (
@@ -58,6 +60,7 @@ READ_MODELS = (
     INSTALLMENTS,
     INSTALLMENT_PAYMENTS,
     BORROWERS,
+    CURRENCIES,
     META,
 )
 
@@ -230,9 +233,15 @@ class ReadModels:
 
     async def currencies(self) -> set[str]:
         """Every currency the read models have seen (snapshots and disbursements)."""
-        seen = set(await self._db[SNAPSHOTS].distinct("currency"))
-        seen.update(await self._db[DISBURSEMENTS].distinct("currency"))
-        return {str(c) for c in seen}
+        return {str(doc["_id"]) async for doc in self._db[CURRENCIES].find({})}
+
+    async def saw_currencies(self, codes: Iterable[str], session: Session) -> None:
+        for code in sorted(set(codes)):
+            if code:
+                await self._db[CURRENCIES].update_one(
+                    {"_id": code}, {"$setOnInsert": {"_id": code}}, upsert=True,
+                    session=session,
+                )
 
     # ------------------------------------------------------------------ facts
     async def bump_flows(self, session: Session) -> None:
