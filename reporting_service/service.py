@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -109,6 +109,8 @@ class ReportQuery:
     threshold_days: int = 30
     page_size: int = 0
     page_token: str = ""
+    # Every row, no paging (a CSV file).
+    unpaged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +269,7 @@ class ReportingService:
                 # Disbursed and collected to date come from the money events.
                 version += f"f{await self.models.flows_revision()}"
             if q.kind == Kind.AGENTS:
-                start, end = self._range(q, as_of, today, default_end=as_of)
+                start, end = self._range(q, today, default_end=as_of)
                 version += f"f{await self.models.flows_revision()}"
                 ttl = self._range_ttl(end, today)
             if q.kind == Kind.PAR_LOANS and q.threshold_days not in PAR_THRESHOLDS:
@@ -278,8 +280,7 @@ class ReportingService:
             if not closed:
                 raise FailedPrecondition("no business date has been closed yet")
             last = closed[-1][0]
-            start, end = self._range(q, last, today, default_end=last,
-                                     default_start=last - timedelta(days=29))
+            start, end = self._range(q, today, default_end=last, default_days=30)
             if end > last:
                 raise InvalidArgument.field(
                     "to", f"{end.isoformat()} is not closed (last closed date {last.isoformat()})"
@@ -288,7 +289,7 @@ class ReportingService:
             digest = hashlib.sha256(json.dumps([(d.isoformat(), r) for d, r in days]).encode())
             return Resolved(q.kind, scope, None, start, end, digest.hexdigest()[:16],
                             self.options.long_ttl, q)
-        start, end = self._range(q, today, today, default_end=today)
+        start, end = self._range(q, today, default_end=today)
         version = f"f{await self.models.flows_revision()}"
         return Resolved(q.kind, scope, None, start, end, version, self._range_ttl(end, today), q)
 
@@ -297,16 +298,19 @@ class ReportingService:
 
     @staticmethod
     def _range(
-        q: ReportQuery, anchor: date, today: date, *, default_end: date,
-        default_start: date | None = None,
+        q: ReportQuery, today: date, *, default_end: date, default_days: int = 0
     ) -> tuple[date, date]:
+        """``from``..``to``; by default ``to`` is ``default_end`` and ``from`` the first of its
+        month (or ``default_days`` days up to it)."""
         end = parse_date(q.end, "to") if q.end.strip() else default_end
         if end > today:
             raise InvalidArgument.field("to", f"{end.isoformat()} is in the future")
         if q.start.strip():
             start = parse_date(q.start, "from")
+        elif default_days:
+            start = end - timedelta(days=default_days - 1)
         else:
-            start = default_start if default_start is not None else end.replace(day=1)
+            start = end.replace(day=1)
         check_range(start, end)
         return start, end
 
@@ -417,6 +421,8 @@ class ReportingService:
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
         offset = decode_token(q.page_token)
+        if q.unpaged:
+            offset, size = 0, len(performance)
         page = performance[offset:offset + size]
         stop = offset + len(page)
         return AgentsView(
@@ -451,7 +457,7 @@ def _cache_key(r: Resolved, output: str) -> str:
         "to": r.end.isoformat() if r.end else "",
         "g": q.granularity.value, "by": q.dimension.value if q.dimension else "",
         "t": q.threshold_days if r.kind == Kind.PAR_LOANS else 0,
-        "page": [q.page_size, q.page_token], "rev": r.revision,
+        "page": [q.page_size, q.page_token, q.unpaged], "rev": r.revision,
     }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
     day = r.as_of.isoformat() if r.as_of else f"{parts['from']}..{parts['to']}"
@@ -479,13 +485,6 @@ def csv_of(report: Report) -> str:
     return export.trend_csv(report.points)
 
 
-def csv_filename(query: ReportQuery, report_day: str) -> str:
-    return f"{query.kind}-{report_day}.csv"
-
-
-Renderer = Callable[[Report], str]
-Projection = Callable[[dict[str, Any], Session], Awaitable[None]]
-
 __all__ = [
     "AgentsView",
     "Kind",
@@ -496,5 +495,4 @@ __all__ = [
     "ReportingService",
     "TrendView",
     "csv_of",
-    "replace",
 ]
