@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from loan_service.adapters.product_repository import terms_to_doc
+from loan_service.adapters.search import loan_labels
 from loan_service.domain.ledger import Allocation, LoanState, Transaction
 from loan_service.domain.lifecycle import LoanAction
 from loan_service.domain.loan import Loan, LoanProduct
@@ -37,16 +38,7 @@ def loan_payload(loan: Loan) -> dict[str, Any]:
     facts = loan.facts
     return {
         "loan_id": loan.id,
-        "loan_number": loan.loan_number,
-        "borrower_id": loan.borrower_id,
-        "borrower_name": loan.borrower_name,
-        "agent_id": loan.agent_id,
-        "branch_id": loan.branch_id,
-        "product_id": loan.product_id,
-        "product_code": loan.product.code,
-        "status": loan.status.value,
-        "currency": loan.currency,
-        "principal": loan.principal,
+        **loan_labels(loan),
         "installments": loan.installments,
         "disbursement_date": loan.disbursement_date.isoformat() if loan.disbursement_date else None,
         "outstanding_principal": facts.outstanding_principal,

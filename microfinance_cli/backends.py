@@ -328,6 +328,19 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
+def _local_host_port(
+    backend: str, label: str, url: str, default_port: int, setting: str
+) -> tuple[str, int]:
+    """``url``'s host and port, where nothing answers: we start one only on this machine."""
+    host, port = _host_port(url, default_port)
+    if host not in LOOPBACK:
+        raise _unavailable(
+            backend, f"no {label} answers at {host}:{port}",
+            f"start {label} on {host} or fix {setting}",
+        )
+    return host, port
+
+
 def redis_reachable(url: str, timeout: float = 1.0) -> bool:
     """True when Redis at ``url`` answers PING."""
     import redis
@@ -351,12 +364,7 @@ def start_local_redis(
     """The Redis at ``url`` if it answers, else a local ``redis-server`` started on its port."""
     if redis_reachable(url):
         return RunningBackend("redis", url, None, None)
-    host, port = _host_port(url, 6379)
-    if host not in LOOPBACK:
-        raise _unavailable(
-            "redis", f"no Redis answers at {host}:{port}",
-            f"start Redis on {host} or fix MF_REDIS_URL",
-        )
+    _, port = _local_host_port("redis", "Redis", url, 6379, "MF_REDIS_URL")
     exe = find_executable("redis-server", ("/usr/sbin", "/usr/local/bin"))
     if exe is None:
         raise _unavailable("redis", f"no Redis answers at {url} and none is installed",
@@ -404,12 +412,7 @@ def start_local_rabbitmq(
     """
     if amqp_reachable(url):
         return RunningBackend("rabbitmq", url, None, None)
-    host, port = _host_port(url, 5672)
-    if host not in LOOPBACK:
-        raise _unavailable(
-            "rabbitmq", f"no RabbitMQ answers at {host}:{port}",
-            f"start RabbitMQ on {host} or fix MF_AMQP_URL",
-        )
+    host, port = _local_host_port("rabbitmq", "RabbitMQ", url, 5672, "MF_AMQP_URL")
     sbin = ("/usr/sbin", "/usr/lib/rabbitmq/bin", "/usr/local/sbin")
     exe = find_executable("rabbitmq-server", sbin)
     if exe is None:

@@ -76,18 +76,16 @@ def check_venv() -> Check:
 def check_substitutes(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     fix = "pip install -e '.[embedded]' (./run does this)"
-    if settings.mongo_url:
-        checks.append(Check("embedded mongo", OK, "not needed: MF_MONGO_URL is set"))
-    elif (path := find_executable("secantusd-py")) is not None:
-        checks.append(Check("embedded mongo", OK, f"secantusdb installed ({path})"))
-    else:
-        checks.append(Check("embedded mongo", FAIL, "secantusd-py not installed", fix))
-    if settings.es_url:
-        checks.append(Check("embedded elasticsearch", OK, "not needed: MF_ES_URL is set"))
-    elif (path := find_executable("noida-db")) is not None:
-        checks.append(Check("embedded elasticsearch", OK, f"noida-db installed ({path})"))
-    else:
-        checks.append(Check("embedded elasticsearch", FAIL, "noida-db not installed", fix))
+    for name, url, setting, package, exe in (
+        ("embedded mongo", settings.mongo_url, "MF_MONGO_URL", "secantusdb", "secantusd-py"),
+        ("embedded elasticsearch", settings.es_url, "MF_ES_URL", "noida-db", "noida-db"),
+    ):
+        if url:
+            checks.append(Check(name, OK, f"not needed: {setting} is set"))
+        elif (path := find_executable(exe)) is not None:
+            checks.append(Check(name, OK, f"{package} installed ({path})"))
+        else:
+            checks.append(Check(name, FAIL, f"{exe} not installed", fix))
     return checks
 
 

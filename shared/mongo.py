@@ -14,8 +14,8 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypedDict, TypeVar
 
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
@@ -39,6 +39,53 @@ Document = dict[str, Any]
 MongoClient = AsyncMongoClient[Document]
 Database = AsyncDatabase[Document]
 T = TypeVar("T")
+
+
+
+class Stamped(Protocol):
+    """A record that says who created and last changed it, when, and its version."""
+
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def updated_by(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int: ...
+
+
+class Stamps(TypedDict):
+    created_by: str
+    created_at: datetime | None
+    updated_by: str
+    updated_at: datetime | None
+    version: int
+
+
+def stamps_doc(record: Stamped) -> Stamps:
+    """The stamps of ``record`` as stored, beside its own fields."""
+    return {
+        "created_by": record.created_by,
+        "created_at": record.created_at,
+        "updated_by": record.updated_by,
+        "updated_at": record.updated_at,
+        "version": record.version,
+    }
+
+
+def stamps_from_doc(doc: Document) -> Stamps:
+    """The stamps of a stored record, for its constructor; older records may lack some."""
+    return {
+        "created_by": doc.get("created_by", ""),
+        "created_at": doc.get("created_at"),
+        "updated_by": doc.get("updated_by", ""),
+        "updated_at": doc.get("updated_at"),
+        "version": int(doc.get("version", 1)),
+    }
+
 
 DUPLICATE_KEY = 11000
 _INDEX_CONFLICT_CODES = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict

@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Protocol, TypeVar
+
+from fastapi import Response
 
 from api_gateway.schemas.common import ErrorResponse
+from shared.errors import InvalidArgument
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def tagged(response: Response, record: V) -> V:
+    """The record, with its version as the ETag a later If-Match can send back."""
+    response.headers["ETag"] = f'"{record.version}"'
+    return record
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int:
+    """If-Match (an ETag such as "3") or the body's expected_version; they must agree."""
+    header_version = 0
+    if if_match is not None and if_match.strip() != "*":
+        match = _ETAG.match(if_match)
+        if match is None:
+            raise InvalidArgument.field("If-Match", 'must be a version such as "3"')
+        header_version = int(match.group(1))
+    if header_version and body_version and header_version != body_version:
+        raise InvalidArgument.field(
+            "expected_version", "disagrees with the If-Match header; send one of them"
+        )
+    return header_version or body_version or 0
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -15,8 +15,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from api_gateway.convert import borrowers as borrower_convert
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
-from api_gateway.routes.products import expected_version
+from api_gateway.routes import error_responses, expected_version, tagged
 from api_gateway.schemas import borrowers as s
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -42,11 +41,6 @@ def _created_range(created_from: str | None, created_to: str | None) -> common_p
     return common_pb2.DateRange(from_date=created_from or "", to_date=created_to or "")
 
 
-def _tagged(response: Response, borrower: s.BorrowerOut) -> s.BorrowerOut:
-    response.headers["ETag"] = f'"{borrower.version}"'
-    return borrower
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -62,7 +56,7 @@ async def create_borrower(
     )
     borrower = borrower_convert.borrower(result.borrower)
     response.headers["Location"] = f"/api/v1/borrowers/{borrower.id}"
-    return _tagged(response, borrower)
+    return tagged(response, borrower)
 
 
 @router.get(
@@ -146,7 +140,7 @@ async def get_borrower(
     result = await state.clients.borrowers.GetBorrower(
         user_pb2.GetBorrowerRequest(id=borrower_id)
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.patch(
@@ -174,7 +168,7 @@ async def update_borrower(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.post(
@@ -190,7 +184,7 @@ async def deactivate_borrower(
     result = await state.clients.borrowers.DeactivateBorrower(
         user_pb2.DeactivateBorrowerRequest(id=borrower_id, reason=body.reason)
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.post(
@@ -206,7 +200,7 @@ async def reactivate_borrower(
     result = await state.clients.borrowers.ReactivateBorrower(
         user_pb2.ReactivateBorrowerRequest(id=borrower_id, note=body.note if body else "")
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.post(
@@ -222,7 +216,7 @@ async def blacklist_borrower(
     result = await state.clients.borrowers.BlacklistBorrower(
         user_pb2.BlacklistBorrowerRequest(id=borrower_id, reason=body.reason)
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.post(
@@ -240,7 +234,7 @@ async def reassign_borrower(
             id=borrower_id, new_agent_id=body.agent_id, reason=body.reason
         )
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.post(
@@ -259,7 +253,7 @@ async def set_kyc_status(
             note=body.note,
         )
     )
-    return _tagged(response, borrower_convert.borrower(result.borrower))
+    return tagged(response, borrower_convert.borrower(result.borrower))
 
 
 @router.get(

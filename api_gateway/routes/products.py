@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
@@ -11,7 +10,10 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import error_responses, tagged
+
+# Also imported from here by the loan routes.
+from api_gateway.routes import expected_version as expected_version
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import CURRENCY_PATTERN
 from api_gateway.security import AdminOnly, AnyStaff
@@ -22,27 +24,6 @@ from shared.errors import InvalidArgument
 router = APIRouter(prefix="/api/v1/loan-products", tags=["loan products"])
 
 ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-
-
-def expected_version(if_match: str | None, body_version: int | None) -> int:
-    """If-Match (an ETag such as "3") or the body's expected_version; they must agree."""
-    header_version = 0
-    if if_match is not None and if_match.strip() != "*":
-        match = _ETAG.match(if_match)
-        if match is None:
-            raise InvalidArgument.field("If-Match", 'must be a version such as "3"')
-        header_version = int(match.group(1))
-    if header_version and body_version and header_version != body_version:
-        raise InvalidArgument.field(
-            "expected_version", "disagrees with the If-Match header; send one of them"
-        )
-    return header_version or body_version or 0
-
-
-def _tagged(response: Response, product: loan_schemas.ProductOut) -> loan_schemas.ProductOut:
-    response.headers["ETag"] = f'"{product.version}"'
-    return product
 
 
 @router.post(
@@ -60,7 +41,7 @@ async def create_product(
     )
     product = loan_convert.product(result.product)
     response.headers["Location"] = f"/api/v1/loan-products/{product.id}"
-    return _tagged(response, product)
+    return tagged(response, product)
 
 
 @router.get(
@@ -103,7 +84,7 @@ async def get_product(
     product_id: ProductId, caller: AnyStaff, state: State, response: Response
 ) -> loan_schemas.ProductOut:
     result = await state.clients.products.GetProduct(loan_pb2.GetProductRequest(id=product_id))
-    return _tagged(response, loan_convert.product(result.product))
+    return tagged(response, loan_convert.product(result.product))
 
 
 @router.patch(
@@ -131,7 +112,7 @@ async def update_product(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return _tagged(response, loan_convert.product(result.product))
+    return tagged(response, loan_convert.product(result.product))
 
 
 @router.post(

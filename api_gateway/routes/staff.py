@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
@@ -10,7 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import error_responses, expected_version, tagged
 from api_gateway.schemas import common as schemas
 from api_gateway.security import AdminOnly
 from microfinance.common.v1 import common_pb2
@@ -20,25 +19,6 @@ from shared.errors import InvalidArgument
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
 StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-
-
-def _etag(staff: schemas.StaffOut) -> str:
-    return f'"{staff.version}"'
-
-
-def _expected_version(if_match: str | None, body_version: int | None) -> int:
-    header_version = 0
-    if if_match is not None and if_match.strip() != "*":
-        match = _ETAG.match(if_match)
-        if match is None:
-            raise InvalidArgument.field("If-Match", 'must be a version such as "3"')
-        header_version = int(match.group(1))
-    if header_version and body_version and header_version != body_version:
-        raise InvalidArgument.field(
-            "expected_version", "disagrees with the If-Match header; send one of them"
-        )
-    return header_version or body_version or 0
 
 
 @router.post(
@@ -63,8 +43,7 @@ async def create_staff(
     )
     staff = convert.staff(result.staff)
     response.headers["Location"] = f"/api/v1/staff/{staff.id}"
-    response.headers["ETag"] = _etag(staff)
-    return staff
+    return tagged(response, staff)
 
 
 @router.get(
@@ -110,9 +89,7 @@ async def get_staff(
     staff_id: StaffId, caller: AdminOnly, state: State, response: Response
 ) -> schemas.StaffOut:
     result = await state.clients.users.GetStaff(user_pb2.GetStaffRequest(id=staff_id))
-    staff = convert.staff(result.staff)
-    response.headers["ETag"] = _etag(staff)
-    return staff
+    return tagged(response, convert.staff(result.staff))
 
 
 @router.patch(
@@ -146,12 +123,10 @@ async def update_staff(
             id=staff_id,
             staff=values,
             update_mask=FieldMask(paths=sorted(changes)),
-            expected_version=_expected_version(if_match, body.expected_version),
+            expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    staff = convert.staff(result.staff)
-    response.headers["ETag"] = _etag(staff)
-    return staff
+    return tagged(response, convert.staff(result.staff))
 
 
 @router.post(

@@ -21,6 +21,7 @@ from loan_service.domain.products import (
     RepaymentFrequency,
 )
 from shared.errors import AlreadyExists, Conflict, FieldViolation, NotFound
+from shared.mongo import stamps_doc, stamps_from_doc
 from shared.paging import Page
 
 PRODUCTS = "loan_products"
@@ -111,11 +112,7 @@ def product_to_doc(product: LoanProduct) -> dict[str, Any]:
         "terms": terms_to_doc(product.terms),
         "active": product.active,
         "deactivation_reason": product.deactivation_reason,
-        "created_by": product.created_by,
-        "created_at": product.created_at,
-        "updated_by": product.updated_by,
-        "updated_at": product.updated_at,
-        "version": product.version,
+        **stamps_doc(product),
     }
 
 
@@ -128,11 +125,7 @@ def product_from_doc(doc: dict[str, Any]) -> LoanProduct:
         terms=terms_from_doc(doc["terms"]),
         active=bool(doc.get("active", True)),
         deactivation_reason=doc.get("deactivation_reason", ""),
-        created_by=doc.get("created_by", ""),
-        created_at=doc.get("created_at"),
-        updated_by=doc.get("updated_by", ""),
-        updated_at=doc.get("updated_at"),
-        version=int(doc.get("version", 1)),
+        **stamps_from_doc(doc),
     )
 
 

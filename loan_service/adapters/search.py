@@ -93,14 +93,8 @@ BACKLOG_INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-def search_document(loan: Loan, business_date: date) -> dict[str, Any]:
-    """The indexed form of a loan. DPD is as of ``business_date`` (refreshed on each write)."""
-    if loan.status is LoanStatus.ACTIVE:
-        dpd = loan.facts.days_past_due_on(business_date)
-    elif loan.status is LoanStatus.WRITTEN_OFF:
-        dpd = loan.facts.days_past_due
-    else:
-        dpd = 0
+def loan_labels(loan: Loan) -> dict[str, Any]:
+    """Who and what a loan is for, and its amount: alike in its search document and its events."""
     return {
         "loan_number": loan.loan_number,
         "borrower_id": loan.borrower_id,
@@ -112,6 +106,19 @@ def search_document(loan: Loan, business_date: date) -> dict[str, Any]:
         "status": loan.status.value,
         "currency": loan.currency,
         "principal": loan.principal,
+    }
+
+
+def search_document(loan: Loan, business_date: date) -> dict[str, Any]:
+    """The indexed form of a loan. DPD is as of ``business_date`` (refreshed on each write)."""
+    if loan.status is LoanStatus.ACTIVE:
+        dpd = loan.facts.days_past_due_on(business_date)
+    elif loan.status is LoanStatus.WRITTEN_OFF:
+        dpd = loan.facts.days_past_due
+    else:
+        dpd = 0
+    return {
+        **loan_labels(loan),
         "outstanding_principal": loan.facts.outstanding_principal if loan.disbursed else 0,
         "total_outstanding": loan.facts.total_outstanding if loan.disbursed else 0,
         "days_past_due": dpd,

@@ -78,6 +78,19 @@ def _percent_of(base_minor: int, percent: Decimal) -> int:
     return div_half_even(base_minor * num, 100 * den)
 
 
+def _charge_violations(
+    type_: ChargeType, fixed_amount_minor: int, percent: Decimal, prefix: str
+) -> list[FieldViolation]:
+    """A fee or a penalty: a positive fixed amount, or a percentage above 0 up to 100."""
+    out: list[FieldViolation] = []
+    if type_ is ChargeType.FIXED:
+        if not _is_int(fixed_amount_minor) or fixed_amount_minor <= 0:
+            out.append(FieldViolation(f"{prefix}.fixed_amount", "must be a positive amount"))
+    elif not _valid_percent(percent):
+        out.append(FieldViolation(f"{prefix}.percent", "must be above 0 and at most 100"))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class FeeTerms:
     """Upfront fee, deducted from the principal at disbursement."""
@@ -92,13 +105,7 @@ class FeeTerms:
         return _percent_of(principal_minor, self.percent)
 
     def violations(self, prefix: str = "fee") -> list[FieldViolation]:
-        out: list[FieldViolation] = []
-        if self.type is ChargeType.FIXED:
-            if not _is_int(self.fixed_amount_minor) or self.fixed_amount_minor <= 0:
-                out.append(FieldViolation(f"{prefix}.fixed_amount", "must be a positive amount"))
-        elif not _valid_percent(self.percent):
-            out.append(FieldViolation(f"{prefix}.percent", "must be above 0 and at most 100"))
-        return out
+        return _charge_violations(self.type, self.fixed_amount_minor, self.percent, prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +126,7 @@ class PenaltyTerms:
         return _percent_of(overdue_minor, self.percent)
 
     def violations(self, prefix: str = "late_penalty") -> list[FieldViolation]:
-        out: list[FieldViolation] = []
-        if self.type is ChargeType.FIXED:
-            if not _is_int(self.fixed_amount_minor) or self.fixed_amount_minor <= 0:
-                out.append(FieldViolation(f"{prefix}.fixed_amount", "must be a positive amount"))
-        elif not _valid_percent(self.percent):
-            out.append(FieldViolation(f"{prefix}.percent", "must be above 0 and at most 100"))
+        out = _charge_violations(self.type, self.fixed_amount_minor, self.percent, prefix)
         if not _is_int(self.grace_days) or not 0 <= self.grace_days <= 365:
             out.append(FieldViolation(f"{prefix}.grace_days", "must be between 0 and 365"))
         return out

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import grpc
 from grpc import aio
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 ABORTED_RETRIES = 4
 DUE_PAGE_SIZE = 500
 TRANSACTION_PAGE_SIZE = 500
+
+Metadata = tuple[tuple[str, str], ...]
+R = TypeVar("R")
 
 
 def _code(exc: grpc.RpcError) -> str:
@@ -103,12 +108,33 @@ class LoanClient:
         self._stub = loan_pb2_grpc.LoanServiceStub(channel)
         self._identity = identity
 
-    async def _as_service(self) -> tuple[tuple[str, str], ...] | Unsettled:
+    async def _as_service(self) -> Metadata | Unsettled:
         try:
             token = await self._identity.token()
         except grpc.RpcError as exc:  # auth_service down: try again later
             return Unsettled(f"no service token: {_code(exc)}: {_details(exc)}")
         return (("authorization", f"Bearer {token}"),)
+
+    async def _move_money(
+        self, call: Callable[[Metadata], Awaitable[R]]
+    ) -> R | Refused | Unsettled:
+        """``call`` with this service's token, asked again while the loan answers ABORTED;
+        a failure is a refusal for good or leaves things unsettled."""
+        metadata = await self._as_service()
+        if isinstance(metadata, Unsettled):
+            return metadata
+        for attempt in range(1, ABORTED_RETRIES + 1):
+            try:
+                return await call(metadata)
+            except grpc.RpcError as exc:
+                code = _code(exc)
+                if code == "ABORTED" and attempt < ABORTED_RETRIES:
+                    await asyncio.sleep(0.02 * attempt)  # brief backoff before the same call
+                    continue
+                if is_refusal(code):
+                    return Refused(code, _details(exc), from_rpc_error(exc).violations)
+                return Unsettled(f"{code}: {_details(exc)}")
+        raise AssertionError("unreachable")
 
     async def apply(self, payment: Payment) -> ApplyOutcome:
         request = loan_pb2.ApplyRepaymentRequest(
@@ -120,29 +146,19 @@ class LoanClient:
             # Recorded as the actor when the recovery loop calls as this service.
             on_behalf_of=payment.posted_by,
         )
-        metadata = await self._as_service()
-        if isinstance(metadata, Unsettled):
-            return metadata
-        for attempt in range(1, ABORTED_RETRIES + 1):
-            try:
-                reply = await self._stub.ApplyRepayment(request, metadata=metadata)
-            except grpc.RpcError as exc:
-                code = _code(exc)
-                if code == "ABORTED" and attempt < ABORTED_RETRIES:
-                    await asyncio.sleep(0.02 * attempt)  # brief backoff before the same call
-                    continue
-                if is_refusal(code):
-                    return Refused(code, _details(exc), from_rpc_error(exc).violations)
-                return Unsettled(f"{code}: {_details(exc)}")
-            return Applied(
-                allocation=allocation_from_proto(reply.allocation),
-                loan_transaction_id=reply.transaction.id,
-                recovery=reply.recovery,
-                loan_closed=reply.closed,
-                loan=facts_from_proto(reply.loan),
-                replayed=reply.replayed,
-            )
-        raise AssertionError("unreachable")
+        reply = await self._move_money(
+            lambda metadata: self._stub.ApplyRepayment(request, metadata=metadata)
+        )
+        if isinstance(reply, Refused | Unsettled):
+            return reply
+        return Applied(
+            allocation=allocation_from_proto(reply.allocation),
+            loan_transaction_id=reply.transaction.id,
+            recovery=reply.recovery,
+            loan_closed=reply.closed,
+            loan=facts_from_proto(reply.loan),
+            replayed=reply.replayed,
+        )
 
     async def owner(self, loan_id: str) -> LoanFacts | Refused | Unsettled:
         try:
@@ -184,22 +200,12 @@ class LoanClient:
             loan_id=payment.loan_id,
             on_behalf_of=requested_by,
         )
-        metadata = await self._as_service()
-        if isinstance(metadata, Unsettled):
-            return metadata
-        for attempt in range(1, ABORTED_RETRIES + 1):
-            try:
-                reply = await self._stub.ReverseRepayment(request, metadata=metadata)
-            except grpc.RpcError as exc:
-                code = _code(exc)
-                if code == "ABORTED" and attempt < ABORTED_RETRIES:
-                    await asyncio.sleep(0.02 * attempt)
-                    continue
-                if is_refusal(code):
-                    return Refused(code, _details(exc), from_rpc_error(exc).violations)
-                return Unsettled(f"{code}: {_details(exc)}")
-            return ReversedOnLoan(reply.reversal.id, reply.replayed)
-        raise AssertionError("unreachable")
+        reply = await self._move_money(
+            lambda metadata: self._stub.ReverseRepayment(request, metadata=metadata)
+        )
+        if isinstance(reply, Refused | Unsettled):
+            return reply
+        return ReversedOnLoan(reply.reversal.id, reply.replayed)
 
     async def loans_due(self, agent_id: str, on: str) -> list[DueLoan]:
         """Every page of GetLoansDue; errors reach the caller as domain errors."""

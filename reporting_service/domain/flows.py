@@ -31,10 +31,11 @@ anything due; they are in the collections report, not here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TypeVar
 
 from reporting_service.domain.facts import (
     CollectionFact,
@@ -79,6 +80,34 @@ def _key_of(
     return channel
 
 
+R = TypeVar("R")
+
+
+class _Tally:
+    """Running sums per group (labels, then currency). Every amount also goes to its
+    currency's total: the group whose labels are all "" (so a total's first label is "")."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._groups: dict[tuple[str, ...], list[int]] = {}
+
+    def sums(self, *group: str) -> Iterator[list[int]]:
+        """The sums of ``group``, then those of its currency's total, to add to."""
+        total = ("",) * (len(group) - 1) + (group[-1],)
+        for g in (group, total):
+            yield self._groups.setdefault(g, [0] * self._width)
+
+    def rows(
+        self, row: Callable[[tuple[str, ...], list[int]], R]
+    ) -> tuple[tuple[R, ...], tuple[R, ...]]:
+        """The rows then the totals, each in group order."""
+        ordered = sorted(self._groups)
+        return (
+            tuple(row(g, self._groups[g]) for g in ordered if g[0]),
+            tuple(row(g, self._groups[g]) for g in ordered if not g[0]),
+        )
+
+
 # ------------------------------------------------------------------ disbursements
 
 
@@ -118,34 +147,26 @@ def disbursement_report(
     check_range(start, end)
     if by is Dimension.CHANNEL:
         raise InvalidArgument.field("group_by", "disbursements have no channel")
-    groups: dict[tuple[str, str, str], list[int]] = {}
+    tally = _Tally(3)
     for d in facts:
         if not start <= d.disbursement_date <= end:
             continue
         key = _key_of(by, d.agent_id, d.branch_id, d.product_id, "")
-        for group in (
-            (period_of(d.disbursement_date, granularity), key, d.currency),
-            ("", "", d.currency),
-        ):
-            figures = groups.setdefault(group, [0, 0, 0])
+        for figures in tally.sums(period_of(d.disbursement_date, granularity), key, d.currency):
             figures[0] += 1
             figures[1] += d.principal
             figures[2] += d.upfront_fee
 
-    def row(group: tuple[str, str, str]) -> DisbursementRow:
-        count, principal, fees = groups[group]
+    def row(group: tuple[str, ...], figures: list[int]) -> DisbursementRow:
+        count, principal, fees = figures
         currency = group[2]
         return DisbursementRow(
             group[0], group[1], currency, count, money(principal, currency),
             money(fees, currency), money(principal - fees, currency),
         )
 
-    ordered = sorted(groups)
-    return DisbursementReport(
-        start, end, granularity, by,
-        rows=tuple(row(g) for g in ordered if g[0]),
-        totals=tuple(row(g) for g in ordered if not g[0]),
-    )
+    rows, totals = tally.rows(row)
+    return DisbursementReport(start, end, granularity, by, rows=rows, totals=totals)
 
 
 # ------------------------------------------------------------------ collections
@@ -191,14 +212,12 @@ def collection_report(
 ) -> CollectionReport:
     """Money received from ``start`` to ``end`` (by value date), by period and dimension."""
     check_range(start, end)
-    groups: dict[tuple[str, str, str], list[int]] = {}
+    tally = _Tally(9)
     for c in facts:
         if not start <= c.value_date <= end:
             continue
         key = _key_of(by, c.agent_id, c.branch_id, c.product_id, c.channel)
-        for group in ((period_of(c.value_date, granularity), key, c.currency),
-                      ("", "", c.currency)):
-            f = groups.setdefault(group, [0] * 9)
+        for f in tally.sums(period_of(c.value_date, granularity), key, c.currency):
             if c.reversed:
                 f[_REV_COUNT] += 1
                 f[_REV] += c.amount
@@ -211,8 +230,7 @@ def collection_report(
             f[_PENALTY] += c.penalty
             f[_RECOVERY] += c.recovery
 
-    def row(group: tuple[str, str, str]) -> CollectionRow:
-        f = groups[group]
+    def row(group: tuple[str, ...], f: list[int]) -> CollectionRow:
         cur = group[2]
         return CollectionRow(
             group[0], group[1], cur, f[_COUNT], money(f[_AMOUNT], cur),
@@ -220,12 +238,8 @@ def collection_report(
             money(f[_PENALTY], cur), money(f[_RECOVERY], cur), f[_REV_COUNT], money(f[_REV], cur),
         )
 
-    ordered = sorted(groups)
-    return CollectionReport(
-        start, end, granularity, by,
-        rows=tuple(row(g) for g in ordered if g[0]),
-        totals=tuple(row(g) for g in ordered if not g[0]),
-    )
+    rows, totals = tally.rows(row)
+    return CollectionReport(start, end, granularity, by, rows=rows, totals=totals)
 
 
 # ------------------------------------------------------------------ collection efficiency
@@ -270,11 +284,11 @@ def collection_efficiency(
 ) -> EfficiencyReport:
     """Collected against due from ``start`` to ``end``, per agent (see the module docstring)."""
     check_range(start, end)
-    groups: dict[tuple[str, str], list[int]] = {}
+    tally = _Tally(5)
 
     def add(agent_id: str, currency: str, index: int, amount: int) -> None:
-        for group in ((agent_id, currency), ("", currency)):
-            groups.setdefault(group, [0] * 5)[index] += amount
+        for f in tally.sums(agent_id, currency):
+            f[index] += amount
 
     # (loan, installment) -> paid to it before the period.
     paid_before: dict[tuple[str, int], int] = {}
@@ -299,8 +313,7 @@ def collection_efficiency(
             left = d.amount - paid_before.get((d.loan_id, d.installment_number), 0)
             add(d.agent_id, d.currency, _DUE, max(0, left))
 
-    def row(group: tuple[str, str]) -> EfficiencyRow:
-        f = groups[group]
+    def row(group: tuple[str, ...], f: list[int]) -> EfficiencyRow:
         cur = group[1]
         return EfficiencyRow(
             group[0], cur, money(f[_DUE], cur), money(f[_ON_DUE], cur),
@@ -308,12 +321,8 @@ def collection_efficiency(
             rate(f[_ON_DUE], f[_DUE]),
         )
 
-    ordered = sorted(groups)
-    return EfficiencyReport(
-        start, end,
-        rows=tuple(row(g) for g in ordered if g[0]),
-        totals=tuple(row(g) for g in ordered if not g[0]),
-    )
+    rows, totals = tally.rows(row)
+    return EfficiencyReport(start, end, rows=rows, totals=totals)
 
 
 # ------------------------------------------------------------------ agent performance

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import NotFound
 from shared.money import Money
+from shared.mongo import stamps_doc, stamps_from_doc
 from shared.paging import Page
 from user_service.domain.borrower import (
     AccountStatus,
@@ -170,11 +171,7 @@ def to_doc(b: Borrower) -> dict[str, Any]:
         "deactivation_reason": b.deactivation_reason,
         # Case- and accent-insensitive sort keys for the list order_by.
         "sort": {"first": fold(p.first_name), "last": fold(p.last_name)},
-        "created_by": b.created_by,
-        "created_at": b.created_at,
-        "updated_by": b.updated_by,
-        "updated_at": b.updated_at,
-        "version": b.version,
+        **stamps_doc(b),
     }
 
 
@@ -230,11 +227,7 @@ def from_doc(doc: dict[str, Any]) -> Borrower:
         risk_profile=RiskProfile(doc["risk_profile"]) if doc.get("risk_profile") else None,
         account_status=AccountStatus(doc.get("account_status") or AccountStatus.ACTIVE.value),
         deactivation_reason=doc.get("deactivation_reason", ""),
-        created_by=doc.get("created_by", ""),
-        created_at=doc.get("created_at"),
-        updated_by=doc.get("updated_by", ""),
-        updated_at=doc.get("updated_at"),
-        version=int(doc.get("version", 1)),
+        **stamps_from_doc(doc),
     )
 
 

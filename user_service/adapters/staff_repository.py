@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import AlreadyExists, FieldViolation, NotFound
 from shared.identity import Role
+from shared.mongo import stamps_doc, stamps_from_doc
 from shared.paging import Page
 from user_service.domain.staff import Staff
 
@@ -38,11 +39,7 @@ def to_doc(staff: Staff) -> dict[str, Any]:
         "branch_id": staff.branch_id,
         "active": staff.active,
         "deactivation_reason": staff.deactivation_reason,
-        "created_by": staff.created_by,
-        "created_at": staff.created_at,
-        "updated_by": staff.updated_by,
-        "updated_at": staff.updated_at,
-        "version": staff.version,
+        **stamps_doc(staff),
     }
 
 
@@ -56,11 +53,7 @@ def from_doc(doc: dict[str, Any]) -> Staff:
         branch_id=doc.get("branch_id", ""),
         active=bool(doc.get("active", True)),
         deactivation_reason=doc.get("deactivation_reason", ""),
-        created_by=doc.get("created_by", ""),
-        created_at=doc.get("created_at"),
-        updated_by=doc.get("updated_by", ""),
-        updated_at=doc.get("updated_at"),
-        version=int(doc.get("version", 1)),
+        **stamps_from_doc(doc),
     )
 
 
