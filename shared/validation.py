@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from shared.errors import InvalidArgument
+from shared.text import single_line
 
 
 def normalize_phone(value: str, field: str, default_region: str | None = None) -> str:
@@ -53,12 +54,7 @@ def parse_date(value: str, field: str) -> date:
 
 
 def required_text(value: str, field: str, max_length: int = 200) -> str:
-    text = " ".join(value.split())
-    if not text:
-        raise InvalidArgument.field(field, "is required")
-    if len(text) > max_length:
-        raise InvalidArgument.field(field, f"must be at most {max_length} characters")
-    return text
+    return single_line(value, field, max_length, required=True)
 
 
 def proto_enum_name(enum_type: Any, value: int, field: str) -> str:

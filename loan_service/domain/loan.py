@@ -24,6 +24,7 @@ from loan_service.domain.lifecycle import LoanAction, LoanStatus, transition
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule
 from shared.errors import FieldViolation, InvalidArgument
+from shared.text import single_line
 
 # arrears_since for a loan with nothing unsettled: sorts after every real date ordinal.
 NO_ARREARS = 9_999_999
@@ -87,12 +88,7 @@ def check_product_text(name: str, description: str) -> tuple[str, str]:
 
 
 def check_reason(value: str, field_name: str = "reason", *, required: bool = True) -> str:
-    text = " ".join(value.split())
-    if required and not text:
-        raise InvalidArgument.field(field_name, "is required")
-    if len(text) > MAX_REASON:
-        raise InvalidArgument.field(field_name, f"must be at most {MAX_REASON} characters")
-    return text
+    return single_line(value, field_name, MAX_REASON, required=required)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from shared.errors import (
     NotFound,
 )
 from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.text import single_line
 from shared.validation import parse_date
 
 MAX_IDEMPOTENCY_KEY = 128
@@ -236,12 +237,7 @@ def validate_request(raw: RawPaymentRequest, today: date) -> PaymentRequest:
 
 
 def check_reason(reason: str) -> str:
-    text = _clean(reason)
-    if not text:
-        raise InvalidArgument.field("reason", "is required")
-    if len(text) > MAX_REASON:
-        raise InvalidArgument.field("reason", f"must be at most {MAX_REASON} characters")
-    return text
+    return single_line(reason, "reason", MAX_REASON, required=True)
 
 
 # ------------------------------------------------------------------ receipts

@@ -72,6 +72,7 @@ PURE_SHARED = frozenset(
         "shared.paging",
         "shared.portfolio",
         "shared.validation",
+        "shared.text",
     }
 )
 # Imports a pure module may make anyway, each with its reason.

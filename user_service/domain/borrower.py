@@ -23,6 +23,7 @@ import phonenumbers
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from shared.identity import Caller
 from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.text import single_line
 from shared.validation import normalize_email, normalize_phone, parse_date
 
 MIN_AGE = 18
@@ -592,12 +593,7 @@ def check_text_block(value: str, field_name: str, max_length: int) -> str:
 
 
 def check_reason(value: str, field_name: str = "reason", *, required: bool = True) -> str:
-    text = clean_text(value)
-    if required and not text:
-        raise InvalidArgument.field(field_name, "is required")
-    if len(text) > 500:
-        raise InvalidArgument.field(field_name, "must be at most 500 characters")
-    return text
+    return single_line(unicodedata.normalize("NFC", value), field_name, 500, required=required)
 
 
 def check_branch(value: str, field_name: str = "branch_id") -> str:
