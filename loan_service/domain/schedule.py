@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -227,26 +228,41 @@ def _emi(principal: int, k: int, rnum: int, rden: int) -> int:
     return div_half_even(principal * rnum * grown, rden * (grown - rden**k))
 
 
-def _declining_equal_installments(
-    principal: int, k: int, rnum: int, rden: int, installment: int
-) -> tuple[list[int], list[int], int]:
-    """Rows for a fixed installment; the third value is 0, or +1/-1 if a row was clamped."""
+def _amortize(
+    principal: int, k: int, rnum: int, rden: int, part_of: Callable[[int, int, int], int]
+) -> tuple[list[int], list[int]]:
+    """Declining-balance rows: each row's interest is on what is still outstanding, its
+    principal ``part_of(row index, interest, outstanding)``; the last row takes the rest."""
     outstanding = principal
     principals: list[int] = []
     interests: list[int] = []
-    clamped = 0
-    for _ in range(k - 1):
+    for j in range(k - 1):
         interest = div_half_even(outstanding * rnum, rden)
-        part = installment - interest
-        if part < 0:
-            part, clamped = 0, clamped or -1
-        elif part > outstanding:
-            part, clamped = outstanding, clamped or 1
+        part = part_of(j, interest, outstanding)
         principals.append(part)
         interests.append(interest)
         outstanding -= part
     principals.append(outstanding)
     interests.append(div_half_even(outstanding * rnum, rden))
+    return principals, interests
+
+
+def _declining_equal_installments(
+    principal: int, k: int, rnum: int, rden: int, installment: int
+) -> tuple[list[int], list[int], int]:
+    """Rows for a fixed installment; the third value is 0, or +1/-1 if a row was clamped."""
+    clamped = 0
+
+    def part_of(_: int, interest: int, outstanding: int) -> int:
+        nonlocal clamped
+        part = installment - interest
+        if part < 0:
+            part, clamped = 0, clamped or -1
+        elif part > outstanding:
+            part, clamped = outstanding, clamped or 1
+        return part
+
+    principals, interests = _amortize(principal, k, rnum, rden, part_of)
     return principals, interests, clamped
 
 
@@ -280,23 +296,18 @@ def _declining(
     share = div_half_even(principal, k)
     if _over(share, k - 1, principal):
         share = principal // k
-    outstanding = principal
-    target = 0
-    for _ in range(k - 1):
-        interest = div_half_even(outstanding * rnum, rden)
+
+    def part_of(j: int, interest: int, outstanding: int) -> int:
         if multiple == 1:
-            part = share
-        else:
-            # Round the installment; steer cumulative principal back to j * share.
-            target += share
-            due = target - (principal - outstanding)
-            part = round_multiple(due + interest, multiple) - interest
-            part = min(max(part, 0), outstanding)
-        principals.append(part)
-        interests.append(interest)
-        outstanding -= part
-    principals.append(outstanding)
-    interests.append(div_half_even(outstanding * rnum, rden))
+            return share
+        # Round the installment; steer cumulative principal back to (j + 1) * share.
+        due = (j + 1) * share - (principal - outstanding)
+        part = round_multiple(due + interest, multiple) - interest
+        return min(max(part, 0), outstanding)
+
+    ps, is_ = _amortize(principal, k, rnum, rden, part_of)
+    principals.extend(ps)
+    interests.extend(is_)
     return principals, interests
 
 
