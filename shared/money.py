@@ -72,6 +72,19 @@ def amount_violation(amount_minor: int, field: str) -> FieldViolation | None:
     return None
 
 
+def currency_violation(
+    code: str, field: str, *, as_sent: str | None = None
+) -> FieldViolation | None:
+    """Why a request's currency is refused (missing, or no ISO 4217 code), or None. The
+    message quotes ``as_sent``, the text before any normalising, when given."""
+    if not code:
+        return FieldViolation(field, "is required")
+    if code not in CURRENCY_EXPONENTS:
+        shown = code if as_sent is None else as_sent
+        return FieldViolation(field, f"unknown ISO 4217 code {shown!r}")
+    return None
+
+
 def currency_exponent(code: str, *, field: str = "currency") -> int:
     """Minor-unit digits of an ISO 4217 currency; InvalidArgument if unknown."""
     try:
@@ -320,12 +333,8 @@ def from_proto(
 ) -> Money:
     """Validate a wire Money and build the domain value, naming ``field`` on errors."""
     violations: list[FieldViolation] = []
-    if not message.currency:
-        violations.append(FieldViolation(f"{field}.currency", "is required"))
-    elif message.currency not in CURRENCY_EXPONENTS:
-        violations.append(
-            FieldViolation(f"{field}.currency", f"unknown ISO 4217 code {message.currency!r}")
-        )
+    if bad_currency := currency_violation(message.currency, f"{field}.currency"):
+        violations.append(bad_currency)
     elif expected_currency is not None and message.currency != expected_currency:
         violations.append(
             FieldViolation(f"{field}.currency", f"must be {expected_currency}")

@@ -30,7 +30,7 @@ from shared.errors import (
     InvalidArgument,
     NotFound,
 )
-from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.money import Money, amount_violation, currency_violation
 from shared.text import single_line
 from shared.validation import parse_date
 
@@ -185,12 +185,8 @@ def validate_request(raw: RawPaymentRequest, today: date) -> PaymentRequest:
     elif len(loan_id) > MAX_LOAN_ID:
         violations.append(FieldViolation("loan_id", f"must be at most {MAX_LOAN_ID} characters"))
     currency = raw.currency.strip().upper()
-    if not currency:
-        violations.append(FieldViolation("amount.currency", "is required"))
-    elif currency not in CURRENCY_EXPONENTS:
-        violations.append(
-            FieldViolation("amount.currency", f"unknown ISO 4217 code {raw.currency!r}")
-        )
+    if bad_currency := currency_violation(currency, "amount.currency", as_sent=raw.currency):
+        violations.append(bad_currency)
     if raw.amount_minor <= 0:
         violations.append(FieldViolation("amount.amount_minor", "must be positive"))
     elif too_large := amount_violation(raw.amount_minor, "amount.amount_minor"):

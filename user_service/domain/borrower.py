@@ -22,7 +22,7 @@ import phonenumbers
 
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from shared.identity import Caller
-from shared.money import CURRENCY_EXPONENTS, Money, amount_violation
+from shared.money import Money, amount_violation, currency_violation
 from shared.text import single_line
 from shared.validation import normalize_email, normalize_phone, parse_date
 
@@ -412,10 +412,8 @@ def check_identity_document(
 def check_money(value: MoneyInput, path: str) -> Money:
     bad: list[FieldViolation] = []
     currency = value.currency.strip().upper()
-    if not currency:
-        bad.append(FieldViolation(f"{path}.currency", "is required"))
-    elif currency not in CURRENCY_EXPONENTS:
-        bad.append(FieldViolation(f"{path}.currency", f"unknown ISO 4217 code {currency!r}"))
+    if bad_currency := currency_violation(currency, f"{path}.currency"):
+        bad.append(bad_currency)
     if value.amount_minor < 0:
         bad.append(FieldViolation(f"{path}.amount_minor", "must not be negative"))
     elif too_large := amount_violation(value.amount_minor, f"{path}.amount_minor"):
