@@ -10,8 +10,10 @@ writes, and optionally with the outbox events the use cases would have recorded.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -27,9 +29,15 @@ from loan_service.domain.lifecycle import LoanAction, LoanStatus, format_loan_nu
 from loan_service.domain.loan import Loan, LoanProduct, facts_of
 from loan_service.domain.schedule import Schedule
 from loan_service.payloads import LoanEvent
+from shared.config import Settings
 from shared.events import Outbox
+from shared.identity import Caller, Role
+from shared.mongo import create_mongo_client, run_in_transaction
+from shared.runtime import database_name
 
 PRODUCER = "loan_service"
+# The actor of what demo data records (the end of day's caller).
+SEEDED_BY = "service:demo-data"
 # Repayments reach a loan through payment_service, whose service token relays them.
 RELAYED_BY = "service:payment"
 _DAY = timedelta(days=1)
@@ -344,8 +352,66 @@ async def write_loans(
     return len(docs)
 
 
-def with_product(plan: LoanPlan, product: LoanProduct) -> LoanPlan:
-    return replace(plan, product=product)
+# ------------------------------------------------------------------ end of day
+
+# (date being closed, loans done, loans of that date): the job's progress, polled.
+EodProgress = Callable[[date, int, int], None]
+
+
+async def close_dates(
+    settings: Settings,
+    first: date,
+    last: date,
+    on_progress: EodProgress,
+    *,
+    options: Any = None,
+) -> int:
+    """Close every business date from ``first`` to ``last`` in order with loan_service's
+    own end-of-day job, in this process (no server needed); returns the dates closed.
+
+    The first close is ``first`` itself (when nothing is closed yet), then a catch-up.
+    Dates already closed are skipped, so a rerun finishes an interrupted one.
+    """
+    from loan_service.adapters.eod_repository import EodRepository
+    from loan_service.eod_service import EndOfDay, EodOptions
+
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-demo-eod")
+    try:
+        db = client[database_name(settings, "loan")]
+
+        async def in_transaction(body: Any) -> Any:
+            return await run_in_transaction(client, body)
+
+        job = EndOfDay(
+            EodRepository(db), in_transaction, Outbox(db, producer=PRODUCER),
+            timezone=settings.business_tz(), options=options or EodOptions(),
+        )
+        caller = Caller(subject=SEEDED_BY, role=Role.SERVICE)
+        before = (await job.status()).last_closed
+        watcher = asyncio.create_task(_watch(job, on_progress))
+        try:
+            if before is None:
+                await job.close_now(caller, first)
+            if last > first:
+                await job.close_now(caller, last, catch_up=True)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        after = (await job.status()).last_closed
+    finally:
+        await client.close()
+    if after is None:
+        return 0
+    return (after - before).days if before is not None else (after - first).days + 1
+
+
+async def _watch(job: Any, on_progress: EodProgress) -> None:
+    while True:
+        run = (await job.status()).run
+        if run is not None and run.current is not None:
+            on_progress(run.current, run.loans_done, run.loans_total)
+        await asyncio.sleep(0.5)
 
 
 __all__ = [
@@ -353,8 +419,8 @@ __all__ = [
     "LoanPlan",
     "SeededLoan",
     "build_loan",
+    "close_dates",
     "ensure_products",
     "reserve_numbers",
-    "with_product",
     "write_loans",
 ]
