@@ -12,13 +12,15 @@ sees only what the end of day publishes (see docs/operations.md).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from auth_service.migrations import seed_admin_credential
@@ -43,6 +45,7 @@ from user_service import seeding as user_seeding
 from user_service.domain.staff import Staff
 
 CHUNK = 2_000
+T = TypeVar("T")
 ACTOR = "demo-data"
 
 
@@ -118,6 +121,33 @@ def _chunks(total: int, size: int = CHUNK) -> Iterator[range]:
         yield range(start, min(total, start + size))
 
 
+def _at(day: date, *, tz: ZoneInfo, minute: int) -> datetime:
+    return moment(day, tz, minute)
+
+
+async def _pipeline(
+    total: int,
+    make: Callable[[range], list[T]],
+    write: Callable[[list[T]], Coroutine[Any, Any, int]],
+    report: Reporter,
+) -> int:
+    """Build chunk n+1 (in a thread, in order) while chunk n is being written; returns
+    what the writes return, summed. The database works meanwhile in its own process."""
+    written = 0
+    pending: asyncio.Task[int] | None = None
+    size = 0
+    for part in _chunks(total):
+        seeded = await asyncio.to_thread(make, part)
+        if pending is not None:
+            written += await pending
+            report.advance(size)
+        pending, size = asyncio.create_task(write(seeded)), len(part)
+    if pending is not None:
+        written += await pending
+        report.advance(size)
+    return written
+
+
 async def _borrowers(
     client: MongoClient, settings: Settings, opts: DemoOptions, agents: Sequence[Staff],
     approver: Staff, today: date, report: Reporter, result: DemoResult,
@@ -128,20 +158,25 @@ async def _borrowers(
     refs: list[BorrowerRef] = []
     report.stage("borrowers", sizes.borrowers)
     registered = today - timedelta(days=sizes.days + 7)
-    for part in _chunks(sizes.borrowers):
+
+    def make(part: range) -> list[user_seeding.SeededBorrower]:
         seeded = []
         for i in part:
             agent = agents[i % len(agents)]
             item = user_seeding.build_borrower(
-                new_id(rng), borrower_input(i, rng, today), agent_id=agent.id,
+                new_id(rng), borrower_input(i, rng, registered), agent_id=agent.id,
                 branch_id=agent.branch_id, verified_by=approver.id, today=registered,
                 created_at=moment(registered, tz, i), verified_at=moment(registered, tz, i + 60),
             )
             seeded.append(item)
             b = item.borrower
             refs.append(BorrowerRef(b.id, b.profile.full_name, agent.id, agent.branch_id))
-        result.events += await user_seeding.write_borrowers(db, seeded, events=opts.events)
-        report.advance(len(part))
+        return seeded
+
+    async def write(seeded: list[user_seeding.SeededBorrower]) -> int:
+        return await user_seeding.write_borrowers(db, seeded, events=opts.events)
+
+    result.events += await _pipeline(sizes.borrowers, make, write, report)
     result.borrowers = len(refs)
     return refs
 
@@ -169,19 +204,22 @@ async def _loans(
     db = client[database_name(settings, "loan")]
     plans = await _number(list(loan_plans(refs, catalogue, opts.sizes, approver.id, today)), db)
     report.stage("loans", len(plans))
-    for part in _chunks(len(plans)):
+
+    def make(part: range) -> list[loan_seeding.SeededLoan]:
         seeded = []
         for k in part:
             plan = plans[k]
-            seeded.append(
-                loan_seeding.build_loan(plan, today, lambda d, k=k: moment(d, tz, k))  # type: ignore[misc]
-            )
-            result.by_conduct[plan.conduct.value] = result.by_conduct.get(plan.conduct.value, 0) + 1
-        for s in seeded:
-            status = s.loan.status.value
+            item = loan_seeding.build_loan(plan, today, functools.partial(_at, tz=tz, minute=k))
+            seeded.append(item)
+            conduct, status = plan.conduct.value, item.loan.status.value
+            result.by_conduct[conduct] = result.by_conduct.get(conduct, 0) + 1
             result.by_status[status] = result.by_status.get(status, 0) + 1
-        result.events += await loan_seeding.write_loans(db, seeded, events=opts.events)
-        report.advance(len(part))
+        return seeded
+
+    async def write(seeded: list[loan_seeding.SeededLoan]) -> int:
+        return await loan_seeding.write_loans(db, seeded, events=opts.events)
+
+    result.events += await _pipeline(len(plans), make, write, report)
     result.loans = len(plans)
 
 

@@ -1,0 +1,134 @@
+"""`microfinance demo-data` on a stack of its own: a small portfolio written in bulk, then
+read back through the gateway like any other data.
+
+Every loan's stored state is what a replay of its transactions gives (the gateway's
+summary is a replay as of today; the stored figures were written by the seeding), some
+loans are in arrears, one is written off, agents log in with the demo password and see
+only their own borrowers, and search finds borrowers by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import AsyncElasticsearch
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from loan_service.adapters.loan_repository import loan_from_doc
+from loan_service.domain import ledger
+from loan_service.domain.loan import facts_of
+from microfinance_cli.demo_data import DemoOptions, DemoRefused, LogReporter, build
+from microfinance_cli.demo_plan import DemoSizes
+from shared.clock import business_date, utcnow
+from shared.runtime import database_name
+from tests.e2e.conftest import Login, Stack, open_stack
+
+SIZES = DemoSizes(borrowers=30, loans=40, days=60, seed=7, currencies=("KES", "USD"), agents=3)
+PASSWORD = "demo-e2e-password"
+
+
+@pytest.fixture(scope="module")
+async def demo(
+    mongo_url: str,
+    redis_url: str,
+    es_url: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+    es_client: AsyncElasticsearch,
+    redis_client: Redis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Stack, list[str]]]:
+    data: Path = tmp_path_factory.mktemp("demo-data")
+    async with open_stack(
+        mongo_url=mongo_url, redis_url=redis_url, es_url=es_url, mongo_client=mongo_client,
+        es_client=es_client, redis_client=redis_client, data_dir=data,
+    ) as stack:
+        lines: list[str] = []
+        await build(stack.settings, DemoOptions(SIZES, PASSWORD, end_of_day=False), LogReporter(lines.append))
+        yield stack, lines
+
+
+async def _stored_loans(stack: Stack, client: AsyncMongoClient[Any]) -> list[dict[str, Any]]:
+    db = client[database_name(stack.settings, "loan")]
+    return [doc async for doc in db["loans"].find({})]
+
+
+async def test_every_loan_replays_to_its_stored_state(
+    demo: tuple[Stack, list[str]], mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    stack, _ = demo
+    today = business_date(utcnow(), stack.settings.business_tz())
+    admin = await stack.login("admin@demo.example.org", PASSWORD)
+    docs = await _stored_loans(stack, mongo_client)
+    assert len(docs) == SIZES.loans
+    for doc in docs:
+        loan = loan_from_doc(doc)
+        assert loan.schedule is not None
+        state = ledger.replay(loan.terms, loan.schedule, loan.transactions, today)
+        assert facts_of(state) == loan.facts, loan.loan_number
+        r = await stack.client.get(f"/api/v1/loans/{loan.id}", headers=admin.headers)
+        assert r.status_code == 200, r.text
+        summary = r.json()["summary"]
+        assert summary["outstanding_principal"]["amount_minor"] == state.outstanding_principal
+        assert summary["total_outstanding"]["amount_minor"] == state.total_outstanding
+        assert summary["days_past_due"] == state.days_past_due
+        assert r.json()["status"] == loan.status.value
+
+
+async def test_the_portfolio_has_arrears_a_write_off_and_two_currencies(
+    demo: tuple[Stack, list[str]], mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    stack, _ = demo
+    docs = await _stored_loans(stack, mongo_client)
+    statuses = [d["status"] for d in docs]
+    assert "WRITTEN_OFF" in statuses
+    assert sum(1 for d in docs if d["status"] == "ACTIVE" and d["days_past_due"] > 0) >= 2
+    assert {d["currency"] for d in docs} == {"KES", "USD"}
+    earliest = min(date.fromisoformat(d["disbursement_date"]) for d in docs)
+    today = business_date(utcnow(), stack.settings.business_tz())
+    assert earliest == today - timedelta(days=SIZES.days)
+    penalties = [t for d in docs for t in d["transactions"] if t["type"] == "PENALTY"]
+    assert penalties, "late loans are charged their penalties"
+
+
+async def _search(stack: Stack, who: Login, q: str) -> list[dict[str, Any]]:
+    r = await stack.client.get("/api/v1/borrowers", params={"q": q}, headers=who.headers)
+    assert r.status_code == 200, r.text
+    found: list[dict[str, Any]] = r.json()["borrowers"]
+    return found
+
+
+async def test_agents_log_in_and_search_finds_their_borrowers(
+    demo: tuple[Stack, list[str]],
+) -> None:
+    stack, _ = demo
+    agent = await stack.login("agent001@demo.example.org", PASSWORD)
+    r = await stack.client.get("/api/v1/borrowers", headers=agent.headers)
+    assert r.status_code == 200, r.text
+    mine = r.json()["borrowers"]
+    assert mine
+    assert {b["assigned_agent_id"] for b in mine} == {agent.staff_id}
+    assert {b["kyc_status"] for b in mine} == {"VERIFIED"}
+    target = mine[0]
+    name = target["last_name"]
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        hits = await _search(stack, agent, name)
+        if target["id"] in [h["id"] for h in hits]:
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"search never found {name}"
+        await asyncio.sleep(0.2)
+    assert {h["assigned_agent_id"] for h in hits} == {agent.staff_id}
+
+
+async def test_a_second_run_into_the_same_database_is_refused(
+    demo: tuple[Stack, list[str]],
+) -> None:
+    stack, _ = demo
+    with pytest.raises(DemoRefused, match="already holds loans"):
+        await build(stack.settings, DemoOptions(SIZES, PASSWORD), LogReporter(lambda _: None))
