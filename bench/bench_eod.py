@@ -37,23 +37,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench_eod_compute import GeneratedLoan  # bench/ is the script's own directory
+from bench_eod_compute import run as evaluate_all
 
-from bench.bench_eod_compute import GeneratedLoan  # noqa: E402
-from bench.bench_eod_compute import run as evaluate_all  # noqa: E402
-from loan_service.adapters.loan_repository import loan_from_doc  # noqa: E402
-from loan_service.domain.eod import LoanRefs  # noqa: E402
-from microfinance_cli import backends  # noqa: E402
-from microfinance_cli.demo_data import DemoOptions, LogReporter, build  # noqa: E402
-from microfinance_cli.demo_plan import DemoSizes  # noqa: E402
-from shared.clock import business_date, utcnow  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.mongo import create_mongo_client  # noqa: E402
-from shared.runtime import database_name  # noqa: E402
+from loan_service.adapters.loan_repository import loan_from_doc
+from loan_service.domain.eod import LoanRefs
+from microfinance_cli import backends
+from microfinance_cli.demo_data import DemoOptions, LogReporter, build
+from microfinance_cli.demo_plan import DemoSizes
+from shared.clock import business_date, utcnow
+from shared.config import Settings
+from shared.mongo import create_mongo_client
+from shared.runtime import database_name
 
 BATCH = 500
 CONCURRENCY = 4

@@ -49,7 +49,8 @@ async def demo(
         es_client=es_client, redis_client=redis_client, data_dir=data,
     ) as stack:
         lines: list[str] = []
-        await build(stack.settings, DemoOptions(SIZES, PASSWORD, end_of_day=False), LogReporter(lines.append))
+        opts = DemoOptions(SIZES, PASSWORD, end_of_day=False)
+        await build(stack.settings, opts, LogReporter(lines.append))
         yield stack, lines
 
 

@@ -72,7 +72,9 @@ def test_staff_and_borrowers_pass_the_services_own_rules() -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=10_000), days=st.integers(min_value=10, max_value=400))
+@given(
+    seed=st.integers(min_value=0, max_value=10_000), days=st.integers(min_value=10, max_value=400)
+)
 def test_every_built_loan_is_a_replay_of_its_transactions(seed: int, days: int) -> None:
     for plan in _plans(seed, loans=25, days=days):
         loan = build_loan(plan, TODAY, _at).loan
