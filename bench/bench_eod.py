@@ -6,8 +6,8 @@ Starts its own MongoDB (the embedded substitute, in memory) unless ``--mongo-url
 one (never a shared server: the bench writes a database of its own and drops it). Then,
 from one run:
 
-1. builds the portfolio with ``microfinance demo-data`` (no events, no search, no end of
-   day), timed;
+1. builds the portfolio with ``microfinance demo-data`` (with the services' outbox events
+   unless ``--no-events``; no search, no end of day), timed;
 2. **compute alone**: ``evaluate_loan`` (replay, DPD, penalties) over every stored loan for
    the date to close, no database, in loans per CPU second of this process, with the code
    of bench_eod_compute.py;
@@ -17,8 +17,10 @@ from one run:
 4. **bulk-write ceiling**: ``insert_many`` of documents the size of the snapshot rows the
    run wrote, in batches of the job's size and with its concurrency, to the same server, in
    documents/s; and the ratio EOD / ceiling;
-5. **reports**: each report's latency (p50/p99) from reporting_service's read models, when
-   reporting_service is built (it says so otherwise).
+5. **reports**: every recorded event (the seeded ones and the end of day's snapshots and
+   closed date) goes through reporting_service's own projection in this process, as its
+   consumer would take them from the broker; then each report's latency (p50/p99) computed
+   from those read models, with no cache and no rendering.
 
 The goals (issue 13): compute >= 20,000 loans/s per core; EOD >= 0.5 of the ceiling; each
 report < 200 ms at 1M loans. It prints figures and never fails on speed.
@@ -32,6 +34,7 @@ import contextlib
 import copy
 import os
 import platform
+import statistics
 import sys
 import time
 import uuid
@@ -46,8 +49,14 @@ from loan_service.domain.eod import LoanRefs
 from microfinance_cli import backends
 from microfinance_cli.demo_data import DemoOptions, LogReporter, build
 from microfinance_cli.demo_plan import DemoSizes
+from reporting_service.adapters.read_models import ReadModels
+from reporting_service.consumers import Project
+from reporting_service.migrations import REGISTRY
+from reporting_service.service import Kind, ReportingService, ReportQuery
 from shared.clock import business_date, utcnow
 from shared.config import Settings
+from shared.events.outbox import event_from_doc
+from shared.identity import Caller, Role
 from shared.mongo import create_mongo_client
 from shared.runtime import database_name
 
@@ -137,13 +146,71 @@ async def ceiling(settings: Settings, count: int) -> tuple[float, int]:
         await client.close()
 
 
-async def report_latencies(settings: Settings) -> None:
+class _NoCache:
+    """Every report computed from the read models (a cache hit would time Redis)."""
+
+    async def get(self, key: str) -> str | None:
+        return None
+
+    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
+        return False
+
+
+async def project_events(settings: Settings) -> tuple[int, float]:
+    """Every event the services recorded, through reporting_service's own projection, as
+    its consumer would take them from the broker (in outbox order per service)."""
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
     try:
-        from reporting_service import service as _reporting  # noqa: F401
-    except ImportError:
-        print("reports: reporting_service's read models are not built on this branch yet")
-        return
-    print("reports: see docs/performance.md (read models are fed by the broker)")
+        models = ReadModels(client[database_name(settings, "reporting")])
+        await REGISTRY.apply(client[database_name(settings, "reporting")])
+        project = Project(ReportingService(models, _NoCache(), settings.business_tz()))
+        count = 0
+        began = time.perf_counter()
+        for service in ("user", "loan"):
+            outbox = client[database_name(settings, service)]["outbox"]
+            async for doc in outbox.find({}).sort("order", 1):
+                await project.apply(event_from_doc(doc), None)
+                count += 1
+        return count, time.perf_counter() - began
+    finally:
+        await client.close()
+
+
+def _render(report: object) -> str:
+    return ""
+
+
+async def report_latencies(settings: Settings, day: date, runs: int) -> None:
+    """p50/p99 of each report computed from the read models (no cache, no rendering)."""
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    try:
+        models = ReadModels(client[database_name(settings, "reporting")])
+        service = ReportingService(models, _NoCache(), settings.business_tz())
+        admin = Caller(subject="bench", role=Role.ADMIN)
+        start = (day - timedelta(days=29)).isoformat()
+        queries = [
+            ReportQuery(Kind.PORTFOLIO, as_of=day.isoformat()),
+            ReportQuery(Kind.PAR, as_of=day.isoformat()),
+            ReportQuery(Kind.PAR_LOANS, as_of=day.isoformat(), page_size=50),
+            ReportQuery(Kind.AGING, as_of=day.isoformat()),
+            ReportQuery(Kind.AGENTS, as_of=day.isoformat()),
+            ReportQuery(Kind.DISBURSEMENTS, start=start, end=day.isoformat()),
+            ReportQuery(Kind.COLLECTIONS, start=start, end=day.isoformat()),
+            ReportQuery(Kind.EFFICIENCY, start=start, end=day.isoformat()),
+            ReportQuery(Kind.TREND, start=start, end=day.isoformat()),
+        ]
+        for query in queries:
+            times = []
+            for _ in range(runs):
+                began = time.perf_counter()
+                await service.report(admin, query, _render)
+                times.append((time.perf_counter() - began) * 1000)
+            times.sort()
+            p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+            print(f"  {query.kind:<22} p50 {statistics.median(times):8.1f} ms   "
+                  f"p99 {p99:8.1f} ms")
+    finally:
+        await client.close()
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -158,7 +225,7 @@ async def main_async(args: argparse.Namespace) -> None:
             days=args.days, seed=args.seed, currencies=("KES", "USD"),
             agents=max(3, args.loans // 400),
         )
-        opts = DemoOptions(sizes, "bench-password", events=False, search=False,
+        opts = DemoOptions(sizes, "bench-password", events=args.events, search=False,
                            end_of_day=False)
         began = time.perf_counter()
         await build(settings, opts, LogReporter(lambda _: None))
@@ -181,7 +248,13 @@ async def main_async(args: argparse.Namespace) -> None:
               f"{CONCURRENCY} at once, ~{size} byte documents)")
         if rate:
             print(f"EOD / ceiling: {rate / best:.2f} (goal >= 0.5)")
-        await report_latencies(settings)
+        if eod is not None:
+            events, took = await project_events(settings)
+            print(f"reporting read models: {events:,} events projected in {took:.1f} s "
+                  f"({events / took:,.0f} events/s, in process)")
+            print(f"reports from the read models ({args.report_runs} runs each, goal < 200 ms "
+                  "at 1M loans):")
+            await report_latencies(settings, day, args.report_runs)
         if not args.mongo_url:
             return
         client = create_mongo_client(url, app_name="bench-eod")
@@ -196,6 +269,9 @@ def main() -> None:
                         help="loans to generate (the issue asks for 1,000,000)")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--report-runs", type=int, default=20)
+    parser.add_argument("--no-events", dest="events", action="store_false",
+                        help="no money events: the flows reports then have nothing to show")
     parser.add_argument("--mongo-url", default=None,
                         help="a MongoDB of your own; default: start the embedded substitute")
     args = parser.parse_args()

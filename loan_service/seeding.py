@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -138,6 +139,7 @@ class _History:
             backdated=False,
             applied_by=plan.agent_id,
             relayed_by=RELAYED_BY,
+            schedule=self.schedule,
         )
         self.events.append((event, LoanStatus.ACTIVE))
         if done.closed:
@@ -372,9 +374,9 @@ async def close_dates(
     The first close is ``first`` itself (when nothing is closed yet), then a catch-up.
     Dates already closed are skipped, so a rerun finishes an interrupted one.
     """
-    from loan_service.adapters.eod_repository import EodRepository
-    from loan_service.eod_service import EndOfDay, EodOptions
-
+    # Imported by name: the job lands beside this module (loan_service.eod_service).
+    eod: Any = importlib.import_module("loan_service.eod_service")
+    repository: Any = importlib.import_module("loan_service.adapters.eod_repository")
     client = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-demo-eod")
     try:
         db = client[database_name(settings, "loan")]
@@ -382,9 +384,9 @@ async def close_dates(
         async def in_transaction(body: Any) -> Any:
             return await run_in_transaction(client, body)
 
-        job = EndOfDay(
-            EodRepository(db), in_transaction, Outbox(db, producer=PRODUCER),
-            timezone=settings.business_tz(), options=options or EodOptions(),
+        job = eod.EndOfDay(
+            repository.EodRepository(db), in_transaction, Outbox(db, producer=PRODUCER),
+            timezone=settings.business_tz(), options=options or eod.EodOptions(),
         )
         caller = Caller(subject=SEEDED_BY, role=Role.SERVICE)
         before = (await job.status()).last_closed
@@ -398,7 +400,7 @@ async def close_dates(
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        after = (await job.status()).last_closed
+        after: date | None = (await job.status()).last_closed
     finally:
         await client.close()
     if after is None:
