@@ -250,6 +250,70 @@ def reindex(
     _echo(f"{result.index}: {result.indexed} of {result.total} {target.value} indexed")
 
 
+@app.command("demo-data")
+def demo_data(
+    borrowers: Annotated[int, typer.Option(help="How many borrowers.")] = 1_000,
+    loans: Annotated[int, typer.Option(help="How many loans (at most two per borrower).")] = 1_000,
+    seed: Annotated[int, typer.Option(help="The same seed builds the same portfolio.")] = 1,
+    days: Annotated[int, typer.Option(help="Loans are disbursed over the past D days.")] = 90,
+    agents: Annotated[
+        int | None, typer.Option(help="How many agents (default: one per 250 borrowers, 3-200).")
+    ] = None,
+    currencies: Annotated[
+        str, typer.Option(help="Comma-separated ISO codes of the products' currencies.")
+    ] = "KES,USD",
+    password: Annotated[
+        str, typer.Option(envvar="MF_DEMO_PASSWORD", help="Every demo login's password.")
+    ] = "demo-password",  # noqa: S107 - demo logins only; the summary names it
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events/--no-events",
+            help="Record the outbox events the services would have (off: no broker flood at "
+            "scale; search is rebuilt here either way).",
+        ),
+    ] = True,
+    search: Annotated[
+        bool, typer.Option("--search/--no-search", help="Rebuild the search indexes after.")
+    ] = True,
+    end_of_day: Annotated[
+        bool,
+        typer.Option("--eod/--no-eod", help="Close every past date with the end of day after."),
+    ] = True,
+) -> None:
+    """Build a realistic demo portfolio in bulk (staff, products, borrowers, loans with their
+    repayments), then run the end of day for each past date."""
+    from microfinance_cli.demo_data import (
+        DemoOptions,
+        DemoRefused,
+        LogReporter,
+        Reporter,
+        RichReporter,
+        build,
+        summary,
+    )
+    from microfinance_cli.demo_plan import DemoSizes
+    from shared.config import Settings
+
+    _require_mongo()
+    sizes = DemoSizes(
+        borrowers=borrowers, loans=loans, days=days, seed=seed,
+        currencies=tuple(c.strip().upper() for c in currencies.split(",") if c.strip()),
+        agents=agents if agents is not None else max(3, min(200, borrowers // 250)),
+    )
+    opts = DemoOptions(sizes, password, events=events, search=search, end_of_day=end_of_day)
+    report: Reporter = RichReporter() if sys.stdout.isatty() else LogReporter(_echo)
+    try:
+        result = asyncio.run(build(Settings(), opts, report))
+    except DemoRefused as exc:
+        report.close()
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    report.close()
+    for line in summary(result, sizes):
+        _echo(line)
+
+
 # ---- checking ---------------------------------------------------------------------------
 
 
