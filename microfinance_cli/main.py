@@ -202,6 +202,59 @@ def rotate_keys() -> None:
     _echo(f"new signing key {kid}; published keys: {', '.join(published)}")
 
 
+@app.command()
+def eod(
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Business date to close (YYYY-MM-DD); default today in "
+            "MF_BUSINESS_TIMEZONE. Never in the future."
+        ),
+    ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option("--catch-up", help="Close every date missing since the last closed one."),
+    ] = False,
+) -> None:
+    """Close a business date (end of day): overdue, DPD, penalties, snapshot; shows progress.
+
+    Runs in loan_service (which must be up); this command starts or joins the run and
+    follows it. Exits 1 with loan_service's message when it refuses (out of order, ...).
+    """
+    from datetime import date
+
+    import grpc
+
+    from microfinance_cli.eod import EodRefused, LogReporter, Reporter, RichReporter, run_eod
+    from shared.config import Settings
+
+    requested: date | None = None
+    if day is not None:
+        try:
+            requested = date.fromisoformat(day)
+        except ValueError:
+            _echo(f"error: --date {day!r} is not a date YYYY-MM-DD")
+            raise typer.Exit(2) from None
+    reporter: Reporter = RichReporter() if sys.stdout.isatty() else LogReporter(_echo)
+    try:
+        status = asyncio.run(run_eod(Settings(), requested, catch_up, reporter))
+    except EodRefused as exc:
+        reporter.close()
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    except grpc.aio.AioRpcError as exc:
+        reporter.close()
+        _echo(f"error: loan_service answered {exc.code().name}: {exc.details()}")
+        _echo("  fix: is the stack up (`microfinance up`, `microfinance health`)?")
+        raise typer.Exit(1) from None
+    reporter.close()
+    figures = status.last_closed
+    _echo(
+        f"closed up to {status.last_closed_date}: {figures.loans_processed} loans, "
+        f"{figures.snapshot_rows} snapshot rows, {figures.penalties_charged} penalties charged"
+    )
+
+
 class ReindexTarget(StrEnum):
     borrowers = "borrowers"
     loans = "loans"
