@@ -184,9 +184,10 @@ async def test_killed_mid_run_then_rerun_equals_one_clean_run(
         await eventually(paused, within=60, what="three batches of the second date")
         process.kill()
         assert await killed["loan_snapshots"].count_documents({"business_date": second}) == 12
-        assert (await killed["eod_state"].find_one({"_id": "eod"}))[
-            "last_closed"
-        ] == first.isoformat()
+        state = await killed["eod_state"].find_one({"_id": "eod"})
+        assert state is not None
+        assert state["last_closed"] == first.isoformat()
+        assert state["run"]["target"] == target.isoformat()  # left open by the kill
 
         # Up again, with no pause; `microfinance eod` joins the run left open and follows it.
         await process.start()
