@@ -39,6 +39,7 @@ from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from shared.errors import InvalidArgument
 from shared.grpc.access import (
     ADMIN_ONLY,
+    ADMIN_OR_SERVICE,
     ANY_STAFF,
     ANY_STAFF_OR_SERVICE,
     SERVICE_ONLY,

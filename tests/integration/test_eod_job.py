@@ -187,8 +187,9 @@ async def test_a_backdated_repayment_rewrites_that_loans_later_rows(
     )
     value_date = TODAY - timedelta(days=6)
     await service.apply_repayment(
-        ADMIN,
+        Caller(subject="service:payment", role=Role.SERVICE),  # as payment_service applies it
         never_paid.id,
+        on_behalf_of="agent-2",
         payment_id="late-news",
         amount=Money(80_000, "USD"),
         value_date=value_date,
