@@ -247,3 +247,41 @@ async def test_end_of_day_access_over_grpc(stack: Stack, admin: Login) -> None:
             )
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "future" in (bad.value.details() or "")
+
+
+async def test_end_of_day_over_rest(stack: Stack, admin: Login) -> None:
+    """POST /api/v1/eod runs it (admins), GET follows it; refusals are 403, 409 and 422."""
+    agent = await stack.ready_staff(admin)
+    c = stack.client
+    r = await c.post("/api/v1/eod", json={}, headers=agent.headers)
+    assert r.status_code == 403, r.text
+    future = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    r = await c.post("/api/v1/eod", json={"date": future}, headers=admin.headers)
+    assert r.status_code == 422, r.text
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["date"]
+    r = await c.post("/api/v1/eod", json={"date": "2000-02-30"}, headers=admin.headers)
+    assert r.status_code == 422, r.text
+    r = await c.post("/api/v1/eod", json={"catch_up": "yes"}, headers=admin.headers)
+    assert r.status_code == 422, r.text
+
+    # A date long before any loan of this stack: closes at once, with nothing to do.
+    r = await c.post("/api/v1/eod", json={"date": "2000-01-01"}, headers=admin.headers)
+    assert r.status_code in (200, 202), r.text
+    assert r.json()["business_date"] == "2000-01-01"
+
+    async def closed() -> dict[str, Any] | None:
+        got = await c.get("/api/v1/eod", headers=admin.headers)
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body if body["last_closed_date"] == "2000-01-01" and body["run"] is None else None
+
+    body = await eventually(closed, within=30, what="2000-01-01 closed")
+    assert body["last_closed"]["loans_processed"] == 0
+    again = await c.post("/api/v1/eod", json={"date": "2000-01-01"}, headers=admin.headers)
+    assert again.status_code == 200 and again.json()["already_run"] is True
+    gap = await c.post("/api/v1/eod", json={"date": "2000-01-03"}, headers=admin.headers)
+    assert gap.status_code == 409, gap.text
+    assert "2000-01-01" in gap.json()["error"]["message"]
+    seen = await c.get("/api/v1/eod", headers=agent.headers)
+    assert seen.status_code == 200
+    assert seen.json() == {"last_closed_date": "2000-01-01", "run": None, "last_closed": None}
