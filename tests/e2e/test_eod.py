@@ -278,7 +278,8 @@ async def test_end_of_day_over_rest(stack: Stack, admin: Login) -> None:
     body = await eventually(closed, within=30, what="2000-01-01 closed")
     assert body["last_closed"]["loans_processed"] == 0
     again = await c.post("/api/v1/eod", json={"date": "2000-01-01"}, headers=admin.headers)
-    assert again.status_code == 200 and again.json()["already_run"] is True
+    assert again.status_code == 200
+    assert again.json()["already_run"] is True
     gap = await c.post("/api/v1/eod", json={"date": "2000-01-03"}, headers=admin.headers)
     assert gap.status_code == 409, gap.text
     assert "2000-01-01" in gap.json()["error"]["message"]
