@@ -77,10 +77,27 @@ def up(
     migrate: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Run migrations before starting.")
     ] = True,
+    eod_at: Annotated[
+        str,
+        typer.Option(
+            "--eod-at",
+            envvar="MF_EOD_AT",
+            help="Close the business day by itself at this local time (HH:MM, "
+            "MF_BUSINESS_TIMEZONE), catching up missed dates; empty: never.",
+        ),
+    ] = "",
 ) -> None:
     """Run all six processes locally, with prefixed logs; Ctrl-C stops them all."""
     from microfinance_cli.stack import UpOptions
     from microfinance_cli.stack import up as run_up
+    from shared.config import clock_time
+
+    try:
+        # The children read it from the environment; check it here, before anything starts.
+        os.environ["MF_EOD_AT"] = clock_time(eod_at)
+    except ValueError as exc:
+        _echo(f"error: --eod-at: {exc}")
+        raise typer.Exit(2) from None
 
     opts = UpOptions(
         data_dir=data_dir.resolve(),

@@ -14,6 +14,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SERVICE_SECRET = "dev-only-service-secret-never-use-in-production"  # noqa: S105
 
 
+def clock_time(value: str) -> str:
+    """A local time of day ``HH:MM`` (empty stays empty); ValueError otherwise."""
+    text = value.strip()
+    if not text:
+        return ""
+    hour, _, minute = text.partition(":")
+    if not (
+        hour.isdigit()
+        and minute.isdigit()
+        and len(minute) == 2
+        and 0 <= int(hour) <= 23
+        and 0 <= int(minute) <= 59
+    ):
+        raise ValueError(f"{value!r} is not a local time HH:MM such as '23:30'")
+    return f"{int(hour):02d}:{minute}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MF_", extra="ignore")
 
@@ -141,14 +158,7 @@ class Settings(BaseSettings):
     @field_validator("eod_at")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        text = value.strip()
-        if not text:
-            return ""
-        hour, _, minute = text.partition(":")
-        if not (hour.isdigit() and minute.isdigit() and len(minute) == 2
-                and 0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
-            raise ValueError(f"{value!r} is not a local time HH:MM such as '23:30'")
-        return f"{int(hour):02d}:{minute}"
+        return clock_time(value)
 
     def business_tz(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
