@@ -141,7 +141,7 @@ class _Batch:
     unchanged: list[tuple[str, int]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
-    figures: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 class EndOfDay:
@@ -166,6 +166,7 @@ class EndOfDay:
         # One worker per process: the lease is per process, this is within it.
         self._working = asyncio.Lock()
         self._batches_committed = 0
+        self._renewed_at: datetime | None = None
 
     def today(self) -> date:
         return business_date(self._clock(), self._tz)
@@ -257,6 +258,17 @@ class EndOfDay:
                 await asyncio.sleep(self.options.lease_seconds / 10)
         return replace(await self.status(), requested=status.requested)
 
+    async def _renew(self) -> None:
+        """Renew the lease once a fifth of it has gone by (outside the batches' transactions,
+        which only read it, so concurrent batches do not conflict on it)."""
+        now = self._clock()
+        if self._renewed_at is not None and now - self._renewed_at < timedelta(
+            seconds=self.options.lease_seconds / 5
+        ):
+            return
+        await self._repo.hold(self.owner, self._lease_until())
+        self._renewed_at = now
+
     def _lease_until(self) -> datetime:
         return self._clock() + timedelta(seconds=self.options.lease_seconds)
 
@@ -268,6 +280,7 @@ class EndOfDay:
             state = await self._repo.take_lease(self.owner, self._clock(), self._lease_until())
             if state is None:
                 return False
+            self._renewed_at = self._clock()
             await self._work_run(state["run"])
             return True
 
@@ -339,6 +352,7 @@ class EndOfDay:
 
     async def _batch(self, day: date, loans: list[Loan]) -> None:
         ids = [loan.id for loan in loans]
+        await self._renew()
         for attempt in range(1, self.options.max_attempts + 1):
             done = await self._repo.done(day, ids)
             todo = [loan for loan in loans if loan.id not in done]
@@ -370,7 +384,7 @@ class EndOfDay:
             await asyncio.Event().wait()
 
     async def _write(self, batch: _Batch, session: Session) -> None:
-        await self._repo.hold(self.owner, self._lease_until(), session)
+        await self._repo.check_owner(self.owner, session)
         await self._repo.write_loans(batch.changed, batch.unchanged, batch.day, session)
         await self._repo.insert_rows(batch.rows, session)
         await self._repo.add_figures(batch.day, batch.figures, session)
@@ -381,7 +395,12 @@ class EndOfDay:
         now = self._clock()
         today = business_date(now, self._tz)
         batch = _Batch(day)
-        figures = {"loans_processed": 0, "penalties_charged": 0, "installments_marked_overdue": 0}
+        figures: dict[str, Any] = {
+            "loans_processed": 0,
+            "penalties_charged": 0,
+            "installments_marked_overdue": 0,
+        }
+        penalty_totals: dict[str, int] = {}
         rows: list[dict[str, Any]] = []
         for loan in loans:
             figures["loans_processed"] += 1
@@ -395,8 +414,9 @@ class EndOfDay:
                 batch.changed.append((stored, loan.version))
                 figures["penalties_charged"] += len(ev.penalties)
                 for txn in ev.penalties:
-                    key = f"penalty_totals.{loan.currency}"
-                    figures[key] = figures.get(key, 0) + txn.amount
+                    penalty_totals[loan.currency] = (
+                        penalty_totals.get(loan.currency, 0) + txn.amount
+                    )
                     batch.events.append(
                         self._loan_event(stored, payloads.penalty_charged(txn, loan.currency))
                     )
@@ -409,7 +429,7 @@ class EndOfDay:
                 row = snapshot_to_doc(ev.snapshot, stored.loan_number, stored.version)
                 rows.append({"_id": row_id(day, loan.id), **row})
         batch.rows = rows
-        batch.figures = {k: v for k, v in figures.items() if v or k == "loans_processed"}
+        batch.figures = {**figures, "penalty_totals": penalty_totals}
         batch.events += [
             self._events.new_event("loan.snapshots", day.isoformat(), payload)
             for payload in payloads.snapshot_chunks(day.isoformat(), rows)

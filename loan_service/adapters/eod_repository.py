@@ -3,9 +3,10 @@
 * ``eod_state``: one document (``_id`` "eod"): the last closed date, the run in
   progress (its dates, who asked, when) and the lease on it (``owner``,
   ``lease_until``): only the holder works the run, so one replica closes a date.
-* ``eod_dates``: one document per business date worked: its figures, grown by
-  ``$inc`` in each batch's transaction (so they are exact across a kill), and
-  ``closed_at`` once the date is closed.
+* ``eod_batches``: one document per committed batch with its figures, inserted in
+  the batch's transaction (so they are exact across a kill, and concurrent batches
+  never write one document); ``eod_dates``: one document per closed date, their
+  sum with ``snapshot_rows`` and ``closed_at``.
 * ``loan_snapshots``: one row per (business date, loan), ``_id`` "date|loan id".
   A row is inserted in the same transaction as the batch that computed it, so
   "the row exists" is what marks a loan done for a date: a rerun after a kill
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -38,10 +40,13 @@ from shared.portfolio import ArrearsBucket, LoanSnapshot
 
 STATE = "eod_state"
 DATES = "eod_dates"
+BATCHES = "eod_batches"
+FIGURES = ("loans_processed", "penalties_charged", "installments_marked_overdue")
 SNAPSHOTS = "loan_snapshots"
 STATE_ID = "eod"
 
 EOD_INDEXES: dict[str, list[IndexModel]] = {
+    BATCHES: [IndexModel([("business_date", ASCENDING)], name="date")],
     SNAPSHOTS: [
         IndexModel([("business_date", ASCENDING), ("loan_id", ASCENDING)], name="date_loan"),
         IndexModel([("loan_id", ASCENDING), ("business_date", ASCENDING)], name="loan_date"),
@@ -95,6 +100,7 @@ class EodRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._state = db[STATE]
         self._dates = db[DATES]
+        self._batches = db[BATCHES]
         self._rows = db[SNAPSHOTS]
         self._loans = db[LOANS]
 
@@ -149,6 +155,12 @@ class EodRepository:
         if result.matched_count == 0:
             raise LeaseLost(owner)
 
+    async def check_owner(self, owner: str, session: AsyncClientSession) -> None:
+        """LeaseLost unless ``owner`` holds the run (a read: concurrent batches don't conflict)."""
+        doc = await self._state.find_one({"_id": STATE_ID}, {"owner": 1}, session=session)
+        if doc is None or doc.get("owner") != owner:
+            raise LeaseLost(owner)
+
     async def release(self, owner: str) -> None:
         await self._state.update_one(
             {"_id": STATE_ID, "owner": owner}, {"$set": {"lease_until": None}}
@@ -181,24 +193,39 @@ class EodRepository:
         )
         if result.matched_count == 0:
             raise LeaseLost(owner)
-        doc: dict[str, Any] | None = await self._dates.find_one_and_update(
-            {"_id": day.isoformat()},
-            {"$set": {"closed_at": now, "snapshot_rows": rows}},
-            upsert=True,
-            return_document=True,
-            session=session,
-        )
-        assert doc is not None
+        totals = await self._totals(day, session)
+        doc = {"_id": day.isoformat(), **totals, "snapshot_rows": rows, "closed_at": now}
+        await self._dates.replace_one({"_id": day.isoformat()}, doc, upsert=True, session=session)
         return doc
 
+    async def _totals(self, day: date, session: AsyncClientSession | None = None) -> dict[str, Any]:
+        """The date's figures summed over its committed batches."""
+        totals: dict[str, Any] = {name: 0 for name in FIGURES}
+        penalties: dict[str, int] = {}
+        cursor = self._batches.find({"business_date": day.isoformat()}, session=session)
+        async for doc in cursor:
+            for name in FIGURES:
+                totals[name] += int(doc.get(name, 0))
+            for currency, amount in (doc.get("penalty_totals") or {}).items():
+                penalties[currency] = penalties.get(currency, 0) + int(amount)
+        totals["penalty_totals"] = penalties
+        return totals
+
     async def date_figures(self, day: date) -> dict[str, Any] | None:
-        return await self._dates.find_one({"_id": day.isoformat()})
+        """A closed date's stored figures; for a date being worked, the sum so far."""
+        closed = await self._dates.find_one({"_id": day.isoformat()})
+        if closed is not None:
+            return closed
+        return {"_id": day.isoformat(), **await self._totals(day), "closed_at": None}
 
     async def add_figures(
-        self, day: date, figures: dict[str, int], session: AsyncClientSession
+        self, day: date, figures: dict[str, Any], session: AsyncClientSession
     ) -> None:
-        await self._dates.update_one(
-            {"_id": day.isoformat()}, {"$inc": figures}, upsert=True, session=session
+        """One batch's figures: a document of its own, so concurrent batches never write
+        the same document (their transactions would conflict)."""
+        await self._batches.insert_one(
+            {"_id": uuid.uuid4().hex, "business_date": day.isoformat(), **figures},
+            session=session,
         )
 
     # -- the loans of a date -----------------------------------------------------------------

@@ -178,8 +178,8 @@ async def test_killed_mid_run_then_rerun_equals_one_clean_run(
         second = (first + timedelta(days=1)).isoformat()
 
         async def paused() -> bool:
-            doc = await killed["eod_dates"].find_one({"_id": second})
-            return bool(doc and doc.get("loans_processed") == 12)
+            rows = await killed["loan_snapshots"].count_documents({"business_date": second})
+            return rows == 12
 
         await eventually(paused, within=60, what="three batches of the second date")
         process.kill()
