@@ -353,9 +353,11 @@ class EndOfDay:
     async def _batch(self, day: date, loans: list[Loan]) -> None:
         ids = [loan.id for loan in loans]
         await self._renew()
+        todo = loans  # the candidates come without the loans already done
         for attempt in range(1, self.options.max_attempts + 1):
-            done = await self._repo.done(day, ids)
-            todo = [loan for loan in loans if loan.id not in done]
+            if attempt > 1:
+                done = await self._repo.done(day, ids)
+                todo = [loan for loan in loans if loan.id not in done]
             if not todo:
                 return
             previous = await self._repo.buckets(day - _DAY, [loan.id for loan in todo])

@@ -233,19 +233,27 @@ class EodRepository:
         return await self._loans.count_documents(candidates_query(day))
 
     async def candidates(self, day: date, size: int) -> AsyncIterator[list[Loan]]:
-        """The date's candidate loans without a row yet, in id order, ``size`` at a time."""
-        after = ""
-        while True:
-            query = {**candidates_query(day), "_id": {"$gt": after}}
-            docs = await self._loans.find(query).sort("_id", 1).limit(size).to_list(size)
-            if not docs:
-                return
-            after = str(docs[-1]["_id"])
-            loans = [loan_from_doc(d) for d in docs]
-            done = await self.done(day, [loan.id for loan in loans])
-            todo = [loan for loan in loans if loan.id not in done]
-            if todo:
-                yield todo
+        """The date's candidate loans without a row yet, in id order, ``size`` at a time.
+
+        One cursor over the whole date (one scan, not one query per batch)."""
+        cursor = self._loans.find(candidates_query(day)).sort("_id", 1).batch_size(size)
+        page: list[Loan] = []
+        async for doc in cursor:
+            page.append(loan_from_doc(doc))
+            if len(page) >= size:
+                todo = await self._without_row(day, page)
+                page = []
+                if todo:
+                    yield todo
+        todo = await self._without_row(day, page)
+        if todo:
+            yield todo
+
+    async def _without_row(self, day: date, loans: list[Loan]) -> list[Loan]:
+        if not loans:
+            return []
+        done = await self.done(day, [loan.id for loan in loans])
+        return [loan for loan in loans if loan.id not in done]
 
     async def done(self, day: date, loan_ids: Sequence[str]) -> set[str]:
         ids = [row_id(day, loan_id) for loan_id in loan_ids]
