@@ -286,3 +286,11 @@ async def test_end_of_day_over_rest(stack: Stack, admin: Login) -> None:
     seen = await c.get("/api/v1/eod", headers=agent.headers)
     assert seen.status_code == 200
     assert seen.json() == {"last_closed_date": "2000-01-01", "run": None, "last_closed": None}
+
+    # reporting_service hears eod.date_closed over the broker: the date becomes reportable.
+    async def reportable() -> bool:
+        got = await c.get("/api/v1/reports/portfolio?as_of=2000-01-01", headers=admin.headers)
+        assert got.status_code in (200, 409, 422), got.text
+        return got.status_code == 200
+
+    await eventually(reportable, within=30, what="2000-01-01 reportable")
