@@ -19,6 +19,7 @@ from api_gateway.routes import (
     add_common_responses,
     auth,
     borrowers,
+    eod,
     health,
     loans,
     payments,
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(loans.router)
     app.include_router(payments.router)
     app.include_router(reports.router)
+    app.include_router(eod.router)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -29,6 +29,7 @@ from loan_service.domain.products import (
     parse_percent,
 )
 from loan_service.domain.schedule import Schedule
+from loan_service.eod_service import DateFigures, EodStatus, RunState
 from loan_service.product_service import ProductDraft
 from loan_service.service import DueLoan, LoanView, TransactionView
 from microfinance.common.v1 import common_pb2
@@ -493,3 +494,68 @@ def due_loan_proto(row: DueLoan) -> loan_pb2.DueLoan:
         total_due=to_proto(row.amount_due + row.arrears_amount, c),
         days_past_due=row.days_past_due,
     )
+
+
+# ------------------------------------------------------------------ end of day
+
+
+def eod_run_proto(run: RunState) -> loan_pb2.EndOfDayRun:
+    message = loan_pb2.EndOfDayRun(
+        target_date=run.target.isoformat(),
+        dates=[d.isoformat() for d in run.dates],
+        catch_up=run.catch_up,
+        current_date=iso(run.current),
+        loans_total=run.loans_total,
+        loans_done=run.loans_done,
+        requested_by=run.requested_by,
+    )
+    _stamp(message.started_at, run.started_at)
+    return message
+
+
+def _stamp(target: Any, value: Any) -> None:
+    stamp = timestamp(value)
+    if stamp is not None:
+        target.CopyFrom(stamp)
+
+
+def eod_date_proto(figures: DateFigures) -> loan_pb2.EndOfDayDate:
+    message = loan_pb2.EndOfDayDate(
+        business_date=figures.business_date.isoformat(),
+        loans_processed=figures.loans_processed,
+        snapshot_rows=figures.snapshot_rows,
+        penalties_charged=figures.penalties_charged,
+        installments_marked_overdue=figures.installments_marked_overdue,
+        penalty_totals=[to_proto(v, c) for c, v in sorted(figures.penalty_totals.items())],
+    )
+    _stamp(message.closed_at, figures.closed_at)
+    return message
+
+
+def eod_status_proto(status: EodStatus, *, full: bool) -> loan_pb2.GetEndOfDayStatusResponse:
+    """``full`` False (agents): the last closed date only."""
+    message = loan_pb2.GetEndOfDayStatusResponse(last_closed_date=iso(status.last_closed))
+    if full and status.run is not None:
+        message.run.CopyFrom(eod_run_proto(status.run))
+    if full and status.last_date is not None:
+        message.last_closed.CopyFrom(eod_date_proto(status.last_date))
+    return message
+
+
+def run_eod_proto(status: EodStatus, figures: DateFigures | None) -> loan_pb2.RunEndOfDayResponse:
+    """The answer to RunEndOfDay: the run's state, with the figures of ``figures``' date."""
+    message = loan_pb2.RunEndOfDayResponse(
+        business_date=iso(status.requested),
+        already_run=status.already_run,
+        last_closed_date=iso(status.last_closed),
+    )
+    if figures is not None:
+        message.loans_processed = figures.loans_processed
+        message.installments_marked_overdue = figures.installments_marked_overdue
+        message.penalties_charged = figures.penalties_charged
+        message.penalty_totals.extend(
+            to_proto(v, c) for c, v in sorted(figures.penalty_totals.items())
+        )
+    if status.run is not None:
+        message.run.CopyFrom(eod_run_proto(status.run))
+    return message

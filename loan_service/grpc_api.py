@@ -1,8 +1,8 @@
 """LoanService and LoanProductService servicers: who may call what, and each RPC.
 
 Messages become domain values and back in ``loan_service.convert``. Errors are
-domain errors; the interceptor maps them to codes.
-RunEndOfDay is not implemented yet (UNIMPLEMENTED).
+domain errors; the interceptor maps them to codes. End of day's use cases are
+in ``loan_service.eod_service``.
 """
 
 from __future__ import annotations
@@ -18,24 +18,28 @@ from loan_service.convert import (
     allocation_proto,
     check_update_mask,
     due_loan_proto,
+    eod_status_proto,
     loan_proto,
     loan_status,
     merged_draft,
     optional_date,
     product_draft,
     product_proto,
+    run_eod_proto,
     schedule_rows,
     schedule_totals,
     transaction_proto,
     view_proto,
 )
+from loan_service.eod_service import EndOfDay
 from loan_service.product_service import ProductService
-from loan_service.service import LoanService, SubmitLoan
+from loan_service.service import LoanService, SubmitLoan, sees_everything
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from shared.errors import InvalidArgument
 from shared.grpc.access import (
     ADMIN_ONLY,
+    ADMIN_OR_SERVICE,
     ANY_STAFF,
     ANY_STAFF_OR_SERVICE,
     SERVICE_ONLY,
@@ -85,7 +89,9 @@ ACCESS: dict[str, Access] = merge_tables(
                 "DisburseLoan": ADMIN_ONLY,
                 "WriteOffLoan": ADMIN_ONLY,
                 "WaiveCharges": ADMIN_ONLY,
-                "RunEndOfDay": ADMIN_ONLY,
+                "RunEndOfDay": ADMIN_OR_SERVICE,
+                # Agents see the last closed date only (the servicer trims the answer).
+                "GetEndOfDayStatus": ANY_STAFF_OR_SERVICE,
                 # payment_service only (its own token, naming the person in on_behalf_of):
                 # a repayment booked any other way would have no payment record, receipt or
                 # cash-summary line, and a reversal no reversal record.
@@ -180,10 +186,30 @@ class LoanProductServicer(loan_pb2_grpc.LoanProductServiceServicer):
 
 
 class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
-    """The loan lifecycle. RunEndOfDay is left to its own issue (UNIMPLEMENTED)."""
+    """The loan lifecycle, and end of day."""
 
-    def __init__(self, loans: LoanService) -> None:
+    def __init__(self, loans: LoanService, eod: EndOfDay) -> None:
         self._loans = loans
+        self._eod = eod
+
+    async def RunEndOfDay(
+        self, request: loan_pb2.RunEndOfDayRequest, context: Ctx
+    ) -> loan_pb2.RunEndOfDayResponse:
+        status = await self._eod.start(
+            current_caller(),
+            optional_date(request.business_date, "business_date"),
+            catch_up=request.catch_up,
+        )
+        shown = status.requested if status.already_run else (
+            status.run.current if status.run is not None else None
+        )
+        return run_eod_proto(status, await self._eod.figures(shown))
+
+    async def GetEndOfDayStatus(
+        self, request: loan_pb2.GetEndOfDayStatusRequest, context: Ctx
+    ) -> loan_pb2.GetEndOfDayStatusResponse:
+        full = sees_everything(current_caller())
+        return eod_status_proto(await self._eod.status(), full=full)
 
     async def SubmitLoan(
         self, request: loan_pb2.SubmitLoanRequest, context: Ctx

@@ -8,6 +8,7 @@ import logging
 from grpc import aio
 
 from loan_service.adapters.borrower_client import GrpcBorrowers
+from loan_service.adapters.eod_repository import EodRepository
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
 from loan_service.adapters.search import LoanSearch, SearchBacklogSweeper
@@ -19,6 +20,7 @@ from loan_service.consumers import (
     FollowBorrower,
     LoanSearchIndexer,
 )
+from loan_service.eod_service import EndOfDay, EndOfDayWorker, EodOptions
 from loan_service.grpc_api import (
     ACCESS,
     LOAN_SERVICE,
@@ -30,6 +32,7 @@ from loan_service.migrations import REGISTRY
 from loan_service.product_service import ProductService
 from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2_grpc
+from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
 from shared.runtime import Infrastructure, remote_verifier, run_service
@@ -37,6 +40,18 @@ from shared.search import SearchUnavailable, create_es_client
 
 SERVICE = "loan"
 log = logging.getLogger(__name__)
+
+
+def eod_options(settings: Settings) -> EodOptions:
+    pause = settings.eod_test_pause_after_batches
+    if pause and settings.env != "test":
+        raise RuntimeError("MF_EOD_TEST_PAUSE_AFTER_BATCHES is only allowed with MF_ENV=test")
+    return EodOptions(
+        batch_size=settings.eod_batch_size,
+        concurrency=settings.eod_concurrency,
+        lease_seconds=settings.eod_lease_seconds,
+        pause_after_batches=pause,
+    )
 
 
 async def build(infra: Infrastructure) -> ServiceDefinition:
@@ -66,6 +81,15 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         search=search,
         timezone=settings.business_tz(),
     )
+    eod = EndOfDay(
+        EodRepository(infra.db),
+        infra.in_transaction,
+        infra.outbox,
+        timezone=settings.business_tz(),
+        options=eod_options(settings),
+    )
+    loans.after_write = eod.rederive
+    eod_worker = EndOfDayWorker(eod, at=settings.eod_at, timezone=settings.business_tz())
     indexer = infra.consumer(
         SEARCH_QUEUE, SEARCH_ROUTING_KEYS, LoanSearchIndexer(infra.db, search, loans.today)
     )
@@ -76,7 +100,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
             products, infra.in_transaction, infra.outbox, timezone=settings.business_tz()
         )
     )
-    loan_servicer = LoanServicer(loans)
+    loan_servicer = LoanServicer(loans, eod)
 
     def register(server: aio.Server) -> None:
         loan_pb2_grpc.add_LoanProductServiceServicer_to_server(product_servicer, server)
@@ -90,7 +114,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         verifier=remote_verifier(infra),
         # Search is optional: its outage answers UNAVAILABLE on search only.
         health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, indexer, follower, sweeper],
+        background=[infra.relay, indexer, follower, sweeper, eod_worker],
     )
 
 

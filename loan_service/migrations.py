@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from loan_service.adapters.eod_repository import EOD_INDEXES
 from loan_service.adapters.loan_repository import LOAN_INDEXES
 from loan_service.adapters.product_repository import PRODUCT_INDEXES
 from loan_service.adapters.search import BACKLOG_INDEXES, ES_INDICES
@@ -14,7 +15,7 @@ from shared.runtime import apply_indexes
 from shared.search import create_es_client, ensure_indices
 
 REGISTRY = (
-    IndexRegistry({**PRODUCT_INDEXES, **LOAN_INDEXES, **BACKLOG_INDEXES})
+    IndexRegistry({**PRODUCT_INDEXES, **LOAN_INDEXES, **BACKLOG_INDEXES, **EOD_INDEXES})
     .merge(outbox_indexes())
     .merge(processed_indexes())
 )

@@ -218,3 +218,60 @@ def borrower_followed(
         "branch_id": branch_id,
         "borrower_name": full_name,
     }
+
+
+# ------------------------------------------------------------------ end of day
+
+
+def penalty_charged(txn: Transaction, currency: str) -> LoanEvent:
+    """A late penalty end of day charged (a PENALTY transaction on the loan)."""
+    return "loan.penalty_charged", {
+        "transaction_id": txn.id,
+        "installment_number": txn.installment_number,
+        "amount": txn.amount,
+        "currency": currency,
+        "value_date": txn.value_date.isoformat(),
+    }
+
+
+def bucket_changed(
+    event: str,
+    business_date: str,
+    previous_bucket: str,
+    bucket: str,
+    days_past_due: int,
+    arrears_amount: int,
+) -> LoanEvent:
+    """``loan.overdue`` (a new arrears bucket) or ``loan.arrears_cleared`` (current again)."""
+    return event, {
+        "business_date": business_date,
+        "previous_bucket": previous_bucket,
+        "bucket": bucket,
+        "days_past_due": days_past_due,
+        "arrears_amount": arrears_amount,
+    }
+
+
+# At most this many rows per ``loan.snapshots`` event (docs/reporting contract).
+SNAPSHOT_CHUNK = 500
+
+
+def snapshot_chunks(business_date: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole payloads of the ``loan.snapshots`` events carrying ``rows``."""
+    clean = [{k: v for k, v in row.items() if k != "_id"} for row in rows]
+    return [
+        {"business_date": business_date, "rows": clean[i : i + SNAPSHOT_CHUNK]}
+        for i in range(0, len(clean), SNAPSHOT_CHUNK)
+    ]
+
+
+def date_closed(figures: dict[str, Any]) -> dict[str, Any]:
+    """The whole payload of ``eod.date_closed``."""
+    closed_at = figures.get("closed_at")
+    return {
+        "business_date": str(figures["_id"]),
+        "snapshot_rows": int(figures.get("snapshot_rows", 0)),
+        "loans_processed": int(figures.get("loans_processed", 0)),
+        "penalties_charged": int(figures.get("penalties_charged", 0)),
+        "closed_at": closed_at.isoformat() if closed_at is not None else None,
+    }

@@ -254,6 +254,8 @@ class _Change:
 
 
 Step = Callable[[Loan, date, datetime], _Change]
+# Called with the loan before and after a change, inside the change's transaction.
+AfterWrite = Callable[[Loan, Loan, Session], Awaitable[Any]]
 
 
 def negate(allocation: Allocation) -> Allocation:
@@ -290,6 +292,7 @@ class LoanService:
         clock: Callable[[], datetime] = utcnow,
         timezone: ZoneInfo | None = None,
         max_attempts: int = 50,
+        after_write: AfterWrite | None = None,
     ) -> None:
         self._products = products
         self._loans = loans
@@ -301,6 +304,8 @@ class LoanService:
         self._tz = timezone
         self._max_attempts = max_attempts
         self._locks = KeyedLocks()
+        # End of day's re-derivation of closed dates (backdated money), in the same transaction.
+        self.after_write = after_write
 
     def today(self) -> date:
         """The business date: today in the institution's time zone."""
@@ -521,7 +526,7 @@ class LoanService:
                     updated_at=now,
                 )
                 try:
-                    await self._tx(self._writer(updated, loan.version, change, now))
+                    await self._tx(self._writer(updated, loan, change, now))
                 except PaymentTaken:
                     # Recorded by someone else meanwhile: on this loan the re-read finds
                     # it (a replay); on another loan the id was reused.
@@ -549,7 +554,7 @@ class LoanService:
         raise Conflict(f"loan {loan_id} is busy; retry")
 
     def _writer(
-        self, updated: Loan, expected: int, change: _Change, now: datetime
+        self, updated: Loan, before: Loan, change: _Change, now: datetime
     ) -> Callable[[Session], Awaitable[None]]:
         base = payloads.loan_payload(updated)
 
@@ -557,7 +562,9 @@ class LoanService:
             if change.payment is not None:
                 payment_id, txn_id = change.payment
                 await self._loans.record_payment(payment_id, updated.id, txn_id, now, session)
-            await self._loans.replace(updated, expected, session)
+            await self._loans.replace(updated, before.version, session)
+            if self.after_write is not None:
+                await self.after_write(before, updated, session)
             await self._events.add(
                 session,
                 [

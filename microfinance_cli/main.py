@@ -77,10 +77,27 @@ def up(
     migrate: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Run migrations before starting.")
     ] = True,
+    eod_at: Annotated[
+        str,
+        typer.Option(
+            "--eod-at",
+            envvar="MF_EOD_AT",
+            help="Close the business day by itself at this local time (HH:MM, "
+            "MF_BUSINESS_TIMEZONE), catching up missed dates; empty: never.",
+        ),
+    ] = "",
 ) -> None:
     """Run all six processes locally, with prefixed logs; Ctrl-C stops them all."""
     from microfinance_cli.stack import UpOptions
     from microfinance_cli.stack import up as run_up
+    from shared.config import clock_time
+
+    try:
+        # The children read it from the environment; check it here, before anything starts.
+        os.environ["MF_EOD_AT"] = clock_time(eod_at)
+    except ValueError as exc:
+        _echo(f"error: --eod-at: {exc}")
+        raise typer.Exit(2) from None
 
     opts = UpOptions(
         data_dir=data_dir.resolve(),
@@ -200,6 +217,59 @@ def rotate_keys() -> None:
     _require_mongo()
     kid, published = asyncio.run(rotate(Settings()))
     _echo(f"new signing key {kid}; published keys: {', '.join(published)}")
+
+
+@app.command()
+def eod(
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Business date to close (YYYY-MM-DD); default today in "
+            "MF_BUSINESS_TIMEZONE. Never in the future."
+        ),
+    ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option("--catch-up", help="Close every date missing since the last closed one."),
+    ] = False,
+) -> None:
+    """Close a business date (end of day): overdue, DPD, penalties, snapshot; shows progress.
+
+    Runs in loan_service (which must be up); this command starts or joins the run and
+    follows it. Exits 1 with loan_service's message when it refuses (out of order, ...).
+    """
+    from datetime import date
+
+    import grpc
+
+    from microfinance_cli.eod import EodRefused, LogReporter, Reporter, RichReporter, run_eod
+    from shared.config import Settings
+
+    requested: date | None = None
+    if day is not None:
+        try:
+            requested = date.fromisoformat(day)
+        except ValueError:
+            _echo(f"error: --date {day!r} is not a date YYYY-MM-DD")
+            raise typer.Exit(2) from None
+    reporter: Reporter = RichReporter() if sys.stdout.isatty() else LogReporter(_echo)
+    try:
+        status = asyncio.run(run_eod(Settings(), requested, catch_up, reporter))
+    except EodRefused as exc:
+        reporter.close()
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    except grpc.aio.AioRpcError as exc:
+        reporter.close()
+        _echo(f"error: loan_service answered {exc.code().name}: {exc.details()}")
+        _echo("  fix: is the stack up (`microfinance up`, `microfinance health`)?")
+        raise typer.Exit(1) from None
+    reporter.close()
+    figures = status.last_closed
+    _echo(
+        f"closed up to {status.last_closed_date}: {figures.loans_processed} loans, "
+        f"{figures.snapshot_rows} snapshot rows, {figures.penalties_charged} penalties charged"
+    )
 
 
 class ReindexTarget(StrEnum):

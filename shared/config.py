@@ -14,6 +14,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SERVICE_SECRET = "dev-only-service-secret-never-use-in-production"  # noqa: S105
 
 
+def clock_time(value: str) -> str:
+    """A local time of day ``HH:MM`` (empty stays empty); ValueError otherwise."""
+    text = value.strip()
+    if not text:
+        return ""
+    hour, _, minute = text.partition(":")
+    if not (
+        hour.isdigit()
+        and minute.isdigit()
+        and len(minute) == 2
+        and 0 <= int(hour) <= 23
+        and 0 <= int(minute) <= 59
+    ):
+        raise ValueError(f"{value!r} is not a local time HH:MM such as '23:30'")
+    return f"{int(hour):02d}:{minute}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MF_", extra="ignore")
 
@@ -112,6 +129,18 @@ class Settings(BaseSettings):
     report_cache_closed_seconds: int = 86400
     report_cache_open_seconds: int = 60
 
+    # End of day (loan_service). Loans per batch (one transaction each), batches in flight.
+    eod_batch_size: int = Field(default=500, ge=1, le=5000)
+    eod_concurrency: int = Field(default=4, ge=1, le=64)
+    # The run belongs to whoever holds this lease; a replica that died loses it this soon.
+    eod_lease_seconds: float = Field(default=30.0, gt=0)
+    # Local time (HH:MM, in business_timezone) at which loan_service closes the day by
+    # itself, catching up any missed date; empty: never (run `microfinance eod`).
+    eod_at: str = ""
+    # Test only (honoured when env is "test"): stop for good after this many batches, so
+    # a test can kill the process mid-run.
+    eod_test_pause_after_batches: int = 0
+
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 
@@ -125,6 +154,11 @@ class Settings(BaseSettings):
                 f"{value!r} is not an IANA time zone such as 'Africa/Nairobi' or 'UTC'"
             ) from None
         return value
+
+    @field_validator("eod_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return clock_time(value)
 
     def business_tz(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)

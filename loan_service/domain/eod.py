@@ -251,6 +251,38 @@ def evaluate_loan(
     )
 
 
+def rederive_from(
+    before: Sequence[Transaction], after: Sequence[Transaction]
+) -> date | None:
+    """The earliest business date a change to a loan's transactions can alter, or None.
+
+    A new entry alters the loan from its value date on; a reversal from the value
+    date of the payment it undoes. End of day re-derives the loan's snapshot rows
+    of closed dates from there (docs/design.md: End of day and reports).
+    """
+    known = {t.id for t in before}
+    by_id = {t.id: t for t in after}
+    dates: list[date] = []
+    for txn in after:
+        if txn.id in known:
+            continue
+        dates.append(txn.value_date)
+        target = by_id.get(txn.reverses) if txn.reverses else None
+        if target is not None:
+            dates.append(target.value_date)
+    return min(dates) if dates else None
+
+
+def in_book(status: LoanStatus, state: LoanState, business_date: date) -> bool:
+    """Whether a loan has a snapshot row on the date: ACTIVE then, or it left the book
+    that very day (closed or written off on it), so the date shows it leaving."""
+    if status is LoanStatus.ACTIVE:
+        return True
+    if status is LoanStatus.CLOSED:
+        return state.closed_date is None or state.closed_date >= business_date
+    return state.written_off_date is None or state.written_off_date >= business_date
+
+
 __all__ = [
     "ArrearsEvent",
     "BucketChange",
@@ -259,4 +291,6 @@ __all__ = [
     "bucket_change",
     "dates_to_close",
     "evaluate_loan",
+    "in_book",
+    "rederive_from",
 ]

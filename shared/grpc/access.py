@@ -31,6 +31,8 @@ ANY_STAFF_OR_SERVICE = Access(STAFF_ROLES | {Role.SERVICE})
 # Calls no person may make directly: money enters or leaves a loan only through payment_service,
 # which keeps the payment record, the receipt and the cash summary that go with it.
 SERVICE_ONLY = Access(frozenset({Role.SERVICE}))
+# Admins, and services acting for themselves (end of day: the CLI and the schedule).
+ADMIN_OR_SERVICE = Access(frozenset({Role.ADMIN, Role.SERVICE}))
 
 # Health and reflection must answer load balancers and tooling without a token.
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

@@ -133,6 +133,9 @@ def events(loan: Loan) -> list[payloads.LoanEvent]:
         *payloads.closing(LoanAction.REOPEN, reversed_.state, "reversal"),
         payloads.waived(waived.transaction, 1, reason="hardship", by="admin"),
         payloads.written_off("admin", "moved away", written.transaction, 5),
+        payloads.penalty_charged(paid.transaction, "USD"),
+        payloads.bucket_changed("loan.overdue", "2026-03-20", "current", "1-30", 11, 2_600),
+        payloads.bucket_changed("loan.arrears_cleared", "2026-03-21", "1-30", "current", 0, 0),
         payloads.borrower_followed(
             loan.id, True, borrower_id="b1", agent_id="a2", branch_id="BR-01", full_name="A W"
         ),

@@ -856,26 +856,84 @@ class ReverseRepaymentResponse(_message.Message):
     def __init__(self, reversal: _Optional[_Union[Transaction, _Mapping]] = ..., loan: _Optional[_Union[Loan, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class RunEndOfDayRequest(_message.Message):
-    __slots__ = ("business_date",)
+    __slots__ = ("business_date", "catch_up")
     BUSINESS_DATE_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_FIELD_NUMBER: _ClassVar[int]
     business_date: str
-    def __init__(self, business_date: _Optional[str] = ...) -> None: ...
+    catch_up: bool
+    def __init__(self, business_date: _Optional[str] = ..., catch_up: _Optional[bool] = ...) -> None: ...
 
 class RunEndOfDayResponse(_message.Message):
-    __slots__ = ("business_date", "loans_processed", "installments_marked_overdue", "penalties_charged", "penalty_totals", "already_run")
+    __slots__ = ("business_date", "loans_processed", "installments_marked_overdue", "penalties_charged", "penalty_totals", "already_run", "run", "last_closed_date")
     BUSINESS_DATE_FIELD_NUMBER: _ClassVar[int]
     LOANS_PROCESSED_FIELD_NUMBER: _ClassVar[int]
     INSTALLMENTS_MARKED_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     PENALTIES_CHARGED_FIELD_NUMBER: _ClassVar[int]
     PENALTY_TOTALS_FIELD_NUMBER: _ClassVar[int]
     ALREADY_RUN_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    LAST_CLOSED_DATE_FIELD_NUMBER: _ClassVar[int]
     business_date: str
     loans_processed: int
     installments_marked_overdue: int
     penalties_charged: int
     penalty_totals: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
     already_run: bool
-    def __init__(self, business_date: _Optional[str] = ..., loans_processed: _Optional[int] = ..., installments_marked_overdue: _Optional[int] = ..., penalties_charged: _Optional[int] = ..., penalty_totals: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., already_run: _Optional[bool] = ...) -> None: ...
+    run: EndOfDayRun
+    last_closed_date: str
+    def __init__(self, business_date: _Optional[str] = ..., loans_processed: _Optional[int] = ..., installments_marked_overdue: _Optional[int] = ..., penalties_charged: _Optional[int] = ..., penalty_totals: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., already_run: _Optional[bool] = ..., run: _Optional[_Union[EndOfDayRun, _Mapping]] = ..., last_closed_date: _Optional[str] = ...) -> None: ...
+
+class EndOfDayRun(_message.Message):
+    __slots__ = ("target_date", "dates", "catch_up", "current_date", "loans_total", "loans_done", "started_at", "requested_by")
+    TARGET_DATE_FIELD_NUMBER: _ClassVar[int]
+    DATES_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_DATE_FIELD_NUMBER: _ClassVar[int]
+    LOANS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LOANS_DONE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    target_date: str
+    dates: _containers.RepeatedScalarFieldContainer[str]
+    catch_up: bool
+    current_date: str
+    loans_total: int
+    loans_done: int
+    started_at: _timestamp_pb2.Timestamp
+    requested_by: str
+    def __init__(self, target_date: _Optional[str] = ..., dates: _Optional[_Iterable[str]] = ..., catch_up: _Optional[bool] = ..., current_date: _Optional[str] = ..., loans_total: _Optional[int] = ..., loans_done: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class EndOfDayDate(_message.Message):
+    __slots__ = ("business_date", "loans_processed", "snapshot_rows", "penalties_charged", "installments_marked_overdue", "penalty_totals", "closed_at")
+    BUSINESS_DATE_FIELD_NUMBER: _ClassVar[int]
+    LOANS_PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PENALTIES_CHARGED_FIELD_NUMBER: _ClassVar[int]
+    INSTALLMENTS_MARKED_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    business_date: str
+    loans_processed: int
+    snapshot_rows: int
+    penalties_charged: int
+    installments_marked_overdue: int
+    penalty_totals: _containers.RepeatedCompositeFieldContainer[_common_pb2.Money]
+    closed_at: _timestamp_pb2.Timestamp
+    def __init__(self, business_date: _Optional[str] = ..., loans_processed: _Optional[int] = ..., snapshot_rows: _Optional[int] = ..., penalties_charged: _Optional[int] = ..., installments_marked_overdue: _Optional[int] = ..., penalty_totals: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetEndOfDayStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetEndOfDayStatusResponse(_message.Message):
+    __slots__ = ("last_closed_date", "run", "last_closed")
+    LAST_CLOSED_DATE_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    LAST_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    last_closed_date: str
+    run: EndOfDayRun
+    last_closed: EndOfDayDate
+    def __init__(self, last_closed_date: _Optional[str] = ..., run: _Optional[_Union[EndOfDayRun, _Mapping]] = ..., last_closed: _Optional[_Union[EndOfDayDate, _Mapping]] = ...) -> None: ...
 
 class DueLoan(_message.Message):
     __slots__ = ("loan_id", "loan_number", "borrower_id", "borrower_name", "agent_id", "oldest_due_date", "installment_numbers", "amount_due", "arrears_amount", "total_due", "days_past_due")

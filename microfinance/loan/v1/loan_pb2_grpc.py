@@ -456,6 +456,11 @@ class LoanServiceStub:
                 request_serializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayRequest.SerializeToString,
                 response_deserializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayResponse.FromString,
                 _registered_method=True)
+        self.GetEndOfDayStatus = channel.unary_unary(
+                '/microfinance.loan.v1.LoanService/GetEndOfDayStatus',
+                request_serializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusRequest.SerializeToString,
+                response_deserializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusResponse.FromString,
+                _registered_method=True)
         self.GetLoansDue = channel.unary_unary(
                 '/microfinance.loan.v1.LoanService/GetLoansDue',
                 request_serializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.GetLoansDueRequest.SerializeToString,
@@ -574,7 +579,14 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RunEndOfDay(self, request, context):
-        """ADMIN. Idempotent end-of-day job: overdue marking, penalties, DPD, snapshot. Errors: INVALID_ARGUMENT (future date), FAILED_PRECONDITION.
+        """ADMIN, SERVICE. Starts closing business dates up to business_date (default today), or joins the run in progress, and returns at once with its state; the run goes on in the service (one replica, by lease). Idempotent per date: a closed date answers already_run. Errors: INVALID_ARGUMENT (bad or future date), FAILED_PRECONDITION (out of order without catch_up: the message names the last closed date; another run in progress), ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEndOfDayStatus(self, request, context):
+        """ADMIN, SERVICE; AGENT (the last closed date only). The last closed date, the run in progress and the last closed date's figures. Errors: none beyond authentication.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -669,6 +681,11 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.RunEndOfDay,
                     request_deserializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayRequest.FromString,
                     response_serializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayResponse.SerializeToString,
+            ),
+            'GetEndOfDayStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEndOfDayStatus,
+                    request_deserializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusRequest.FromString,
+                    response_serializer=microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusResponse.SerializeToString,
             ),
             'GetLoansDue': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLoansDue,
@@ -1110,6 +1127,33 @@ class LoanService:
             '/microfinance.loan.v1.LoanService/RunEndOfDay',
             microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayRequest.SerializeToString,
             microfinance_dot_loan_dot_v1_dot_loan__pb2.RunEndOfDayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEndOfDayStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/microfinance.loan.v1.LoanService/GetEndOfDayStatus',
+            microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusRequest.SerializeToString,
+            microfinance_dot_loan_dot_v1_dot_loan__pb2.GetEndOfDayStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,330 @@
+"""MongoDB storage for end of day: the closed dates, the run and its lease, the snapshot rows.
+
+* ``eod_state``: one document (``_id`` "eod"): the last closed date, the run in
+  progress (its dates, who asked, when) and the lease on it (``owner``,
+  ``lease_until``): only the holder works the run, so one replica closes a date.
+* ``eod_batches``: one document per committed batch with its figures, inserted in
+  the batch's transaction (so they are exact across a kill, and concurrent batches
+  never write one document); ``eod_dates``: one document per closed date, their
+  sum with ``snapshot_rows`` and ``closed_at``.
+* ``loan_snapshots``: one row per (business date, loan), ``_id`` "date|loan id".
+  A row is inserted in the same transaction as the batch that computed it, so
+  "the row exists" is what marks a loan done for a date: a rerun after a kill
+  skips it, and a second writer's insert fails on the ``_id`` instead of
+  charging twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from loan_service.adapters.loan_repository import (
+    LOANS,
+    VersionConflict,
+    loan_from_doc,
+    loan_to_doc,
+)
+from loan_service.domain.lifecycle import LoanStatus
+from loan_service.domain.loan import Loan
+from shared.portfolio import ArrearsBucket, LoanSnapshot
+
+STATE = "eod_state"
+DATES = "eod_dates"
+BATCHES = "eod_batches"
+FIGURES = ("loans_processed", "penalties_charged", "installments_marked_overdue")
+SNAPSHOTS = "loan_snapshots"
+STATE_ID = "eod"
+
+EOD_INDEXES: dict[str, list[IndexModel]] = {
+    BATCHES: [IndexModel([("business_date", ASCENDING)], name="date")],
+    SNAPSHOTS: [
+        IndexModel([("business_date", ASCENDING), ("loan_id", ASCENDING)], name="date_loan"),
+        IndexModel([("loan_id", ASCENDING), ("business_date", ASCENDING)], name="loan_date"),
+    ],
+}
+
+
+class RowTaken(Exception):
+    """A snapshot row of this batch was written meanwhile (another worker): re-read."""
+
+
+class LeaseLost(Exception):
+    """Another worker holds the end-of-day lease now: stop working the run."""
+
+
+def row_id(day: date, loan_id: str) -> str:
+    return f"{day.isoformat()}|{loan_id}"
+
+
+def snapshot_to_doc(row: LoanSnapshot, loan_number: str, loan_version: int) -> dict[str, Any]:
+    """The row as stored and as published in ``loan.snapshots`` (JSON values only)."""
+    doc = asdict(row)
+    doc["business_date"] = row.business_date.isoformat()
+    doc["bucket"] = row.bucket.value
+    doc["loan_number"] = loan_number
+    doc["loan_version"] = loan_version
+    return doc
+
+
+def snapshot_from_doc(doc: dict[str, Any]) -> LoanSnapshot:
+    fields = {k: v for k, v in doc.items() if k in LoanSnapshot.__dataclass_fields__}
+    fields["business_date"] = date.fromisoformat(doc["business_date"])
+    fields["bucket"] = ArrearsBucket(doc["bucket"])
+    return LoanSnapshot(**fields)
+
+
+def candidates_query(day: date) -> dict[str, Any]:
+    """Loans that may be ACTIVE on ``day``: disbursed by then and not gone before it."""
+    iso = day.isoformat()
+    return {
+        "disbursement_date": {"$lte": iso},
+        "$or": [
+            {"status": LoanStatus.ACTIVE.value},
+            {"status": LoanStatus.CLOSED.value, "closed_date": {"$gte": iso}},
+            {"status": LoanStatus.WRITTEN_OFF.value, "written_off_date": {"$gte": iso}},
+        ],
+    }
+
+
+class EodRepository:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._state = db[STATE]
+        self._dates = db[DATES]
+        self._batches = db[BATCHES]
+        self._rows = db[SNAPSHOTS]
+        self._loans = db[LOANS]
+
+    # -- the state, the run and its lease ------------------------------------------------
+    async def state(self, session: AsyncClientSession | None = None) -> dict[str, Any]:
+        doc = await self._state.find_one({"_id": STATE_ID}, session=session)
+        return doc or {"_id": STATE_ID, "last_closed": None, "run": None}
+
+    async def open_run(self, last_closed: date | None, run: dict[str, Any]) -> bool:
+        """Record ``run`` unless a run is open or the last closed date moved; False if so."""
+        expected = last_closed.isoformat() if last_closed else None
+        if await self._state.find_one({"_id": STATE_ID}) is None:
+            # Created meanwhile by another caller: the compare-and-set below decides.
+            with contextlib.suppress(DuplicateKeyError):
+                await self._state.insert_one({"_id": STATE_ID, "last_closed": None, "run": None})
+        result = await self._state.update_one(
+            {"_id": STATE_ID, "run": None, "last_closed": expected},
+            {"$set": {"run": run, "lease_until": None}},
+        )
+        return result.matched_count == 1
+
+    async def take_lease(self, owner: str, now: datetime, until: datetime) -> dict[str, Any] | None:
+        """The state with the lease taken (or renewed) by ``owner``; None if someone else
+        holds a live one or there is no run."""
+        doc: dict[str, Any] | None = await self._state.find_one_and_update(
+            {
+                "_id": STATE_ID,
+                "run": {"$ne": None},
+                "$or": [
+                    {"owner": owner},
+                    {"lease_until": {"$lt": now}},
+                    {"lease_until": None},
+                    {"lease_until": {"$exists": False}},
+                ],
+            },
+            {"$set": {"owner": owner, "lease_until": until}},
+            return_document=True,
+        )
+        return doc
+
+    async def hold(
+        self, owner: str, until: datetime, session: AsyncClientSession | None = None, **run: Any
+    ) -> None:
+        """Renew the lease (and set ``run.<name>`` fields); LeaseLost if it is not ours."""
+        update: dict[str, Any] = {"lease_until": until}
+        update.update({f"run.{name}": value for name, value in run.items()})
+        result = await self._state.update_one(
+            {"_id": STATE_ID, "owner": owner, "run": {"$ne": None}},
+            {"$set": update},
+            session=session,
+        )
+        if result.matched_count == 0:
+            raise LeaseLost(owner)
+
+    async def check_owner(self, owner: str, session: AsyncClientSession) -> None:
+        """LeaseLost unless ``owner`` holds the run (a read: concurrent batches don't conflict)."""
+        doc = await self._state.find_one({"_id": STATE_ID}, {"owner": 1}, session=session)
+        if doc is None or doc.get("owner") != owner:
+            raise LeaseLost(owner)
+
+    async def release(self, owner: str) -> None:
+        await self._state.update_one(
+            {"_id": STATE_ID, "owner": owner}, {"$set": {"lease_until": None}}
+        )
+
+    async def finish_run(self, owner: str, last_run: dict[str, Any]) -> None:
+        await self._state.update_one(
+            {"_id": STATE_ID, "owner": owner},
+            {"$set": {"run": None, "last_run": last_run, "lease_until": None}},
+        )
+
+    async def close_date(
+        self,
+        owner: str,
+        day: date,
+        previous: date | None,
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> dict[str, Any]:
+        """Record ``day`` closed (after ``previous``); the date's figures, rows counted."""
+        rows = await self._rows.count_documents({"business_date": day.isoformat()}, session=session)
+        result = await self._state.update_one(
+            {
+                "_id": STATE_ID,
+                "owner": owner,
+                "last_closed": previous.isoformat() if previous else None,
+            },
+            {"$set": {"last_closed": day.isoformat()}},
+            session=session,
+        )
+        if result.matched_count == 0:
+            raise LeaseLost(owner)
+        totals = await self._totals(day, session)
+        doc = {"_id": day.isoformat(), **totals, "snapshot_rows": rows, "closed_at": now}
+        await self._dates.replace_one({"_id": day.isoformat()}, doc, upsert=True, session=session)
+        return doc
+
+    async def _totals(self, day: date, session: AsyncClientSession | None = None) -> dict[str, Any]:
+        """The date's figures summed over its committed batches."""
+        totals: dict[str, Any] = {name: 0 for name in FIGURES}
+        penalties: dict[str, int] = {}
+        cursor = self._batches.find({"business_date": day.isoformat()}, session=session)
+        async for doc in cursor:
+            for name in FIGURES:
+                totals[name] += int(doc.get(name, 0))
+            for currency, amount in (doc.get("penalty_totals") or {}).items():
+                penalties[currency] = penalties.get(currency, 0) + int(amount)
+        totals["penalty_totals"] = penalties
+        return totals
+
+    async def date_figures(self, day: date) -> dict[str, Any] | None:
+        """A closed date's stored figures; for a date being worked, the sum so far."""
+        closed = await self._dates.find_one({"_id": day.isoformat()})
+        if closed is not None:
+            return closed
+        return {"_id": day.isoformat(), **await self._totals(day), "closed_at": None}
+
+    async def add_figures(
+        self, day: date, figures: dict[str, Any], session: AsyncClientSession
+    ) -> None:
+        """One batch's figures: a document of its own, so concurrent batches never write
+        the same document (their transactions would conflict)."""
+        await self._batches.insert_one(
+            {"_id": uuid.uuid4().hex, "business_date": day.isoformat(), **figures},
+            session=session,
+        )
+
+    # -- the loans of a date -----------------------------------------------------------------
+    async def count_candidates(self, day: date) -> int:
+        return await self._loans.count_documents(candidates_query(day))
+
+    async def candidates(self, day: date, size: int) -> AsyncIterator[list[Loan]]:
+        """The date's candidate loans without a row yet, in id order, ``size`` at a time.
+
+        One cursor over the whole date (one scan, not one query per batch)."""
+        cursor = self._loans.find(candidates_query(day)).sort("_id", 1).batch_size(size)
+        page: list[Loan] = []
+        async for doc in cursor:
+            page.append(loan_from_doc(doc))
+            if len(page) >= size:
+                todo = await self._without_row(day, page)
+                page = []
+                if todo:
+                    yield todo
+        todo = await self._without_row(day, page)
+        if todo:
+            yield todo
+
+    async def _without_row(self, day: date, loans: list[Loan]) -> list[Loan]:
+        if not loans:
+            return []
+        done = await self.done(day, [loan.id for loan in loans])
+        return [loan for loan in loans if loan.id not in done]
+
+    async def done(self, day: date, loan_ids: Sequence[str]) -> set[str]:
+        ids = [row_id(day, loan_id) for loan_id in loan_ids]
+        return {
+            str(d["loan_id"]) async for d in self._rows.find({"_id": {"$in": ids}}, {"loan_id": 1})
+        }
+
+    async def reload(self, loan_ids: Sequence[str]) -> list[Loan]:
+        docs = self._loans.find({"_id": {"$in": list(loan_ids)}}).sort("_id", 1)
+        return [loan_from_doc(d) async for d in docs]
+
+    async def buckets(
+        self, day: date, loan_ids: Sequence[str], session: AsyncClientSession | None = None
+    ) -> dict[str, ArrearsBucket]:
+        """Each loan's bucket in its row of ``day`` (loans without one are left out)."""
+        ids = [row_id(day, loan_id) for loan_id in loan_ids]
+        cursor = self._rows.find(
+            {"_id": {"$in": ids}}, {"loan_id": 1, "bucket": 1}, session=session
+        )
+        return {str(d["loan_id"]): ArrearsBucket(d["bucket"]) async for d in cursor}
+
+    async def rows_of_loan(
+        self, loan_id: str, since: date, session: AsyncClientSession | None = None
+    ) -> list[LoanSnapshot]:
+        cursor = self._rows.find(
+            {"loan_id": loan_id, "business_date": {"$gte": since.isoformat()}}, session=session
+        ).sort("business_date", 1)
+        return [snapshot_from_doc(d) async for d in cursor]
+
+    async def rows_of_date(self, day: date) -> list[dict[str, Any]]:
+        cursor = self._rows.find({"business_date": day.isoformat()}).sort("loan_id", 1)
+        return [d async for d in cursor]
+
+    # -- one batch's writes (inside its transaction) ---------------------------------------------
+    async def write_loans(
+        self,
+        changed: Sequence[tuple[Loan, int]],
+        unchanged: Sequence[tuple[str, int]],
+        day: date,
+        session: AsyncClientSession,
+    ) -> None:
+        """Store the loans that got penalties (compare-and-set on their version) and touch
+        the others at the version read, so a loan written meanwhile aborts the batch."""
+        ops: list[ReplaceOne[dict[str, Any]] | UpdateOne] = [
+            ReplaceOne({"_id": loan.id, "version": expected}, loan_to_doc(loan))
+            for loan, expected in changed
+        ]
+        ops += [
+            UpdateOne({"_id": loan_id, "version": version}, {"$set": {"eod_date": day.isoformat()}})
+            for loan_id, version in unchanged
+        ]
+        if not ops:
+            return
+        result = await self._loans.bulk_write(ops, ordered=False, session=session)
+        if result.matched_count != len(ops):
+            raise VersionConflict(f"{len(ops) - result.matched_count} loan(s) changed")
+
+    async def insert_rows(
+        self, docs: Sequence[dict[str, Any]], session: AsyncClientSession
+    ) -> None:
+        if not docs:
+            return
+        try:
+            await self._rows.insert_many(list(docs), ordered=False, session=session)
+        except BulkWriteError as exc:
+            raise RowTaken(str(exc)) from None
+
+    async def upsert_rows(
+        self, docs: Sequence[dict[str, Any]], session: AsyncClientSession
+    ) -> None:
+        if docs:
+            await self._rows.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], session=session
+            )

@@ -1,0 +1,173 @@
+"""`microfinance eod`: close business dates through loan_service, showing progress.
+
+The CLI asks loan_service over gRPC (RunEndOfDay), as the loan service itself:
+a SERVICE token from auth_service in exchange for the shared service secret
+(MF_SERVICE_TOKEN_SECRET, as the services' own background work does). It then
+polls GetEndOfDayStatus until the run is done: a rich progress bar per date on
+a terminal, one log line per change otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import grpc
+
+from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
+from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
+from shared.config import Settings
+
+# The service whose identity the CLI borrows: end of day is loan_service's own work.
+ACTING_AS = "loan"
+
+
+class EodRefused(Exception):
+    """loan_service said no (out of order, future date, another run): its message."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What one poll says: the date being worked, loans done of total, dates closed."""
+
+    current: str
+    done: int
+    total: int
+    last_closed: str
+    running: bool
+
+
+class Reporter(Protocol):
+    def update(self, progress: Progress) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LogReporter:
+    """One line whenever something changed (not a terminal: logs, cron, CI)."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+        self._last: tuple[str, int, str] | None = None
+
+    def update(self, progress: Progress) -> None:
+        key = (progress.current, progress.done, progress.last_closed)
+        if key == self._last:
+            return
+        self._last = key
+        if progress.running and progress.current:
+            self._echo(
+                f"end of day {progress.current}: {progress.done}/{progress.total} loans"
+                f" (last closed {progress.last_closed or 'none'})"
+            )
+
+    def close(self) -> None:
+        return None
+
+
+class RichReporter:
+    """A progress bar per business date, on a terminal."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self._progress = Progress(
+            "[bold]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._progress.start()
+        self._tasks: dict[str, Any] = {}
+
+    def update(self, progress: Progress) -> None:
+        for day, task in self._tasks.items():
+            if day <= progress.last_closed:
+                total = self._progress.tasks[task].total or 0
+                self._progress.update(task, completed=total)
+        if not progress.current:
+            return
+        task = self._tasks.get(progress.current)
+        if task is None:
+            task = self._progress.add_task(f"closing {progress.current}", total=progress.total)
+            self._tasks[progress.current] = task
+        self._progress.update(task, total=progress.total, completed=progress.done)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+async def service_token(settings: Settings, channel: grpc.aio.Channel) -> str:
+    secret = settings.service_token_secret
+    reply = await auth_pb2_grpc.AuthServiceStub(channel).IssueServiceToken(
+        auth_pb2.IssueServiceTokenRequest(
+            service=ACTING_AS, secret=secret.get_secret_value() if secret else ""
+        ),
+        timeout=settings.grpc_deadline_seconds,
+    )
+    return str(reply.access_token)
+
+
+def _progress(status: loan_pb2.GetEndOfDayStatusResponse) -> Progress:
+    run = status.run if status.HasField("run") else None
+    return Progress(
+        current=run.current_date if run else "",
+        done=int(run.loans_done) if run else 0,
+        total=int(run.loans_total) if run else 0,
+        last_closed=status.last_closed_date,
+        running=run is not None,
+    )
+
+
+async def run_eod(
+    settings: Settings,
+    requested: date | None,
+    catch_up: bool,
+    reporter: Reporter,
+    *,
+    poll_seconds: float = 0.5,
+) -> loan_pb2.GetEndOfDayStatusResponse:
+    """Start (or join) the run and follow it until it is done; EodRefused on a refusal."""
+    deadline = settings.grpc_deadline_seconds
+    async with (
+        grpc.aio.insecure_channel(settings.auth_addr) as auth_channel,
+        grpc.aio.insecure_channel(settings.loan_addr) as loan_channel,
+    ):
+        token = await service_token(settings, auth_channel)
+        metadata = (("authorization", f"Bearer {token}"),)
+        loans = loan_pb2_grpc.LoanServiceStub(loan_channel)
+        try:
+            started = await loans.RunEndOfDay(
+                loan_pb2.RunEndOfDayRequest(
+                    business_date=requested.isoformat() if requested else "", catch_up=catch_up
+                ),
+                metadata=metadata,
+                timeout=deadline,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ):
+                raise EodRefused(exc.details() or exc.code().name) from None
+            raise
+        target = started.business_date
+        while True:
+            status: loan_pb2.GetEndOfDayStatusResponse = await loans.GetEndOfDayStatus(
+                loan_pb2.GetEndOfDayStatusRequest(), metadata=metadata, timeout=deadline
+            )
+            progress = _progress(status)
+            reporter.update(progress)
+            if not progress.running and progress.last_closed >= target:
+                return status
+            if not progress.running:
+                # The run ended short of the target (another replica's refusal): say so.
+                raise EodRefused(
+                    f"the run stopped before {target}; last closed date is "
+                    f"{progress.last_closed or 'none'}"
+                )
+            await asyncio.sleep(poll_seconds)

@@ -1,0 +1,228 @@
+"""End of day over a real MongoDB: dates in order, each penalty once, catch-up,
+backdated money re-deriving closed dates, bucket events once per change.
+
+The job runs in-process here (``EndOfDay.close_now``, the per-date entry the demo
+data uses); tests/e2e/test_eod.py drives it over gRPC and kills a real process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from loan_service.adapters.loan_repository import LoanRepository
+from loan_service.service import LoanService
+from shared.errors import FailedPrecondition, InvalidArgument
+from shared.identity import Caller, Role
+from shared.money import Money
+from tests.integration.eod_support import (
+    end_of_day,
+    events_of,
+    fixed_clock,
+    outcome,
+    portfolio,
+    seed,
+)
+
+TODAY = date(2026, 5, 20)
+ADMIN = Caller(subject="admin-1", role=Role.ADMIN)
+Db = AsyncDatabase[dict[str, Any]]
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+def penalties(result: dict[str, Any]) -> Counter[tuple[str, int]]:
+    """(loan, installment) -> how many PENALTY transactions it carries."""
+    return Counter(
+        (loan_id, t["installment_number"])
+        for loan_id, txns in result["loans"].items()
+        for t in txns
+        if t["type"] == "PENALTY"
+    )
+
+
+async def test_a_date_closes_once_and_a_rerun_changes_nothing(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    await seed(mongo_db, portfolio(TODAY))
+    eod, _ = end_of_day(mongo_client, mongo_db, TODAY)
+    day = TODAY - timedelta(days=1)
+    status = await eod.close_now(ADMIN, day)
+    assert status.last_closed == day
+    assert status.run is None
+    assert status.last_date is not None
+    first = await outcome(mongo_db)
+    rows = [r for r in first["rows"] if r["business_date"] == day.isoformat()]
+    # Every loan disbursed and still on the book that day has exactly one row (loan 5
+    # was paid off weeks before: it has none).
+    assert len(rows) == 23
+    assert status.last_date.snapshot_rows == 23
+    assert status.last_date.loans_processed == 23
+    assert "loan-0005" not in {r["loan_id"] for r in rows}
+    charged = penalties(first)
+    assert charged
+    assert max(charged.values()) == 1
+    assert status.last_date.penalties_charged == sum(charged.values())
+
+    again = await eod.close_now(ADMIN, day)
+    assert again.already_run
+    assert await outcome(mongo_db) == first
+    closed = await events_of(mongo_db, "eod.date_closed")
+    assert [e["payload"]["business_date"] for e in closed] == [day.isoformat()]
+    assert closed[0]["payload"]["snapshot_rows"] == 23
+
+
+async def test_out_of_order_is_refused_naming_the_last_closed_date(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    await seed(mongo_db, portfolio(TODAY, count=4))
+    eod, _ = end_of_day(mongo_client, mongo_db, TODAY)
+    closed = TODAY - timedelta(days=5)
+    await eod.close_now(ADMIN, closed)
+    with pytest.raises(FailedPrecondition, match=closed.isoformat()):
+        await eod.start(ADMIN, TODAY - timedelta(days=2))  # a gap
+    with pytest.raises(FailedPrecondition, match=closed.isoformat()):
+        await eod.start(ADMIN, closed - timedelta(days=1))  # backwards
+    with pytest.raises(InvalidArgument, match="future"):
+        await eod.start(ADMIN, TODAY + timedelta(days=1))
+    assert (await eod.status()).last_closed == closed
+
+
+async def test_catch_up_closes_each_missing_date_in_order_and_charges_once(
+    mongo_client: Client, mongo_db: Db, mongo_client_db2: tuple[Client, Db]
+) -> None:
+    loans = portfolio(TODAY)
+    await seed(mongo_db, loans)
+    eod, _ = end_of_day(mongo_client, mongo_db, TODAY)
+    start = TODAY - timedelta(days=12)
+    await eod.close_now(ADMIN, start)
+    status = await eod.close_now(ADMIN, TODAY, catch_up=True)
+    assert status.last_closed == TODAY
+    result = await outcome(mongo_db)
+    closed = [e["payload"]["business_date"] async for e in _closed(mongo_db)]
+    expected = [(start + timedelta(days=k)).isoformat() for k in range(13)]
+    assert closed == expected
+    assert [d["_id"] for d in result["dates"]] == expected
+    assert max(penalties(result).values()) == 1
+    # Rows per date: one per loan on the book that day.
+    per_date = Counter(r["business_date"] for r in result["rows"])
+    assert set(per_date) == set(expected)
+
+    # The same portfolio closed straight to today, without the stops, charges the same.
+    client2, db2 = mongo_client_db2
+    await seed(db2, loans)
+    other, _ = end_of_day(client2, db2, TODAY)
+    await other.close_now(ADMIN, TODAY)
+    assert penalties(await outcome(db2)) == penalties(result)
+
+
+async def _closed(db: Db) -> Any:
+    for event in await events_of(db, "eod.date_closed"):
+        yield event
+
+
+async def test_bucket_events_are_published_once_per_change(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    await seed(mongo_db, portfolio(TODAY, count=8))
+    eod, _ = end_of_day(mongo_client, mongo_db, TODAY)
+    start = TODAY - timedelta(days=20)
+    await eod.close_now(ADMIN, start)
+    await eod.close_now(ADMIN, TODAY, catch_up=True)
+    result = await outcome(mongo_db)
+    # Walk each loan's rows: an event exactly where the bucket differs from the day before.
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in result["rows"]:
+        rows.setdefault(row["loan_id"], []).append(row)
+    expected: list[tuple[str, str, str]] = []
+    for loan_id, series in rows.items():
+        previous = "current"
+        for row in sorted(series, key=lambda r: r["business_date"]):
+            if row["bucket"] != previous and row["status"] == "ACTIVE":
+                kind = "loan.overdue" if row["bucket"] != "current" else "loan.arrears_cleared"
+                expected.append((kind, loan_id, row["business_date"]))
+            previous = row["bucket"]
+    published = [
+        (e["type"], e["aggregate_id"], e["payload"]["business_date"])
+        for kind in ("loan.overdue", "loan.arrears_cleared")
+        for e in await events_of(mongo_db, kind)
+    ]
+    assert sorted(published) == sorted(expected)
+    assert any(kind == "loan.overdue" for kind, _, _ in published)
+    # A rerun publishes nothing more.
+    await eod.close_now(ADMIN, TODAY)
+    assert len(await events_of(mongo_db, "loan.overdue")) == sum(
+        1 for kind, _, _ in published if kind == "loan.overdue"
+    )
+
+
+async def test_a_backdated_repayment_rewrites_that_loans_later_rows(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    loans = portfolio(TODAY, count=8)
+    await seed(mongo_db, loans)
+    eod, outbox = end_of_day(mongo_client, mongo_db, TODAY)
+    start = TODAY - timedelta(days=10)
+    await eod.close_now(ADMIN, start)
+    await eod.close_now(ADMIN, TODAY - timedelta(days=1), catch_up=True)
+    never_paid = loans[2]  # pays nothing: in arrears on every closed date
+    before = await outcome(mongo_db)
+    mine = [r for r in before["rows"] if r["loan_id"] == never_paid.id]
+    others = [r for r in before["rows"] if r["loan_id"] != never_paid.id]
+    assert all(r["arrears_amount"] > 0 for r in mine)
+
+    service = LoanService(
+        None,  # type: ignore[arg-type]  # products: not used by a repayment
+        LoanRepository(mongo_db),
+        None,  # type: ignore[arg-type]  # borrowers: not used by a repayment
+        eod._tx,
+        outbox,
+        clock=lambda: fixed_clock(TODAY),
+        after_write=eod.rederive,
+    )
+    value_date = TODAY - timedelta(days=6)
+    await service.apply_repayment(
+        Caller(subject="service:payment", role=Role.SERVICE),  # as payment_service applies it
+        never_paid.id,
+        on_behalf_of="agent-2",
+        payment_id="late-news",
+        amount=Money(80_000, "USD"),
+        value_date=value_date,
+    )
+    after = await outcome(mongo_db)
+    # Other loans' rows are untouched; this loan's rows before the value date too.
+    assert [r for r in after["rows"] if r["loan_id"] != never_paid.id] == others
+    new = {r["business_date"]: r for r in after["rows"] if r["loan_id"] == never_paid.id}
+    for old in mine:
+        row = new[old["business_date"]]
+        if old["business_date"] < value_date.isoformat():
+            assert row == old
+        else:
+            assert row["loan_version"] > old["loan_version"]
+            assert row["arrears_amount"] == 0
+            assert row["bucket"] == "current"
+    republished = [
+        e
+        for e in await events_of(mongo_db, "loan.snapshots")
+        if any(r["loan_id"] == never_paid.id for r in e["payload"]["rows"])
+        and e["payload"]["rows"][0]["loan_version"] > mine[0]["loan_version"]
+    ]
+    assert sorted(e["payload"]["business_date"] for e in republished) == sorted(
+        d for d in new if d >= value_date.isoformat()
+    )
+    cleared = await events_of(mongo_db, "loan.arrears_cleared")
+    assert [e["aggregate_id"] for e in cleared].count(never_paid.id) == 1
+
+
+@pytest.fixture
+async def mongo_client_db2(mongo_client: Client) -> Any:
+    name = f"test_eod2_{uuid.uuid4().hex[:10]}"
+    try:
+        yield mongo_client, mongo_client[name]
+    finally:
+        await mongo_client.drop_database(name)
