@@ -153,8 +153,8 @@ class ReportingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCollectionEfficiency(self, request, context):
-        """ADMIN, AGENT (own). Collected against due in a period, per agent and currency; arrears
-        repayments and prepayments apart. Errors: INVALID_ARGUMENT.
+        """Arrears repayments and prepayments are reported apart from what was collected against due.
+        ADMIN, AGENT (own). Collected against due in a period, per agent and currency. Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
