@@ -115,7 +115,7 @@ class _History:
 
     def pay(self, on: date, amount: int) -> None:
         plan = self.plan
-        payment_id = f"demo-{plan.id[:12]}-{len(self.payments) + 1}"
+        payment_id = f"demo-{plan.id}-{len(self.payments) + 1}"
         done = ledger.apply_repayment(
             plan.product.terms,
             self.schedule,
@@ -233,7 +233,7 @@ def build_loan(plan: LoanPlan, today: date, at: Callable[[date], datetime]) -> S
         else LoanStatus.CLOSED if state.closed else LoanStatus.ACTIVE
     )
     return SeededLoan(
-        _loan(plan, history, status, state, today, written_off),
+        _loan(plan, history, status, state, written_off),
         history.events,
         history.payments,
     )
@@ -244,7 +244,6 @@ def _loan(
     history: _History,
     status: LoanStatus,
     state: ledger.LoanState,
-    today: date,
     written_off: bool,
 ) -> Loan:
     start = plan.disbursement_date
