@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from loan_service import payloads
+from loan_service.adapters.eod_repository import EodRepository
 from loan_service.adapters.loan_repository import COUNTERS, LOANS, PAYMENTS, loan_to_doc
 from loan_service.adapters.product_repository import PRODUCTS, product_from_doc, product_to_doc
 from loan_service.domain import ledger
@@ -29,6 +29,7 @@ from loan_service.domain.ledger import Transaction
 from loan_service.domain.lifecycle import LoanAction, LoanStatus, format_loan_number
 from loan_service.domain.loan import Loan, LoanProduct, facts_of
 from loan_service.domain.schedule import Schedule
+from loan_service.eod_service import EndOfDay, EodOptions
 from loan_service.payloads import LoanEvent
 from shared.config import Settings
 from shared.events import Outbox
@@ -114,7 +115,7 @@ class _History:
 
     def pay(self, on: date, amount: int) -> None:
         plan = self.plan
-        payment_id = f"demo-{plan.id[:12]}-{len(self.payments) + 1}"
+        payment_id = f"demo-{plan.id}-{len(self.payments) + 1}"
         done = ledger.apply_repayment(
             plan.product.terms,
             self.schedule,
@@ -232,7 +233,7 @@ def build_loan(plan: LoanPlan, today: date, at: Callable[[date], datetime]) -> S
         else LoanStatus.CLOSED if state.closed else LoanStatus.ACTIVE
     )
     return SeededLoan(
-        _loan(plan, history, status, state, today, written_off),
+        _loan(plan, history, status, state, written_off),
         history.events,
         history.payments,
     )
@@ -243,7 +244,6 @@ def _loan(
     history: _History,
     status: LoanStatus,
     state: ledger.LoanState,
-    today: date,
     written_off: bool,
 ) -> Loan:
     start = plan.disbursement_date
@@ -366,7 +366,7 @@ async def close_dates(
     last: date,
     on_progress: EodProgress,
     *,
-    options: Any = None,
+    options: EodOptions | None = None,
 ) -> int:
     """Close every business date from ``first`` to ``last`` in order with loan_service's
     own end-of-day job, in this process (no server needed); returns the dates closed.
@@ -374,9 +374,6 @@ async def close_dates(
     The first close is ``first`` itself (when nothing is closed yet), then a catch-up.
     Dates already closed are skipped, so a rerun finishes an interrupted one.
     """
-    # Imported by name: the job lands beside this module (loan_service.eod_service).
-    eod: Any = importlib.import_module("loan_service.eod_service")
-    repository: Any = importlib.import_module("loan_service.adapters.eod_repository")
     client = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-demo-eod")
     try:
         db = client[database_name(settings, "loan")]
@@ -384,9 +381,9 @@ async def close_dates(
         async def in_transaction(body: Any) -> Any:
             return await run_in_transaction(client, body)
 
-        job = eod.EndOfDay(
-            repository.EodRepository(db), in_transaction, Outbox(db, producer=PRODUCER),
-            timezone=settings.business_tz(), options=options or eod.EodOptions(),
+        job = EndOfDay(
+            EodRepository(db), in_transaction, Outbox(db, producer=PRODUCER),
+            timezone=settings.business_tz(), options=options or EodOptions(),
         )
         caller = Caller(subject=SEEDED_BY, role=Role.SERVICE)
         before = (await job.status()).last_closed
@@ -408,7 +405,7 @@ async def close_dates(
     return (after - before).days if before is not None else (after - first).days + 1
 
 
-async def _watch(job: Any, on_progress: EodProgress) -> None:
+async def _watch(job: EndOfDay, on_progress: EodProgress) -> None:
     while True:
         run = (await job.status()).run
         if run is not None and run.current is not None:

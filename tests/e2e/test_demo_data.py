@@ -10,7 +10,6 @@ only their own borrowers, and search finds borrowers by name.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,8 +29,6 @@ from shared.clock import business_date, utcnow
 from shared.runtime import database_name
 from tests.e2e.conftest import Login, Stack, open_stack
 
-# The end of day job (loan_service.eod_service) may not be built yet on this branch.
-EOD_BUILT = importlib.util.find_spec("loan_service.eod_service") is not None
 SIZES = DemoSizes(borrowers=30, loans=40, days=60, seed=7, currencies=("KES", "USD"), agents=3)
 PASSWORD = "demo-e2e-password"
 
@@ -51,8 +48,7 @@ async def demo(
         mongo_url=mongo_url, redis_url=redis_url, es_url=es_url, mongo_client=mongo_client,
         es_client=es_client, redis_client=redis_client, data_dir=data,
     ) as stack:
-        opts = DemoOptions(SIZES, PASSWORD, end_of_day=EOD_BUILT)
-        result = await build(stack.settings, opts, LogReporter(print))
+        result = await build(stack.settings, DemoOptions(SIZES, PASSWORD), LogReporter(print))
         yield stack, result
 
 
@@ -137,7 +133,6 @@ async def test_a_second_run_into_the_same_database_is_refused(
         await build(stack.settings, DemoOptions(SIZES, PASSWORD), LogReporter(lambda _: None))
 
 
-@pytest.mark.skipif(not EOD_BUILT, reason="the end-of-day job is not built yet")
 async def test_the_end_of_day_closed_every_past_date(
     demo: tuple[Stack, DemoResult], mongo_client: AsyncMongoClient[dict[str, Any]]
 ) -> None:
@@ -188,7 +183,6 @@ async def test_reporting_follows_the_recorded_events(demo: tuple[Stack, DemoResu
     assert sum(t["payment_count"] for t in collected["totals"]) > 0
 
 
-@pytest.mark.skipif(not EOD_BUILT, reason="the end-of-day job is not built yet")
 async def test_the_closed_dates_report_portfolio_and_par(demo: tuple[Stack, DemoResult]) -> None:
     stack, _ = demo
     yesterday = business_date(utcnow(), stack.settings.business_tz()) - timedelta(days=1)
