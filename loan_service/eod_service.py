@@ -54,6 +54,7 @@ from loan_service.domain.eod import (
 )
 from loan_service.domain.ledger import SYSTEM_ACTOR
 from loan_service.domain.loan import Loan, facts_of
+from shared.background import BackgroundLoop
 from shared.clock import business_date, utcnow
 from shared.errors import Conflict, FailedPrecondition
 from shared.identity import Caller, Role
@@ -542,9 +543,11 @@ class EndOfDay:
         return len(rows)
 
 
-class EndOfDayWorker:
+class EndOfDayWorker(BackgroundLoop):
     """Background: works an open run when it can take the lease (after a kill too), and
     opens one at ``MF_EOD_AT`` local time when a schedule is set."""
+
+    task_name = "end-of-day"
 
     def __init__(
         self,
@@ -558,20 +561,10 @@ class EndOfDayWorker:
         self._interval = interval_seconds
         self._at = at
         self._tz = timezone or ZoneInfo("UTC")
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="end-of-day")
+        super().__init__()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         await self._eod.release()
 
     def scheduled(self, now: datetime) -> bool:

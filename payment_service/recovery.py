@@ -18,13 +18,16 @@ import uuid
 import grpc
 
 from payment_service.service import PaymentService
+from shared.background import BackgroundLoop
 from shared.logging import request_id_var
 from shared.service_identity import ServiceIdentity
 
 log = logging.getLogger(__name__)
 
 
-class RecoveryLoop:
+class RecoveryLoop(BackgroundLoop):
+    task_name = "payment-recovery"
+
     def __init__(
         self,
         payments: PaymentService,
@@ -37,21 +40,8 @@ class RecoveryLoop:
         self._identity = identity
         self._interval = interval_seconds
         self._batch = batch
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.runs = 0
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="payment-recovery")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        super().__init__()
 
     async def run_once(self) -> int:
         token = request_id_var.set(f"recovery-{uuid.uuid4().hex[:12]}")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 from grpc import aio
@@ -170,28 +170,23 @@ class LoanClient:
 
     async def holds_payment(self, loan_id: str, payment_id: str) -> bool | Unsettled:
         """Whether the loan already carries a repayment for ``payment_id``."""
-        token = ""
-        while True:
-            try:
-                reply = await self._stub.ListTransactions(
-                    loan_pb2.ListTransactionsRequest(
-                        loan_id=loan_id,
-                        page=common_pb2.PageRequest(
-                            page_size=TRANSACTION_PAGE_SIZE, page_token=token
-                        ),
-                    )
-                )
-            except grpc.RpcError as exc:
-                return Unsettled(f"{_code(exc)}: {_details(exc)}")
-            if any(
-                t.payment_id == payment_id
-                and t.type in (loan_pb2.REPAYMENT, loan_pb2.RECOVERY)
-                for t in reply.transactions
-            ):
-                return True
-            token = reply.page.next_page_token
-            if not token:
-                return False
+        pages = _every_page(
+            lambda page: self._stub.ListTransactions(
+                loan_pb2.ListTransactionsRequest(loan_id=loan_id, page=page)
+            ),
+            TRANSACTION_PAGE_SIZE,
+        )
+        try:
+            async for reply in pages:
+                if any(
+                    t.payment_id == payment_id
+                    and t.type in (loan_pb2.REPAYMENT, loan_pb2.RECOVERY)
+                    for t in reply.transactions
+                ):
+                    return True
+        except grpc.RpcError as exc:
+            return Unsettled(f"{_code(exc)}: {_details(exc)}")
+        return False
 
     async def reverse(self, payment: Payment, reason: str, requested_by: str) -> ReverseOutcome:
         request = loan_pb2.ReverseRepaymentRequest(
@@ -210,35 +205,52 @@ class LoanClient:
     async def loans_due(self, agent_id: str, on: str) -> list[DueLoan]:
         """Every page of GetLoansDue; errors reach the caller as domain errors."""
         out: list[DueLoan] = []
-        token = ""
-        while True:
-            try:
-                reply = await self._stub.GetLoansDue(
-                    loan_pb2.GetLoansDueRequest(
-                        agent_id=agent_id,
-                        date=on,
-                        page=common_pb2.PageRequest(page_size=DUE_PAGE_SIZE, page_token=token),
+        pages = _every_page(
+            lambda page: self._stub.GetLoansDue(
+                loan_pb2.GetLoansDueRequest(agent_id=agent_id, date=on, page=page)
+            ),
+            DUE_PAGE_SIZE,
+        )
+        try:
+            async for reply in pages:
+                for d in reply.loans:
+                    currency = d.total_due.currency or d.amount_due.currency
+                    out.append(
+                        DueLoan(
+                            loan_id=d.loan_id,
+                            loan_number=d.loan_number,
+                            borrower_id=d.borrower_id,
+                            borrower_name=d.borrower_name,
+                            oldest_due_date=_date(d.oldest_due_date),
+                            amount_due=Money(d.amount_due.amount_minor, currency),
+                            arrears_amount=Money(d.arrears_amount.amount_minor, currency),
+                            days_past_due=d.days_past_due,
+                        )
                     )
-                )
-            except grpc.RpcError as exc:
-                raise from_rpc_error(exc) from exc
-            for d in reply.loans:
-                currency = d.total_due.currency or d.amount_due.currency
-                out.append(
-                    DueLoan(
-                        loan_id=d.loan_id,
-                        loan_number=d.loan_number,
-                        borrower_id=d.borrower_id,
-                        borrower_name=d.borrower_name,
-                        oldest_due_date=_date(d.oldest_due_date),
-                        amount_due=Money(d.amount_due.amount_minor, currency),
-                        arrears_amount=Money(d.arrears_amount.amount_minor, currency),
-                        days_past_due=d.days_past_due,
-                    )
-                )
-            token = reply.page.next_page_token
-            if not token:
-                return out
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        return out
+
+
+class _Paged(Protocol):
+    @property
+    def page(self) -> common_pb2.PageInfo: ...
+
+
+P = TypeVar("P", bound=_Paged)
+
+
+async def _every_page(
+    fetch: Callable[[common_pb2.PageRequest], Awaitable[P]], page_size: int
+) -> AsyncIterator[P]:
+    """Each reply of a paged call, asking for the next page while the last one names one."""
+    token = ""
+    while True:
+        reply = await fetch(common_pb2.PageRequest(page_size=page_size, page_token=token))
+        yield reply
+        token = reply.page.next_page_token
+        if not token:
+            return
 
 
 def _date(text: str) -> date | None:
