@@ -10,11 +10,11 @@ import datetime as dt
 
 from pydantic import Field, StrictBool
 
-from api_gateway.schemas.common import Money, RequestBody, ResponseBody
+from api_gateway.schemas.common import IsoDate, Money, RequestBody, ResponseBody
 
 
 class RunEndOfDayIn(RequestBody):
-    date: dt.date | None = Field(
+    date: IsoDate | None = Field(
         default=None,
         description="Business date to close; default today in the institution's time zone. "
         "Never in the future.",

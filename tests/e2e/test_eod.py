@@ -261,6 +261,11 @@ async def test_end_of_day_over_rest(stack: Stack, admin: Login) -> None:
     assert [f["field"] for f in r.json()["error"]["fields"]] == ["date"]
     r = await c.post("/api/v1/eod", json={"date": "2000-02-30"}, headers=admin.headers)
     assert r.status_code == 422, r.text
+    # Dates are YYYY-MM-DD only: 0 is not 1970-01-01, nor 20000101 a date.
+    for odd in (0, "0", "20000101", "2000-01-01T00:00:00"):
+        r = await c.post("/api/v1/eod", json={"date": odd}, headers=admin.headers)
+        assert r.status_code == 422, (odd, r.text)
+        assert [f["field"] for f in r.json()["error"]["fields"]] == ["date"], r.text
     r = await c.post("/api/v1/eod", json={"catch_up": "yes"}, headers=admin.headers)
     assert r.status_code == 422, r.text
 
