@@ -2,8 +2,12 @@
 
 The shared steps (and why it is safe while the service is up) are in shared/reindex.py;
 ``recreate`` drops the index first, and search answers from a partial index until done.
-Either way the days past due in the index are refreshed to today, and the backlog of
-loans left unindexed during an Elasticsearch outage is cleared.
+Either way each loan's stored figures (outstanding principal, total outstanding, days past
+due, arrears start, next due date) are recomputed by replay as of today and written back
+where they changed, so a loan stored under an older definition of a figure (before
+``total_outstanding`` counted interest not yet due) is brought up to date without waiting
+for its next write; the index gets the same figures. The backlog of loans left unindexed
+during an Elasticsearch outage is cleared.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from elasticsearch import AsyncElasticsearch
 
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.search import LOANS_INDEX, LoanSearch, SearchBacklog
-from loan_service.domain.loan import Loan
+from loan_service.domain.loan import Loan, with_facts
 from shared.clock import business_date, utcnow
 from shared.config import Settings
 from shared.mongo import Database
@@ -37,7 +41,11 @@ async def reindex_loans(
     waiting = await backlog.take(1_000_000)
 
     async def put(loans: Sequence[Loan]) -> int:
-        return await search.put(loans, day)
+        fresh = [with_facts(loan, day) for loan in loans]
+        for old, new in zip(loans, fresh, strict=True):
+            if new.facts != old.facts:
+                await repo.store_facts(new)
+        return await search.put(fresh, day)
 
     result = await rebuild_index(
         search, LOANS_INDEX, repo.batches, put, repo.count, options or ReindexOptions()

@@ -64,6 +64,7 @@ from loan_service.domain.loan import (
     check_reason,
     facts_of,
     status_after_replay,
+    with_facts,
 )
 from loan_service.domain.schedule import Schedule, generate_schedule
 from loan_service.payloads import LoanEvent
@@ -495,9 +496,6 @@ class LoanService:
         )
 
     # -- writing -------------------------------------------------------------------
-    def _with_facts(self, loan: Loan, today: date) -> Loan:
-        state = self._state(loan, today)
-        return replace(loan, facts=facts_of(state)) if state is not None else loan
 
     async def _change(self, caller: Caller, loan_id: str, expected_version: int, step: Step) -> Any:
         """Read, decide (``step``), compare-and-set with the events; retry a lost race."""
@@ -514,13 +512,13 @@ class LoanService:
                 change = step(loan, today, now)
                 if change.loan is None:
                     return change.result
-                with_facts = (
+                figured = (
                     replace(change.loan, facts=facts_of(change.state))
                     if change.state is not None
-                    else self._with_facts(change.loan, today)
+                    else with_facts(change.loan, today)
                 )
                 updated = replace(
-                    with_facts,
+                    figured,
                     version=loan.version + 1,
                     updated_by=caller.subject,
                     updated_at=now,

@@ -375,6 +375,26 @@ class LoanRepository:
         if result.matched_count == 0:
             raise VersionConflict(loan.id)
 
+    async def store_facts(self, loan: Loan) -> bool:
+        """Store ``loan``'s derived figures alone if its version has not moved.
+
+        The figures follow from the stored transactions, so the version stays: a writer
+        that moved it on stored figures of its own. False when that happened.
+        """
+        doc = loan_to_doc(loan)
+        names = (
+            "as_of",
+            "outstanding_principal",
+            "total_outstanding",
+            "days_past_due",
+            "arrears_since",
+            "next_due_date",
+        )
+        result = await self._loans.update_one(
+            {"_id": loan.id, "version": loan.version}, {"$set": {n: doc[n] for n in names}}
+        )
+        return result.matched_count == 1
+
     async def page(self, flt: LoanFilter, page: Page) -> tuple[list[Loan], int]:
         query = flt.query()
         total = await self._loans.count_documents(query)

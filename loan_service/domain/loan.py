@@ -16,10 +16,10 @@ when a transaction is written, and DPD on a later date follows from it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from loan_service.domain.ledger import LoanState, Transaction
+from loan_service.domain.ledger import LoanState, Transaction, replay
 from loan_service.domain.lifecycle import LoanAction, LoanStatus, transition
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule
@@ -203,6 +203,14 @@ def status_after_replay(
     return current, None
 
 
+def with_facts(loan: Loan, as_of: date) -> Loan:
+    """``loan`` with its stored figures recomputed by replay as of ``as_of`` (as on a write)."""
+    if loan.schedule is None:
+        return loan
+    state = replay(loan.terms, loan.schedule, loan.transactions, as_of)
+    return replace(loan, facts=facts_of(state))
+
+
 __all__ = [
     "MAX_DESCRIPTION",
     "MAX_NAME",
@@ -217,4 +225,6 @@ __all__ = [
     "facts_of",
     "normalize_code",
     "status_after_replay",
+    "with_facts",
 ]
+

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,16 +20,28 @@ from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
 from loan_service.adapters.search import LoanSearch, SearchBacklog, SearchBacklogSweeper
 from loan_service.consumers import LoanSearchIndexer
+from loan_service.reindex import reindex_loans
 from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2
 from microfinance.user.v1 import user_pb2
 from shared.events import Event
 from shared.identity import Caller, Role
-from shared.mongo import transaction
+from shared.mongo import create_mongo_client, transaction
 from shared.paging import Page
+from shared.reindex import ReindexOptions
+from shared.runtime import database_name
 from shared.search import SearchUnavailable, create_es_client
 from tests.e2e.conftest import Login, Stack
-from tests.e2e.loan_support import Clients, clients, make_borrower, make_product, md, submit
+from tests.e2e.loan_support import (
+    Clients,
+    active_loan,
+    clients,
+    make_borrower,
+    make_product,
+    md,
+    pay,
+    submit,
+)
 from tests.integration.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -138,6 +150,63 @@ async def test_reindex_rebuilds_the_index_from_mongodb(
         assert total >= 1
     finally:
         await es.close()
+
+
+async def test_reindex_recomputes_stored_figures_of_loans_stored_under_an_older_definition(
+    stack: Stack, c: Clients, boss: Login, agent: Login
+) -> None:
+    """A loan last written before total_outstanding counted interest not yet due keeps the
+    old figure in MongoDB and the index until its next write; the reindex recomputes it."""
+    borrower = await make_borrower(c, agent, boss, first_name="Zawadi")
+    product = await make_product(c, boss)
+    loan = await active_loan(
+        c, agent, boss, borrower, product.id, disbursed_on=TODAY - timedelta(days=10)
+    )
+    await pay(c, agent, loan.id, 1_500, TODAY)
+    current = await c.loans.GetLoan(loan_pb2.GetLoanRequest(id=loan.id), metadata=md(boss))
+    expected = current.loan.summary.total_outstanding.amount_minor
+    interest_not_due = current.loan.summary.outstanding_interest.amount_minor
+    assert interest_not_due > 0
+    settings = stack.settings
+    mongo = create_mongo_client(settings.mongo_url_or_default(), app_name="mf-test")
+    es = create_es_client(settings.es_url_or_default())
+    try:
+        loans = mongo[database_name(settings, "loan")]["loans"]
+        before = await loans.find_one({"_id": loan.id})
+        assert before is not None
+        assert before["total_outstanding"] == expected
+        # What the older definition stored: the interest not yet due left out.
+        stale = expected - interest_not_due
+        await loans.update_one({"_id": loan.id}, {"$set": {"total_outstanding": stale}})
+        search = LoanSearch(es, settings.es_index_prefix)
+        stored = await LoanRepository(mongo[database_name(settings, "loan")]).get(loan.id)
+        assert stored.facts.total_outstanding == stale
+        await search.put([stored], TODAY)
+        index = search.index
+
+        async def indexed_total() -> int:
+            doc = await es.get(index=index, id=loan.id)
+            return int(doc["_source"]["total_outstanding"])
+
+        assert await indexed_total() == stale
+
+        await reindex_loans(
+            mongo[database_name(settings, "loan")],
+            es,
+            settings.es_index_prefix,
+            ReindexOptions(),
+            today=TODAY,
+        )
+
+        after = await loans.find_one({"_id": loan.id})
+        assert after is not None
+        assert after["total_outstanding"] == expected
+        # Derived figures only: the loan's version (and so any writer's pin) is untouched.
+        assert after["version"] == before["version"]
+        assert await indexed_total() == expected
+    finally:
+        await es.close()
+        await mongo.close()
 
 
 async def test_a_reassigned_borrowers_loans_follow_the_new_agent(
