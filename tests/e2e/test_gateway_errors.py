@@ -357,3 +357,105 @@ async def test_oversized_bodies_are_413(stack: Stack) -> None:
     )
     assert r.status_code == 413
     assert_error_shape(r.json(), "PAYLOAD_TOO_LARGE")
+
+
+# -- every route of the OpenAPI -----------------------------------------------------------
+# The tests above name the routes that went wrong; these follow the published schema, so a
+# route or a date field added later is held to the same rules without being listed here.
+
+NOT_DATES = ("0", "1700000000", "20240101", "2024-W01-1", "2024-01-01T00:00:00")
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _is_date(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(
+        o.get("format") == "date" or r"\d{4}-\d{2}-\d{2}" in o.get("pattern", "") for o in options
+    )
+
+
+def _date_fields(
+    schema: dict[str, Any], components: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path to the field in a body, its name) for every date field a request body has."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return [] if name in seen else _date_fields(components[name], components, seen | {name})
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for option in schema.get("anyOf", []) + schema.get("allOf", []):
+        found += _date_fields(option, components, seen)
+    if "items" in schema:
+        items = _date_fields(schema["items"], components, seen)
+        found += [((0, *path), leaf) for path, leaf in items]
+    for name, prop in schema.get("properties", {}).items():
+        if _is_date(prop):
+            found.append(((name,), name))
+        found += [((name, *path), leaf) for path, leaf in _date_fields(prop, components, seen)]
+    return found
+
+
+def _body_with(path: tuple[str | int, ...], value: object) -> object:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    return [_body_with(rest, value)] if isinstance(head, int) else {head: _body_with(rest, value)}
+
+
+def _url(template: str) -> str:
+    return template.replace("{", "x").replace("}", "")
+
+
+async def test_every_date_of_the_openapi_is_yyyy_mm_dd_only(stack: Stack, admin: Login) -> None:
+    spec = (await stack.client.get("/openapi.json")).json()
+    components = spec["components"]["schemas"]
+    headers = {**admin.headers, "Idempotency-Key": "k-dates"}
+    checked: list[str] = []
+    for template, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            for param in op.get("parameters", []):
+                if param["in"] != "query" or not _is_date(param["schema"]):
+                    continue
+                checked.append(f"{method} {template} ?{param['name']}")
+                for text in NOT_DATES:
+                    r = await stack.client.request(
+                        method, _url(template), params={param["name"]: text}, headers=headers
+                    )
+                    assert r.status_code == 422, (template, param["name"], text, r.text)
+                    assert param["name"] in fields_of(r.json()), (template, text, r.text)
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            for path, field in _date_fields(body["schema"], components) if body else []:
+                checked.append(f"{method} {template} {field}")
+                bad: str | int
+                for bad in (*NOT_DATES, 0):
+                    r = await stack.client.request(
+                        method, _url(template), json=_body_with(path, bad), headers=headers
+                    )
+                    assert r.status_code == 422, (template, path, bad, r.text)
+                    named = [f for f in fields_of(r.json()) if f.endswith(field)]
+                    assert named, (template, path, bad, r.text)
+    # The walk finds the dates it should (if the schema stopped saying so, it would find none).
+    for expected in (
+        "get /api/v1/loans ?disbursed_to",
+        "get /api/v1/borrowers ?created_from",
+        "get /api/v1/payments ?from_date",
+        "get /api/v1/loans/{loan_id} ?as_of_date",
+        "post /api/v1/payments value_date",
+        "post /api/v1/loans/{loan_id}/disburse first_repayment_date",
+        "post /api/v1/borrowers issue_date",
+        "patch /api/v1/borrowers/{borrower_id} date_of_birth",
+    ):
+        assert expected in checked, checked
+
+
+async def test_options_names_every_method_of_every_path(stack: Stack, admin: Login) -> None:
+    spec = (await stack.client.get("/openapi.json")).json()
+    assert len(spec["paths"]) > 30
+    for template, operations in spec["paths"].items():
+        methods = {m.upper() for m in operations if m in HTTP_METHODS} | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        r = await stack.client.options(_url(template), headers=admin.headers)
+        assert r.status_code == 204, (template, r.text)
+        assert set(r.headers["allow"].split(", ")) == methods, template
