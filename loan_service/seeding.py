@@ -149,7 +149,6 @@ class _History:
             self.events.extend((e, LoanStatus.CLOSED) for e in closing)
 
 
-
 def _repay(history: _History, last_day: date) -> None:
     """The plan's repayments with value dates up to ``last_day``."""
     plan = history.plan
