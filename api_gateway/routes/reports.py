@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from api_gateway.convert.reports import to_model
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.schemas import reports as rs
 from api_gateway.schemas.payments import DATE_PATTERN, ReportFormatName
 from api_gateway.security import AnyStaff
@@ -60,8 +60,6 @@ AgentFilter = Annotated[
 Format = Annotated[
     ReportFormatName | None, Query(alias="format", description="csv, or send Accept: text/csv")
 ]
-PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
-PageToken = Annotated[str, Query(max_length=512)]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 403, 409, 422, 503),
