@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from microfinance.common.v1 import common_pb2
 from microfinance.reporting.v1 import reporting_pb2 as pb
@@ -33,6 +34,9 @@ from reporting_service.service import (
 from shared.errors import InvalidArgument
 from shared.money import Money, to_proto
 from shared.portfolio import BUCKETS
+
+R = TypeVar("R")
+P = TypeVar("P")
 
 _GRANULARITY = {
     pb.GRANULARITY_DAY: Granularity.DAY,
@@ -206,6 +210,14 @@ def aging(report: AgingReport) -> pb.GetAgingReportResponse:
     return response
 
 
+def _grouped(
+    row: Callable[[R], P], rows: Sequence[R], totals: Sequence[R]
+) -> tuple[list[P], list[P], P | None]:
+    """Rows, per-currency totals, and the first total (the single ``total`` field)."""
+    total_rows = [row(t) for t in totals]
+    return [row(r) for r in rows], total_rows, total_rows[0] if total_rows else None
+
+
 def _disbursement_row(r: DisbursementRow) -> pb.DisbursementRow:
     return pb.DisbursementRow(
         key=r.key, label=r.key or r.period, loan_count=r.loan_count,
@@ -215,13 +227,8 @@ def _disbursement_row(r: DisbursementRow) -> pb.DisbursementRow:
 
 
 def disbursements(report: DisbursementReport) -> pb.GetDisbursementReportResponse:
-    totals = [_disbursement_row(t) for t in report.totals]
-    response = pb.GetDisbursementReportResponse(
-        rows=[_disbursement_row(r) for r in report.rows], totals=totals
-    )
-    if totals:
-        response.total.CopyFrom(totals[0])
-    return response
+    rows, totals, total = _grouped(_disbursement_row, report.rows, report.totals)
+    return pb.GetDisbursementReportResponse(rows=rows, totals=totals, total=total)
 
 
 def _collection_row(r: CollectionRow) -> pb.CollectionsRow:
@@ -235,13 +242,8 @@ def _collection_row(r: CollectionRow) -> pb.CollectionsRow:
 
 
 def collections(report: CollectionReport) -> pb.GetCollectionsReportResponse:
-    totals = [_collection_row(t) for t in report.totals]
-    response = pb.GetCollectionsReportResponse(
-        rows=[_collection_row(r) for r in report.rows], totals=totals
-    )
-    if totals:
-        response.total.CopyFrom(totals[0])
-    return response
+    rows, totals, total = _grouped(_collection_row, report.rows, report.totals)
+    return pb.GetCollectionsReportResponse(rows=rows, totals=totals, total=total)
 
 
 def _efficiency_row(r: EfficiencyRow) -> pb.EfficiencyRow:

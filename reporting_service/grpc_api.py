@@ -8,7 +8,7 @@ are domain errors; the server's interceptor maps them to status codes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -77,6 +77,17 @@ _EXPORTED = {
 }
 
 
+def _report(
+    kind: str, to_proto: Callable[[Any], M], message: type[M]
+) -> Callable[[ReportingServicer, Any, Ctx], Awaitable[M]]:
+    """The servicer method of one report kind, answered in its proto message."""
+
+    async def answer(servicer: ReportingServicer, request: Any, context: Ctx) -> M:
+        return await servicer._answer(kind, request, to_proto, message)
+
+    return answer
+
+
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(self, reports: ReportingService) -> None:
         self._reports = reports
@@ -89,58 +100,23 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
         )
         return message.FromString(base64.b64decode(text))
 
-    async def GetPortfolioSummary(
-        self, request: pb.GetPortfolioSummaryRequest, context: Ctx
-    ) -> pb.GetPortfolioSummaryResponse:
-        return await self._answer(
-            Kind.PORTFOLIO, request, convert.portfolio, pb.GetPortfolioSummaryResponse
-        )
-
-    async def GetPar(self, request: pb.GetParRequest, context: Ctx) -> pb.GetParResponse:
-        return await self._answer(Kind.PAR, request, convert.par, pb.GetParResponse)
-
-    async def GetParLoans(
-        self, request: pb.GetParLoansRequest, context: Ctx
-    ) -> pb.GetParLoansResponse:
-        return await self._answer(
-            Kind.PAR_LOANS, request, convert.par_loans, pb.GetParLoansResponse
-        )
-
-    async def GetAgingReport(
-        self, request: pb.GetAgingReportRequest, context: Ctx
-    ) -> pb.GetAgingReportResponse:
-        return await self._answer(Kind.AGING, request, convert.aging, pb.GetAgingReportResponse)
-
-    async def GetDisbursementReport(
-        self, request: pb.GetDisbursementReportRequest, context: Ctx
-    ) -> pb.GetDisbursementReportResponse:
-        return await self._answer(
-            Kind.DISBURSEMENTS, request, convert.disbursements, pb.GetDisbursementReportResponse
-        )
-
-    async def GetCollectionsReport(
-        self, request: pb.GetCollectionsReportRequest, context: Ctx
-    ) -> pb.GetCollectionsReportResponse:
-        return await self._answer(
-            Kind.COLLECTIONS, request, convert.collections, pb.GetCollectionsReportResponse
-        )
-
-    async def GetCollectionEfficiency(
-        self, request: pb.GetCollectionEfficiencyRequest, context: Ctx
-    ) -> pb.GetCollectionEfficiencyResponse:
-        return await self._answer(
-            Kind.EFFICIENCY, request, convert.efficiency, pb.GetCollectionEfficiencyResponse
-        )
-
-    async def GetAgentPerformance(
-        self, request: pb.GetAgentPerformanceRequest, context: Ctx
-    ) -> pb.GetAgentPerformanceResponse:
-        return await self._answer(
-            Kind.AGENTS, request, convert.agents, pb.GetAgentPerformanceResponse
-        )
-
-    async def GetTrend(self, request: pb.GetTrendRequest, context: Ctx) -> pb.GetTrendResponse:
-        return await self._answer(Kind.TREND, request, convert.trend, pb.GetTrendResponse)
+    GetPortfolioSummary = _report(
+        Kind.PORTFOLIO, convert.portfolio, pb.GetPortfolioSummaryResponse
+    )
+    GetPar = _report(Kind.PAR, convert.par, pb.GetParResponse)
+    GetParLoans = _report(Kind.PAR_LOANS, convert.par_loans, pb.GetParLoansResponse)
+    GetAgingReport = _report(Kind.AGING, convert.aging, pb.GetAgingReportResponse)
+    GetDisbursementReport = _report(
+        Kind.DISBURSEMENTS, convert.disbursements, pb.GetDisbursementReportResponse
+    )
+    GetCollectionsReport = _report(
+        Kind.COLLECTIONS, convert.collections, pb.GetCollectionsReportResponse
+    )
+    GetCollectionEfficiency = _report(
+        Kind.EFFICIENCY, convert.efficiency, pb.GetCollectionEfficiencyResponse
+    )
+    GetAgentPerformance = _report(Kind.AGENTS, convert.agents, pb.GetAgentPerformanceResponse)
+    GetTrend = _report(Kind.TREND, convert.trend, pb.GetTrendResponse)
 
     async def ExportReport(
         self, request: pb.ExportReportRequest, context: Ctx

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from api_gateway.schemas.common import ErrorResponse
 from shared.errors import InvalidArgument
+
+# The paging parameters of every listing.
+PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
+PageToken = Annotated[str, Query(max_length=512)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 

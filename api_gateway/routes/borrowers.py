@@ -15,7 +15,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from api_gateway.convert import borrowers as borrower_convert
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses, expected_version, tagged
+from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
 from api_gateway.schemas import borrowers as s
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -27,8 +27,6 @@ router = APIRouter(prefix="/api/v1/borrowers", tags=["borrowers"])
 
 BorrowerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
-PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
-PageToken = Annotated[str, Query(max_length=512)]
 DateQuery = Annotated[str | None, Query(pattern=s.DATE_PATTERN, description="YYYY-MM-DD")]
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.routes.products import expected_version
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import IsoDate
@@ -28,8 +28,6 @@ router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
 LoanId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
-PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
-PageToken = Annotated[str, Query(max_length=512)]
 IdFilter = Annotated[str | None, Query(max_length=64)]
 
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from api_gateway.convert import payments as pc
 from api_gateway.convert.common import page_info
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.schemas import payments as ps
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -146,8 +146,8 @@ async def list_payments(
     to_date: Annotated[
         str | None, Query(pattern=ps.DATE_PATTERN, description="Value date, inclusive.")
     ] = None,
-    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
-    page_token: Annotated[str, Query(max_length=512)] = "",
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
     order_by: Annotated[
         str,
         Query(

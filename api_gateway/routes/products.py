@@ -10,7 +10,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses, tagged
+from api_gateway.routes import PageSize, PageToken, error_responses, tagged
 
 # Also imported from here by the loan routes.
 from api_gateway.routes import expected_version as expected_version
@@ -55,8 +55,8 @@ async def list_products(
     state: State,
     active: Annotated[bool | None, Query(description="Unset: active and inactive")] = None,
     currency: Annotated[str | None, Query(pattern=CURRENCY_PATTERN)] = None,
-    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
-    page_token: Annotated[str, Query(max_length=512)] = "",
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
     order_by: Annotated[
         str, Query(max_length=200, description="created_at, code, name; `desc` allowed")
     ] = "",

@@ -12,20 +12,22 @@ token, whatever ``agent_id`` says. A malformed, future or unclosed date,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
 from api_gateway.convert.reports import to_model
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.schemas import reports as rs
 from api_gateway.schemas.payments import DATE_PATTERN, ReportFormatName
 from api_gateway.security import AnyStaff
 from microfinance.common.v1 import common_pb2
 from microfinance.reporting.v1 import reporting_pb2 as pb
+from microfinance.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -58,8 +60,6 @@ AgentFilter = Annotated[
 Format = Annotated[
     ReportFormatName | None, Query(alias="format", description="csv, or send Accept: text/csv")
 ]
-PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
-PageToken = Annotated[str, Query(max_length=512)]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 403, 409, 422, 503),
@@ -84,17 +84,31 @@ def _responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _filter(
-    as_of: str | None = None,
-    currency: str | None = None,
-    agent_id: str | None = None,
-    branch_id: str | None = None,
-    product_id: str | None = None,
-) -> pb.ReportFilter:
-    return pb.ReportFilter(
-        as_of_date=as_of or "", currency=currency or "", agent_id=agent_id or "",
-        branch_id=branch_id or "", product_id=product_id or "",
-    )
+@dataclass(frozen=True)
+class _Scope:
+    """The currency, agent, branch and product every report can be narrowed to."""
+
+    currency: str | None
+    agent_id: str | None
+    branch_id: str | None
+    product_id: str | None
+
+    def filter(self, as_of: str | None = None) -> pb.ReportFilter:
+        return pb.ReportFilter(
+            as_of_date=as_of or "", currency=self.currency or "", agent_id=self.agent_id or "",
+            branch_id=self.branch_id or "", product_id=self.product_id or "",
+        )
+
+
+def _scope(
+    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
+    product_id: IdFilter = None,
+) -> _Scope:
+    return _Scope(currency, agent_id, branch_id, product_id)
+
+
+def _page(page_size: PageSize = 0, page_token: PageToken = "") -> common_pb2.PageRequest:
+    return common_pb2.PageRequest(page_size=page_size, page_token=page_token)
 
 
 def _period(start: str | None, end: str | None) -> common_pb2.DateRange:
@@ -107,23 +121,39 @@ def _wants_csv(request: Request, fmt: ReportFormatName | None) -> bool:
     return "text/csv" in request.headers.get("accept", "")
 
 
-async def _answer(
-    request: Request,
-    state: State,
-    fmt: ReportFormatName | None,
-    export: pb.ExportReportRequest,
-    call: Callable[[], Awaitable[Message]],
-    model: type[M],
-) -> M | Response:
-    if _wants_csv(request, fmt):
-        result = await state.clients.reports.ExportReport(export)
-        return Response(
-            # A byte-order mark, so spreadsheet programs read the text as UTF-8.
-            content="\ufeff" + result.csv,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
-        )
-    return to_model(model, await call())
+@dataclass(frozen=True)
+class _Reply:
+    """Answers a report as JSON, or as CSV when the caller asked for it."""
+
+    reports: ReportingServiceStub
+    csv: bool
+
+    async def __call__(
+        self,
+        export: pb.ExportReportRequest,
+        call: Callable[[], Awaitable[Message]],
+        model: type[M],
+    ) -> M | Response:
+        if self.csv:
+            result = await self.reports.ExportReport(export)
+            return Response(
+                # A byte-order mark, so spreadsheet programs read the text as UTF-8.
+                content="\ufeff" + result.csv,
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
+            )
+        return to_model(model, await call())
+
+
+def _reply(request: Request, state: State, fmt: Format = None) -> _Reply:
+    return _Reply(state.clients.reports, _wants_csv(request, fmt))
+
+
+# Declared after a route's own parameters, so the documented order stays: dates (and
+# grouping) first, then these filters, then paging, then the format.
+Scope = Annotated[_Scope, Depends(_scope)]
+Page = Annotated[common_pb2.PageRequest, Depends(_page)]
+Reply = Annotated[_Reply, Depends(_reply)]
 
 
 @router.get(
@@ -133,16 +163,12 @@ async def _answer(
     responses=_responses(rs.PortfolioOut),
 )
 async def portfolio(
-    request: Request, caller: AnyStaff, state: State, as_of: AsOf = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
 ) -> rs.PortfolioOut | Response:
-    req = pb.GetPortfolioSummaryRequest(
-        filter=_filter(as_of, currency, agent_id, branch_id, product_id)
-    )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(portfolio=req),
-        lambda: state.clients.reports.GetPortfolioSummary(req), rs.PortfolioOut,
+    req = pb.GetPortfolioSummaryRequest(filter=scope.filter(as_of))
+    return await reply(
+        pb.ExportReportRequest(portfolio=req),
+        lambda: reply.reports.GetPortfolioSummary(req), rs.PortfolioOut,
     )
 
 
@@ -153,14 +179,11 @@ async def portfolio(
     responses=_responses(rs.ParOut),
 )
 async def par(
-    request: Request, caller: AnyStaff, state: State, as_of: AsOf = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
 ) -> rs.ParOut | Response:
-    req = pb.GetParRequest(filter=_filter(as_of, currency, agent_id, branch_id, product_id))
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(par=req),
-        lambda: state.clients.reports.GetPar(req), rs.ParOut,
+    req = pb.GetParRequest(filter=scope.filter(as_of))
+    return await reply(
+        pb.ExportReportRequest(par=req), lambda: reply.reports.GetPar(req), rs.ParOut
     )
 
 
@@ -171,17 +194,13 @@ async def par(
     responses=error_responses(401, 403, 409, 422, 503),
 )
 async def par_loans(
-    caller: AnyStaff, state: State,
+    caller: AnyStaff, state: State, *,
     threshold: Annotated[rs.ParThreshold, Query(description="1, 30 or 90")] = rs.ParThreshold.par30,
-    as_of: AsOf = None, currency: Currency = None, agent_id: AgentFilter = None,
-    branch_id: IdFilter = None, product_id: IdFilter = None,
-    page_size: PageSize = 0, page_token: PageToken = "",
+    as_of: AsOf = None, scope: Scope, page: Page,
 ) -> rs.ParLoansOut:
     result = await state.clients.reports.GetParLoans(
         pb.GetParLoansRequest(
-            filter=_filter(as_of, currency, agent_id, branch_id, product_id),
-            threshold_days=int(threshold.value),
-            page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
+            filter=scope.filter(as_of), threshold_days=int(threshold.value), page=page
         )
     )
     return to_model(rs.ParLoansOut, result)
@@ -194,16 +213,11 @@ async def par_loans(
     responses=_responses(rs.AgingOut),
 )
 async def aging(
-    request: Request, caller: AnyStaff, state: State, as_of: AsOf = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
 ) -> rs.AgingOut | Response:
-    req = pb.GetAgingReportRequest(
-        filter=_filter(as_of, currency, agent_id, branch_id, product_id)
-    )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(aging=req),
-        lambda: state.clients.reports.GetAgingReport(req), rs.AgingOut,
+    req = pb.GetAgingReportRequest(filter=scope.filter(as_of))
+    return await reply(
+        pb.ExportReportRequest(aging=req), lambda: reply.reports.GetAgingReport(req), rs.AgingOut
     )
 
 
@@ -214,20 +228,18 @@ async def aging(
     responses=_responses(rs.DisbursementsOut),
 )
 async def disbursements(
-    request: Request, caller: AnyStaff, state: State, start: From = None, end: To = None,
+    caller: AnyStaff, *, start: From = None, end: To = None,
     by: Annotated[rs.GroupPeriod, Query()] = rs.GroupPeriod.day,
     dimension: Annotated[rs.DisbursementDimension | None, Query()] = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    scope: Scope, reply: Reply,
 ) -> rs.DisbursementsOut | Response:
     req = pb.GetDisbursementReportRequest(
-        filter=_filter(None, currency, agent_id, branch_id, product_id),
-        period=_period(start, end), granularity=_GRANULARITY[by],
+        filter=scope.filter(), period=_period(start, end), granularity=_GRANULARITY[by],
         dimension=_DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED,
     )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(disbursements=req),
-        lambda: state.clients.reports.GetDisbursementReport(req), rs.DisbursementsOut,
+    return await reply(
+        pb.ExportReportRequest(disbursements=req),
+        lambda: reply.reports.GetDisbursementReport(req), rs.DisbursementsOut,
     )
 
 
@@ -238,20 +250,18 @@ async def disbursements(
     responses=_responses(rs.CollectionsOut),
 )
 async def collections(
-    request: Request, caller: AnyStaff, state: State, start: From = None, end: To = None,
+    caller: AnyStaff, *, start: From = None, end: To = None,
     by: Annotated[rs.GroupPeriod, Query()] = rs.GroupPeriod.day,
     dimension: Annotated[rs.CollectionDimension | None, Query()] = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    scope: Scope, reply: Reply,
 ) -> rs.CollectionsOut | Response:
     req = pb.GetCollectionsReportRequest(
-        filter=_filter(None, currency, agent_id, branch_id, product_id),
-        period=_period(start, end), granularity=_GRANULARITY[by],
+        filter=scope.filter(), period=_period(start, end), granularity=_GRANULARITY[by],
         dimension=_DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED,
     )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(collections=req),
-        lambda: state.clients.reports.GetCollectionsReport(req), rs.CollectionsOut,
+    return await reply(
+        pb.ExportReportRequest(collections=req),
+        lambda: reply.reports.GetCollectionsReport(req), rs.CollectionsOut,
     )
 
 
@@ -262,17 +272,12 @@ async def collections(
     responses=_responses(rs.EfficiencyOut),
 )
 async def collection_efficiency(
-    request: Request, caller: AnyStaff, state: State, start: From = None, end: To = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    caller: AnyStaff, *, start: From = None, end: To = None, scope: Scope, reply: Reply,
 ) -> rs.EfficiencyOut | Response:
-    req = pb.GetCollectionEfficiencyRequest(
-        filter=_filter(None, currency, agent_id, branch_id, product_id),
-        period=_period(start, end),
-    )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(collection_efficiency=req),
-        lambda: state.clients.reports.GetCollectionEfficiency(req), rs.EfficiencyOut,
+    req = pb.GetCollectionEfficiencyRequest(filter=scope.filter(), period=_period(start, end))
+    return await reply(
+        pb.ExportReportRequest(collection_efficiency=req),
+        lambda: reply.reports.GetCollectionEfficiency(req), rs.EfficiencyOut,
     )
 
 
@@ -283,19 +288,15 @@ async def collection_efficiency(
     responses=_responses(rs.AgentsOut),
 )
 async def agents(
-    request: Request, caller: AnyStaff, state: State, as_of: AsOf = None,
-    start: From = None, end: To = None, currency: Currency = None,
-    agent_id: AgentFilter = None, branch_id: IdFilter = None, product_id: IdFilter = None,
-    page_size: PageSize = 0, page_token: PageToken = "", fmt: Format = None,
+    caller: AnyStaff, *, as_of: AsOf = None, start: From = None, end: To = None,
+    scope: Scope, page: Page, reply: Reply,
 ) -> rs.AgentsOut | Response:
     req = pb.GetAgentPerformanceRequest(
-        filter=_filter(as_of, currency, agent_id, branch_id, product_id),
-        period=_period(start, end),
-        page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
+        filter=scope.filter(as_of), period=_period(start, end), page=page
     )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(agents=req),
-        lambda: state.clients.reports.GetAgentPerformance(req), rs.AgentsOut,
+    return await reply(
+        pb.ExportReportRequest(agents=req),
+        lambda: reply.reports.GetAgentPerformance(req), rs.AgentsOut,
     )
 
 
@@ -306,15 +307,9 @@ async def agents(
     responses=_responses(rs.TrendOut),
 )
 async def trend(
-    request: Request, caller: AnyStaff, state: State, start: From = None, end: To = None,
-    currency: Currency = None, agent_id: AgentFilter = None, branch_id: IdFilter = None,
-    product_id: IdFilter = None, fmt: Format = None,
+    caller: AnyStaff, *, start: From = None, end: To = None, scope: Scope, reply: Reply,
 ) -> rs.TrendOut | Response:
-    req = pb.GetTrendRequest(
-        filter=_filter(None, currency, agent_id, branch_id, product_id),
-        period=_period(start, end),
-    )
-    return await _answer(
-        request, state, fmt, pb.ExportReportRequest(trend=req),
-        lambda: state.clients.reports.GetTrend(req), rs.TrendOut,
+    req = pb.GetTrendRequest(filter=scope.filter(), period=_period(start, end))
+    return await reply(
+        pb.ExportReportRequest(trend=req), lambda: reply.reports.GetTrend(req), rs.TrendOut
     )

@@ -9,7 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import error_responses, expected_version, tagged
+from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
 from api_gateway.schemas import common as schemas
 from api_gateway.security import AdminOnly
 from microfinance.common.v1 import common_pb2
@@ -58,8 +58,8 @@ async def list_staff(
     role: Annotated[schemas.RoleName | None, Query()] = None,
     branch_id: Annotated[str | None, Query(max_length=64)] = None,
     active: Annotated[bool | None, Query()] = None,
-    page_size: Annotated[int, Query(ge=0, le=500, description="0 = default (50)")] = 0,
-    page_token: Annotated[str, Query(max_length=512)] = "",
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
     order_by: Annotated[
         str, Query(max_length=200, description="created_at, full_name, email; `desc` allowed")
     ] = "",
