@@ -30,6 +30,14 @@ QUEUE = "read-models"
 # Everything loan_service, payment_service and user_service publish, and end of day.
 ROUTING_KEYS = ("loan.#", "payment.#", "borrower.#", "eod.#")
 
+# A loan's way to disbursement (loans_pending_approval, loans_approved_not_disbursed):
+# the field each event dates; loan.disbursed dates left_on with its disbursement date.
+_APPLICATION_STEPS = {
+    "loan.submitted": "submitted_on",
+    "loan.approved": "approved_on",
+    "loan.rejected": "left_on",
+    "loan.withdrawn": "left_on",
+}
 _ROW_FIELDS = tuple(LoanSnapshot.__dataclass_fields__)
 
 
@@ -85,7 +93,11 @@ class Project:
                 "closed_at": _text(p, "closed_at"),
             }, session)
         elif kind == "loan.disbursed":
-            await r.disbursed(*self._disbursement(p, event.aggregate_id), session)
+            fact, dues = self._disbursement(p, event.aggregate_id)
+            await r.disbursed(fact, dues, session)
+            await self._application(event, "left_on", session, fact.disbursement_date)
+        elif kind in _APPLICATION_STEPS:
+            await self._application(event, _APPLICATION_STEPS[kind], session)
         elif kind == "loan.repayment_applied":
             await r.repaid(*self._repayment(p, event.aggregate_id), session)
         elif kind == "loan.repayment_reversed":
@@ -93,7 +105,8 @@ class Project:
         elif kind == "loan.written_off":
             await r.written_off(
                 _text(p, "loan_id") or event.aggregate_id,
-                date.fromisoformat(str(p["write_off_date"])), session,
+                date.fromisoformat(str(p["write_off_date"])), _int(p, "written_off_amount"),
+                session,
             )
         elif kind.startswith("borrower."):
             borrower_id = _text(p, "borrower_id") or _text(p, "id") or event.aggregate_id
@@ -103,6 +116,17 @@ class Project:
             await r.borrower(borrower_id, fields, _int(p, "version"), session)
         # Other events (payment.*, approvals, waivers ...) are logged only: the money a
         # loan received is loan.repayment_applied, as the loan's ledger applied it.
+
+    async def _application(
+        self, event: Event, step: str, session: AsyncClientSession | None,
+        day: date | None = None,
+    ) -> None:
+        p = event.payload
+        labels = {k: _text(p, k) for k in ("agent_id", "branch_id", "product_id", "currency")}
+        await self._reports.application(
+            _text(p, "loan_id") or event.aggregate_id, labels, _int(p, "version"), step,
+            day or event.occurred_at, session,
+        )
 
     @staticmethod
     def _disbursement(p: dict[str, Any], loan_id: str) -> tuple[DisbursementFact,

@@ -93,10 +93,6 @@ def _m(value: Money) -> common_pb2.Money:
     return to_proto(value)
 
 
-def _zero(currency: str) -> common_pb2.Money:
-    return to_proto(Money(0, currency))
-
-
 def _summary(
     as_of: str, f: PortfolioFigures, balance: tuple[int, int, int, int],
     par: list[pb.ParMetric],
@@ -113,8 +109,10 @@ def _summary(
         outstanding_penalties=to_proto(Money(penalties, cur)),
         total_outstanding=to_proto(Money(total, cur)),
         disbursed_amount=_m(f.disbursed), collected_amount=_m(f.collected),
-        written_off_amount=_zero(cur), recovered_amount=_zero(cur),
+        written_off_amount=_m(f.written_off), recovered_amount=_m(f.recovered),
         arrears_amount=to_proto(Money(arrears, cur)), loans_in_arrears=late, par=par,
+        loans_pending_approval=f.pending_approval,
+        loans_approved_not_disbursed=f.approved_not_disbursed,
     )
 
 

@@ -220,9 +220,20 @@ class ReportingService:
         await self.models.reverse_collection(transaction_id, session)
         await self.models.bump_flows(session)
 
-    async def written_off(self, loan_id: str, day: date, session: Session) -> None:
-        await self.models.cancel_dues_from(loan_id, day, session)
+    async def written_off(self, loan_id: str, day: date, amount: int, session: Session) -> None:
+        await self.models.cancel_dues_from(loan_id, day, session, amount)
         await self.models.bump_flows(session)
+
+    async def application(
+        self, loan_id: str, labels: dict[str, str], version: int, step: str,
+        moment: datetime | date, session: Session,
+    ) -> None:
+        """A loan submitted, approved, or leaving the pipeline (``step`` its date's field).
+
+        ``moment`` is when it happened; its business date is the step's date."""
+        day = moment if not isinstance(moment, datetime) else business_date(moment,
+                                                                             self.timezone)
+        await self.models.put_application(loan_id, labels, version, {step: day}, session)
 
     async def borrower(
         self, borrower_id: str, fields: dict[str, Any], version: int, session: Session
@@ -341,8 +352,9 @@ class ReportingService:
             if r.kind == Kind.PORTFOLIO:
                 disbursed = await self.models.disbursements(date.min, r.as_of, r.scope)
                 collected = await self.models.collections(date.min, r.as_of, r.scope)
+                pipeline = await self.models.applications(r.as_of, r.scope)
                 return PortfolioView(
-                    portfolio_summary(rows, disbursed, collected, r.as_of),
+                    portfolio_summary(rows, disbursed, collected, r.as_of, pipeline),
                     par_report(rows, r.as_of), _balances(rows),
                 )
             if r.kind == Kind.PAR:

@@ -70,9 +70,19 @@ class PortfolioSummaryOut(ReportBody):
     )
     disbursed_amount: Money = Field(description="Principal disbursed up to as_of_date.")
     collected_amount: Money = Field(description="Received up to as_of_date, net of reversals.")
+    written_off_amount: Money = Field(description="Written off up to as_of_date.")
+    recovered_amount: Money = Field(
+        description="Recoveries (received after a write-off) up to as_of_date."
+    )
     arrears_amount: Money
     loans_in_arrears: int
     par: list[ParMetricOut] = Field(default_factory=list)
+    loans_pending_approval: int = Field(
+        description="Submitted and not yet approved, rejected, withdrawn or disbursed."
+    )
+    loans_approved_not_disbursed: int = Field(
+        description="Approved and not yet disbursed, rejected or withdrawn."
+    )
 
 
 class PortfolioGroupOut(ReportBody):

@@ -12,6 +12,8 @@ replaying the event log (``rebuild-reports``) gives the same documents:
 * ``disbursements``, ``collections``, ``installments``, ``installment_payments``:
   the facts of ``reporting_service.domain.facts``, keyed by loan, transaction
   and installment, so a redelivered event rewrites the same document.
+* ``applications``: a loan's approval dates, each the earliest seen (``$min``),
+  and its labels from the highest loan version.
 * ``meta``: ``flows``, a counter of the money events (a cache key part).
 * ``event_log``: every event consumed, as received, numbered in arrival order
   (``counters``) for the replay.
@@ -29,6 +31,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from reporting_service.domain.facts import (
+    ApplicationFact,
     CollectionFact,
     DisbursementFact,
     InstallmentDue,
@@ -48,6 +51,8 @@ COLLECTIONS = "collections"
 INSTALLMENTS = "installments"
 INSTALLMENT_PAYMENTS = "installment_payments"
 BORROWERS = "borrowers"
+# One document per loan on its way through approval (ApplicationFact).
+APPLICATIONS = "applications"
 # Every currency seen (one document per code): the check of a request's currency.
 CURRENCIES = "currencies"
 META = "meta"
@@ -60,6 +65,7 @@ READ_MODELS = (
     INSTALLMENTS,
     INSTALLMENT_PAYMENTS,
     BORROWERS,
+    APPLICATIONS,
     CURRENCIES,
     META,
 )
@@ -102,6 +108,11 @@ _SNAPSHOT_FIELDS = (
 
 def _day(value: str) -> date:
     return date.fromisoformat(value)
+
+
+def _day_of(doc: dict[str, Any], name: str) -> date | None:
+    value = doc.get(name)
+    return _day(str(value)) if value else None
 
 
 def _row_of(doc: dict[str, Any]) -> LoanSnapshot:
@@ -257,8 +268,11 @@ class ReadModels:
         self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
     ) -> None:
         # $set, not a replacement: a write-off seen first left its date on the document.
+        doc = _jsonable(fact)
+        for name in ("written_off_on", "written_off_amount"):
+            doc.pop(name)
         await self._db[DISBURSEMENTS].update_one(
-            {"_id": fact.loan_id}, {"$set": _jsonable(fact)}, upsert=True, session=session
+            {"_id": fact.loan_id}, {"$set": doc}, upsert=True, session=session
         )
         if dues:
             await self._db[INSTALLMENTS].bulk_write(
@@ -275,16 +289,20 @@ class ReadModels:
                 session=session,
             )
 
-    async def cancel_dues_from(self, loan_id: str, day: date, session: Session) -> None:
-        """A write-off takes the installments due on or after its date."""
+    async def cancel_dues_from(
+        self, loan_id: str, day: date, session: Session, amount: int | None = None
+    ) -> None:
+        """A write-off takes the installments due on or after its date (and ``amount``)."""
         await self._db[INSTALLMENTS].update_many(
             {"loan_id": loan_id, "due_date": {"$gte": day.isoformat()}},
             {"$set": {"cancelled": True}},
             session=session,
         )
+        written: dict[str, Any] = {"written_off_from": day.isoformat()}
+        if amount is not None:
+            written["written_off_amount"] = amount
         await self._db[DISBURSEMENTS].update_one(
-            {"_id": loan_id}, {"$set": {"written_off_from": day.isoformat()}}, upsert=True,
-            session=session,
+            {"_id": loan_id}, {"$set": written}, upsert=True, session=session
         )
 
     async def written_off_from(self, loan_id: str, session: Session) -> date | None:
@@ -343,13 +361,48 @@ class ReadModels:
             session=session,
         )
 
+    async def put_application(
+        self, loan_id: str, labels: dict[str, str], version: int, dates: dict[str, date],
+        session: Session,
+    ) -> None:
+        """Each date the earliest seen; the labels of the highest loan version."""
+        held = await self._db[APPLICATIONS].find_one({"_id": loan_id}, {"version": 1},
+                                                     session=session)
+        update: dict[str, Any] = {"$min": {k: v.isoformat() for k, v in dates.items()}}
+        if held is None or int(held.get("version", 0)) <= version:
+            update["$set"] = {**labels, "version": version}
+        await self._db[APPLICATIONS].update_one({"_id": loan_id}, update, upsert=True,
+                                                session=session)
+
+    async def applications(self, as_of: date, scope: dict[str, str]) -> list[ApplicationFact]:
+        """The loans submitted or approved on or before ``as_of`` and still in the pipeline."""
+        day = as_of.isoformat()
+        query: dict[str, Any] = {
+            "$or": [{"submitted_on": {"$lte": day}}, {"approved_on": {"$lte": day}}],
+            "left_on": {"$not": {"$lte": day}},
+            **{k: v for k, v in scope.items() if v},
+        }
+        out: list[ApplicationFact] = []
+        async for doc in self._db[APPLICATIONS].find(query):
+            out.append(ApplicationFact(
+                loan_id=str(doc["_id"]), agent_id=str(doc.get("agent_id") or ""),
+                branch_id=str(doc.get("branch_id") or ""),
+                product_id=str(doc.get("product_id") or ""),
+                currency=str(doc.get("currency") or ""),
+                submitted_on=_day_of(doc, "submitted_on"),
+                approved_on=_day_of(doc, "approved_on"), left_on=_day_of(doc, "left_on"),
+            ))
+        return out
+
     async def disbursements(self, start: date, end: date, scope: dict[str, str]) -> list[
         DisbursementFact
     ]:
         query = _ranged("disbursement_date", start, end, scope)
         out: list[DisbursementFact] = []
-        async for doc in self._db[DISBURSEMENTS].find(query, {"_id": 0, "written_off_from": 0}):
+        async for doc in self._db[DISBURSEMENTS].find(query, {"_id": 0}):
             doc["disbursement_date"] = _day(doc["disbursement_date"])
+            cut = doc.pop("written_off_from", None)
+            doc["written_off_on"] = _day(cut) if cut else None
             out.append(DisbursementFact(**doc))
         return out
 

@@ -51,14 +51,16 @@ def _render(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
 def portfolio_csv(summary: PortfolioSummary) -> str:
     """The totals (dimension "total"), then the agent, branch and product groups."""
     header = ("as_of", "dimension", "key", "currency", "active_loans", "borrowers",
-              "outstanding_principal", "interest_receivable", "disbursed", "collected")
+              "outstanding_principal", "interest_receivable", "disbursed", "collected",
+              "written_off", "recovered", "pending_approval", "approved_not_disbursed")
     lines = [("total", "", f) for f in summary.totals] + [
         (g.dimension.value, g.key, g.figures) for g in summary.groups
     ]
     return _render(header, (
         (summary.as_of.isoformat(), dimension, text(key), f.currency, f.active_loans,
          f.borrowers, major(f.outstanding_principal), major(f.interest_receivable),
-         major(f.disbursed), major(f.collected))
+         major(f.disbursed), major(f.collected), major(f.written_off), major(f.recovered),
+         f.pending_approval, f.approved_not_disbursed)
         for dimension, key, f in lines
     ))
 

@@ -28,6 +28,9 @@ class DisbursementFact:
     disbursement_date: date
     principal: int
     upfront_fee: int = 0
+    # Set by ``loan.written_off``: its date and the amount the write-off took.
+    written_off_on: date | None = None
+    written_off_amount: int = 0
 
     @property
     def net_disbursed(self) -> int:
@@ -60,6 +63,40 @@ class CollectionFact:
     penalty: int = 0
     recovery: int = 0
     reversed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationFact:
+    """A loan's way through approval, from ``loan.submitted`` to its disbursement.
+
+    Each date is the business date of the first event of its kind (the
+    disbursement date for ``loan.disbursed``); ``left_on`` is the first of
+    rejection, withdrawal and disbursement, when the loan left the pipeline.
+    """
+
+    loan_id: str
+    agent_id: str
+    branch_id: str
+    product_id: str
+    currency: str
+    submitted_on: date | None = None
+    approved_on: date | None = None
+    left_on: date | None = None
+
+    def pending_approval(self, day: date) -> bool:
+        """Submitted and waiting for a decision at the end of ``day``."""
+        return (_on_or_before(self.submitted_on, day) and not self.approved(day)
+                and not _on_or_before(self.left_on, day))
+
+    def approved_not_disbursed(self, day: date) -> bool:
+        return self.approved(day) and not _on_or_before(self.left_on, day)
+
+    def approved(self, day: date) -> bool:
+        return _on_or_before(self.approved_on, day)
+
+
+def _on_or_before(value: date | None, day: date) -> bool:
+    return value is not None and value <= day
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,4 +136,10 @@ class InstallmentPayment:
     penalty: int = 0
 
 
-__all__ = ["CollectionFact", "DisbursementFact", "InstallmentDue", "InstallmentPayment"]
+__all__ = [
+    "ApplicationFact",
+    "CollectionFact",
+    "DisbursementFact",
+    "InstallmentDue",
+    "InstallmentPayment",
+]

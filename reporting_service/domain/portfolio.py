@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from reporting_service.domain.facts import CollectionFact, DisbursementFact
+from reporting_service.domain.facts import ApplicationFact, CollectionFact, DisbursementFact
 from reporting_service.domain.figures import check_range, money, percent
 from shared.money import Money
 from shared.portfolio import BUCKETS, ArrearsBucket, LoanSnapshot, bucket_for
@@ -51,6 +51,13 @@ class PortfolioFigures:
     # Money received with a value date on or before the date, reversed payments
     # excluded, recoveries included.
     collected: Money
+    # Written off on or before the date (loans disbursed to it), and the recoveries received
+    # to it (the part of collected received after a write-off).
+    written_off: Money
+    recovered: Money
+    # Loans submitted and not yet decided; approved and not yet disbursed (nor withdrawn).
+    pending_approval: int = 0
+    approved_not_disbursed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,8 @@ class PortfolioSummary:
 
 
 class _Tally:
-    __slots__ = ("borrowers", "collected", "disbursed", "interest", "loans", "principal")
+    __slots__ = ("approved", "borrowers", "collected", "disbursed", "interest", "loans",
+                 "pending", "principal", "recovered", "written_off")
 
     def __init__(self) -> None:
         self.loans = 0
@@ -82,6 +90,10 @@ class _Tally:
         self.interest = 0
         self.disbursed = 0
         self.collected = 0
+        self.written_off = 0
+        self.recovered = 0
+        self.pending = 0
+        self.approved = 0
 
     def figures(self, currency: str) -> PortfolioFigures:
         return PortfolioFigures(
@@ -92,6 +104,10 @@ class _Tally:
             interest_receivable=money(self.interest, currency),
             disbursed=money(self.disbursed, currency),
             collected=money(self.collected, currency),
+            written_off=money(self.written_off, currency),
+            recovered=money(self.recovered, currency),
+            pending_approval=self.pending,
+            approved_not_disbursed=self.approved,
         )
 
 
@@ -116,6 +132,7 @@ def portfolio_summary(
     disbursements: Iterable[DisbursementFact],
     collections: Iterable[CollectionFact],
     as_of: date,
+    applications: Iterable[ApplicationFact] = (),
 ) -> PortfolioSummary:
     """The portfolio as of ``as_of``: ``rows`` are that date's snapshot rows."""
     tallies: dict[_Key, _Tally] = {}
@@ -138,11 +155,23 @@ def portfolio_summary(
     for d in disbursements:
         if d.disbursement_date <= as_of:
             for key in _scopes(d.agent_id, d.branch_id, d.product_id, d.currency):
-                tally(key).disbursed += d.principal
+                t = tally(key)
+                t.disbursed += d.principal
+                if d.written_off_on is not None and d.written_off_on <= as_of:
+                    t.written_off += d.written_off_amount
     for c in collections:
         if c.value_date <= as_of and not c.reversed:
             for key in _scopes(c.agent_id, c.branch_id, c.product_id, c.currency):
-                tally(key).collected += c.amount
+                t = tally(key)
+                t.collected += c.amount
+                t.recovered += c.recovery
+    for a in applications:
+        pending, approved = a.pending_approval(as_of), a.approved_not_disbursed(as_of)
+        if pending or approved:
+            for key in _scopes(a.agent_id, a.branch_id, a.product_id, a.currency):
+                t = tally(key)
+                t.pending += pending
+                t.approved += approved
     totals = tuple(
         tallies[key].figures(key[2]) for key in sorted(k for k in tallies if k[0] is None)
     )

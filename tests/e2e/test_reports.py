@@ -14,7 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -468,6 +468,86 @@ async def dump(stack: Stack) -> dict[str, list[dict[str, Any]]]:
                 for name in READ_MODELS}
     finally:
         await client.close()
+
+
+E = date(2024, 7, 31)  # the pipeline's and write-offs' own closed date
+
+
+def lifecycle(kind: str, loan: str, agent: str, on: str, currency: str = "USD",
+              **extra: Any) -> Event:
+    """A lifecycle event as loan_service publishes it, at noon UTC of ``on``."""
+    return Event(
+        type=kind, aggregate_id=loan, producer="loan_service",
+        occurred_at=datetime.fromisoformat(f"{on}T12:00:00+00:00"),
+        payload={"loan_id": loan, "agent_id": agent, "branch_id": "BR-01",
+                 "product_id": "PR-1", "currency": currency, "version": 2, **extra},
+    )
+
+
+def recovered(loan: str, agent: str, txn: str, on: str, amount: int) -> Event:
+    return event("loan.repayment_applied", loan, {
+        "loan_id": loan, "agent_id": agent, "branch_id": "BR-01", "product_id": "PR-1",
+        "currency": "USD", "transaction_id": txn, "payment_id": f"P-{txn}", "amount": amount,
+        "value_date": on, "channel": "CASH", "recovery": True, "backdated": False,
+        "allocation": {"principal": 0, "interest": 0, "fee": 0, "penalty": 0,
+                       "recovery": amount, "interest_waived": 0},
+        "installment_split": [],
+    })
+
+
+async def test_written_off_recovered_and_the_approval_pipeline(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    admin, broker = world["admin"], world["broker"]
+    tag = uuid.uuid4().hex[:6]
+    c = f"AG-C-{tag}"
+    m1, m2, m3 = (f"M{n}-{tag}" for n in (1, 2, 3))
+    p = {n: f"P{n}-{tag}" for n in range(1, 9)}
+    await broker.publish(
+        lifecycle("loan.submitted", p[1], c, "2024-07-10"),  # pending
+        lifecycle("loan.submitted", p[2], c, "2024-07-10"),
+        lifecycle("loan.approved", p[2], c, "2024-07-20"),  # approved, not disbursed
+        lifecycle("loan.submitted", m1, c, "2024-07-10"),
+        lifecycle("loan.approved", m1, c, "2024-07-15"),
+        disbursed(m1, c, 10_000, "2024-07-16", []),  # left the pipeline
+        lifecycle("loan.submitted", p[4], c, "2024-07-10"),
+        lifecycle("loan.rejected", p[4], c, "2024-07-12"),
+        lifecycle("loan.submitted", p[5], c, "2024-07-10"),
+        lifecycle("loan.withdrawn", p[5], c, "2024-07-30"),
+        lifecycle("loan.submitted", p[6], c, "2024-08-02"),  # after E
+        # Approved after E, seen first: still pending on E.
+        lifecycle("loan.approved", p[7], c, "2024-08-03"),
+        lifecycle("loan.submitted", p[7], c, "2024-07-25"),
+        lifecycle("loan.submitted", p[8], c, "2024-07-10", currency="KES"),
+        # M2 written off (30,000) before E, 4,000 recovered by E and 1,000 after; M3's
+        # write-off after E.
+        disbursed(m2, c, 50_000, "2024-05-01", []),
+        disbursed(m3, c, 20_000, "2024-06-01", []),
+        lifecycle("loan.written_off", m2, c, "2024-07-20", write_off_date="2024-07-20",
+                  written_off_amount=30_000),
+        recovered(m2, c, f"R1-{m2}", "2024-07-28", 4_000),
+        recovered(m2, c, f"R2-{m2}", "2024-08-05", 1_000),
+        lifecycle("loan.written_off", m3, c, "2024-08-10", write_off_date="2024-08-10",
+                  written_off_amount=7_000),
+        snapshots(E, [row(E, m1, c, 10_000, 0), row(E, m2, c, 0, 0, status="WRITTEN_OFF"),
+                      row(E, m3, c, 20_000, 0)]),
+        closed(E, 3),
+    )
+    await broker.settle(admin)
+    body = await get(stack, admin, "portfolio", as_of=E.isoformat(), agent_id=c)
+    got = {s["currency"]: (s["active_loans"], s["disbursed_amount"]["amount_minor"],
+                           s["collected_amount"]["amount_minor"],
+                           s["written_off_amount"]["amount_minor"],
+                           s["recovered_amount"]["amount_minor"],
+                           s["loans_pending_approval"],
+                           s["loans_approved_not_disbursed"])
+           for s in body["summaries"]}
+    # USD: disbursed 10,000 + 50,000 + 20,000; pending P1 and P7, approved P2.
+    assert got == {"KES": (0, 0, 0, 0, 0, 1, 0), "USD": (2, 80_000, 4_000, 30_000, 4_000, 2, 1)}
+    assert {s["written_off_amount"]["currency"] for s in body["summaries"]} == {"KES", "USD"}
+    # Scoped like the rest: another agent's portfolio has none of it.
+    other = await get(stack, admin, "portfolio", as_of=E.isoformat(), agent_id=world["a"].staff_id)
+    assert other["summaries"] == []
 
 
 async def test_redelivered_and_duplicated_events_change_no_report_and_a_rebuild_is_identical(

@@ -76,6 +76,7 @@ from loan_service.domain.products import (
 from loan_service.domain.schedule import Schedule
 from reporting_service.domain import export
 from reporting_service.domain.facts import (
+    ApplicationFact,
     CollectionFact,
     DisbursementFact,
     InstallmentDue,
@@ -492,6 +493,64 @@ def _row(loan: str, currency: str, principal: int, dpd: int, *, agent: str = "ag
          status: str = "ACTIVE") -> LoanSnapshot:
     return LoanSnapshot(AS_OF, loan, f"b-{loan}", agent, "br", "p", currency, status,
                         principal, 0, 0, 0, 0, dpd, bucket_for(dpd), 0)
+
+
+def test_write_offs_recoveries_and_the_approval_pipeline_as_of_a_date() -> None:
+    day = AS_OF
+    before, after = day - timedelta(days=3), day + timedelta(days=1)
+
+    def loan(loan_id: str, agent: str, principal: int, cut: date | None = None,
+             amount: int = 0, currency: str = "USD") -> DisbursementFact:
+        return DisbursementFact(loan_id, f"b-{loan_id}", agent, "br-1", "pr-1", currency,
+                                day - timedelta(days=60), principal, 0, cut, amount)
+
+    def paid(txn: str, agent: str, on: date, amount: int, recovery: int,
+             reversed_: bool = False) -> CollectionFact:
+        return CollectionFact(txn, "w1", agent, "br-1", "pr-1", "USD", on, amount,
+                              recovery=recovery, reversed=reversed_)
+
+    def app(loan_id: str, currency: str = "USD", **dates: date) -> ApplicationFact:
+        return ApplicationFact(loan_id, "ag-1", "br-1", "pr-1", currency, **dates)
+
+    disbursements = [
+        loan("w1", "ag-1", 50_000, before, 30_000),  # written off before the date
+        loan("w2", "ag-2", 40_000, day, 25_000),  # on the date: counts
+        loan("w3", "ag-1", 20_000, after, 7_000),  # after: not yet
+        loan("k1", "ag-1", 900_000, before, 600_000, currency="KES"),
+    ]
+    collections = [
+        paid("t1", "ag-1", before, 4_000, 4_000),
+        paid("t2", "ag-1", day, 2_500, 1_000),  # part repayment, part recovery
+        paid("t3", "ag-1", day, 3_000, 3_000, reversed_=True),  # bounced: not recovered
+        paid("t4", "ag-1", after, 1_000, 1_000),
+    ]
+    pipeline = [
+        app("p1", submitted_on=before),  # pending
+        app("p2", submitted_on=before, approved_on=day),  # approved, not disbursed
+        app("p3", submitted_on=before, approved_on=before, left_on=day),  # disbursed
+        app("p4", submitted_on=before, left_on=before),  # rejected
+        app("p5", submitted_on=before, approved_on=before, left_on=after),  # withdrawn later
+        app("p6", submitted_on=after),  # not yet submitted
+        app("p7", submitted_on=before, approved_on=after),  # approved only later: pending
+        app("p8", "KES", submitted_on=day),
+    ]
+    summary = portfolio_summary([], disbursements, collections, day, pipeline)
+    got = {f.currency: (f.written_off, f.recovered, f.pending_approval,
+                        f.approved_not_disbursed) for f in summary.totals}
+    assert got == {
+        "KES": (Money(600_000, "KES"), Money(0, "KES"), 1, 0),
+        # 30,000 + 25,000; 4,000 + 1,000; p1 and p7; p2 and p5.
+        "USD": (usd(55_000), usd(5_000), 2, 2),
+    }
+    agents = {(g.key, g.figures.currency): g.figures for g in summary.by(Dimension.AGENT)}
+    assert agents[("ag-2", "USD")].written_off == usd(25_000)
+    assert agents[("ag-1", "USD")].written_off == usd(30_000)
+    assert agents[("ag-1", "USD")].active_loans == 0
+    lines = list(csv.reader(io.StringIO(export.portfolio_csv(summary))))
+    assert lines[0][-4:] == ["written_off", "recovered", "pending_approval",
+                             "approved_not_disbursed"]
+    assert lines[2][3] == "USD"
+    assert lines[2][-4:] == ["550.00", "50.00", "2", "2"]
 
 
 def test_currencies_are_reported_apart() -> None:
