@@ -53,7 +53,7 @@ from microfinance_cli.demo_plan import DemoSizes
 from reporting_service.adapters.read_models import ReadModels
 from reporting_service.consumers import Project
 from reporting_service.migrations import REGISTRY
-from reporting_service.service import Kind, ReportingService, ReportQuery
+from reporting_service.service import Kind, NoCache, ReportingService, ReportQuery
 from shared.clock import business_date, utcnow
 from shared.config import Settings
 from shared.events.outbox import event_from_doc
@@ -139,16 +139,7 @@ async def ceiling(settings: Settings, count: int) -> tuple[float, int]:
         await client.close()
 
 
-class _NoCache:
-    """Every report computed from the read models (a cache hit would time Redis)."""
-
-    async def get(self, key: str) -> str | None:
-        return None
-
-    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
-        return False
-
-
+# Reports computed with NoCache: a cache hit would time Redis, not the read models.
 async def project_events(settings: Settings) -> tuple[int, float]:
     """Every event the services recorded, through reporting_service's own projection, as
     its consumer would take them from the broker (in outbox order per service)."""
@@ -156,7 +147,7 @@ async def project_events(settings: Settings) -> tuple[int, float]:
     try:
         models = ReadModels(client[database_name(settings, "reporting")])
         await REGISTRY.apply(client[database_name(settings, "reporting")])
-        project = Project(ReportingService(models, _NoCache(), settings.business_tz()))
+        project = Project(ReportingService(models, NoCache(), settings.business_tz()))
         count = 0
         began = time.perf_counter()
         for service in ("user", "loan"):
@@ -178,7 +169,7 @@ async def report_latencies(settings: Settings, day: date, runs: int) -> None:
     client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
     try:
         models = ReadModels(client[database_name(settings, "reporting")])
-        service = ReportingService(models, _NoCache(), settings.business_tz())
+        service = ReportingService(models, NoCache(), settings.business_tz())
         admin = Caller(subject="bench", role=Role.ADMIN)
         start = (day - timedelta(days=29)).isoformat()
         queries = [

@@ -14,19 +14,11 @@ from collections.abc import Callable
 from reporting_service.adapters.read_models import ReadModels
 from reporting_service.consumers import Project
 from reporting_service.migrations import REGISTRY
-from reporting_service.service import ReportingService
+from reporting_service.service import NoCache, ReportingService
 from shared.config import Settings
 from shared.events import Event
 from shared.mongo import create_mongo_client
 from shared.runtime import database_name
-
-
-class _NoCache:
-    async def get(self, key: str) -> str | None:
-        return None
-
-    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
-        return False
 
 
 async def rebuild(settings: Settings, progress: Callable[[int], None] | None = None) -> int:
@@ -35,7 +27,7 @@ async def rebuild(settings: Settings, progress: Callable[[int], None] | None = N
     try:
         db = client[database_name(settings, "reporting")]
         models = ReadModels(db)
-        project = Project(ReportingService(models, _NoCache(), settings.business_tz()))
+        project = Project(ReportingService(models, NoCache(), settings.business_tz()))
         await models.drop_read_models()
         await REGISTRY.apply(db)
         count = 0

@@ -77,6 +77,16 @@ class ReportCache(Protocol):
     async def set(self, key: str, value: str, ttl: int | None = None) -> bool: ...
 
 
+class NoCache:
+    """A cache that never holds anything: every report computed from the read models."""
+
+    async def get(self, key: str) -> str | None:
+        return None
+
+    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
+        return False
+
+
 class Kind:
     PORTFOLIO = "portfolio"
     PAR = "par"
