@@ -36,6 +36,7 @@ from microfinance_cli.demo_plan import (
     staff_seeds,
 )
 from microfinance_cli.migrate import run_migrations
+from microfinance_cli.progress import start_bar
 from shared.clock import business_date, utcnow
 from shared.config import Settings
 from shared.identity import Role
@@ -359,19 +360,7 @@ class RichReporter:
     """A rich progress bar per stage (a terminal)."""
 
     def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        self._progress.start()
+        self._progress = start_bar()
         self._task: Any = None
 
     def stage(self, name: str, total: int) -> None:

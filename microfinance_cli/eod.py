@@ -19,6 +19,7 @@ import grpc
 
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
+from microfinance_cli.progress import start_bar
 from shared.config import Settings
 
 # The service whose identity the CLI borrows: end of day is loan_service's own work.
@@ -72,16 +73,7 @@ class RichReporter:
     """A progress bar per business date, on a terminal."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self._progress = Progress(
-            "[bold]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        self._progress.start()
+        self._progress = start_bar("[bold]{task.description}")
         self._tasks: dict[str, Any] = {}
 
     def update(self, progress: Progress) -> None:
