@@ -36,7 +36,7 @@ from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument
 from shared.money import CURRENCY_EXPONENTS, amount_violation, to_proto
-from shared.protos import audit, timestamp
+from shared.protos import allocation_proto, audit, timestamp
 from shared.validation import parse_date
 
 # LoanProduct paths UpdateProduct accepts (sub-paths such as "fee.percent" too).
@@ -342,28 +342,6 @@ def schedule_totals(schedule: Schedule, state: LoanState | None) -> loan_pb2.Sch
 
 
 # ------------------------------------------------------------------ loans
-
-
-def allocation_proto(allocation: Allocation, c: str) -> loan_pb2.Allocation:
-    return loan_pb2.Allocation(
-        penalty=to_proto(allocation.penalty, c),
-        fee=to_proto(allocation.fee, c),
-        interest=to_proto(allocation.interest, c),
-        principal=to_proto(allocation.principal, c),
-        recovery=to_proto(allocation.recovery, c),
-        total=to_proto(allocation.total, c),
-        interest_waived=to_proto(allocation.interest_waived, c),
-        installments=[
-            loan_pb2.InstallmentAllocation(
-                installment_number=part.installment_number,
-                penalty=to_proto(part.penalty, c),
-                fee=to_proto(part.fee, c),
-                interest=to_proto(part.interest, c),
-                principal=to_proto(part.principal, c),
-            )
-            for part in allocation.installments
-        ],
-    )
 
 
 def summary_proto(state: LoanState) -> loan_pb2.LoanSummary:

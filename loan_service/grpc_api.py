@@ -15,7 +15,6 @@ from grpc import aio
 from loan_service.adapters.loan_repository import DEFAULT_SORT, SORTABLE, LoanFilter
 from loan_service.adapters.product_repository import SORTABLE as PRODUCT_SORTABLE
 from loan_service.convert import (
-    allocation_proto,
     check_update_mask,
     due_loan_proto,
     eod_status_proto,
@@ -50,7 +49,7 @@ from shared.grpc.access import (
 from shared.identity import current_caller
 from shared.money import from_proto, to_proto
 from shared.paging import Page, page_of
-from shared.protos import page_info, page_request
+from shared.protos import allocation_proto, page_info, page_request
 from shared.validation import parse_date, proto_enum_name
 
 LOAN_SERVICE = loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name

@@ -11,13 +11,11 @@ from typing import Any
 from grpc import aio
 
 from microfinance.common.v1 import common_pb2
-from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2, payment_pb2_grpc
 from payment_service.adapters.payment_repository import DEFAULT_SORT, SORTABLE, PaymentFilter
 from payment_service.adapters.receipt_render import render_html, render_pdf
 from payment_service.domain.collection import CashSummary, CollectionSheet
 from payment_service.domain.payment import (
-    Allocation,
     Channel,
     Payment,
     PaymentStatus,
@@ -27,7 +25,7 @@ from payment_service.service import PaymentService
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
 from shared.identity import current_caller
 from shared.money import to_proto
-from shared.protos import audit, page_info, page_request, timestamp
+from shared.protos import allocation_proto, audit, page_info, page_request, timestamp
 from shared.validation import parse_date, proto_enum_name
 
 SERVICE_NAME = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
@@ -59,28 +57,6 @@ STATUS_PROTO: dict[PaymentStatus, payment_pb2.PaymentStatus] = {
     PaymentStatus.REJECTED: payment_pb2.REJECTED,
     PaymentStatus.REVERSED: payment_pb2.REVERSED,
 }
-
-
-def allocation_proto(a: Allocation, currency: str) -> loan_pb2.Allocation:
-    return loan_pb2.Allocation(
-        penalty=to_proto(a.penalty, currency),
-        fee=to_proto(a.fee, currency),
-        interest=to_proto(a.interest, currency),
-        principal=to_proto(a.principal, currency),
-        recovery=to_proto(a.recovery, currency),
-        total=to_proto(a.total, currency),
-        interest_waived=to_proto(a.interest_waived, currency),
-        installments=[
-            loan_pb2.InstallmentAllocation(
-                installment_number=s.installment_number,
-                penalty=to_proto(s.penalty, currency),
-                fee=to_proto(s.fee, currency),
-                interest=to_proto(s.interest, currency),
-                principal=to_proto(s.principal, currency),
-            )
-            for s in a.installments
-        ],
-    )
 
 
 def payment_proto(p: Payment) -> payment_pb2.Payment:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from microfinance.common.v1 import common_pb2
+from microfinance.loan.v1 import loan_pb2
+from shared.money import to_proto
 from shared.paging import Page, page_of
 
 
@@ -39,3 +43,57 @@ def page_request(
 
 def page_info(page: Page, returned: int, total: int) -> common_pb2.PageInfo:
     return common_pb2.PageInfo(next_page_token=page.next_token(returned, total), total_size=total)
+
+
+class _Shares(Protocol):
+    """Where money went, in minor units: alike for a payment and one installment of it."""
+
+    @property
+    def penalty(self) -> int: ...
+    @property
+    def fee(self) -> int: ...
+    @property
+    def interest(self) -> int: ...
+    @property
+    def principal(self) -> int: ...
+
+
+class InstallmentShare(_Shares, Protocol):
+    @property
+    def installment_number(self) -> int: ...
+
+
+class AllocationParts(_Shares, Protocol):
+    """A payment's allocation as loan_service computes it and payment_service keeps it."""
+
+    @property
+    def recovery(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def interest_waived(self) -> int: ...
+    @property
+    def installments(self) -> Sequence[InstallmentShare]: ...
+
+
+def allocation_proto(allocation: AllocationParts, currency: str) -> loan_pb2.Allocation:
+    c = currency
+    return loan_pb2.Allocation(
+        penalty=to_proto(allocation.penalty, c),
+        fee=to_proto(allocation.fee, c),
+        interest=to_proto(allocation.interest, c),
+        principal=to_proto(allocation.principal, c),
+        recovery=to_proto(allocation.recovery, c),
+        total=to_proto(allocation.total, c),
+        interest_waived=to_proto(allocation.interest_waived, c),
+        installments=[
+            loan_pb2.InstallmentAllocation(
+                installment_number=part.installment_number,
+                penalty=to_proto(part.penalty, c),
+                fee=to_proto(part.fee, c),
+                interest=to_proto(part.interest, c),
+                principal=to_proto(part.principal, c),
+            )
+            for part in allocation.installments
+        ],
+    )
