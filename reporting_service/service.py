@@ -404,7 +404,10 @@ class ReportingService:
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
         offset = decode_token(q.page_token)
-        found, total = await self.models.par_loans(as_of, scope, q.threshold_days, offset, size)
+        found = await self.models.par_loans(as_of, scope, q.threshold_days, offset, size)
+        # How many: the date's totals count them (no count over the rows).
+        sums = (await self.models.day_totals([as_of], scope))[as_of]
+        total = sum(s[f"par{q.threshold_days}_loans"] for s in sums.values())
         page = tuple(
             AtRiskLoan(r.loan_id, r.agent_id, r.days_past_due,
                        Money(r.outstanding_principal, r.currency))

@@ -288,17 +288,15 @@ class ReadModels:
 
     async def par_loans(
         self, as_of: date, scope: dict[str, str], threshold: int, offset: int, size: int
-    ) -> tuple[list[LoanSnapshot], int]:
-        """A page of the active rows with DPD over ``threshold``, highest DPD first, and
-        how many there are."""
+    ) -> list[LoanSnapshot]:
+        """A page of the active rows with DPD over ``threshold``, highest DPD first."""
         query: dict[str, Any] = {"business_date": as_of.isoformat(), "status": ACTIVE,
                                  "days_past_due": {"$gt": threshold}}
         query.update({k: v for k, v in scope.items() if v})
-        total = await self._db[SNAPSHOTS].count_documents(query)
         cursor = self._db[SNAPSHOTS].find(query, {"loan_version": 0}).sort(
             [("days_past_due", DESCENDING), ("loan_id", ASCENDING)]
         ).skip(offset).limit(size)
-        return [_row_of(doc) async for doc in cursor], total
+        return [_row_of(doc) async for doc in cursor]
 
     async def close_date(self, day: str, figures: dict[str, Any], session: Session) -> None:
         await self._db[BUSINESS_DATES].update_one(
