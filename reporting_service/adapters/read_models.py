@@ -231,11 +231,16 @@ class ReadModels:
         await self._inc_totals(day.key_of(new), day.change(old, new), session)
 
     async def _inc_totals(self, key: day.TotalsKey, sums: day.Sums, session: Session) -> None:
+        # Every field, and no document once no active loan is left: the documents are then
+        # those a recount would write, whatever the order the rows came in.
         if sums:
             await self._db[DAY_TOTALS].update_one(
-                {"_id": _totals_id(key)}, {"$set": _totals_labels(key), "$inc": sums},
+                {"_id": _totals_id(key)},
+                {"$set": _totals_labels(key), "$inc": {n: sums.get(n, 0) for n in day.FIELDS}},
                 upsert=True, session=session,
             )
+            await self._db[DAY_TOTALS].delete_one({"_id": _totals_id(key), "loans": 0},
+                                                  session=session)
 
     async def totals_built(self, day_: str, session: Session) -> bool:
         doc = await self._db[BUSINESS_DATES].find_one(
