@@ -127,8 +127,9 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
         kind = _EXPORTED[which]
         inner = getattr(request, which)
         query = convert.query(kind, inner)
-        if kind == Kind.AGENTS:
-            # A file holds every row; paging is for screens.
+        if kind in (Kind.AGENTS, Kind.PAR):
+            # A file holds every row (the PAR file every loan behind each figure); paging is
+            # for screens.
             query = replace(query, page_size=0, page_token="", unpaged=True)
         text = await self._reports.report(current_caller(), query, _csv)
         day = query.as_of or (

@@ -22,8 +22,10 @@ SERVICE = "reporting"
 async def build(infra: Infrastructure) -> ServiceDefinition:
     await REGISTRY.apply(infra.db)
     settings = infra.settings
+    models = ReadModels(infra.db)
+    await models.build_missing_totals()
     reports = ReportingService(
-        ReadModels(infra.db),
+        models,
         infra.cache,
         settings.business_tz(),
         Options(

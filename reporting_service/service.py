@@ -57,11 +57,12 @@ from reporting_service.domain.portfolio import (
     aging_report,
     par_report,
     portfolio_summary,
-    trend,
 )
+from reporting_service.domain.totals import aging_from, par_from, trend_from
 from shared.clock import business_date, utcnow
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.identity import Caller
+from shared.money import Money
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_token, encode_token
 from shared.portfolio import LoanSnapshot
 from shared.validation import parse_date
@@ -202,12 +203,20 @@ class ReportingService:
         )
 
     async def snapshots(self, rows: list[tuple[dict[str, Any], int]], session: Session) -> None:
+        built: dict[str, bool] = {}
         for row, version in rows:
-            await self.models.upsert_snapshot(row, version, session)
+            day = str(row["business_date"])
+            if day not in built:
+                built[day] = await self.models.totals_built(day, session)
+            await self.models.upsert_snapshot(row, version, session, totals_built=built[day])
         await self.models.saw_currencies((str(row["currency"]) for row, _ in rows), session)
+        for day in built:
+            # The date's last rows may be what closes it.
+            await self.models.build_totals(day, session)
 
     async def date_closed(self, day: str, figures: dict[str, Any], session: Session) -> None:
         await self.models.close_date(day, figures, session)
+        await self.models.build_totals(day, session)
 
     async def disbursed(
         self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
@@ -358,6 +367,13 @@ class ReportingService:
         q = r.query
         if r.kind in AS_OF_KINDS:
             assert r.as_of is not None
+            if r.kind == Kind.PAR_LOANS:
+                return await self._par_loans(r.as_of, r.scope, q)
+            if r.kind in (Kind.PAR, Kind.AGING) and not q.unpaged:
+                # A closed date's totals; the PAR file (unpaged) lists the loans: rows.
+                sums = (await self.models.day_totals([r.as_of], r.scope))[r.as_of]
+                return par_from(sums, r.as_of) if r.kind == Kind.PAR else aging_from(
+                    sums, r.as_of)
             rows = await self._rows(r.as_of, r.scope)
             if r.kind == Kind.PORTFOLIO:
                 disbursed = await self.models.disbursements(date.min, r.as_of, r.scope)
@@ -369,8 +385,6 @@ class ReportingService:
                 )
             if r.kind == Kind.PAR:
                 return par_report(rows, r.as_of)
-            if r.kind == Kind.PAR_LOANS:
-                return await self._par_loans(r.as_of, rows, q)
             if r.kind == Kind.AGING:
                 return aging_report(rows, r.as_of)
             assert r.start is not None
@@ -380,10 +394,8 @@ class ReportingService:
         assert r.end is not None
         if r.kind == Kind.TREND:
             days = [d for d, _ in await self.models.closed_dates(r.start, r.end)]
-            by_date = await self.models.snapshot_rows(days, r.scope)
-            for day in days:
-                by_date.setdefault(day, [])
-            return TrendView(r.start, r.end, trend(by_date, r.start, r.end))
+            by_date = await self.models.day_totals(days, r.scope)
+            return TrendView(r.start, r.end, trend_from(by_date, r.start, r.end))
         if r.kind == Kind.DISBURSEMENTS:
             facts = await self.models.disbursements(r.start, r.end, r.scope)
             return disbursement_report(facts, r.start, r.end, q.granularity, q.dimension)
@@ -396,24 +408,26 @@ class ReportingService:
             return collection_efficiency(dues, parts, r.start, r.end)
         raise InvalidArgument.field("report", f"unknown report {r.kind!r}")
 
-    async def _par_loans(
-        self, as_of: date, rows: list[LoanSnapshot], q: ReportQuery
-    ) -> ParLoansPage:
+    async def _par_loans(self, as_of: date, scope: dict[str, str], q: ReportQuery
+                         ) -> ParLoansPage:
         size = q.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
         offset = decode_token(q.page_token)
-        report = par_report(rows, as_of, (q.threshold_days,))
-        loans = sorted(
-            (loan for f in report.figures for loan in f.loans),
-            key=lambda loan: (-loan.days_past_due, loan.loan_id),
+        found = await self.models.par_loans(as_of, scope, q.threshold_days, offset, size)
+        # How many: the date's totals count them (no count over the rows).
+        sums = (await self.models.day_totals([as_of], scope))[as_of]
+        total = sum(s[f"par{q.threshold_days}_loans"] for s in sums.values())
+        page = tuple(
+            AtRiskLoan(r.loan_id, r.agent_id, r.days_past_due,
+                       Money(r.outstanding_principal, r.currency))
+            for r in found
         )
-        page = tuple(loans[offset:offset + size])
         end = offset + len(page)
         numbers = await self.models.loan_numbers(as_of, [loan.loan_id for loan in page])
         return ParLoansPage(
-            as_of, q.threshold_days, page, numbers,
-            encode_token(end) if end < len(loans) else "", len(loans),
+            as_of, q.threshold_days, page, numbers, encode_token(end) if end < total else "",
+            total,
         )
 
     async def _agents(

@@ -14,6 +14,10 @@ replaying the event log (``rebuild-reports``) gives the same documents:
   and installment, so a redelivered event rewrites the same document.
 * ``applications``: a loan's approval dates, each the earliest seen (``$min``),
   and its labels from the highest loan version.
+* ``day_totals``: a closed date's totals (domain/totals) per currency, agent,
+  branch and product, added up once when the date closes, then changed by
+  each revised row (its new contribution less its old one). The date's
+  ``totals_built`` marks it.
 * ``meta``: ``flows``, a counter of the money events (a cache key part).
 * ``event_log``: every event consumed, as received, numbered in arrival order
   (``counters``) for the replay.
@@ -30,6 +34,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from reporting_service.domain import totals as day
 from reporting_service.domain.facts import (
     ApplicationFact,
     CollectionFact,
@@ -37,7 +42,7 @@ from reporting_service.domain.facts import (
     InstallmentDue,
     InstallmentPayment,
 )
-from shared.portfolio import ArrearsBucket, LoanSnapshot
+from shared.portfolio import ACTIVE, ArrearsBucket, LoanSnapshot
 
 Session = AsyncClientSession | None
 
@@ -51,6 +56,8 @@ COLLECTIONS = "collections"
 INSTALLMENTS = "installments"
 INSTALLMENT_PAYMENTS = "installment_payments"
 BORROWERS = "borrowers"
+# A closed date's totals per (currency, agent, branch, product): domain/totals.
+DAY_TOTALS = "day_totals"
 # One document per loan on its way through approval (ApplicationFact).
 APPLICATIONS = "applications"
 # Every currency seen (one document per code): the check of a request's currency.
@@ -66,6 +73,7 @@ READ_MODELS = (
     INSTALLMENT_PAYMENTS,
     BORROWERS,
     APPLICATIONS,
+    DAY_TOTALS,
     CURRENCIES,
     META,
 )
@@ -81,7 +89,14 @@ READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
             [("business_date", ASCENDING), ("days_past_due", DESCENDING), ("loan_id", ASCENDING)],
             name="date_dpd",
         ),
+        # The loans behind an agent's PAR figure, a page at a time.
+        IndexModel(
+            [("business_date", ASCENDING), ("agent_id", ASCENDING),
+             ("days_past_due", DESCENDING), ("loan_id", ASCENDING)],
+            name="date_agent_dpd",
+        ),
     ],
+    DAY_TOTALS: [IndexModel([("business_date", ASCENDING)], name="by_date")],
     DISBURSEMENTS: [IndexModel([("disbursement_date", ASCENDING)], name="by_date")],
     COLLECTIONS: [
         IndexModel([("value_date", ASCENDING)], name="by_value_date"),
@@ -113,6 +128,17 @@ def _day(value: str) -> date:
 def _day_of(doc: dict[str, Any], name: str) -> date | None:
     value = doc.get(name)
     return _day(str(value)) if value else None
+
+
+def _totals_id(key: day.TotalsKey) -> str:
+    return "|".join((key.business_date.isoformat(), key.currency, key.agent_id,
+                     key.branch_id, key.product_id))
+
+
+def _totals_labels(key: day.TotalsKey) -> dict[str, str]:
+    return {"business_date": key.business_date.isoformat(), "currency": key.currency,
+            "agent_id": key.agent_id, "branch_id": key.branch_id,
+            "product_id": key.product_id}
 
 
 def _row_of(doc: dict[str, Any]) -> LoanSnapshot:
@@ -169,13 +195,14 @@ class ReadModels:
 
     # ------------------------------------------------------------------ snapshots
     async def upsert_snapshot(
-        self, row: dict[str, Any], loan_version: int, session: Session
+        self, row: dict[str, Any], loan_version: int, session: Session, *,
+        totals_built: bool = False,
     ) -> None:
-        """Keep the row with the highest loan_version; count rows and versions per date."""
+        """Keep the row with the highest loan_version; count rows and versions per date.
+
+        ``totals_built``: the date's totals are held, so the row changes them."""
         key = f"{row['business_date']}|{row['loan_id']}"
-        held = await self._db[SNAPSHOTS].find_one(
-            {"_id": key}, {"loan_version": 1}, session=session
-        )
+        held = await self._db[SNAPSHOTS].find_one({"_id": key}, session=session)
         old = -1 if held is None else int(held["loan_version"])
         if loan_version <= old:
             return
@@ -191,6 +218,90 @@ class ReadModels:
             upsert=True,
             session=session,
         )
+        if totals_built:
+            was = None if held is None else _row_of(held)
+            await self._revise_totals(was, _row_of(row), session)
+
+    async def _revise_totals(
+        self, old: LoanSnapshot | None, new: LoanSnapshot, session: Session
+    ) -> None:
+        if old is not None and day.key_of(old) != day.key_of(new):
+            await self._inc_totals(day.key_of(old), day.change(old, None), session)
+            old = None
+        await self._inc_totals(day.key_of(new), day.change(old, new), session)
+
+    async def _inc_totals(self, key: day.TotalsKey, sums: day.Sums, session: Session) -> None:
+        # Every field, and no document once no active loan is left: the documents are then
+        # those a recount would write, whatever the order the rows came in.
+        if sums:
+            await self._db[DAY_TOTALS].update_one(
+                {"_id": _totals_id(key)},
+                {"$set": _totals_labels(key), "$inc": {n: sums.get(n, 0) for n in day.FIELDS}},
+                upsert=True, session=session,
+            )
+            await self._db[DAY_TOTALS].delete_one({"_id": _totals_id(key), "loans": 0},
+                                                  session=session)
+
+    async def totals_built(self, day_: str, session: Session) -> bool:
+        doc = await self._db[BUSINESS_DATES].find_one(
+            {"_id": day_}, {"totals_built": 1}, session=session
+        )
+        return bool(doc and doc.get("totals_built"))
+
+    async def build_totals(self, day_: str, session: Session) -> None:
+        """Add up a date's totals once, when it is closed (the event came, all rows held)."""
+        doc = await self._db[BUSINESS_DATES].find_one({"_id": day_}, session=session)
+        if (doc is None or doc.get("totals_built") or not doc.get("closed_event")
+                or int(doc.get("rows_held", 0)) < int(doc.get("snapshot_rows", 0))):
+            return
+        cursor = self._db[SNAPSHOTS].find(
+            {"business_date": day_, "status": ACTIVE}, {"loan_version": 0}, session=session
+        )
+        found = day.day_totals([_row_of(d) async for d in cursor])
+        if found:
+            await self._db[DAY_TOTALS].bulk_write(
+                [UpdateOne({"_id": _totals_id(k)}, {"$set": {**_totals_labels(k), **sums}},
+                           upsert=True) for k, sums in found.items()],
+                session=session,
+            )
+        await self._db[BUSINESS_DATES].update_one(
+            {"_id": day_}, {"$set": {"totals_built": True}}, session=session
+        )
+
+    async def build_missing_totals(self) -> int:
+        """Totals of the closed dates held before they were kept (a database from an older
+        version); started before the consumer, so no event races it."""
+        built = 0
+        async for doc in self._db[BUSINESS_DATES].find(
+            {"closed_event": True, "totals_built": {"$ne": True}}, {"_id": 1}
+        ):
+            await self.build_totals(str(doc["_id"]), None)
+            built += 1
+        return built
+
+    async def day_totals(
+        self, days: Iterable[date], scope: dict[str, str]
+    ) -> dict[date, dict[str, day.Sums]]:
+        """Each date's totals in ``scope``, per currency (a date with none maps to {})."""
+        wanted = [d.isoformat() for d in days]
+        query: dict[str, Any] = {"business_date": {"$in": wanted}}
+        query.update({k: v for k, v in scope.items() if v})
+        parts: dict[str, list[tuple[str, dict[str, Any]]]] = {d: [] for d in wanted}
+        async for doc in self._db[DAY_TOTALS].find(query, {"_id": 0}):
+            parts[doc["business_date"]].append((str(doc["currency"]), doc))
+        return {_day(d): day.by_currency(found) for d, found in parts.items()}
+
+    async def par_loans(
+        self, as_of: date, scope: dict[str, str], threshold: int, offset: int, size: int
+    ) -> list[LoanSnapshot]:
+        """A page of the active rows with DPD over ``threshold``, highest DPD first."""
+        query: dict[str, Any] = {"business_date": as_of.isoformat(), "status": ACTIVE,
+                                 "days_past_due": {"$gt": threshold}}
+        query.update({k: v for k, v in scope.items() if v})
+        cursor = self._db[SNAPSHOTS].find(query, {"loan_version": 0}).sort(
+            [("days_past_due", DESCENDING), ("loan_id", ASCENDING)]
+        ).skip(offset).limit(size)
+        return [_row_of(doc) async for doc in cursor]
 
     async def close_date(self, day: str, figures: dict[str, Any], session: Session) -> None:
         await self._db[BUSINESS_DATES].update_one(

@@ -203,11 +203,9 @@ class ParFigure:
     # Outstanding principal of all active loans (the denominator).
     outstanding_principal: Money
     percent: str
-    loans: tuple[AtRiskLoan, ...]
-
-    @property
-    def loan_count(self) -> int:
-        return len(self.loans)
+    loan_count: int
+    # The loans behind the figure; empty when built from a date's totals (domain/totals).
+    loans: tuple[AtRiskLoan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +246,7 @@ def _par_figures(
                 at_risk_principal=money(at_risk, currency),
                 outstanding_principal=money(whole, currency),
                 percent=percent(at_risk, whole),
+                loan_count=len(behind),
                 loans=tuple(
                     AtRiskLoan(
                         r.loan_id,

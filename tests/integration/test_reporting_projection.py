@@ -31,11 +31,13 @@ class _NoCache:
         return False
 
 
-def _row(loan: str, version: int, dpd: int, principal: int) -> dict[str, Any]:
+def _row(loan: str, version: int, dpd: int, principal: int, agent: str = "a1",
+         branch: str = "BR") -> dict[str, Any]:
     return {
-        "loan_id": loan, "borrower_id": "b", "agent_id": "a1", "branch_id": "BR", "product_id":
-        "p", "currency": "USD", "status": "ACTIVE", "outstanding_principal": principal,
-        "outstanding_interest": 0, "outstanding_fees": 0, "outstanding_penalties": 0,
+        "loan_id": loan, "borrower_id": "b", "agent_id": agent, "branch_id": branch,
+        "product_id": "p", "currency": "USD", "status": "ACTIVE",
+        "outstanding_principal": principal, "outstanding_interest": 0, "outstanding_fees": 0,
+        "outstanding_penalties": 0,
         "arrears_amount": 0, "days_past_due": dpd, "bucket": "current" if not dpd else "1-30",
         "installments_overdue": 0, "loan_number": f"LN-{loan}", "loan_version": version,
     }
@@ -64,11 +66,15 @@ def _events() -> list[Event]:
         Event("loan.repayment_reversed", "L1", {
             "loan_id": "L1", "reversed_transaction_id": "T2", "transaction_id": "R2"}),
         Event("loan.written_off", "L1", {"loan_id": "L1", "write_off_date": "2025-03-15"}),
-        Event("loan.snapshots", day, {"business_date": day, "rows": [_row("L1", 3, 30, 60_000)]}),
+        Event("loan.snapshots", day, {"business_date": day, "rows": [
+            _row("L1", 3, 30, 60_000), _row("L3", 1, 95, 8_000, branch="BR2")]}),
+        # L3 revised under another agent (reassigned): its totals move with it.
+        Event("loan.snapshots", day, {"business_date": day, "rows": [
+            _row("L3", 2, 40, 7_000, agent="a2")]}),
         Event("loan.snapshots", day, {"business_date": day, "rows": [_row("L1", 7, 0, 50_000),
                                                                       _row("L2", 1, 0, 5_000)]}),
-        Event("eod.date_closed", day, {"business_date": day, "snapshot_rows": 2,
-                                       "loans_processed": 2, "penalties_charged": 0,
+        Event("eod.date_closed", day, {"business_date": day, "snapshot_rows": 3,
+                                       "loans_processed": 3, "penalties_charged": 0,
                                        "closed_at": "2025-03-31T21:00:00+00:00"}),
         Event("borrower.updated", "b", {"borrower_id": "b", "version": 2,
                                         "assigned_agent_id": "a2", "branch_id": "BR"}),
@@ -106,9 +112,14 @@ async def test_any_order_and_any_repetition_give_the_same_read_models(
     expected = await _project(mongo_client, list(range(len(EVENTS))))
     assert await _project(mongo_client, [*order, *repeats]) == expected
     # And what they hold: the newest row, the reversal, the write-off, the newest borrower.
-    assert [r["loan_version"] for r in expected["snapshots"]] == [7, 1]
-    assert expected["business_dates"][0]["rows_held"] == 2
-    assert expected["business_dates"][0]["revision"] == 8
+    assert [r["loan_version"] for r in expected["snapshots"]] == [7, 1, 2]
+    assert expected["business_dates"][0]["rows_held"] == 3
+    assert expected["business_dates"][0]["revision"] == 10
+    # The closed date's totals: L1 and L2 under a1, L3 (DPD 40) under a2.
+    totals = {t["agent_id"]: (t["loans"], t["principal"], t["par30_loans"],
+                              t["par90_principal"], t["dpd_31_60_principal"])
+              for t in expected["day_totals"]}
+    assert totals == {"a1": (2, 55_000, 0, 0, 0), "a2": (1, 7_000, 1, 0, 7_000)}
     assert [c["reversed"] for c in expected["collections"]] == [False, True]
     assert [i["cancelled"] for i in expected["installments"]] == [False, False, True]
     assert expected["borrowers"][0]["assigned_agent_id"] == "a2"
