@@ -26,12 +26,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench_eod import _NoCache, _render, own_mongo  # bench/ is the script's own directory
+from bench_eod import _render, own_mongo  # bench/ is the script's own directory
 
 from reporting_service.adapters.read_models import BUSINESS_DATES, SNAPSHOTS, ReadModels
 from reporting_service.domain.portfolio import aging_report, par_report, trend
 from reporting_service.migrations import REGISTRY
-from reporting_service.service import Kind, ReportingService, ReportQuery
+from reporting_service.service import Kind, NoCache, ReportingService, ReportQuery
 from shared.identity import Caller, Role
 from shared.mongo import create_mongo_client
 from shared.portfolio import bucket_for
@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def report(models: ReadModels, days: list[date], runs: int) -> None:
-    service = ReportingService(models, _NoCache(), ZoneInfo("UTC"),
+    service = ReportingService(models, NoCache(), ZoneInfo("UTC"),
                                clock=lambda: datetime(2026, 7, 1, 12, tzinfo=UTC))
     as_of, first = days[-1], days[0]
     for who, scope, caller in (

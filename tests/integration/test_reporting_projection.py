@@ -19,16 +19,8 @@ from pymongo import AsyncMongoClient
 
 from reporting_service.adapters.read_models import READ_MODELS, ReadModels
 from reporting_service.consumers import Project
-from reporting_service.service import ReportingService
+from reporting_service.service import NoCache, ReportingService
 from shared.events import Event
-
-
-class _NoCache:
-    async def get(self, key: str) -> str | None:
-        return None
-
-    async def set(self, key: str, value: str, ttl: int | None = None) -> bool:
-        return False
 
 
 def _row(loan: str, version: int, dpd: int, principal: int, agent: str = "a1",
@@ -91,7 +83,7 @@ async def _project(client: AsyncMongoClient[dict[str, Any]], order: list[int]
     db = client[f"test_rp_{uuid.uuid4().hex[:10]}"]
     try:
         models = ReadModels(db)
-        project = Project(ReportingService(models, _NoCache(), ZoneInfo("UTC")))
+        project = Project(ReportingService(models, NoCache(), ZoneInfo("UTC")))
         for i in order:
             await project.apply(EVENTS[i], None)
         dumped = {name: await models.dump(name) for name in READ_MODELS}
