@@ -421,3 +421,14 @@ export function actionButton(text, action, { kind = "secondary", testid } = {}) 
   });
   return h("span", { class: "action" }, button, message);
 }
+
+/** Figures as tiles: [[name, value, testid?]]; values may be nodes. */
+export function stats(items) {
+  return h(
+    "div",
+    { class: "stats" },
+    items.filter(Boolean).map(([name, value, testid]) =>
+      h("div", { class: "stat", testid }, h("div", { class: "value" }, value ?? "—"), h("div", { class: "name" }, name)),
+    ),
+  );
+}

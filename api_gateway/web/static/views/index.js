@@ -1,5 +1,7 @@
 // Every screen's routes, in one list the shell reads. Add a module's routes here.
 
 import { routes as auth } from "./auth.js";
+import { routes as home } from "./home.js";
+import { routes as payments } from "./payments.js";
 
-export const routes = [...auth];
+export const routes = [...auth, ...home, ...payments];
