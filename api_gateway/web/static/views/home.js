@@ -83,7 +83,7 @@ function sheetRow(ctx, row, refresh) {
         { class: "sheet-money" },
         h("div", { class: "num strong" }, money(row.total_due)),
         row.arrears_amount.amount_minor > 0
-          ? h("div", { class: "small bad" }, `${money(row.arrears_amount)} in arrears · ${row.days_past_due} days late`)
+          ? h("div", { class: "small bad" }, `${money(row.arrears_amount)} in arrears · ${row.days_past_due} ${row.days_past_due === 1 ? "day" : "days"} late`)
           : h("div", { class: "small muted" }, `due ${date(row.oldest_due_date)}`),
         row.collected_amount.amount_minor > 0 ? h("div", { class: "small ok" }, `collected ${money(row.collected_amount)}`) : null,
       ),
