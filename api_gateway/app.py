@@ -27,6 +27,7 @@ from api_gateway.routes import (
     reports,
     staff,
 )
+from api_gateway.web_client import install_web
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.money import set_max_amount_minor
@@ -101,6 +102,9 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc are served by web_client with assets from the package (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     _document_common_responses(app, max_body_bytes)
@@ -113,6 +117,8 @@ def create_app(
     app.include_router(payments.router)
     app.include_router(reports.router)
     app.include_router(eod.router)
+    # Last: the client's fallback route must come after every API route.
+    install_web(app)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -26,13 +26,18 @@ REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI and ReDoc load their script and styles from a CDN and run an inline bootstrap.
+# Swagger UI and ReDoc load their scripts and styles from /static/vendor (nothing external);
+# both run an inline bootstrap and inject inline styles, and ReDoc searches in a blob: worker.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'none'"
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+# The web client (index.html and its ES modules): same-origin only, no inline code.
+CLIENT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -74,16 +79,22 @@ class RequestContextMiddleware:
         docs = path.startswith(DOCS_PATHS)
         if docs:
             headers["Content-Security-Policy"] = DOCS_CSP
-        elif not headers.get("Content-Security-Policy", "").startswith("default-src 'none';"):
+        else:
             # A route may send its own policy only if it starts from "nothing allowed"
-            # (a printable receipt allows its one inline stylesheet by hash).
-            headers["Content-Security-Policy"] = API_CSP
+            # (a printable receipt allows its one inline stylesheet by hash), or if it is
+            # the web client's page.
+            own = headers.get("Content-Security-Policy", "")
+            if own != CLIENT_CSP and not own.startswith("default-src 'none';"):
+                headers["Content-Security-Policy"] = API_CSP
         if self._hsts:
             headers["Strict-Transport-Security"] = self._hsts
         if path.startswith("/api/"):
             # Responses carry tokens and personal data: no cache may keep them.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
+        elif path.startswith("/static/"):
+            # Asset names carry no content hash (no build step): revalidate by ETag each time.
+            headers.setdefault("Cache-Control", "no-cache")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
