@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import APIRouter, Body, Cookie, Header, Request, Response, status
 
 from api_gateway.convert import common as convert
 from api_gateway.deps import State, client_ip, user_agent
@@ -13,8 +13,58 @@ from api_gateway.schemas import common as schemas
 from api_gateway.security import SelfService
 from microfinance.auth.v1 import auth_pb2
 from microfinance.user.v1 import user_pb2
+from shared.errors import InvalidArgument, Unauthenticated
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+# The browser client keeps its refresh token here, out of reach of scripts (docs/security.md).
+REFRESH_COOKIE = "mf_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+
+TokenTransport = Annotated[
+    Literal["cookie"] | None,
+    Header(
+        alias="X-Token-Transport",
+        description=(
+            "`cookie`: the refresh token goes in the httpOnly, SameSite=Strict `mf_refresh` "
+            "cookie (Path=/api/v1/auth) and the body's `refresh_token` is empty. For the "
+            "browser client; being a custom header it also forces a CORS preflight."
+        ),
+    ),
+]
+RefreshCookie = Annotated[
+    str | None,
+    Cookie(
+        alias=REFRESH_COOKIE,
+        description="Set by the gateway in cookie mode; read only with X-Token-Transport.",
+    ),
+]
+
+
+def _secure_cookie(request: Request, state: State) -> bool:
+    return request.url.scheme == "https" or state.settings.env == "production"
+
+
+def _deliver(
+    tokens: schemas.TokenResponse,
+    transport: str | None,
+    request: Request,
+    response: Response,
+    state: State,
+) -> schemas.TokenResponse:
+    """In cookie mode the refresh token moves from the body into the httpOnly cookie."""
+    if transport != "cookie":
+        return tokens
+    response.set_cookie(
+        REFRESH_COOKIE,
+        tokens.refresh_token,
+        max_age=tokens.refresh_expires_in,
+        path=REFRESH_COOKIE_PATH,
+        secure=_secure_cookie(request, state),
+        httponly=True,
+        samesite="strict",
+    )
+    return tokens.model_copy(update={"refresh_token": ""})
 
 
 @router.post(
@@ -24,11 +74,15 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
     responses=error_responses(401, 422, 429, 503),
 )
 async def login(
-    body: schemas.LoginRequest, request: Request, state: State
+    body: schemas.LoginRequest,
+    request: Request,
+    response: Response,
+    state: State,
+    transport: TokenTransport = None,
 ) -> schemas.TokenResponse:
     ip = client_ip(request)
     await state.login_limiter.check(client_ip=ip, username=body.username)
-    response = await state.clients.auth.Login(
+    answer = await state.clients.auth.Login(
         auth_pb2.LoginRequest(
             username=body.username,
             password=body.password,
@@ -36,7 +90,8 @@ async def login(
             user_agent=user_agent(request),
         )
     )
-    return convert.tokens(response, must_change_password=response.must_change_password)
+    tokens = convert.tokens(answer, must_change_password=answer.must_change_password)
+    return _deliver(tokens, transport, request, response, state)
 
 
 @router.post(
@@ -45,11 +100,24 @@ async def login(
     summary="Exchange a refresh token for new tokens (the old one is spent)",
     responses=error_responses(401, 422, 503),
 )
-async def refresh(body: schemas.RefreshRequest, state: State) -> schemas.TokenResponse:
-    response = await state.clients.auth.Refresh(
-        auth_pb2.RefreshRequest(refresh_token=body.refresh_token)
-    )
-    return convert.tokens(response, must_change_password=response.must_change_password)
+async def refresh(
+    request: Request,
+    response: Response,
+    state: State,
+    body: Annotated[schemas.RefreshRequest | None, Body()] = None,
+    transport: TokenTransport = None,
+    cookie: RefreshCookie = None,
+) -> schemas.TokenResponse:
+    token = body.refresh_token if body else None
+    if not token:
+        if transport != "cookie":
+            raise InvalidArgument.field("refresh_token", "Field required")
+        if not cookie:
+            raise Unauthenticated("no refresh token: log in again")
+        token = cookie
+    answer = await state.clients.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=token))
+    tokens = convert.tokens(answer, must_change_password=answer.must_change_password)
+    return _deliver(tokens, transport, request, response, state)
 
 
 @router.post(
@@ -61,16 +129,27 @@ async def refresh(body: schemas.RefreshRequest, state: State) -> schemas.TokenRe
 )
 async def logout(
     caller: SelfService,
+    request: Request,
     state: State,
     body: Annotated[schemas.LogoutRequest | None, Body()] = None,
+    cookie: RefreshCookie = None,
 ) -> Response:
     body = body or schemas.LogoutRequest()
+    # The bearer token authenticates this call, so the cookie may name the family to revoke.
     await state.clients.auth.Logout(
         auth_pb2.LogoutRequest(
-            refresh_token=body.refresh_token or "", all_sessions=body.all_sessions
+            refresh_token=body.refresh_token or cookie or "", all_sessions=body.all_sessions
         )
     )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=REFRESH_COOKIE_PATH,
+        secure=_secure_cookie(request, state),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
 
 
 @router.post(
@@ -80,14 +159,20 @@ async def logout(
     responses=error_responses(401, 422, 429, 503),
 )
 async def change_password(
-    body: schemas.ChangePasswordRequest, caller: SelfService, state: State
+    body: schemas.ChangePasswordRequest,
+    caller: SelfService,
+    request: Request,
+    response: Response,
+    state: State,
+    transport: TokenTransport = None,
 ) -> schemas.TokenResponse:
-    response = await state.clients.auth.ChangePassword(
+    answer = await state.clients.auth.ChangePassword(
         auth_pb2.ChangePasswordRequest(
             old_password=body.old_password, new_password=body.new_password
         )
     )
-    return convert.tokens(response, must_change_password=False)
+    tokens = convert.tokens(answer, must_change_password=False)
+    return _deliver(tokens, transport, request, response, state)
 
 
 @router.get(

@@ -142,7 +142,15 @@ class LoginRequest(RequestBody):
 
 
 class RefreshRequest(RequestBody):
-    refresh_token: str = Field(min_length=1, max_length=1024)
+    refresh_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description=(
+            "Required, unless the request sends `X-Token-Transport: cookie`: then the "
+            "`mf_refresh` cookie is used when this is left out."
+        ),
+    )
 
 
 class LogoutRequest(RequestBody):
@@ -173,7 +181,12 @@ class TokenResponse(ResponseBody):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int = Field(description="Seconds until access_token expires.")
-    refresh_token: str = Field(description="Single use: each refresh returns a new one.")
+    refresh_token: str = Field(
+        description=(
+            "Single use: each refresh returns a new one. Empty when the request sent "
+            "`X-Token-Transport: cookie` (it is then in the httpOnly `mf_refresh` cookie)."
+        )
+    )
     refresh_expires_in: int
     must_change_password: bool = Field(
         description="While true, only /auth/password, /auth/logout and /me are allowed."
