@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,17 +17,9 @@ import pytest
 from microfinance_cli.doctor import FAIL, OK, check_amqp, check_redis, redact_url, render
 from microfinance_cli.supervisor import ChildSpec, Supervisor, is_clean_exit
 from shared.config import Settings
-from tests.cleanup import delete_amqp_topology, delete_keys, process_topology
+from tests.up_stack import PY, SERVING, UpProcess, closed_port
 
 REPO = Path(__file__).resolve().parents[1]
-PY = sys.executable
-
-
-def closed_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pid_alive(pid: int) -> bool:
@@ -465,92 +456,19 @@ def _port_closed(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def _remove_up_leftovers(settings: Settings, redis_prefix: str) -> None:
-    from shared.cache import create_redis
-
-    queues, exchanges = process_topology(settings)
-    await delete_amqp_topology(settings.amqp_url, queues=queues, exchanges=exchanges)
-    redis = create_redis(settings.redis_url)
-    try:
-        await delete_keys(redis, redis_prefix)
-    finally:
-        await redis.aclose()
-
-
 @pytest.mark.e2e
 @pytest.mark.skipif(not _services_exist(), reason="not every service has a main.py yet")
 def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    import queue
-    import threading
-    import uuid
-
     from microfinance_cli.services import SERVICES
 
-    ports = {s.port_setting: closed_port() for s in SERVICES}
-    mongo_port, es_port = closed_port(), closed_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
-    env.update({f"MF_{k.upper()}": str(v) for k, v in ports.items()})
-    env.update(
-        MF_DATA_DIR=str(tmp_path / "data"),
-        MF_EMBEDDED_MONGO_PORT=str(mongo_port),
-        MF_EMBEDDED_ES_PORT=str(es_port),
-        MF_MONGO_DB=f"mf_up_{uuid.uuid4().hex[:8]}",
-        # Its own exchange and keys on the shared brokers, removed afterwards.
-        MF_AMQP_EXCHANGE=f"mfup.{uuid.uuid4().hex[:8]}",
-        MF_REDIS_KEY_PREFIX=f"mfup:{uuid.uuid4().hex[:8]}:",
-        MF_ADMIN_EMAIL="admin@example.org",
-        MF_ADMIN_PASSWORD="correct horse battery staple 42",
-        NO_COLOR="1",
-    )
-    for name in ("MF_REDIS_URL", "MF_AMQP_URL"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    proc = subprocess.Popen(
-        [PY, "-m", "microfinance_cli", "up", "--stop-timeout", "20"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        process_group=0,
-    )
-    assert proc.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    seen: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-
-    def read_until(marker: str, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError("up exited early:\n" + "\n".join(seen[-60:]))
-            seen.append(line)
-            if marker in line:
-                return
-        raise AssertionError(f"no {marker!r} in time:\n" + "\n".join(seen[-60:]))
-
+    up = UpProcess.start(tmp_path, "--stop-timeout", "20")
     try:
-        read_until("all six processes SERVING", 240)
-        pids = [
-            int(line.rsplit("(pid ", 1)[1].rstrip(")"))
-            for line in seen
-            if "| started " in line and "(pid " in line
-        ]
+        up.read_until(SERVING, 240)
+        pids = up.child_pids()
         assert len(pids) == len(SERVICES)
         health = subprocess.run(
             [PY, "-m", "microfinance_cli", "health"],
-            env=env,
+            env=up.env,
             capture_output=True,
             text=True,
             timeout=60,
@@ -559,25 +477,14 @@ def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert health.returncode == 0, health.stdout + health.stderr
         assert health.stdout.count("SERVING") == len(SERVICES)
 
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        proc.wait(timeout=90)
+        up.interrupt(timeout=90)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        settings = Settings(
-            amqp_url=env.get("MF_AMQP_URL", Settings().amqp_url),
-            redis_url=env.get("MF_REDIS_URL", Settings().redis_url),
-            amqp_exchange=env["MF_AMQP_EXCHANGE"],
-        )
-        asyncio.run(_remove_up_leftovers(settings, env["MF_REDIS_KEY_PREFIX"]))
-    while (line := lines.get(timeout=10)) is not None:
-        seen.append(line)
-    output = "\n".join(seen)
-    assert proc.returncode == 0, output[-5000:]
+        up.stop()
+    output = up.drain()
+    assert up.proc.returncode == 0, output[-5000:]
     assert "all processes stopped" in output
     for pid in pids:
         assert wait_gone(pid), f"service pid {pid} still alive"
-    assert _port_closed(mongo_port), "embedded mongo left running"
-    assert _port_closed(es_port), "embedded elasticsearch left running"
+    assert _port_closed(up.port("embedded_mongo_port")), "embedded mongo left running"
+    assert _port_closed(up.port("embedded_es_port")), "embedded elasticsearch left running"
     assert (tmp_path / "data" / "mongo").is_dir()
