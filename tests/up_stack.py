@@ -9,6 +9,7 @@ other; ``UpProcess.stop`` removes what it left on the shared brokers.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import signal
@@ -135,7 +136,10 @@ class UpProcess:
             redis_url=self.env.get("MF_REDIS_URL", defaults.redis_url),
             amqp_exchange=self.env["MF_AMQP_EXCHANGE"],
         )
-        asyncio.run(_remove_leftovers(settings, self.env["MF_REDIS_KEY_PREFIX"]))
+        # In a thread of its own: the caller's thread may have a loop running (Playwright).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            prefix = self.env["MF_REDIS_KEY_PREFIX"]
+            pool.submit(lambda: asyncio.run(_remove_leftovers(settings, prefix))).result()
 
     def drain(self, seconds: float = 10) -> str:
         """The rest of the output once the process has exited, and all of it as one text."""
