@@ -27,9 +27,10 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI and ReDoc load their scripts and styles from /static/vendor (nothing external);
-# both run an inline bootstrap and inject inline styles, and ReDoc searches in a blob: worker.
+# they inject inline styles, and ReDoc searches in a blob: worker. The pages' own inline
+# bootstrap scripts are allowed by hash, added by api_gateway/web_client.py.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
@@ -76,16 +77,17 @@ class RequestContextMiddleware:
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=()")
-        docs = path.startswith(DOCS_PATHS)
-        if docs:
-            headers["Content-Security-Policy"] = DOCS_CSP
-        else:
+        own = headers.get("Content-Security-Policy", "")
+        if path.startswith(DOCS_PATHS):
+            # The docs pages send DOCS_CSP plus their scripts' hashes; anything else there
+            # (a 404 under /docs) gets DOCS_CSP itself.
+            if not own.startswith("default-src 'none';"):
+                headers["Content-Security-Policy"] = DOCS_CSP
+        elif own != CLIENT_CSP and not own.startswith("default-src 'none';"):
             # A route may send its own policy only if it starts from "nothing allowed"
             # (a printable receipt allows its one inline stylesheet by hash), or if it is
             # the web client's page.
-            own = headers.get("Content-Security-Policy", "")
-            if own != CLIENT_CSP and not own.startswith("default-src 'none';"):
-                headers["Content-Security-Policy"] = API_CSP
+            headers["Content-Security-Policy"] = API_CSP
         if self._hsts:
             headers["Strict-Transport-Security"] = self._hsts
         if path.startswith("/api/"):

@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,7 +28,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from api_gateway.errors import error_response
-from api_gateway.middleware import CLIENT_CSP
+from api_gateway.middleware import CLIENT_CSP, DOCS_CSP
 
 WEB_DIR = Path(__file__).parent / "web"
 STATIC_DIR = WEB_DIR / "static"
@@ -73,36 +77,58 @@ async def _index(request: Request) -> Response:
     )
 
 
-def _install_docs(app: FastAPI) -> None:
-    openapi_url = app.openapi_url or "/openapi.json"
-    title = app.title
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
-    @app.get(DOCS_URL, include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+
+def with_script_hashes(page: HTMLResponse) -> HTMLResponse:
+    """The page under DOCS_CSP, its inline bootstrap scripts allowed by hash (not by
+    'unsafe-inline'): any other inline script, injected or not, is refused."""
+    html = bytes(page.body).decode()
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        for s in _INLINE_SCRIPT.findall(html)
+    )
+    csp = DOCS_CSP.replace("script-src 'self'", f"script-src 'self' {hashes}".rstrip(), 1)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
+
+
+def _docs_pages(app: FastAPI) -> dict[str, HTMLResponse]:
+    """The three docs pages; fixed for the app's life, so built once."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    return {
+        DOCS_URL: get_swagger_ui_html(
             openapi_url=openapi_url,
-            title=f"{title} - Swagger UI",
+            title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=OAUTH2_REDIRECT_URL,
             swagger_js_url=f"{VENDOR_URL}/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url=f"{VENDOR_URL}/swagger-ui/swagger-ui.css",
             swagger_favicon_url=f"{VENDOR_URL}/swagger-ui/favicon-32x32.png",
             # No "valid" badge fetched from validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
-        )
-
-    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get(REDOC_URL, include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        ),
+        OAUTH2_REDIRECT_URL: get_swagger_ui_oauth2_redirect_html(),
+        REDOC_URL: get_redoc_html(
             openapi_url=openapi_url,
-            title=f"{title} - ReDoc",
+            title=f"{app.title} - ReDoc",
             redoc_js_url=f"{VENDOR_URL}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{VENDOR_URL}/swagger-ui/favicon-32x32.png",
             with_google_fonts=False,
-        )
+        ),
+    }
+
+
+def _fixed_page(body: bytes, csp: str) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return HTMLResponse(body, headers={"Content-Security-Policy": csp})
+
+    return serve
+
+
+def _install_docs(app: FastAPI) -> None:
+    for path, page in _docs_pages(app).items():
+        hashed = with_script_hashes(page)
+        endpoint = _fixed_page(bytes(hashed.body), hashed.headers["Content-Security-Policy"])
+        app.add_route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 def install_web(app: FastAPI) -> None:

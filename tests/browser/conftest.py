@@ -45,7 +45,7 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 # Generous enough for a screen that waits on the services; short enough to fail fast.
-DEFAULT_TIMEOUT_MS = 15_000
+DEFAULT_TIMEOUT_MS = 30_000
 
 
 def _why_skip() -> str | None:

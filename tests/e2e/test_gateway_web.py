@@ -3,12 +3,15 @@ and the docs pages with their assets from the package (no CDN)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
 from api_gateway import web_client
-from api_gateway.middleware import API_CSP, CLIENT_CSP
+from api_gateway.middleware import API_CSP, CLIENT_CSP, DOCS_CSP
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -123,3 +126,21 @@ async def test_docs_pages_load_only_vendored_assets(stack: Stack) -> None:
     redirect = await stack.client.get("/docs/oauth2-redirect")
     assert redirect.status_code == 200
     assert "oauth2" in redirect.text
+
+
+@pytest.mark.parametrize(
+    ("path", "inline_scripts"), [("/docs", 1), ("/docs/oauth2-redirect", 1), ("/redoc", 0)]
+)
+async def test_docs_inline_scripts_run_by_hash_only(
+    stack: Stack, path: str, inline_scripts: int
+) -> None:
+    r = await stack.client.get(path)
+    csp = r.headers["content-security-policy"]
+    script_src = next(d for d in csp.split("; ") if d.startswith("script-src "))
+    assert "unsafe-inline" not in script_src
+    hashes = re.findall(r"'sha256-([A-Za-z0-9+/=]+)'", script_src)
+    assert len(hashes) == inline_scripts
+    for body in re.findall(r"<script>(.*?)</script>", r.text, re.S):
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert digest in hashes
+    assert csp == DOCS_CSP.replace("script-src 'self'", script_src, 1)
