@@ -1,0 +1,45 @@
+"""The refresh cookie as the real client uses it: the session survives a reload, no token is
+in web storage or readable by scripts, and logging out removes the cookie."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.browser.conftest import PageLog, Web
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+
+def test_the_session_lives_in_memory_and_the_httponly_cookie(
+    context: BrowserContext, page: Page, web: Web, page_log: PageLog
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.get_by_label("Email").fill(web.admin_email)
+    page.get_by_label("Password").fill(web.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("who")).to_be_visible()
+
+    cookies = {c["name"]: c for c in context.cookies()}
+    refresh = cookies["mf_refresh"]
+    assert refresh["httpOnly"] is True
+    assert refresh["sameSite"] == "Strict"
+    assert refresh["path"] == "/api/v1/auth"
+    stored = page.evaluate(
+        "() => [localStorage.length, sessionStorage.length, document.cookie]"
+    )
+    assert stored == [0, 0, ""]
+
+    # A reload loses the in-memory access token; the cookie brings the session back.
+    page.reload()
+    expect(page.get_by_test_id("who")).to_be_visible()
+    assert {c["name"]: c for c in context.cookies()}["mf_refresh"]["value"] != refresh["value"]
+
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert "mf_refresh" not in {c["name"] for c in context.cookies()}
+    page.reload()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert page_log.blocked == []
