@@ -51,7 +51,9 @@ async function errorFrom(response) {
 async function send(url, init) {
   try {
     return await fetch(url, { credentials: "same-origin", ...init });
-  } catch {
+  } catch (error) {
+    // A caller that aborted (a newer search replaced it) hears the abort, not "offline".
+    if (init.signal?.aborted) throw error;
     throw new ApiError(0, { code: "NETWORK", message: NETWORK_MESSAGE });
   }
 }
@@ -108,8 +110,8 @@ function urlOf(path, query) {
   return url.pathname + url.search;
 }
 
-async function authorized(method, path, { query, body, headers } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...(headers || {}) } };
+async function authorized(method, path, { query, body, headers, signal } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...(headers || {}) }, signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -133,7 +135,8 @@ async function authorized(method, path, { query, body, headers } = {}) {
   return response;
 }
 
-/** A JSON call: resolves to the parsed body (null for 204), rejects with ApiError. */
+/** A JSON call: resolves to the parsed body (null for 204), rejects with ApiError.
+ * options: {query, body, headers, signal (an AbortSignal: aborting rejects with its reason)}. */
 export async function request(method, path, options = {}) {
   const response = await authorized(method, path, options);
   if (response.status === 204) return null;

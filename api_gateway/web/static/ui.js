@@ -273,38 +273,68 @@ export function pagedTable(columns, fetchPage, options = {}) {
 /**
  * fields: [{name, label, type?, options?: [[value, text]], required?, value?, hint?,
  *           attrs?, errorNames?: [api field names shown at this input]}]
+ *   An entry may also be {fieldset: "Legend", fields: [...], testid?} (drawn as a <fieldset>),
+ *   {name, errorOnly: true} (an error line for a list or group that has no input of its own),
+ *   or a Node (put in as it is). Names may be API paths ("current_address.city",
+ *   "identity_documents[0].number"): an error lands at the field whose name is its path, else
+ *   at the first whose name or errorNames is a prefix of it.
  * onSubmit(values, form) -> Promise; throwing an ApiError shows its field errors inline.
  * Values are strings as typed (the caller converts); the button is disabled while in flight,
- * so a double tap submits once.
+ * so a double tap submits once. form.addField(field, parent) and form.removeField(name) add
+ * and drop fields later (repeating groups).
  */
 export function form({ fields, submit = "Save", onSubmit, testid, extra }) {
   const formError = h("div", { class: "form-error", role: "alert" });
   const inputs = new Map();
   const errors = new Map();
+  const registered = [];
   const element = h("form", { class: "form", novalidate: true, testid });
-  for (const field of fields) {
+  const build = (field) => {
+    if (field instanceof Node) return field;
+    if (field.fieldset !== undefined) {
+      return h(
+        "fieldset",
+        { class: ["fieldset", field.class], testid: field.testid },
+        field.fieldset ? h("legend", {}, field.fieldset) : null,
+        h("div", { class: "fieldset-body" }, field.fields.map(build)),
+      );
+    }
+    const error = h("p", { class: "field-error", id: `err-${++errorCounter}`, testid: `error-${field.name}` });
+    errors.set(field.name, error);
+    registered.push(field);
+    if (field.errorOnly) return h("div", { class: "field wide field-error-only" }, error);
     const input = control(field);
-    const error = h("p", { class: "field-error", id: `err-${field.name}`, testid: `error-${field.name}` });
     input.setAttribute("aria-describedby", error.id);
     inputs.set(field.name, input);
-    errors.set(field.name, error);
-    element.append(
-      h(
-        "div",
-        { class: ["field", field.wide ? "wide" : null] },
-        h("label", { for: input.id }, field.label, field.required ? h("span", { class: "req" }, " *") : null),
-        input,
-        field.hint ? h("p", { class: "hint muted small" }, field.hint) : null,
-        error,
-      ),
+    return h(
+      "div",
+      { class: ["field", field.wide ? "wide" : null], testid: `field-${field.name}` },
+      h("label", { for: input.id }, field.label, field.required ? h("span", { class: "req" }, " *") : null),
+      input,
+      field.hint ? h("p", { class: "hint muted small" }, field.hint) : null,
+      error,
     );
-  }
+  };
+  for (const field of fields) element.append(build(field));
   const button = h("button", { type: "submit", class: "button primary", testid: testid ? `${testid}-submit` : null }, submit);
   element.append(formError, extra || "", h("div", { class: "actions" }, button));
 
   const api = {
     element,
     inputs,
+    /** Adds a field (or a fieldset of them) after the form was built; returns its element. */
+    addField(field, parent) {
+      const node = build(field);
+      if (parent) parent.append(node);
+      return node;
+    },
+    /** Forgets a field added earlier (the caller removes its element). */
+    removeField(name) {
+      inputs.delete(name);
+      errors.delete(name);
+      const at = registered.findIndex((f) => f.name === name);
+      if (at >= 0) registered.splice(at, 1);
+    },
     values() {
       const values = {};
       for (const [name, input] of inputs) values[name] = input.type === "checkbox" ? input.checked : input.value.trim();
@@ -314,20 +344,20 @@ export function form({ fields, submit = "Save", onSubmit, testid, extra }) {
       formError.replaceChildren();
       for (const [name, error] of errors) {
         error.textContent = "";
-        inputs.get(name).removeAttribute("aria-invalid");
+        inputs.get(name)?.removeAttribute("aria-invalid");
       }
     },
     fieldError(name, message) {
       const error = errors.get(name);
       if (!error) return false;
-      error.textContent = message;
-      inputs.get(name).setAttribute("aria-invalid", "true");
+      error.textContent = error.textContent ? `${error.textContent}; ${message}` : message;
+      inputs.get(name)?.setAttribute("aria-invalid", "true");
       return true;
     },
     showError(error) {
       const leftover = [];
       for (const violation of (error instanceof ApiError && error.fields) || []) {
-        const target = fieldFor(fields, violation.field);
+        const target = fieldFor(registered, violation.field);
         if (!(target && api.fieldError(target, violation.description))) leftover.push(violation);
       }
       const message =
@@ -339,6 +369,12 @@ export function form({ fields, submit = "Save", onSubmit, testid, extra }) {
           ? h("ul", {}, leftover.map((v) => h("li", {}, `${v.field}: ${v.description}`)))
           : null),
       );
+      const first = [...errors.values()].find((e) => e.textContent);
+      (first || formError).scrollIntoView?.({ block: "center" });
+    },
+    /** Extra content under the form's error line (a link to a duplicate, say). */
+    note(node) {
+      formError.append(node);
     },
   };
   let busy = false;
@@ -369,6 +405,10 @@ export function invalid(field, description) {
 }
 
 function fieldFor(fields, apiName) {
+  // The field named exactly by the path wins over one whose name is a prefix of it.
+  for (const field of fields) {
+    if ([field.name, ...(field.errorNames || [])].includes(apiName)) return field.name;
+  }
   for (const field of fields) {
     const names = [field.name, ...(field.errorNames || [])];
     if (names.some((n) => apiName === n || apiName.startsWith(`${n}.`) || apiName.startsWith(`${n}[`))) return field.name;
@@ -377,6 +417,7 @@ function fieldFor(fields, apiName) {
 }
 
 let fieldCounter = 0;
+let errorCounter = 0;
 
 function control(field) {
   const id = `f-${field.name.replace(/[^\w-]/g, "-")}-${++fieldCounter}`;

@@ -1,7 +1,8 @@
 // Every screen's routes, in one list the shell reads. Add a module's routes here.
 
 import { routes as auth } from "./auth.js";
+import { routes as borrowers } from "./borrowers.js";
 import { routes as home } from "./home.js";
 import { routes as payments } from "./payments.js";
 
-export const routes = [...auth, ...home, ...payments];
+export const routes = [...auth, ...home, ...payments, ...borrowers];
