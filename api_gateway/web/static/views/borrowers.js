@@ -42,11 +42,11 @@ export function fullName(b) {
   return [b.first_name, b.middle_name, b.last_name].filter(Boolean).join(" ") || b.id;
 }
 
-/** Agent id -> name, for admins (GET /staff is theirs only); an empty map if it fails. */
+/** Staff id -> staff record, for admins (GET /staff is theirs only); an empty map if it fails. */
 async function agentNames(ctx) {
   if (!ctx.shell.isAdmin()) return new Map();
   try {
-    const staff = await ctx.api.all("/staff", "staff", { role: "AGENT" });
+    const staff = await ctx.api.all("/staff", "staff");
     return new Map(staff.map((s) => [s.id, s]));
   } catch {
     return new Map();
@@ -63,7 +63,7 @@ function select(name, labelText, values, blank, value, testid) {
   const id = `filter-${name}`;
   return h(
     "div",
-    { class: "field" },
+    { class: "field filter" },
     h("label", { for: id }, labelText),
     h(
       "select",
@@ -146,6 +146,7 @@ async function renderList(ctx) {
   const typed = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
+      if (!search.isConnected) return; // the user has left the list
       const q = search.value.trim();
       if (q === state.q) return;
       state.q = q;
@@ -350,7 +351,7 @@ async function defaultCurrency(ctx, borrower) {
   const own = borrower?.employment.monthly_income?.currency;
   if (own) return own;
   try {
-    const products = await ctx.api.get("/products", { active: true, page_size: 100 });
+    const products = await ctx.api.get("/loan-products", { active: true, page_size: 100 });
     const counts = new Map();
     for (const p of products.products) counts.set(p.currency, (counts.get(p.currency) || 0) + 1);
     return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] || "";
@@ -549,10 +550,23 @@ function loansCard(ctx, b) {
   return card(
     "Loans",
     pagedTable(columns, fetchPage, { testid: "borrower-loans", empty: "No loans yet." }),
-    b.account_status === "ACTIVE"
-      ? h("div", { class: "actions" }, h("a", { href: `/loans/new?borrower=${encodeURIComponent(b.id)}`, class: "button primary", testid: "new-loan" }, "New loan application"))
-      : null,
   );
+}
+
+/** A history value as a person reads it: money, documents, agents and enums in words. */
+function changeValue(field, text, agents, session) {
+  if (!text) return "(empty)";
+  if (field === "assigned_agent_id") return agentName(agents, text, session);
+  if (text.startsWith("{") || text.startsWith("[")) {
+    try {
+      const value = JSON.parse(text);
+      if (value && value.amount_minor !== undefined && value.currency) return money(value);
+      if (Array.isArray(value)) return value.map((d) => [label(d.type), d.number].filter(Boolean).join(" ")).join("; ") || "(none)";
+    } catch {
+      // Not JSON after all: shown as it is.
+    }
+  }
+  return /^[A-Z][A-Z_]+$/.test(text) ? label(text) : text;
 }
 
 function historyCard(ctx, b, agents) {
@@ -568,7 +582,7 @@ function historyCard(ctx, b, agents) {
               "ul",
               { class: "changes" },
               e.changes.map((c) =>
-                h("li", {}, h("span", { class: "change-field" }, c.field), ": ", h("span", { class: "old" }, c.old_value || "(empty)"), " → ", h("span", { class: "new" }, c.new_value || "(empty)")),
+                h("li", {}, h("span", { class: "change-field" }, c.field), ": ", h("span", { class: "old" }, changeValue(c.field, c.old_value, agents, ctx.session)), " → ", h("span", { class: "new" }, changeValue(c.field, c.new_value, agents, ctx.session))),
               ),
             )
           : "—",
@@ -619,7 +633,7 @@ function adminCard(ctx, b, agents, show) {
       }).element,
     );
   }
-  const others = [...agents.values()].filter((a) => a.active && a.id !== b.assigned_agent_id);
+  const others = [...agents.values()].filter((a) => a.role === "AGENT" && a.active && a.id !== b.assigned_agent_id);
   parts.push(
     form({
       testid: "reassign",
@@ -659,7 +673,7 @@ function detailContent(ctx, b, agents, show) {
       { class: "actions page-actions" },
       h("a", { href: `/borrowers/${id}/edit`, class: "button secondary", testid: "edit-borrower" }, "Edit"),
       b.account_status === "ACTIVE"
-        ? h("a", { href: `/loans/new?borrower=${id}`, class: "button primary", testid: "new-loan-top" }, "New loan application")
+        ? h("a", { href: `/loans/new?borrower=${id}`, class: "button primary", testid: "new-loan" }, "New loan application")
         : null,
       admin && b.kyc_status === "PENDING" ? h("a", { href: `/admin/kyc?borrower=${id}`, class: "button secondary" }, "Verify KYC") : null,
     ),
@@ -738,7 +752,7 @@ async function renderDetail(ctx) {
   const root = h("section", { class: "page", testid: "borrower-detail" });
   const show = (b) => {
     document.title = `${fullName(b)} · microfinance`;
-    root.replaceChildren(...detailContent(ctx, b, agents, show));
+    root.replaceChildren(...detailContent(ctx, b, agents, show).filter(Boolean));
   };
   show(borrower);
   return root;
