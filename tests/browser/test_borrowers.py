@@ -11,11 +11,15 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.browser.api import Session
-from tests.browser.conftest import NewContext, PageLog, Screenshot, Web
+import pytest
+
+# The fixtures (the six processes, chromium) live in tests/browser/conftest.py.
+pytest.importorskip("tests.browser.conftest", reason="needs tests/browser/conftest.py")
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
+    from tests.browser.api import Session
+    from tests.browser.conftest import NewContext, PageLog, Screenshot, Web
 
 
 def made_up_name(length: int = 9) -> str:
@@ -185,9 +189,7 @@ def test_admin_reassigns_and_blacklists_from_the_detail_page(
     second_agent = web.api.ready_staff("AGENT")
     second = web.api.call("GET", f"/api/v1/staff/{second_agent.staff_id}", web.api.admin())
     borrower = web.api.create_borrower(first_agent)
-    admin = Session(
-        web.admin_email, web.admin_password, "", "", must_change_password=False
-    )
+    admin = web.api.admin()
     page = new_context().new_page()
     log_in(page, admin, f"/borrowers/{borrower['id']}")
     actions = page.get_by_test_id("admin-actions")
