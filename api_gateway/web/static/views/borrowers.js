@@ -19,6 +19,7 @@ import {
   page,
   pagedTable,
   parseAmount,
+  spinner,
   table,
   toast,
 } from "../ui.js";
@@ -537,7 +538,7 @@ function age(iso) {
 
 function loansCard(ctx, b) {
   const columns = [
-    { label: "Loan", value: (l) => h("a", { href: `/loans/${encodeURIComponent(l.id)}`, testid: "loan-link" }, l.loan_number || l.id) },
+    { label: "Loan", value: (l) => h("a", { href: `/loans/${encodeURIComponent(l.id)}`, class: "nowrap", testid: "loan-link" }, l.loan_number || l.id) },
     { label: "Status", value: (l) => badge(l.status) },
     { label: "Principal", value: (l) => money(l.principal), num: true },
     { label: "Outstanding", value: (l) => (l.summary ? money(l.summary.total_outstanding) : "—"), num: true },
@@ -553,6 +554,8 @@ function loansCard(ctx, b) {
   );
 }
 
+const ENUM_FIELDS = new Set(["gender", "marital_status", "employment.status", "kyc_status", "account_status", "risk_profile"]);
+
 /** A history value as a person reads it: money, documents, agents and enums in words. */
 function changeValue(field, text, agents, session) {
   if (!text) return "(empty)";
@@ -566,34 +569,62 @@ function changeValue(field, text, agents, session) {
       // Not JSON after all: shown as it is.
     }
   }
-  return /^[A-Z][A-Z_]+$/.test(text) ? label(text) : text;
+  return ENUM_FIELDS.has(field) ? label(text) : text;
 }
 
+/** The audit trail as a list (it reads better than a table on a phone), newest first. */
 function historyCard(ctx, b, agents) {
-  const columns = [
-    { label: "When", value: (e) => dateTime(e.at) },
-    { label: "What", value: (e) => badge(e.action) },
-    { label: "Who", value: (e) => agentName(agents, e.actor, ctx.session) },
-    {
-      label: "Changes",
-      value: (e) =>
-        e.changes.length
-          ? h(
-              "ul",
-              { class: "changes" },
-              e.changes.map((c) =>
-                h("li", {}, h("span", { class: "change-field" }, c.field), ": ", h("span", { class: "old" }, changeValue(c.field, c.old_value, agents, ctx.session)), " → ", h("span", { class: "new" }, changeValue(c.field, c.new_value, agents, ctx.session))),
+  const list = h("ol", { class: "history", testid: "borrower-history" });
+  const more = h("button", { type: "button", class: "button secondary" }, "Load more");
+  const status = h("div", {});
+  let token = "";
+  const entry = (e) =>
+    h(
+      "li",
+      { class: "history-entry" },
+      h(
+        "p",
+        { class: "history-head" },
+        badge(e.action),
+        " ",
+        h("span", { class: "muted small" }, `${dateTime(e.at)} · ${agentName(agents, e.actor, ctx.session)}`),
+      ),
+      e.changes.length
+        ? h(
+            "ul",
+            { class: "changes" },
+            e.changes.map((c) =>
+              h(
+                "li",
+                {},
+                h("span", { class: "change-field" }, c.field),
+                ": ",
+                h("span", { class: "old" }, changeValue(c.field, c.old_value, agents, ctx.session)),
+                " → ",
+                h("span", { class: "new" }, changeValue(c.field, c.new_value, agents, ctx.session)),
               ),
-            )
-          : "—",
-    },
-    { label: "Reason", value: (e) => e.reason || "—" },
-  ];
-  const fetchPage = async (token) => {
-    const body = await ctx.api.get(`/borrowers/${encodeURIComponent(b.id)}/history`, { page_size: PAGE_SIZE, page_token: token });
-    return { items: body.entries, next: body.page.next_page_token, total: body.page.total_size };
+            ),
+          )
+        : null,
+      e.reason ? h("p", { class: "small" }, `Reason: ${e.reason}`) : null,
+    );
+  const load = async () => {
+    more.disabled = true;
+    status.replaceChildren(spinner());
+    try {
+      const body = await ctx.api.get(`/borrowers/${encodeURIComponent(b.id)}/history`, { page_size: PAGE_SIZE, page_token: token });
+      list.append(...body.entries.map(entry));
+      token = body.page.next_page_token;
+      status.replaceChildren(list.children.length ? "" : h("p", { class: "muted" }, "No history yet."), token ? more : "");
+    } catch (error) {
+      status.replaceChildren(errorBox(error, load));
+    } finally {
+      more.disabled = false;
+    }
   };
-  return card("History", pagedTable(columns, fetchPage, { testid: "borrower-history", empty: "No history yet." }));
+  more.addEventListener("click", load);
+  load();
+  return card("History", list, status);
 }
 
 /** Deactivate, reactivate, blacklist and reassign: small forms whose errors sit at their fields. */
