@@ -94,8 +94,8 @@ async function renderList(ctx) {
     enterkeyhint: "search",
     testid: "borrower-search",
   });
-  const kycFilter = select("kyc", "KYC", KYC, "Any KYC status", state.kyc, "filter-kyc");
-  const statusFilter = select("status", "Account", ACCOUNT, "Any account status", state.status, "filter-status");
+  const kycFilter = select("kyc", "KYC status", KYC, "Any", state.kyc, "filter-kyc");
+  const statusFilter = select("status", "Account status", ACCOUNT, "Any", state.status, "filter-status");
   const note = h("p", { class: "muted small", testid: "search-note" });
   const results = h("div", { class: "results", "aria-live": "polite", testid: "borrower-results" });
 
