@@ -211,3 +211,43 @@ def test_admin_reassigns_and_blacklists_from_the_detail_page(
     assert web.api.call("GET", f"/api/v1/borrowers/{borrower['id']}", second_agent)[
         "account_status"
     ] == "BLACKLISTED"
+
+
+STALE_FETCH = """stale => {
+  // Holds back the search for `stale` so that its answer comes after the newer one's.
+  const original = window.fetch;
+  window.__staleSettled = false;
+  window.fetch = (url, init) => {
+    if (!String(url).includes(`q=${stale}`)) return original(url, init);
+    return new Promise((resolve) => setTimeout(resolve, 1500))
+      .then(() => original(url, init))
+      .finally(() => { window.__staleSettled = true; });
+  };
+}"""
+
+
+def test_a_slow_older_search_does_not_replace_a_newer_one(web: Web, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    agent = web.api.ready_staff("AGENT")
+    older = web.api.create_borrower(agent, last_name=made_up_name())
+    newer = web.api.create_borrower(agent, last_name=made_up_name())
+    for borrower in (older, newer):
+        wait_until_searchable(web, agent, borrower["last_name"], borrower["id"])
+    log_in(page, agent, "/borrowers")
+    expect(page.get_by_test_id("borrower-table")).to_be_visible()
+    page.evaluate(STALE_FETCH, older["last_name"])
+
+    search = page.get_by_test_id("borrower-search")
+    search.fill(older["last_name"])
+    page.wait_for_function(f"() => location.search === '?q={older['last_name']}'")
+    search.fill(newer["last_name"])
+    table = page.get_by_test_id("borrower-table")
+    expect(table.get_by_test_id("borrower-link").first).to_have_text(
+        f"{newer['first_name']} {newer['last_name']}"
+    )
+    page.wait_for_function("() => window.__staleSettled")
+    expect(table.get_by_test_id("borrower-link").first).to_have_text(
+        f"{newer['first_name']} {newer['last_name']}"
+    )
+    expect(table).not_to_contain_text(older["last_name"])
