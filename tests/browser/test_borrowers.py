@@ -18,6 +18,7 @@ pytest.importorskip("tests.browser.conftest", reason="needs tests/browser/confte
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
+
     from tests.browser.api import Session
     from tests.browser.conftest import NewContext, PageLog, Screenshot, Web
 
