@@ -11,11 +11,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-# The fixtures (the six processes, chromium) live in tests/browser/conftest.py.
-pytest.importorskip("tests.browser.conftest", reason="needs tests/browser/conftest.py")
-
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
