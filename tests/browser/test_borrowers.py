@@ -196,7 +196,7 @@ def test_admin_reassigns_and_blacklists_from_the_detail_page(
 
     actions.get_by_test_id("reassign").locator("[name=agent_id]").select_option(second["id"])
     actions.get_by_test_id("reassign-submit").click()
-    expect(page.get_by_test_id("borrower-detail")).to_contain_text(second["full_name"])
+    expect(page.get_by_test_id("borrower-agent")).to_have_text(second["full_name"])
 
     blacklist = page.get_by_test_id("blacklist")
     blacklist.locator("[name=reason]").fill("fraudulent documents")

@@ -735,7 +735,7 @@ function detailContent(ctx, b, agents, show) {
           ["Gender", label(b.gender)],
           ["Marital status", label(b.marital_status)],
           ["Nationality", b.nationality || "—"],
-          ["Agent", agentName(agents, b.assigned_agent_id, ctx.session)],
+          ["Agent", h("span", { testid: "borrower-agent" }, agentName(agents, b.assigned_agent_id, ctx.session))],
           ["Branch", b.branch_id || "—"],
           ["Registered", dateTime(b.audit.created_at)],
         ]),
