@@ -132,6 +132,7 @@ def test_agent_registers_finds_and_edits_a_borrower(  # long: one user's story, 
     hit = page.get_by_test_id("borrower-table").get_by_role("link", name=f"{first} {last}")
     expect(hit).to_be_visible()
     expect(page).to_have_url(f"{web.base_url}/borrowers?q={misspelt(last)}")
+    screenshot(page, "borrowers-search")
     hit.click()
     expect(page.get_by_test_id("borrower-name")).to_have_text(f"{first} {last}")
 
