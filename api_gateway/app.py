@@ -108,15 +108,8 @@ def create_app(
     )
     install_error_handlers(app)
     _document_common_responses(app, max_body_bytes)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(staff.router)
-    app.include_router(borrowers.router)
-    app.include_router(products.router)
-    app.include_router(loans.router)
-    app.include_router(payments.router)
-    app.include_router(reports.router)
-    app.include_router(eod.router)
+    for routes in (health, auth, staff, borrowers, products, loans, payments, reports, eod):
+        app.include_router(routes.router)
     # Last: the client's fallback route must come after every API route.
     install_web(app)
 
