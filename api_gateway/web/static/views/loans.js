@@ -24,6 +24,7 @@ import {
   parseAmount,
   percent,
   spinner,
+  stats,
   table,
   toast,
   today,
@@ -102,14 +103,14 @@ async function renderList(ctx) {
     testid: "loan-filters",
     submit: "Show loans",
     fields: [
-      { name: "q", label: "Search", type: "search", value: initial.q, hint: "Loan number or borrower name", attrs: { autocomplete: "off" } },
+      { name: "q", label: "Search", type: "search", value: initial.q, attrs: { autocomplete: "off", placeholder: "Loan number or borrower" } },
       { name: "status", label: "Status", type: "select", value: initial.status, options: options(STATUSES, { blank: "Any status" }) },
-      { name: "dpd_min", label: "Days past due, from", type: "number", value: initial.dpd_min, attrs: { min: 0, inputmode: "numeric" }, hint: "Active loans only" },
-      { name: "dpd_max", label: "Days past due, to", type: "number", value: initial.dpd_max, attrs: { min: 0, inputmode: "numeric" } },
+      { name: "dpd_min", label: "Days past due from", type: "number", value: initial.dpd_min, attrs: { min: 0, inputmode: "numeric", placeholder: "0", title: "Active loans only" } },
+      { name: "dpd_max", label: "Days past due to", type: "number", value: initial.dpd_max, attrs: { min: 0, inputmode: "numeric", title: "Active loans only" } },
     ],
     onSubmit: show,
   });
-  filters.element.classList.add("filters");
+  filters.element.classList.add("toolbar");
   filters.element.querySelector("select").addEventListener("change", () => filters.element.requestSubmit());
   show(initial).catch((error) => {
     results.replaceChildren();
@@ -409,10 +410,6 @@ function timeline(loan, who) {
   );
 }
 
-function stat(name, value, testid) {
-  return h("div", { class: "stat" }, h("div", { class: "value", testid }, value), h("div", { class: "name" }, name));
-}
-
 function summaryView(loan) {
   const s = loan.summary;
   if (!s) {
@@ -426,35 +423,39 @@ function summaryView(loan) {
       ["Effective APR", percent(loan.effective_apr)],
     ]);
   }
-  return [
-    h(
-      "div",
-      { class: "stats" },
-      stat("Outstanding", money(s.total_outstanding), "summary-outstanding"),
-      stat("Arrears", money(s.arrears_amount), "summary-arrears"),
-      stat("Days past due", String(s.days_past_due), "summary-dpd"),
-      stat(s.next_due_date ? `Next due ${date(s.next_due_date)}` : "Next due", s.next_due_date ? money(s.next_due_amount) : "—", "summary-next-due"),
-    ),
-    facts([
-      ["Principal", `${money(loan.principal)} over ${loan.installments} installments`],
-      ["Principal left", money(s.outstanding_principal)],
-      ["Interest left", money(s.outstanding_interest)],
-      ["Fees left", money(s.outstanding_fees)],
-      ["Penalties left", money(s.outstanding_penalties)],
-      ["Paid", money(s.total_paid)],
-      ["Waived", money(s.total_waived)],
-      ["Installments paid", `${s.installments_paid} of ${loan.installments}${s.installments_overdue ? `; ${s.installments_overdue} overdue` : ""}`],
-      !isZero(s.written_off_amount) ? ["Written off", money(s.written_off_amount)] : null,
-      !isZero(s.recovered_amount) ? ["Recovered", money(s.recovered_amount)] : null,
-      ["Effective APR", percent(loan.effective_apr)],
-      ["As of", date(s.as_of_date)],
-    ]),
-  ];
+  return facts([
+    ["Principal", `${money(loan.principal)} over ${loan.installments} installments`],
+    ["Principal left", money(s.outstanding_principal)],
+    ["Interest left", money(s.outstanding_interest)],
+    ["Fees left", money(s.outstanding_fees)],
+    ["Penalties left", money(s.outstanding_penalties)],
+    ["Paid", money(s.total_paid)],
+    ["Waived", money(s.total_waived)],
+    ["Installments paid", `${s.installments_paid} of ${loan.installments}${s.installments_overdue ? `; ${s.installments_overdue} overdue` : ""}`],
+    !isZero(s.written_off_amount) ? ["Written off", money(s.written_off_amount)] : null,
+    !isZero(s.recovered_amount) ? ["Recovered", money(s.recovered_amount)] : null,
+    ["Effective APR", percent(loan.effective_apr)],
+    ["As of", date(s.as_of_date)],
+  ]);
+}
+
+/** The four figures an agent at the door needs first, once the loan is out. */
+function summaryTiles(loan) {
+  const s = loan.summary;
+  if (!s) return null;
+  return stats([
+    ["Outstanding", money(s.total_outstanding), "summary-outstanding"],
+    ["Arrears", money(s.arrears_amount), "summary-arrears"],
+    ["Days past due", String(s.days_past_due), "summary-dpd"],
+    [s.next_due_date ? `Next due ${date(s.next_due_date)}` : "Next due", s.next_due_date ? money(s.next_due_amount) : "—", "summary-next-due"],
+  ]);
 }
 
 function scheduleView(schedule) {
   const t = schedule.totals;
-  return [
+  return h(
+    "div",
+    {},
     table(
       [
         { label: "#", num: true, value: (r) => String(r.number) },
@@ -473,6 +474,7 @@ function scheduleView(schedule) {
       schedule.rows,
       { testid: "schedule", empty: "No schedule." },
     ),
+    h("h3", { class: "subhead" }, "Totals"),
     facts([
       ["Principal", money(t.principal)],
       ["Interest", money(t.interest)],
@@ -482,7 +484,7 @@ function scheduleView(schedule) {
       ["Net disbursed", money(t.net_disbursed)],
       ["Effective APR", percent(t.effective_apr)],
     ]),
-  ];
+  );
 }
 
 function split(allocation) {
@@ -569,6 +571,7 @@ async function renderDetail(ctx) { // long: one page with its cards; each card i
     header,
     conflict,
     actions,
+    summaryTiles(loan),
     h("div", { class: "grid two" }, card("Summary", h("div", { testid: "summary" }, summaryView(loan))), card("Timeline", timeline(loan, who))),
     card(disbursed ? "Schedule" : "Schedule (a preview until disbursement)", loader(() => schedule, scheduleView)),
     loan.status === "ACTIVE" ? payoffCard(ctx, loan) : null,
@@ -719,7 +722,7 @@ function payoffCard(ctx, loan) {
     fields: [{ name: "date", label: "Pay off on", type: "date", value: today(), attrs: { min: loan.disbursement_date || undefined } }],
     onSubmit: (values) => quote(values.date || undefined),
   });
-  pick.element.classList.add("inline");
+  pick.element.classList.add("toolbar", "payoff-date");
   region.append(spinner());
   quote(undefined).catch((error) => region.replaceChildren(errorBox(error)));
   return card("Payoff quote", region, pick.element);
@@ -743,7 +746,7 @@ function transactionsCard(ctx, loan) {
     { label: "Amount", num: true, value: (t) => money(t.amount) },
     { label: "Split", value: (t) => split(t.allocation) || (t.installment_number ? `installment ${t.installment_number}` : "") },
     { label: "Reason", value: (t) => t.reason || "" },
-    { label: "Receipt", value: (t) => (t.payment_id ? h("a", { href: `/payments/${enc(t.payment_id)}/receipt` }, "Receipt") : "") },
+    { label: "Receipt", value: (t) => (t.payment_id ? h("a", { href: `/payments/${enc(t.payment_id)}` }, "Receipt") : "") },
   ];
   if (admin) {
     columns.push({
