@@ -43,6 +43,11 @@ function fullName(borrower) {
   return [borrower.first_name, borrower.middle_name, borrower.last_name].filter(Boolean).join(" ");
 }
 
+/** A date that does not break across lines in a table cell. */
+function day(iso) {
+  return h("span", { class: "nowrap" }, date(iso));
+}
+
 function isZero(value) {
   return !value || Number(value.amount_minor) === 0;
 }
@@ -195,7 +200,7 @@ function previewView(result) {
     table(
       [
         { label: "#", num: true, value: (r) => String(r.number) },
-        { label: "Due", value: (r) => date(r.due_date) },
+        { label: "Due", value: (r) => day(r.due_date) },
         { label: "Principal", num: true, value: (r) => money(r.principal_due) },
         { label: "Interest", num: true, value: (r) => money(r.interest_due) },
         { label: "Fee", num: true, value: (r) => money(r.fee_due) },
@@ -233,7 +238,7 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
     submit: "Submit application",
     fields: [
       { name: "borrower_id", label: "Borrower", type: "hidden", required: true, wide: true },
-      { name: "product_id", label: "Product", type: "select", required: true, value: first, wide: true, options: [["", "Choose a product"], ...products.map((p) => [p.id, `${p.name} (${p.code}) · ${p.currency}`])], hint: " " },
+      { name: "product_id", label: "Product", type: "select", required: true, value: first, wide: true, options: [["", "Choose a product"], ...products.map((p) => [p.id, `${p.name} (${p.code})`])], hint: " " },
       { name: "principal", label: "Principal", type: "money", required: true, hint: "Choose a product first" },
       { name: "installments", label: "Installments", type: "number", required: true, attrs: { min: 1, max: 520, step: 1, inputmode: "numeric" }, hint: " " },
       { name: "purpose", label: "Purpose", attrs: { maxlength: 500 }, wide: true },
@@ -289,8 +294,9 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
     const mine = seq;
     const p = byId.get(apply.inputs.get("product_id").value);
     const values = apply.values();
-    const wait = (text) => {
+    const wait = (text, problem = false) => {
       preview.replaceChildren();
+      previewNote.classList.toggle("bad", problem);
       previewNote.textContent = text;
     };
     if (!p) return wait("Choose a product to see its schedule.");
@@ -299,9 +305,10 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
     try {
       amount = parseAmount(values.principal, p.currency);
     } catch (error) {
-      return wait(`Principal: ${error.message}.`);
+      return wait(`Principal: ${error.message}.`, true);
     }
-    if (!/^\d+$/.test(values.installments) || Number(values.installments) < 1) return wait("Installments: enter a whole number.");
+    if (!/^\d+$/.test(values.installments) || Number(values.installments) < 1) return wait("Installments: enter a whole number.", true);
+    previewNote.classList.remove("bad");
     previewNote.textContent = "Calculating…";
     try {
       const result = await ctx.api.post(`/loan-products/${enc(p.id)}/preview`, {
@@ -315,6 +322,7 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
     } catch (error) {
       if (mine !== seq) return;
       preview.replaceChildren();
+      previewNote.classList.add("bad");
       previewNote.textContent = error instanceof ApiError && error.fields.length
         ? error.fields.map((f) => `${fieldLabel(f.field)}: ${f.description}`).join("; ")
         : describe(error);
@@ -410,18 +418,26 @@ function timeline(loan, who) {
   );
 }
 
-function summaryView(loan) {
+function summaryView(loan, schedule) {
   const s = loan.summary;
   if (!s) {
-    return facts([
+    // Not out yet: the loan's figures are the schedule's (a preview until disbursement).
+    const terms = [
       ["Principal", h("span", { testid: "summary-principal" }, money(loan.principal))],
       ["Installments", `${loan.installments} ${FREQUENCY[loan.product.frequency] || ""}`],
-      ["Total repayable", money(loan.total_repayable)],
-      ["Interest", money(loan.total_interest)],
-      ["Upfront fee", money(loan.upfront_fee)],
-      ["Net disbursed", money(loan.net_disbursed)],
-      ["Effective APR", percent(loan.effective_apr)],
-    ]);
+      ["Terms", productTerms(loan.product)],
+      ["Submitted", date(loan.submitted_date)],
+    ];
+    return loader(() => schedule, ({ totals: t }) =>
+      facts([
+        ...terms,
+        ["Total repayable", money(t.total_repayable)],
+        ["Interest", money(t.interest)],
+        ["Upfront fee", money(t.upfront_fee)],
+        ["Net disbursed", money(t.net_disbursed)],
+        ["Effective APR", percent(t.effective_apr)],
+      ]),
+    );
   }
   return facts([
     ["Principal", `${money(loan.principal)} over ${loan.installments} installments`],
@@ -459,7 +475,7 @@ function scheduleView(schedule) {
     table(
       [
         { label: "#", num: true, value: (r) => String(r.number) },
-        { label: "Due", value: (r) => date(r.due_date) },
+        { label: "Due", value: (r) => day(r.due_date) },
         { label: "Principal", num: true, value: (r) => money(r.principal_due) },
         { label: "Interest", num: true, value: (r) => money(r.interest_due) },
         { label: "Fee", num: true, value: (r) => money(r.fee_due) },
@@ -572,7 +588,7 @@ async function renderDetail(ctx) { // long: one page with its cards; each card i
     conflict,
     actions,
     summaryTiles(loan),
-    h("div", { class: "grid two" }, card("Summary", h("div", { testid: "summary" }, summaryView(loan))), card("Timeline", timeline(loan, who))),
+    h("div", { class: "grid two" }, card("Summary", h("div", { testid: "summary" }, summaryView(loan, schedule))), card("Timeline", timeline(loan, who))),
     card(disbursed ? "Schedule" : "Schedule (a preview until disbursement)", loader(() => schedule, scheduleView)),
     loan.status === "ACTIVE" ? payoffCard(ctx, loan) : null,
     transactionsCard(ctx, loan),
@@ -741,7 +757,7 @@ function transactionsCard(ctx, loan) {
       }, { kind: "danger" }),
     );
   const columns = [
-    { label: "Date", value: (t) => date(t.value_date) },
+    { label: "Date", value: (t) => day(t.value_date) },
     { label: "Type", value: (t) => h("span", {}, badge(t.type), t.reversed ? [" ", badge("REVERSED")] : null) },
     { label: "Amount", num: true, value: (t) => money(t.amount) },
     { label: "Split", value: (t) => split(t.allocation) || (t.installment_number ? `installment ${t.installment_number}` : "") },
