@@ -56,7 +56,7 @@ function isZero(value) {
 
 function loanColumns() {
   return [
-    { label: "Loan", value: (l) => h("a", { href: `/loans/${enc(l.id)}`, testid: "loan-link" }, l.loan_number) },
+    { label: "Loan", value: (l) => h("a", { href: `/loans/${enc(l.id)}`, class: "nowrap", testid: "loan-link" }, l.loan_number) },
     { label: "Borrower", value: (l) => l.borrower_name || "—" },
     { label: "Status", value: (l) => badge(l.status) },
     { label: "Principal", num: true, value: (l) => money(l.principal) },
@@ -764,8 +764,8 @@ function transactionsCard(ctx, loan) {
     { label: "Date", value: (t) => day(t.value_date) },
     { label: "Type", value: (t) => h("span", {}, badge(t.type), t.reversed ? [" ", badge("REVERSED")] : null) },
     { label: "Amount", num: true, value: (t) => money(t.amount) },
-    { label: "Split", value: (t) => split(t.allocation) || (t.installment_number ? `installment ${t.installment_number}` : "") },
-    { label: "Reason", value: (t) => t.reason || "" },
+    { label: "Split", value: (t) => h("span", { class: "cell-text" }, split(t.allocation) || (t.installment_number ? `installment ${t.installment_number}` : "")) },
+    { label: "Reason", value: (t) => (t.reason ? h("span", { class: "cell-text" }, t.reason) : "") },
     { label: "Receipt", value: (t) => (t.payment_id ? h("a", { href: `/payments/${enc(t.payment_id)}` }, "Receipt") : "") },
   ];
   if (admin) {
