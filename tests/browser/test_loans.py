@@ -264,3 +264,20 @@ def test_the_list_filters_by_status_and_links_to_the_loan(
     link.click()
     page.wait_for_url(f"**/loans/{loan['id']}")
     assert page.get_by_test_id("loan-status").inner_text() == "Submitted"
+
+
+def test_an_agent_withdraws_their_pending_application_with_a_reason(
+    web: Web, page: Page, people: People
+) -> None:
+    loan = submit_loan(web, people.agent, people, installments=3)
+    open_as(page, people.agent, f"/loans/{loan['id']}")
+    page.get_by_test_id("withdraw").click()
+    page.get_by_test_id("withdraw-form").locator("textarea[name=reason]").fill("Not needed now")
+    page.get_by_test_id("withdraw-form-submit").click()
+    page.get_by_test_id("timeline-withdrawn").wait_for()
+    assert "Not needed now" in page.get_by_test_id("timeline-withdrawn").inner_text()
+    assert page.get_by_test_id("loan-status").inner_text() == "Withdrawn"
+    assert page.get_by_test_id("withdraw").count() == 0
+    assert web.api.call("GET", f"/api/v1/loans/{loan['id']}", people.agent)["status"] == (
+        "WITHDRAWN"
+    )
