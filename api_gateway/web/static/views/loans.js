@@ -95,7 +95,9 @@ async function renderList(ctx) {
     const query = loanQuery(values);
     const first = await fetchPage(query, ""); // a refusal lands next to the filter it names
     const shown = new URLSearchParams(Object.entries(values).filter(([, v]) => v)).toString();
-    history.replaceState({}, "", `/loans${shown ? `?${shown}` : ""}`);
+    // The address keeps the filters (a link or a reload shows the same list), unless the
+    // user has gone to another page while this answer was on its way.
+    if (window.location.pathname === "/loans") history.replaceState({}, "", `/loans${shown ? `?${shown}` : ""}`);
     results.replaceChildren(
       pagedTable(loanColumns(), (token) => (token ? fetchPage(query, token) : Promise.resolve(first)), {
         testid: "loans",
