@@ -20,7 +20,7 @@ from tests.browser.api import Session
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from tests.browser.conftest import NewContext, Screenshot, Web
+    from tests.browser.conftest import NewContext, PageLog, Screenshot, Web
 
 # The product from tests/e2e/test_gateway_loans.py: USD 500.00 to 10,000.00, 3 to 24
 # monthly installments, 18% declining balance, 2% upfront fee.
@@ -97,7 +97,7 @@ def preview_rows(page: Page, count: int) -> None:
 
 
 def test_agent_applies_seeing_the_preview_follow_the_terms(
-    web: Web, page: Page, people: People, screenshot: Screenshot
+    web: Web, page: Page, people: People, screenshot: Screenshot, page_log: PageLog
 ) -> None:
     open_as(page, people.agent, f"/loans/new?borrower={people.borrower['id']}")
     form = page.get_by_test_id("loan-form")
@@ -154,6 +154,7 @@ def test_agent_applies_seeing_the_preview_follow_the_terms(
     assert loan["principal"] == {"amount_minor": 240_000, "currency": "USD"}
     assert loan["installments"] == 12
     assert loan["purpose"] == "Stock for the shop"
+    assert not [e for e in page_log.errors if e.startswith("uncaught")]
 
 
 def test_the_submitter_cannot_approve_and_the_reason_is_shown(
@@ -281,3 +282,28 @@ def test_an_agent_withdraws_their_pending_application_with_a_reason(
     assert web.api.call("GET", f"/api/v1/loans/{loan['id']}", people.agent)["status"] == (
         "WITHDRAWN"
     )
+
+
+def test_the_application_and_the_loan_fit_a_360px_phone(
+    web: Web, new_context: NewContext, people: People
+) -> None:
+    from tests.browser.conftest import PHONE
+
+    page = new_context(viewport=PHONE).new_page()
+    open_as(page, people.agent, f"/loans/new?borrower={people.borrower['id']}")
+    page.locator("select[name=product_id]").select_option(people.product["id"])
+    page.locator("input[name=principal]").fill("1000")
+    page.locator("input[name=installments]").fill("24")
+    preview_rows(page, 24)
+    # Wide tables scroll inside their card; the page itself never scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    heights = page.locator("main button, main input, main select").evaluate_all(
+        "els => els.filter(e => e.type !== 'hidden').map(e => e.getBoundingClientRect().height)"
+    )
+    assert heights
+    assert min(heights) >= 44
+    loan = submit_loan(web, people.agent, people)
+    page = new_context(viewport=PHONE).new_page()
+    open_as(page, people.agent, f"/loans/{loan['id']}")
+    page.get_by_test_id("schedule").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
