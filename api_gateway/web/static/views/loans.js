@@ -235,9 +235,12 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
 
   const preview = h("div", { class: "preview", testid: "preview", "aria-live": "polite" });
   const previewNote = h("p", { class: "muted small", testid: "preview-status" });
+  // On a phone the preview is below the form: its gist sits by the submit button too.
+  const gist = h("p", { class: "gist", testid: "preview-gist", "aria-live": "polite" });
   const apply = form({
     testid: "loan-form",
     submit: "Submit application",
+    extra: gist,
     fields: [
       { name: "borrower_id", label: "Borrower", type: "hidden", required: true, wide: true },
       { name: "product_id", label: "Product", type: "select", required: true, value: first, wide: true, options: [["", "Choose a product"], ...products.map((p) => [p.id, `${p.name} (${p.code})`])], hint: " " },
@@ -298,6 +301,7 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
     const values = apply.values();
     const wait = (text, problem = false) => {
       preview.replaceChildren();
+      gist.textContent = "";
       previewNote.classList.toggle("bad", problem);
       previewNote.textContent = text;
     };
@@ -320,10 +324,15 @@ async function renderNew(ctx) { // long: the form, its picker and the live previ
       if (mine !== seq) return;
       preview.classList.remove("stale");
       preview.replaceChildren(...previewView(result));
+      const first = result.rows[0];
+      gist.textContent = first
+        ? `Repays ${money(result.totals.total_repayable)} in ${result.rows.length} installments of about ${money(first.total_due)}; ${money(result.totals.net_disbursed)} handed out.`
+        : "";
       previewNote.textContent = `${result.rows.length} installments of ${p.name}; the dates assume disbursement today.`;
     } catch (error) {
       if (mine !== seq) return;
       preview.replaceChildren();
+      gist.textContent = "";
       previewNote.classList.add("bad");
       previewNote.textContent = error instanceof ApiError && error.fields.length
         ? error.fields.map((f) => `${fieldLabel(f.field)}: ${f.description}`).join("; ")
