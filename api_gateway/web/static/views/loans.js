@@ -495,7 +495,7 @@ function scheduleView(schedule) {
         { label: "Paid", num: true, value: (r) => money(r.total_paid) },
         {
           label: "Status",
-          value: (r) => h("span", { testid: "schedule-status" }, badge(r.status), r.days_past_due ? h("span", { class: "muted small" }, ` ${r.days_past_due} days late`) : null),
+          value: (r) => h("span", { testid: "schedule-status" }, badge(r.status), r.days_past_due ? h("span", { class: "muted small" }, ` ${r.days_past_due} ${r.days_past_due === 1 ? "day" : "days"} late`) : null),
         },
       ],
       schedule.rows,
