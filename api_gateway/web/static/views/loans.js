@@ -643,6 +643,19 @@ function actionsCard(ctx, loan, call, done, schedule) { // long: one branch per 
     panel.add(approve);
   }
   if (admin && loan.status === "APPROVED") {
+    // Disbursement needs the borrower's KYC verified: say so before the API has to.
+    const kyc = h("div", { testid: "kyc-notice" });
+    notes.push(kyc);
+    ctx.api.get(`/borrowers/${enc(loan.borrower_id)}`).then(
+      (b) => {
+        if (b.kyc_status === "VERIFIED") return;
+        kyc.replaceChildren(
+          h("p", { class: "alert alert-info" }, `${fullName(b)}'s KYC is ${label(b.kyc_status).toLowerCase()}; disbursement needs it verified. `,
+            h("a", { href: `/borrowers/${enc(b.id)}` }, "Open the borrower")),
+        );
+      },
+      () => {}, // the disbursement's own refusal says it if this read fails
+    );
     panel.toggle("Disburse…", () => {
       const f = form({
         testid: "disburse-form",
