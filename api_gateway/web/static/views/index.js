@@ -3,6 +3,7 @@
 import { routes as auth } from "./auth.js";
 import { routes as borrowers } from "./borrowers.js";
 import { routes as home } from "./home.js";
+import { routes as loans } from "./loans.js";
 import { routes as payments } from "./payments.js";
 
-export const routes = [...auth, ...home, ...payments, ...borrowers];
+export const routes = [...auth, ...home, ...payments, ...borrowers, ...loans];
