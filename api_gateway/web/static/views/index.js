@@ -4,5 +4,6 @@ import { routes as auth } from "./auth.js";
 import { routes as borrowers } from "./borrowers.js";
 import { routes as home } from "./home.js";
 import { routes as payments } from "./payments.js";
+import { routes as reports } from "./reports.js";
 
-export const routes = [...auth, ...home, ...payments, ...borrowers];
+export const routes = [...auth, ...home, ...payments, ...borrowers, ...reports];
