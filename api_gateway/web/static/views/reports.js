@@ -145,6 +145,24 @@ function count(n) {
   return new Intl.NumberFormat().format(n ?? 0);
 }
 
+function loans(n) {
+  return `${count(n)} ${n === 1 ? "loan" : "loans"}`;
+}
+
+/** "2026-10-07" -> "Oct 7": short enough for a chart's axis on a phone. */
+function shortDate(iso) {
+  const [year, month, day] = iso.split("-").map(Number);
+  return new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" }).format(
+    new Date(Date.UTC(year, month - 1, day)),
+  );
+}
+
+/** An amount in a tile: on a phone it wraps between the currency and the figure (Intl puts
+ * a no-break space there), not inside the figure. */
+function amount(value) {
+  return h("span", { class: "amount" }, money(value).replace(/\u00a0/g, " "));
+}
+
 function parOf(summary, days) {
   return (summary.par || []).find((p) => p.threshold_days === days);
 }
@@ -175,18 +193,18 @@ function summaryTiles(summary, asOf) {
   }
   const par = (days) => {
     const figure = parOf(summary, days);
-    return tile(`PAR${days}`, percent(figure?.percent), `par${days}`, figure ? `${money(figure.at_risk_principal)} · ${count(figure.loan_count)} loans` : null);
+    return tile(`PAR${days}`, percent(figure?.percent), `par${days}`, figure ? `${money(figure.at_risk_principal)} · ${loans(figure.loan_count)}` : null);
   };
   return h(
     "div",
     { class: "stats", testid: "summary" },
     tile("Active loans", count(summary.active_loans), "active-loans"),
     tile("Borrowers", count(summary.active_borrowers), "borrowers"),
-    tile("Outstanding principal", money(summary.outstanding_principal), "outstanding"),
-    tile("Interest receivable", money(summary.outstanding_interest), "interest"),
-    tile("Disbursed to date", money(summary.disbursed_amount), "disbursed"),
-    tile("Collected to date", money(summary.collected_amount), "collected"),
-    tile("Arrears", money(summary.arrears_amount), "arrears", `${count(summary.loans_in_arrears)} loans in arrears`),
+    tile("Outstanding principal", amount(summary.outstanding_principal), "outstanding"),
+    tile("Interest receivable", amount(summary.outstanding_interest), "interest"),
+    tile("Disbursed to date", amount(summary.disbursed_amount), "disbursed"),
+    tile("Collected to date", amount(summary.collected_amount), "collected"),
+    tile("Arrears", amount(summary.arrears_amount), "arrears", `${loans(summary.loans_in_arrears)} in arrears`),
     par(1),
     par(30),
     par(90),
@@ -202,7 +220,8 @@ function trendSection(ctx, charts, trend, scope) {
     { label: "Outstanding principal", num: true, value: (p) => money(p.outstanding_principal) },
     { label: "PAR30", num: true, value: (p) => percent(p.par30_percent) },
   ];
-  const labels = points.map((p) => p.business_date);
+  const labels = points.map((p) => shortDate(p.business_date));
+  const title = (items) => (items.length ? date(points[items[0].dataIndex].business_date) : "");
   const body = points.length
     ? h(
         "div",
@@ -217,8 +236,8 @@ function trendSection(ctx, charts, trend, scope) {
               type: "line",
               data: { labels, datasets: [{ label: "PAR30 %", data: points.map((p) => Number(p.par30_percent)), borderColor: COLORS.red, backgroundColor: COLORS.red, pointRadius: 0, tension: 0.2 }] },
               options: baseOptions({
-                scales: { y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } }, x: { ticks: { maxTicksLimit: 6 } } },
-                plugins: { legend: { display: false }, tooltip: { callbacks: { label: (item) => `PAR30: ${points[item.dataIndex].par30_percent}%` } } },
+                scales: { y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } }, x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } } },
+                plugins: { legend: { display: false }, tooltip: { callbacks: { title, label: (item) => `PAR30: ${percent(points[item.dataIndex].par30_percent)}` } } },
               }),
             },
             { testid: "chart-par30", caption: "PAR30 by closed date" },
@@ -234,8 +253,8 @@ function trendSection(ctx, charts, trend, scope) {
               type: "line",
               data: { labels, datasets: [{ label: "Outstanding principal", data: points.map((p) => major(p.outstanding_principal)), borderColor: COLORS.brand, backgroundColor: "rgba(15, 94, 156, 0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
               options: baseOptions({
-                scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6 } } },
-                plugins: { legend: { display: false }, tooltip: moneyTooltip((item) => points[item.dataIndex].outstanding_principal) },
+                scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } } },
+                plugins: { legend: { display: false }, tooltip: { callbacks: { title, ...moneyTooltip((item) => points[item.dataIndex].outstanding_principal).callbacks } } },
               }),
             },
             { testid: "chart-outstanding", caption: "Outstanding principal by closed date" },
@@ -470,7 +489,7 @@ function parLoansSection(ctx, scope, names, summary) {
   const show = (threshold) => {
     const figure = summary ? parOf(summary, Number(threshold)) : null;
     region.replaceChildren(
-      figure ? h("p", { class: "muted small" }, `${count(figure.loan_count)} loans, ${money(figure.at_risk_principal)} at risk (PAR${threshold} ${percent(figure.percent)}).`) : "",
+      figure ? h("p", { class: "muted small", testid: "par-loans-summary" }, `${loans(figure.loan_count)}, ${money(figure.at_risk_principal)} at risk (PAR${threshold} ${percent(figure.percent)}).`) : "",
       pagedTable(
         columns,
         async (token) => {
@@ -531,6 +550,8 @@ function readScope(query, lastClosed) {
     to: pick("to", asOf),
     currency: query.get("currency") || "",
     agent_id: query.get("agent_id") || "",
+    // Dates nobody chose follow the reports' own latest closed date (see load()).
+    defaulted: { as_of: !query.get("as_of"), from: !query.get("from"), to: !query.get("to") },
   };
 }
 
@@ -592,7 +613,17 @@ async function renderReports(ctx) {
   const currencyField = currencyInput.closest(".field");
   currencyField.hidden = true;
 
-  async function load(values) {
+  function settleDates(next, reported) {
+    next.as_of = reported;
+    if (scope.defaulted.to) next.to = reported;
+    if (scope.defaulted.from) next.from = monthStart(reported, 2);
+    for (const key of ["as_of", "from", "to"]) controls.inputs.get(key).value = next[key];
+    if (closed.known && reported < closed.date) {
+      lastNote.textContent = `The end of day closed ${date(closed.date)}; the reports are still catching up and show ${date(reported)}. Press Show in a moment for the newer date.`;
+    }
+  }
+
+  async function load(values, { settle = false } = {}) {
     const mine = ++run;
     for (const made of charts) made.destroy();
     charts.clear();
@@ -608,12 +639,18 @@ async function renderReports(ctx) {
     let portfolio;
     let trend;
     try {
-      // These two check the dates: a date not closed is a 422 naming as_of or to, shown at
-      // the picker by the form.
-      [portfolio, trend] = await Promise.all([
-        ctx.api.get("/reports/portfolio", { as_of: next.as_of, ...scoped }),
-        ctx.api.get("/reports/trend", { from: next.from, to: next.to, ...scoped }),
-      ]);
+      if (settle) {
+        // The reports may lag the end of day by a moment (they are built from its events):
+        // with no date chosen, ask for the reports' own latest closed date and start there.
+        portfolio = await ctx.api.get("/reports/portfolio", scoped);
+        const reported = portfolio.summaries[0]?.as_of_date;
+        if (reported && reported !== next.as_of) settleDates(next, reported);
+      } else {
+        portfolio = await ctx.api.get("/reports/portfolio", { as_of: next.as_of, ...scoped });
+      }
+      // Trend checks the range: `to` not closed or `from` after `to` is a 422 naming it,
+      // which the form shows at that picker (as it does for as_of above).
+      trend = await ctx.api.get("/reports/trend", { from: next.from, to: next.to, ...scoped });
     } catch (error) {
       if (mine === run) results.replaceChildren(error instanceof ApiError && error.fields.length ? "" : errorBox(error));
       throw error;
@@ -623,7 +660,9 @@ async function renderReports(ctx) {
     if (!currencies.includes(next.currency)) next.currency = currencies[0] || "";
     currencyInput.replaceChildren(...currencies.map((c) => h("option", { value: c, selected: c === next.currency }, c)));
     currencyField.hidden = currencies.length < 2;
-    writeScope(next);
+    // A chosen scope goes in the address (to share or reload); the defaults stay out of it,
+    // so tomorrow the same link opens on tomorrow's date.
+    if (!settle) writeScope(next);
     if (!next.currency) {
       results.replaceChildren(h("p", { class: "empty muted", testid: "summary-empty" }, `No loans in this portfolio as of ${date(next.as_of)}.`));
       return;
@@ -651,7 +690,7 @@ async function renderReports(ctx) {
   }
 
   // The first load runs without a click; its errors land at the fields like a submit's.
-  load(controls.values()).catch((error) => controls.showError(error));
+  load(controls.values(), { settle: scope.defaulted.as_of }).catch((error) => controls.showError(error));
 
   return h(
     "section",
