@@ -119,9 +119,9 @@ async function lastClosedDate(api) {
 
 // ---- small pieces ----
 
-function csvButton(api, path, query, name, testid) {
+function csvButton(api, path, query, name, testid, text = "Download CSV") {
   return actionButton(
-    "Download CSV",
+    text,
     () => api.download(path, { ...query, format: "csv" }, `${name}.csv`),
     { testid: `csv-${testid}` },
   );
@@ -221,6 +221,8 @@ function trendSection(ctx, charts, trend, scope) {
     { label: "PAR30", num: true, value: (p) => percent(p.par30_percent) },
   ];
   const labels = points.map((p) => shortDate(p.business_date));
+  // A short range draws its points (one closed date alone would otherwise draw nothing).
+  const pointRadius = points.length > 20 ? 0 : 3;
   const title = (items) => (items.length ? date(points[items[0].dataIndex].business_date) : "");
   const body = points.length
     ? h(
@@ -234,7 +236,7 @@ function trendSection(ctx, charts, trend, scope) {
             charts,
             {
               type: "line",
-              data: { labels, datasets: [{ label: "PAR30 %", data: points.map((p) => Number(p.par30_percent)), borderColor: COLORS.red, backgroundColor: COLORS.red, pointRadius: 0, tension: 0.2 }] },
+              data: { labels, datasets: [{ label: "PAR30 %", data: points.map((p) => Number(p.par30_percent)), borderColor: COLORS.red, backgroundColor: COLORS.red, pointRadius, tension: 0.2 }] },
               options: baseOptions({
                 scales: { y: { beginAtZero: true, ticks: { callback: (v) => `${v}%` } }, x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } } },
                 plugins: { legend: { display: false }, tooltip: { callbacks: { title, label: (item) => `PAR30: ${percent(points[item.dataIndex].par30_percent)}` } } },
@@ -251,7 +253,7 @@ function trendSection(ctx, charts, trend, scope) {
             charts,
             {
               type: "line",
-              data: { labels, datasets: [{ label: "Outstanding principal", data: points.map((p) => major(p.outstanding_principal)), borderColor: COLORS.brand, backgroundColor: "rgba(15, 94, 156, 0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
+              data: { labels, datasets: [{ label: "Outstanding principal", data: points.map((p) => major(p.outstanding_principal)), borderColor: COLORS.brand, backgroundColor: "rgba(15, 94, 156, 0.15)", fill: true, pointRadius, tension: 0.2 }] },
               options: baseOptions({
                 scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } } },
                 plugins: { legend: { display: false }, tooltip: { callbacks: { title, ...moneyTooltip((item) => points[item.dataIndex].outstanding_principal).callbacks } } },
@@ -380,8 +382,8 @@ function flowsSection(ctx, charts, scope) {
     h(
       "div",
       { class: "actions" },
-      csvButton(ctx.api, "/reports/disbursements", query, `disbursements-${scope.from}_${scope.to}`, "disbursements"),
-      csvButton(ctx.api, "/reports/collections", query, `collections-${scope.from}_${scope.to}`, "collections"),
+      csvButton(ctx.api, "/reports/disbursements", query, `disbursements-${scope.from}_${scope.to}`, "disbursements", "Disbursements CSV"),
+      csvButton(ctx.api, "/reports/collections", query, `collections-${scope.from}_${scope.to}`, "collections", "Collections CSV"),
     ),
   );
 }
@@ -587,7 +589,7 @@ async function renderReports(ctx) {
   );
 
   const fields = [
-    { name: "as_of", label: "As of", type: "date", value: scope.as_of, attrs: { max: closed.known ? closed.date : null }, hint: "A closed business date." },
+    { name: "as_of", label: "As of", type: "date", value: scope.as_of, attrs: { max: closed.known ? closed.date : null } },
     { name: "from", label: "From", type: "date", value: scope.from },
     { name: "to", label: "To", type: "date", value: scope.to, attrs: { max: closed.known ? closed.date : null } },
     { name: "currency", label: "Currency", type: "select", options: [], value: scope.currency },
@@ -609,6 +611,7 @@ async function renderReports(ctx) {
     fields,
     onSubmit: (values) => load(values),
   });
+  controls.element.classList.add("toolbar");
   const currencyInput = controls.inputs.get("currency");
   const currencyField = currencyInput.closest(".field");
   currencyField.hidden = true;
