@@ -175,6 +175,18 @@ def test_admin_sees_the_figures_charts_and_a_csv(
     par30 = next(p for p in kes["par"] if p["threshold_days"] == 30)
     assert tile(page, "par30") == f"{par30['percent']}%"
 
+    # The loans behind PAR1, each linking to its loan page.
+    page.get_by_test_id("par-threshold").select_option("1")
+    at_risk = api.call(
+        "GET", "/api/v1/reports/par/loans", admin,
+        params={"threshold": "1", "as_of": closed, "currency": "KES", "page_size": 25},
+    )["loans"]
+    links = page.get_by_test_id("par-loans-table").locator("tbody tr td:first-child a")
+    expect(links).to_have_count(len(at_risk))
+    if at_risk:
+        expect(links.first).to_have_attribute("href", f"/loans/{at_risk[0]['loan_id']}")
+        expect(links.first).to_have_text(at_risk[0]["loan_number"])
+
     # Two currencies: one at a time, never added up. USD shows USD's own figures.
     currency = page.get_by_label("Currency")
     expect(currency).to_be_visible()

@@ -322,7 +322,7 @@ function agingSection(ctx, charts, scope) {
 function flowsSection(ctx, charts, scope) {
   const query = { from: scope.from, to: scope.to, by: "month", currency: scope.currency, agent_id: scope.agent_id };
   const columns = [
-    { label: "Month", value: (r) => r.period },
+    { label: "Month", value: (r) => h("span", { class: "nowrap" }, r.period) },
     { label: "Loans disbursed", num: true, value: (r) => count(r.out?.loan_count), total: (t) => count(t.out?.loan_count) },
     { label: "Disbursed", num: true, value: (r) => money(r.out?.principal_amount ?? zero(scope.currency)), total: (t) => money(t.out?.principal_amount ?? zero(scope.currency)) },
     { label: "Payments", num: true, value: (r) => count(r.in?.payment_count), total: (t) => count(t.in?.payment_count) },
@@ -481,7 +481,7 @@ function efficiencySection(ctx, scope, names) {
 
 function parLoansSection(ctx, scope, names, summary) {
   const columns = [
-    { label: "Loan", value: (l) => h("a", { href: `/loans/${encodeURIComponent(l.loan_id)}` }, l.loan_number || l.loan_id) },
+    { label: "Loan", value: (l) => h("a", { href: `/loans/${encodeURIComponent(l.loan_id)}`, class: "nowrap" }, l.loan_number || l.loan_id) },
     { label: "Agent", value: (l) => names(l.agent_id) },
     { label: "Days past due", num: true, value: (l) => count(l.days_past_due) },
     { label: "Outstanding principal", num: true, value: (l) => money(l.outstanding_principal) },
