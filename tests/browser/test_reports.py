@@ -190,8 +190,7 @@ def test_admin_sees_the_figures_charts_and_a_csv(
     # Two currencies: one at a time, never added up. USD shows USD's own figures.
     currency = page.get_by_label("Currency")
     expect(currency).to_be_visible()
-    currency.select_option("USD")
-    page.get_by_test_id("report-filters-submit").click()
+    currency.select_option("USD")  # applies at once
     usd = summary_of(api, admin, "USD", as_of=closed)
     expect(page.get_by_test_id("stat-outstanding")).to_contain_text(
         amount(usd["outstanding_principal"]).split(" ", 1)[1]
@@ -231,11 +230,23 @@ def test_a_date_not_closed_is_refused_at_its_picker(open_reports: Any, demo: Web
     # The day after the last closed one (today) has not been closed.
     day_after = (dt.date.fromisoformat(closed) + dt.timedelta(days=1)).isoformat()
     page.get_by_label("As of").fill(day_after)
+    # ... and a range that ends before it starts: both pickers say what is wrong.
+    page.get_by_label("From").fill(day_after)
     page.get_by_test_id("report-filters-submit").click()
-    error = page.get_by_test_id("error-as_of")
-    expect(error).to_have_text(f"{day_after} is not a closed business date")
+    expect(page.get_by_test_id("error-as_of")).to_have_text(
+        f"{day_after} is not a closed business date"
+    )
     expect(page.get_by_label("As of")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("error-from")).to_contain_text(f"{day_after} is after to")
     expect(page.get_by_test_id("summary")).to_have_count(0)
+
+    # Back on the closed date, the figures return and the errors go.
+    page.get_by_label("As of").fill(closed)
+    page.get_by_label("From").fill(closed)
+    page.get_by_test_id("report-filters-submit").click()
+    expect(page.get_by_test_id("summary")).to_be_visible()
+    expect(page.get_by_test_id("error-as_of")).to_have_text("")
+    assert f"as_of={closed}" in page.url
 
 
 def test_an_agent_sees_only_their_portfolio(open_reports: Any, demo: Web) -> None:

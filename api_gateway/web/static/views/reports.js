@@ -9,7 +9,6 @@ import {
   actionButton,
   card,
   date,
-  errorBox,
   form,
   h,
   loader,
@@ -557,6 +556,23 @@ function readScope(query, lastClosed) {
   };
 }
 
+/** Promise.all that waits for every call and, when several fail on fields, reports all of
+ * their fields in one error (so each picker shows its own message). */
+async function settled(calls) {
+  const results = await Promise.allSettled(calls);
+  const failures = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+  if (!failures.length) return results.map((r) => r.value);
+  const withFields = failures.filter((e) => e instanceof ApiError && e.fields.length);
+  if (withFields.length < 2 || withFields.length !== failures.length) throw failures[0];
+  const first = withFields[0];
+  throw new ApiError(first.status, {
+    code: first.code,
+    message: withFields.map((e) => e.message).join(" "),
+    fields: withFields.flatMap((e) => e.fields),
+    request_id: first.requestId,
+  });
+}
+
 function writeScope(scope) {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(scope)) if (value) params.set(key, value);
@@ -615,6 +631,10 @@ async function renderReports(ctx) {
   const currencyInput = controls.inputs.get("currency");
   const currencyField = currencyInput.closest(".field");
   currencyField.hidden = true;
+  // A currency or an agent applies at once; dates wait for Show (one may type several).
+  for (const name of ["currency", "agent_id"]) {
+    controls.inputs.get(name)?.addEventListener("change", () => controls.element.requestSubmit());
+  }
 
   function settleDates(next, reported) {
     next.as_of = reported;
@@ -648,14 +668,18 @@ async function renderReports(ctx) {
         portfolio = await ctx.api.get("/reports/portfolio", scoped);
         const reported = portfolio.summaries[0]?.as_of_date;
         if (reported && reported !== next.as_of) settleDates(next, reported);
+        trend = await ctx.api.get("/reports/trend", { from: next.from, to: next.to, ...scoped });
       } else {
-        portfolio = await ctx.api.get("/reports/portfolio", { as_of: next.as_of, ...scoped });
+        // Portfolio checks as_of, trend the range (`to` not closed, `from` after `to`): a
+        // 422 names the parameter and the form shows it at that picker, both at once.
+        [portfolio, trend] = await settled([
+          ctx.api.get("/reports/portfolio", { as_of: next.as_of, ...scoped }),
+          ctx.api.get("/reports/trend", { from: next.from, to: next.to, ...scoped }),
+        ]);
       }
-      // Trend checks the range: `to` not closed or `from` after `to` is a 422 naming it,
-      // which the form shows at that picker (as it does for as_of above).
-      trend = await ctx.api.get("/reports/trend", { from: next.from, to: next.to, ...scoped });
     } catch (error) {
-      if (mine === run) results.replaceChildren(error instanceof ApiError && error.fields.length ? "" : errorBox(error));
+      // The form shows why: at the picker the API names, or above the fields.
+      if (mine === run) results.replaceChildren();
       throw error;
     }
     if (mine !== run) return;
