@@ -216,6 +216,17 @@ def test_admin_sees_the_figures_charts_and_a_csv(
     lines = text.splitlines()
     assert lines[0] == AGING_HEADER
     assert all(line.split(",")[1] == "USD" for line in lines[1:]), "the file is the shown currency"
+    # An admin narrows every report to one agent: the figures are that agent's.
+    agent = agents[0]
+    page.get_by_label("Agent", exact=True).select_option(agent["agent_id"])  # applies at once
+    expect(page.get_by_test_id("agents-table").locator("tbody tr")).to_have_count(1)
+    theirs = summary_of(api, admin, "USD", as_of=closed, agent_id=agent["agent_id"])
+    expect(page.get_by_test_id("stat-active-loans").locator(".value")).to_have_text(
+        str(theirs["active_loans"])
+    )
+    assert tile(page, "outstanding") == amount(theirs["outstanding_principal"])
+    assert f"agent_id={agent['agent_id']}" in page.url
+
     assert page_log.blocked == []
     # The one refusal: the page load's quiet refresh, before any login cookie existed.
     assert failed == ["401 /api/v1/auth/refresh"]
@@ -249,7 +260,9 @@ def test_a_date_not_closed_is_refused_at_its_picker(open_reports: Any, demo: Web
     assert f"as_of={closed}" in page.url
 
 
-def test_an_agent_sees_only_their_portfolio(open_reports: Any, demo: Web) -> None:
+def test_an_agent_sees_only_their_portfolio(
+    open_reports: Any, demo: Web, screenshot: Screenshot
+) -> None:
     from playwright.sync_api import expect
 
     api, admin = demo.api, demo.api.admin()
@@ -285,3 +298,4 @@ def test_an_agent_sees_only_their_portfolio(open_reports: Any, demo: Web) -> Non
     page.wait_for_function(DRAWN, arg="[data-testid=chart-aging]")
     # A phone shows it all without sideways scrolling of the page (tables scroll inside).
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "reports-agent-phone")
