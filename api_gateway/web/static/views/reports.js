@@ -579,7 +579,17 @@ function writeScope(scope) {
   history.replaceState({}, "", `/reports?${params}`);
 }
 
+// The charts on the page: a new visit (or new filters) destroys the last ones, so Chart.js
+// lets go of canvases that are no longer shown.
+const drawn = new Set();
+
+function forgetCharts() {
+  for (const made of drawn) made.destroy();
+  drawn.clear();
+}
+
 async function renderReports(ctx) {
+  forgetCharts();
   const admin = ctx.shell.isAdmin();
   const [closed, staff] = await Promise.all([lastClosedDate(ctx.api), agentNames(ctx)]);
   if (closed.known && !closed.date) {
@@ -596,7 +606,7 @@ async function renderReports(ctx) {
     );
   }
   const scope = readScope(ctx.query, closed.date);
-  const charts = new Set();
+  const charts = drawn;
   const results = h("div", { class: "reports", testid: "report-results" });
   const lastNote = h(
     "p",
@@ -648,8 +658,7 @@ async function renderReports(ctx) {
 
   async function load(values, { settle = false } = {}) {
     const mine = ++run;
-    for (const made of charts) made.destroy();
-    charts.clear();
+    forgetCharts();
     results.replaceChildren(spinner("Loading the reports…"));
     const next = {
       as_of: values.as_of,
