@@ -5,5 +5,6 @@ import { routes as borrowers } from "./borrowers.js";
 import { routes as home } from "./home.js";
 import { routes as loans } from "./loans.js";
 import { routes as payments } from "./payments.js";
+import { routes as reports } from "./reports.js";
 
-export const routes = [...auth, ...home, ...payments, ...borrowers, ...loans];
+export const routes = [...auth, ...home, ...payments, ...borrowers, ...loans, ...reports];
