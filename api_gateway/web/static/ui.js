@@ -362,7 +362,7 @@ export function form({ fields, submit = "Save", onSubmit, testid, extra }) {
       }
       const message =
         error instanceof ApiError && error.fields.length && !leftover.length
-          ? "Please correct the fields marked below."
+          ? "Please correct the fields marked in red."
           : describe(error);
       formError.replaceChildren(
         h("div", { class: "alert alert-error" }, message, leftover.length
