@@ -218,8 +218,9 @@ export function facts(pairs) {
   );
 }
 
-/** columns: [{label, value: row => text|node, num?: bool}]; rows: array. */
-export function table(columns, rows, { empty = "Nothing here yet.", testid } = {}) {
+/** columns: [{label, value: row => text|node, num?: bool}]; rows: array;
+ * rowAttrs: row => attributes of its <tr> (e.g. a testid). */
+export function table(columns, rows, { empty = "Nothing here yet.", testid, rowAttrs } = {}) {
   if (!rows.length) return h("p", { class: "empty muted", testid: testid ? `${testid}-empty` : null }, empty);
   return h(
     "div",
@@ -232,7 +233,7 @@ export function table(columns, rows, { empty = "Nothing here yet.", testid } = {
         "tbody",
         {},
         rows.map((row) =>
-          h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null, "data-label": c.label }, c.value(row)))),
+          h("tr", rowAttrs ? rowAttrs(row) : {}, columns.map((c) => h("td", { class: c.num ? "num" : null, "data-label": c.label }, c.value(row)))),
         ),
       ),
     ),
