@@ -309,7 +309,7 @@ export function form({ fields, submit = "Save", onSubmit, testid, extra }) {
     inputs.set(field.name, input);
     return h(
       "div",
-      { class: ["field", field.wide ? "wide" : null], testid: `field-${field.name}` },
+      { class: ["field", field.wide ? "wide" : null, field.type === "checkbox" ? "field-check" : null], testid: `field-${field.name}` },
       h("label", { for: input.id }, field.label, field.required ? h("span", { class: "req" }, " *") : null),
       input,
       field.hint ? h("p", { class: "hint muted small" }, field.hint) : null,

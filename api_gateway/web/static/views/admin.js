@@ -97,6 +97,10 @@ function renameFields(error, names) {
   return error;
 }
 
+function nothingChanged() {
+  return new ApiError(422, { code: "INVALID_ARGUMENT", message: "Nothing was changed." });
+}
+
 function cancelButton(onclick) {
   return h("button", { type: "button", class: "button secondary", testid: "cancel", onclick }, "Cancel");
 }
@@ -153,10 +157,9 @@ function decisionCell(ctx, loan) {
   const showButtons = () => {
     const reject = h("button", { type: "button", class: "button danger", testid: "reject" }, "Reject");
     reject.addEventListener("click", () => cell.replaceChildren(rejectForm(ctx, loan, cell, showButtons)));
-    cell.replaceChildren(
-      mine ? h("p", { class: "own-note small", testid: "own-submission" }, OWN_SUBMISSION) : null,
-      h("div", { class: "row-actions" }, approve, reject),
-    );
+    const buttons = h("div", { class: "row-actions" }, approve, reject);
+    if (mine) cell.replaceChildren(h("p", { class: "own-note small", testid: "own-submission" }, OWN_SUBMISSION), buttons);
+    else cell.replaceChildren(buttons);
   };
   if (mine) {
     // Maker-checker: the API refuses it too; the button stays visible but explains itself.
@@ -201,7 +204,7 @@ async function renderApprovals(ctx) {
   return page(
     "Approvals",
     h("p", { class: "muted" }, "Applications waiting for a decision, oldest first. Open a loan for its schedule preview and history."),
-    list,
+    h("div", { class: "stack-on-phone" }, list),
   );
 }
 
@@ -233,18 +236,21 @@ function kycDecision(ctx, borrower, item) {
     fields: [{ name: "note", label: "Note", type: "textarea", wide: true, hint: "Required to reject: the borrower's agent sees it." }],
     async onSubmit(values) {
       const status = decision;
-      decision = "VERIFIED";
       if (status === "REJECTED" && !values.note) throw invalid("note", "say why the KYC is rejected");
-      const updated = await ctx.api.post(`/borrowers/${encodeURIComponent(borrower.id)}/kyc`, { status, note: values.note }, ifMatch(borrower.version));
+      const updated = await ctx.api.post(`/borrowers/${encodeURIComponent(borrower.id)}/kyc`, { status, note: values.note });
       item.replaceChildren(
         h("p", { testid: "kyc-done" }, `${fullName(borrower)}: KYC `, badge(updated.kyc_status), updated.kyc_note ? ` — ${updated.kyc_note}` : ""),
       );
       toast(`${fullName(borrower)}: KYC ${label(updated.kyc_status).toLowerCase()}.`);
     },
   });
+  // Both buttons submit the one form; each says which decision it is.
   const reject = h("button", { type: "submit", class: "button danger", testid: "kyc-reject" }, "Reject");
   reject.addEventListener("click", () => {
     decision = "REJECTED";
+  });
+  decide.element.querySelector('button[type="submit"]').addEventListener("click", () => {
+    decision = "VERIFIED";
   });
   decide.element.querySelector(".actions").append(reject);
   decide.element.classList.add("compact");
@@ -270,7 +276,7 @@ async function renderKyc(ctx) {
         b.kyc_note ? ["Last note", b.kyc_note] : null,
       ]),
       h("h3", {}, "Identity documents"),
-      documentsTable(b.identity_documents),
+      h("div", { class: "stack-on-phone" }, documentsTable(b.identity_documents)),
       kycDecision(ctx, b, element),
     );
     return element;
@@ -334,7 +340,7 @@ function editStaffForm(ctx, person, done) {
     async onSubmit(values) {
       const changes = {};
       for (const [name, value] of Object.entries(values)) if (value !== (person[name] ?? "")) changes[name] = value;
-      if (!Object.keys(changes).length) throw invalid("full_name", "nothing was changed");
+      if (!Object.keys(changes).length) throw nothingChanged();
       const updated = await ctx.api.patch(`/staff/${encodeURIComponent(person.id)}`, changes, ifMatch(person.version));
       toast(`${updated.full_name} saved.`);
       done();
@@ -419,7 +425,7 @@ async function renderStaff(ctx) {
     },
   });
   filters.element.classList.add("filters");
-  const listHolder = h("div", {});
+  const listHolder = h("div", { class: "stack-on-phone" });
   const columns = [
     { label: "Name", value: (s) => [h("strong", { testid: "staff-name" }, s.full_name), h("br"), h("span", { class: "muted small" }, s.email)] },
     { label: "Phone", value: (s) => s.phone || "—" },
@@ -504,6 +510,16 @@ function productFields(p) {
   ];
 }
 
+// The API's pattern for rates and percents; checked here too for a plainer message.
+const RATE = /^[0-9]{1,6}(\.[0-9]{1,10})?$/;
+
+function rateText(values, name, example) {
+  const text = values[name];
+  if (!text) throw invalid(name, `enter a percent such as ${example}`);
+  if (!RATE.test(text)) throw invalid(name, `enter a percent as digits with a dot for decimals, such as ${example}`);
+  return text;
+}
+
 /** A whole number typed in a field, or an error naming that field. */
 function wholeNumber(values, name, fallback) {
   const text = values[name];
@@ -526,8 +542,7 @@ function chargeIn(values, prefix, currency, penalty) {
   if (!type) return null;
   const charge = { type };
   if (type === "FIXED") charge.fixed_amount = amountIn(values, `${prefix}.fixed_amount`, currency);
-  else if (!values[`${prefix}.percent`]) throw invalid(`${prefix}.percent`, "enter a percent such as 2.5");
-  else charge.percent = values[`${prefix}.percent`];
+  else charge.percent = rateText(values, `${prefix}.percent`, "2.5");
   if (penalty) charge.grace_days = wholeNumber(values, `${prefix}.grace_days`, 0);
   return charge;
 }
@@ -550,7 +565,7 @@ function productBody(values) {
     frequency: values.frequency,
     interest_method: values.interest_method,
     amortization: values.amortization,
-    annual_rate: values.annual_rate,
+    annual_rate: rateText(values, "annual_rate", "24.5"),
     principal_grace_installments: wholeNumber(values, "principal_grace_installments", 0),
     rounding_multiple_minor: rounding,
     fee: chargeIn(values, "fee", currency, false),
@@ -611,7 +626,7 @@ function productForm(ctx, product, done) {
           const before = productAsBody(product);
           const changes = {};
           for (const [key, value] of Object.entries(body)) if (JSON.stringify(value) !== JSON.stringify(before[key])) changes[key] = value;
-          if (!Object.keys(changes).length) throw invalid("code", "nothing was changed");
+          if (!Object.keys(changes).length) throw nothingChanged();
           const updated = await ctx.api.patch(`/loan-products/${encodeURIComponent(product.id)}`, changes, ifMatch(product.version));
           toast(`Product ${updated.code} saved. Existing loans keep their terms.`);
         }
@@ -633,7 +648,7 @@ function chargeText(c, penalty) {
 
 async function renderProducts(ctx) {
   const editor = editorPanel();
-  const listHolder = h("div", {});
+  const listHolder = h("div", { class: "stack-on-phone" });
   const done = () => {
     editor.close();
     reload();
