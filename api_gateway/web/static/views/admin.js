@@ -23,6 +23,7 @@ import {
   pagedTable,
   parseAmount,
   spinner,
+  stats,
   table,
   toast,
 } from "../ui.js";
@@ -424,7 +425,7 @@ async function renderStaff(ctx) {
       reload();
     },
   });
-  filters.element.classList.add("filters");
+  filters.element.classList.add("toolbar");
   const listHolder = h("div", { class: "stack-on-phone" });
   const columns = [
     { label: "Name", value: (s) => [h("strong", { testid: "staff-name" }, s.full_name), h("br"), h("span", { class: "muted small" }, s.email)] },
@@ -700,10 +701,6 @@ async function renderProducts(ctx) {
 
 // ------------------------------------------------------------------ end of day
 
-function stat(name, value, testid) {
-  return h("div", { class: "stat", testid }, h("div", { class: "value" }, value), h("div", { class: "name" }, name));
-}
-
 /** Share of the run done: whole dates closed plus the current date's loans. */
 function runPercent(run) {
   const dates = run.dates.length || 1;
@@ -760,14 +757,12 @@ function statusView(status, names, session) {
       ),
       closed
         ? [
-            h(
-              "div",
-              { class: "stats" },
-              stat("Loans processed", String(closed.loans_processed), "eod-loans"),
-              stat("Installments marked overdue", String(closed.installments_marked_overdue), "eod-overdue"),
-              stat("Penalties charged", String(closed.penalties_charged), "eod-penalties"),
-              stat("Penalty totals", moneys(closed.penalty_totals), "eod-penalty-totals"),
-            ),
+            stats([
+              ["Loans processed", String(closed.loans_processed), "eod-loans"],
+              ["Installments marked overdue", String(closed.installments_marked_overdue), "eod-overdue"],
+              ["Penalties charged", String(closed.penalties_charged), "eod-penalties"],
+              ["Penalty totals", closed.penalty_totals.length ? moneys(closed.penalty_totals) : "none", "eod-penalty-totals"],
+            ]),
             h("p", { class: "muted small" }, `Closed ${dateTime(closed.closed_at)}; ${closed.snapshot_rows} report rows written.`),
           ]
         : null,
