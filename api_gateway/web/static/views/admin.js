@@ -724,19 +724,33 @@ function runCard(run, names, session) {
       ["Closing", run.dates.length > 1 ? `${date(run.dates[0])} to ${date(run.target_date)} (${run.dates.length} dates)` : date(run.target_date)],
       ["Now on", run.current_date ? `${date(run.current_date)} (date ${position} of ${run.dates.length}): ${run.loans_done} of ${run.loans_total} loans` : "starting…"],
       ["Started", `${dateTime(run.started_at)} by ${staffName(names, run.requested_by, session)}`],
+      run.last_error ? ["Retrying", h("span", { class: "bad", testid: "eod-run-error" }, failureText(run.last_error))] : null,
     ]),
   );
 }
 
-function lastErrorBox(lastError) {
-  if (!lastError) return null;
-  const text = typeof lastError === "string" ? lastError : lastError.message || lastError.error || "";
-  const when = typeof lastError === "object" ? lastError.business_date || lastError.date || "" : "";
-  const at = typeof lastError === "object" ? lastError.at || lastError.failed_at || "" : "";
+/** "message" of a failure record, whatever its shape ({message, at, attempts} or text). */
+function failureText(failure) {
+  if (typeof failure === "string") return failure;
+  const attempts = failure.attempts ? ` after ${failure.attempts} attempt${failure.attempts === 1 ? "" : "s"}` : "";
+  const at = failure.at ? ` (${dateTime(failure.at)})` : "";
+  return `${failure.message || "no reason given"}${attempts}${at}`;
+}
+
+/** The status's failures, when the API reports them: a run given up (failed_run with its
+ * last_error), or a plain last_error. */
+function failureBox(status) {
+  const failed = status.failed_run;
+  const lastError = failed ? failed.last_error : status.last_error;
+  if (!failed && !lastError) return null;
+  const what = failed
+    ? `The end of day up to ${date(failed.target_date)} was given up${failed.failed_at ? ` on ${dateTime(failed.failed_at)}` : ""}`
+    : "The last end of day failed";
   return h(
     "div",
     { class: "alert alert-error", role: "alert", testid: "eod-last-error" },
-    h("p", {}, h("strong", {}, "The last run failed"), when ? ` on ${date(when)}` : "", at ? ` (${dateTime(at)})` : "", text ? `: ${text}` : "."),
+    h("p", {}, h("strong", {}, what), lastError ? `: ${failureText(lastError)}` : "."),
+    failed ? h("p", {}, "Fix the cause, then run it again below.") : null,
   );
 }
 
@@ -745,7 +759,8 @@ function statusView(status, names, session) {
   return h(
     "div",
     {},
-    lastErrorBox(status.last_error),
+    failureBox(status),
+    status.run ? runCard(status.run, names, session) : null,
     card(
       "Last closed date",
       h(
@@ -767,7 +782,6 @@ function statusView(status, names, session) {
           ]
         : null,
     ),
-    status.run ? runCard(status.run, names, session) : null,
   );
 }
 
