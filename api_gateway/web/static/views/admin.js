@@ -184,7 +184,7 @@ async function renderApprovals(ctx) {
     { label: "Terms", value: (l) => `${l.installments} × ${label(l.product && l.product.frequency).toLowerCase()}` },
     {
       label: "Submitted",
-      value: (l) => [dateTime(l.submitted_at), h("br"), h("span", { class: "muted small", testid: "submitted-by" }, `by ${staffName(names, l.submitted_by, ctx.session)}`)],
+      value: (l) => h("span", {}, dateTime(l.submitted_at), h("br"), h("span", { class: "muted small", testid: "submitted-by" }, `by ${staffName(names, l.submitted_by, ctx.session)}`)),
     },
     {
       label: "Decision",
@@ -221,7 +221,7 @@ function documentsTable(documents) {
       { label: "Issued", value: (d) => date(d.issue_date) },
       {
         label: "Expires",
-        value: (d) => (d.expiry_date && d.expiry_date < today ? [date(d.expiry_date), " ", h("span", { class: "badge badge-overdue" }, "Expired")] : date(d.expiry_date)),
+        value: (d) => (d.expiry_date && d.expiry_date < today ? h("span", {}, date(d.expiry_date), " ", h("span", { class: "badge badge-overdue", testid: "expired" }, "Expired")) : date(d.expiry_date)),
       },
     ],
     documents || [],
@@ -428,7 +428,7 @@ async function renderStaff(ctx) {
   filters.element.classList.add("toolbar");
   const listHolder = h("div", { class: "stack-on-phone" });
   const columns = [
-    { label: "Name", value: (s) => [h("strong", { testid: "staff-name" }, s.full_name), h("br"), h("span", { class: "muted small" }, s.email)] },
+    { label: "Name", value: (s) => h("span", {}, h("strong", { testid: "staff-name" }, s.full_name), h("br"), h("span", { class: "muted small" }, s.email)) },
     { label: "Phone", value: (s) => s.phone || "—" },
     { label: "Role", value: (s) => badge(s.role) },
     { label: "Branch", value: (s) => s.branch_id },
@@ -437,7 +437,7 @@ async function renderStaff(ctx) {
       value: (s) =>
         s.active
           ? h("span", { class: "badge badge-active" }, "Active")
-          : [h("span", { class: "badge badge-inactive" }, "Deactivated"), s.deactivation_reason ? h("p", { class: "muted small" }, s.deactivation_reason) : null],
+          : h("span", {}, h("span", { class: "badge badge-inactive" }, "Deactivated"), s.deactivation_reason ? h("span", { class: "muted small block" }, s.deactivation_reason) : null),
     },
     { label: "Actions", value: (s) => staffActions(ctx, s, editor, reload) },
   ];
@@ -667,10 +667,10 @@ async function renderProducts(ctx) {
           reload();
         }, { testid: "activate" });
   const columns = [
-    { label: "Product", value: (p) => [h("strong", { testid: "product-code" }, p.code), h("br"), p.name] },
-    { label: "Principal", value: (p) => [money(p.principal_min), " – ", money(p.principal_max)] },
+    { label: "Product", value: (p) => h("span", {}, h("strong", { testid: "product-code" }, p.code), h("br"), p.name) },
+    { label: "Principal", value: (p) => `${money(p.principal_min)} – ${money(p.principal_max)}` },
     { label: "Installments", value: (p) => `${p.installments_min}–${p.installments_max} ${label(p.frequency).toLowerCase()}` },
-    { label: "Interest", value: (p) => [h("span", { testid: "product-rate" }, `${p.annual_rate}%`), " a year", h("br"), h("span", { class: "muted small" }, `${label(p.interest_method)}, ${label(p.amortization).toLowerCase()}`)] },
+    { label: "Interest", value: (p) => h("span", {}, h("span", { testid: "product-rate" }, `${p.annual_rate}%`), " a year", h("br"), h("span", { class: "muted small" }, `${label(p.interest_method)}, ${label(p.amortization).toLowerCase()}`)) },
     { label: "Upfront fee", value: (p) => chargeText(p.fee, false) },
     { label: "Late penalty", value: (p) => chargeText(p.late_penalty, true) },
     { label: "Status", value: (p) => (p.active ? h("span", { class: "badge badge-active" }, "Active") : h("span", { class: "badge badge-inactive" }, "Inactive")) },
