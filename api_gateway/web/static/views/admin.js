@@ -475,39 +475,54 @@ function chargeFields(prefix, noun, charge, penalty) {
   const fields = [
     {
       name: `${prefix}.type`,
-      label: noun,
+      label: "Type",
       type: "select",
       options: [["", `No ${noun.toLowerCase()}`], ["FIXED", "A fixed amount"], ["PERCENT", penalty ? "A percent of the overdue installment" : "A percent of the principal"]],
       value: charge ? charge.type : "",
     },
-    { name: `${prefix}.fixed_amount`, label: `${noun}: amount`, type: "money", value: charge ? amountText(charge.fixed_amount) : "" },
-    { name: `${prefix}.percent`, label: `${noun}: percent`, attrs: { inputmode: "decimal" }, value: charge ? charge.percent : "", hint: "e.g. 2.5 for 2.5%" },
+    { name: `${prefix}.fixed_amount`, label: "Amount", type: "money", value: charge ? amountText(charge.fixed_amount) : "" },
+    { name: `${prefix}.percent`, label: "Percent", attrs: { inputmode: "decimal" }, value: charge ? charge.percent : "", hint: "e.g. 2.5 for 2.5%" },
   ];
   if (penalty) {
-    fields.push({ name: `${prefix}.grace_days`, label: "Penalty grace days", type: "number", value: charge ? charge.grace_days : 0, attrs: { min: 0, max: 365 }, hint: "Days past due before the penalty is charged." });
+    fields.push({ name: `${prefix}.grace_days`, label: "Grace days", type: "number", value: charge ? charge.grace_days : 0, attrs: { min: 0, max: 365 }, hint: "Days past due before the penalty is charged." });
   }
-  return fields;
+  return { fieldset: noun, testid: `fieldset-${prefix}`, fields };
 }
 
 function productFields(p) {
   return [
-    { name: "code", label: "Code", required: true, value: p ? p.code : "", hint: "Short and unique, e.g. GRP-WEEKLY-12." },
-    { name: "name", label: "Name", required: true, value: p ? p.name : "" },
-    { name: "description", label: "Description", type: "textarea", wide: true, value: p ? p.description : "" },
-    { name: "currency", label: "Currency", required: true, value: p ? p.currency : "", attrs: { maxlength: 3, autocapitalize: "characters" }, hint: "ISO 4217 code, e.g. KES." },
-    { name: "frequency", label: "Repayment frequency", type: "select", options: options(FREQUENCIES), value: p ? p.frequency : "WEEKLY" },
-    { name: "principal_min", label: "Smallest principal", type: "money", required: true, value: p ? amountText(p.principal_min) : "" },
-    { name: "principal_max", label: "Largest principal", type: "money", required: true, value: p ? amountText(p.principal_max) : "" },
-    { name: "installments_min", label: "Fewest installments", type: "number", required: true, value: p ? p.installments_min : "", attrs: { min: 1, max: 520 } },
-    { name: "installments_max", label: "Most installments", type: "number", required: true, value: p ? p.installments_max : "", attrs: { min: 1, max: 520 } },
-    { name: "interest_method", label: "Interest method", type: "select", options: options(METHODS), value: p ? p.interest_method : "FLAT" },
-    { name: "amortization", label: "Amortization", type: "select", options: options(AMORTIZATIONS), value: p ? p.amortization : "EQUAL_INSTALLMENTS" },
-    { name: "annual_rate", label: "Annual interest rate (%)", required: true, value: p ? p.annual_rate : "", attrs: { inputmode: "decimal" }, hint: "Percent a year, e.g. 24.5" },
-    { name: "principal_grace_installments", label: "Grace installments (interest only)", type: "number", value: p ? p.principal_grace_installments : 0, attrs: { min: 0 } },
-    { name: "rounding_multiple_minor", label: "Round installments to a multiple of", type: "money", value: p ? amountText({ amount_minor: p.rounding_multiple_minor, currency: p.currency }) : "", hint: "An amount such as 1.00 or 10; empty: the smallest unit." },
-    { name: "max_active_loans_per_borrower", label: "Active loans per borrower (at most)", type: "number", value: p ? p.max_active_loans_per_borrower : 1, attrs: { min: 1, max: 100 } },
-    ...chargeFields("fee", "Upfront fee", p && p.fee, false),
-    ...chargeFields("late_penalty", "Late penalty", p && p.late_penalty, true),
+    {
+      fieldset: "Product",
+      fields: [
+        { name: "code", label: "Code", required: true, value: p ? p.code : "", hint: "Short and unique, e.g. GRP-WEEKLY-12." },
+        { name: "name", label: "Name", required: true, value: p ? p.name : "" },
+        { name: "description", label: "Description", type: "textarea", wide: true, value: p ? p.description : "" },
+        { name: "currency", label: "Currency", required: true, value: p ? p.currency : "", attrs: { maxlength: 3, autocapitalize: "characters" }, hint: "ISO 4217 code, e.g. KES." },
+        { name: "frequency", label: "Repayment frequency", type: "select", options: options(FREQUENCIES), value: p ? p.frequency : "WEEKLY" },
+      ],
+    },
+    {
+      fieldset: "Amounts and terms",
+      fields: [
+        { name: "principal_min", label: "Smallest principal", type: "money", required: true, value: p ? amountText(p.principal_min) : "" },
+        { name: "principal_max", label: "Largest principal", type: "money", required: true, value: p ? amountText(p.principal_max) : "" },
+        { name: "installments_min", label: "Fewest installments", type: "number", required: true, value: p ? p.installments_min : "", attrs: { min: 1, max: 520 } },
+        { name: "installments_max", label: "Most installments", type: "number", required: true, value: p ? p.installments_max : "", attrs: { min: 1, max: 520 } },
+        { name: "max_active_loans_per_borrower", label: "Active loans per borrower (at most)", type: "number", value: p ? p.max_active_loans_per_borrower : 1, attrs: { min: 1, max: 100 } },
+      ],
+    },
+    {
+      fieldset: "Interest",
+      fields: [
+        { name: "annual_rate", label: "Annual interest rate (%)", required: true, value: p ? p.annual_rate : "", attrs: { inputmode: "decimal" }, hint: "Percent a year, e.g. 24.5" },
+        { name: "interest_method", label: "Interest method", type: "select", options: options(METHODS), value: p ? p.interest_method : "FLAT" },
+        { name: "amortization", label: "Amortization", type: "select", options: options(AMORTIZATIONS), value: p ? p.amortization : "EQUAL_INSTALLMENTS" },
+        { name: "principal_grace_installments", label: "Grace installments (interest only)", type: "number", value: p ? p.principal_grace_installments : 0, attrs: { min: 0 } },
+        { name: "rounding_multiple_minor", label: "Round installments to a multiple of", type: "money", value: p ? amountText({ amount_minor: p.rounding_multiple_minor, currency: p.currency }) : "", hint: "An amount such as 1.00 or 10; empty: the smallest unit." },
+      ],
+    },
+    chargeFields("fee", "Upfront fee", p && p.fee, false),
+    chargeFields("late_penalty", "Late penalty", p && p.late_penalty, true),
   ];
 }
 
