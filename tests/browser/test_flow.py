@@ -103,6 +103,8 @@ def agent_applies(page: Page, email: str, initial: str, code: str, screenshot: S
     form.locator("[name=new_password]").fill(password)
     form.locator("[name=confirm]").fill(password)
     page.get_by_test_id("password-submit").click()
+    # The change is done when the form is gone (the header shows on the form's page too).
+    expect(page.get_by_test_id("forced-change")).to_have_count(0)
     expect(page.get_by_test_id("who")).to_contain_text("Achieng Otieno")
     # No admin link for an agent, and no admin page by typing its address.
     expect(page.get_by_role("link", name="Approvals")).to_have_count(0)
