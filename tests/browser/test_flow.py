@@ -258,4 +258,6 @@ def test_a_loan_from_application_to_reports(  # long: the whole story, in the or
     path = download.value.path()
     text = path.read_text(encoding="utf-8")
     assert "10000" in text.replace(",", "").replace(".00", ""), text
-    assert not page_log.errors, page_log.errors
+    # Each new context's page load asks POST /auth/refresh with no cookie yet: a 401 the
+    # browser logs (as in test_reports); nothing else may complain.
+    assert [e for e in page_log.errors if "status of 401" not in e] == [], page_log.errors
