@@ -242,7 +242,7 @@ def child_environment(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
 
 
 def banner(settings: Settings, found: Backends) -> str:
-    rows = [("gateway", f"{gateway_url(settings)}  (web client at /, REST under /api/v1, docs at /docs)")]
+    rows = [("gateway", f"{gateway_url(settings)}  (web client at /, REST /api/v1, docs /docs)")]
     rows += [(s.name, f"{s.grpc_addr(settings)}  (gRPC)") for s in SERVICES if s.kind == "grpc"]
     labels = {
         "MF_MONGO_URL": "mongo",

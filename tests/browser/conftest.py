@@ -80,10 +80,13 @@ class Web:
         return urlsplit(self.base_url).netloc
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the test
+# thread while its browser is open, which pytest-asyncio's tests after this folder cannot share;
+# both end when the last browser test has run.
+@pytest.fixture(scope="package")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """The six processes via `microfinance up`, on their own ports, database, exchange
-    and Redis prefix; stopped and cleaned up at the end of the session."""
+    and Redis prefix; stopped and cleaned up after the last browser test."""
     workdir = tmp_path_factory.mktemp("up")
     env = up_env(workdir / "data")
     # Browser tests log in often from one address; the login limit is tested elsewhere.
@@ -101,7 +104,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         up.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import expect, sync_playwright
 
