@@ -16,6 +16,9 @@ function parOf(summary, days) {
 function glance(ctx) {
   return loader(
     async () => {
+      // Before the first close there is no report to ask for (it would answer 409).
+      const eod = await ctx.api.get("/eod");
+      if (!eod.last_closed_date) return { summaries: [] };
       try {
         return await ctx.api.get("/reports/portfolio");
       } catch (error) {
