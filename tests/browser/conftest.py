@@ -203,7 +203,15 @@ def screenshot() -> Screenshot:
             return None
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True, animations="disabled")
+        # The whole page in one viewport: a full-page capture of a taller page scrolls, and
+        # the sticky header would be drawn part-way down the picture.
+        size = page.viewport_size or {"width": 1280, "height": 800}
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+        try:
+            page.screenshot(path=str(path), animations="disabled")
+        finally:
+            page.set_viewport_size(size)
         return path
 
     return take

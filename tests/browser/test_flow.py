@@ -218,6 +218,7 @@ def test_a_loan_from_application_to_reports(  # long: the whole story, in the or
     disburse = checker.get_by_test_id("disburse-form")
     disburse.locator("[name=first_repayment_date]").fill(first_due)
     checker.get_by_test_id("disburse-form-submit").click()
+    expect(checker.locator(".badge", has_text="Active").first).to_be_visible()
     expect(checker.get_by_test_id("schedule").locator("tbody tr")).to_have_count(6)
     settled(checker)
     screenshot(checker, "loan-detail")
