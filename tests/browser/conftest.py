@@ -205,6 +205,8 @@ def screenshot() -> Screenshot:
         path = SCREENSHOTS / f"{name}.png"
         # The whole page in one viewport: a full-page capture of a taller page scrolls, and
         # the sticky header would be drawn part-way down the picture.
+        # Toasts are transient and would cover the bottom of the page.
+        page.evaluate("document.querySelectorAll('.toasts').forEach(t => t.replaceChildren())")
         size = page.viewport_size or {"width": 1280, "height": 800}
         height = page.evaluate("document.documentElement.scrollHeight")
         page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
