@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -14,94 +14,17 @@ from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 from shared.money import to_proto
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _name(kind: type[E], enum_type: Any, value: int) -> E | None:
-    if value == 0:
-        return None
-    try:
-        return kind(enum_type.Name(value))
-    except ValueError:
-        return None
-
 
 def _value(enum_type: Any, value: StrEnum | None) -> Any:
     return enum_type.Value(value.value) if value is not None else 0
 
 
-def _address(a: user_pb2.Address) -> s.AddressOut:
-    return s.AddressOut(
-        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
-        postal_code=a.postal_code, country=a.country,
-    )
-
-
 def borrower(b: user_pb2.Borrower) -> s.BorrowerOut:
-    job = b.employment
-    return s.BorrowerOut(
-        id=b.id,
-        first_name=b.first_name,
-        middle_name=b.middle_name,
-        last_name=b.last_name,
-        date_of_birth=b.date_of_birth,
-        gender=_name(s.GenderName, user_pb2.Gender, b.gender),
-        nationality=b.nationality,
-        marital_status=_name(s.MaritalStatusName, user_pb2.MaritalStatus, b.marital_status),
-        phone=b.phone,
-        alternate_phone=b.alternate_phone,
-        email=b.email,
-        current_address=_address(b.current_address),
-        permanent_address=_address(b.permanent_address),
-        identity_documents=[
-            s.IdentityDocumentOut(
-                type=_name(s.IdTypeName, user_pb2.IdentityDocument.Type, d.type),
-                number=d.number,
-                issuer=d.issuer,
-                issue_date=d.issue_date,
-                expiry_date=d.expiry_date,
-            )
-            for d in b.identity_documents
-        ],
-        employment=s.EmploymentOut(
-            status=_name(s.EmploymentStatusName, user_pb2.EmploymentStatus, job.status),
-            employer_or_business=job.employer_or_business,
-            occupation=job.occupation,
-            monthly_income=convert.money(job.monthly_income)
-            if job.HasField("monthly_income")
-            else None,
-        ),
-        emergency_contact=s.EmergencyContactOut(
-            name=b.emergency_contact.name,
-            relationship=b.emergency_contact.relationship,
-            phone=b.emergency_contact.phone,
-        ),
-        kyc_status=_name(s.KycStatusName, user_pb2.KycStatus, b.kyc_status),
-        kyc_note=b.kyc_note,
-        risk_profile=_name(s.RiskProfileName, user_pb2.RiskProfile, b.risk_profile),
-        account_status=_name(s.AccountStatusName, user_pb2.AccountStatus, b.account_status),
-        assigned_agent_id=b.assigned_agent_id,
-        branch_id=b.branch_id,
-        notes=b.notes,
-        deactivation_reason=b.deactivation_reason,
-        audit=convert.audit(b.audit),
-        version=b.version,
-    )
+    return convert.to_model(s.BorrowerOut, b)
 
 
 def history_entry(e: user_pb2.BorrowerHistoryEntry) -> s.HistoryEntryOut:
-    return s.HistoryEntryOut(
-        id=e.id,
-        actor=e.actor,
-        at=convert.instant(e, "at"),
-        action=_name(s.HistoryActionName, user_pb2.BorrowerHistoryEntry.Action, e.action),
-        changes=[
-            s.FieldChangeOut(field=c.field, old_value=c.old_value, new_value=c.new_value)
-            for c in e.changes
-        ],
-        reason=e.reason,
-        version=e.version,
-    )
+    return convert.to_model(s.HistoryEntryOut, e)
 
 
 def _money(m: MoneyIn | None) -> common_pb2.Money | None:

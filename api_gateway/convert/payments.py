@@ -6,7 +6,7 @@ import csv
 import io
 from decimal import Decimal
 
-from api_gateway.convert.common import audit, instant, money
+from api_gateway.convert.common import to_model
 from api_gateway.schemas import payments as ps
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
@@ -14,132 +14,20 @@ from microfinance.payment.v1 import payment_pb2
 from shared.money import CURRENCY_EXPONENTS
 
 
-def channel_name(value: int) -> ps.ChannelName | None:
-    if not value:
-        return None
-    return ps.ChannelName(common_pb2.Channel.Name(value))
-
-
-def status_name(value: int) -> ps.PaymentStatusName | None:
-    if not value:
-        return None
-    return ps.PaymentStatusName(payment_pb2.PaymentStatus.Name(value))
-
-
 def allocation(a: loan_pb2.Allocation) -> ps.AllocationOut:
-    return ps.AllocationOut(
-        penalty=money(a.penalty),
-        fee=money(a.fee),
-        interest=money(a.interest),
-        principal=money(a.principal),
-        recovery=money(a.recovery),
-        total=money(a.total),
-        interest_waived=money(a.interest_waived),
-        installments=[
-            ps.InstallmentSplitOut(
-                installment_number=i.installment_number,
-                penalty=money(i.penalty),
-                fee=money(i.fee),
-                interest=money(i.interest),
-                principal=money(i.principal),
-            )
-            for i in a.installments
-        ],
-    )
+    return to_model(ps.AllocationOut, a)
 
 
 def payment(p: payment_pb2.Payment) -> ps.PaymentOut:
-    return ps.PaymentOut(
-        id=p.id,
-        receipt_number=p.receipt_number,
-        idempotency_key=p.idempotency_key,
-        loan_id=p.loan_id,
-        loan_number=p.loan_number,
-        borrower_id=p.borrower_id,
-        borrower_name=p.borrower_name,
-        agent_id=p.agent_id,
-        branch_id=p.branch_id,
-        amount=money(p.amount),
-        value_date=p.value_date,
-        channel=channel_name(p.channel),
-        external_reference=p.external_reference,
-        note=p.note,
-        status=status_name(p.status),
-        allocation=allocation(p.allocation) if p.HasField("allocation") else None,
-        loan_transaction_id=p.loan_transaction_id,
-        recovery=p.recovery,
-        loan_closed=p.loan_closed,
-        rejection_reason=p.rejection_reason,
-        rejection_code=p.rejection_code,
-        reversal=(
-            ps.ReversalOut(
-                reason=p.reversal.reason,
-                reversed_by=p.reversal.reversed_by,
-                reversed_at=instant(p.reversal, "reversed_at"),
-                loan_transaction_id=p.reversal.loan_transaction_id,
-            )
-            if p.HasField("reversal")
-            else None
-        ),
-        posted_by=p.posted_by,
-        posted_at=instant(p, "posted_at"),
-        audit=audit(p.audit),
-        version=p.version,
-    )
+    return to_model(ps.PaymentOut, p)
 
 
 def collection_sheet(r: payment_pb2.GetCollectionSheetResponse) -> ps.CollectionSheetOut:
-    return ps.CollectionSheetOut(
-        agent_id=r.agent_id,
-        date=r.date,
-        rows=[
-            ps.CollectionSheetRowOut(
-                borrower_id=row.borrower_id,
-                borrower_name=row.borrower_name,
-                phone=row.phone,
-                loan_id=row.loan_id,
-                loan_number=row.loan_number,
-                oldest_due_date=row.oldest_due_date,
-                amount_due=money(row.amount_due),
-                arrears_amount=money(row.arrears_amount),
-                total_due=money(row.total_due),
-                days_past_due=row.days_past_due,
-                collected_amount=money(row.collected_amount),
-            )
-            for row in r.rows
-        ],
-        totals=[
-            ps.CollectionSheetTotalsOut(
-                currency=t.currency,
-                expected=money(t.expected),
-                collected=money(t.collected),
-                collection_rate=t.collection_rate,
-                loan_count=t.loan_count,
-            )
-            for t in r.totals
-        ],
-    )
+    return to_model(ps.CollectionSheetOut, r)
 
 
 def cash_summary(r: payment_pb2.GetCashSummaryResponse) -> ps.CashSummaryOut:
-    return ps.CashSummaryOut(
-        agent_id=r.agent_id,
-        date=r.date,
-        channels=[
-            ps.ChannelTotalOut(
-                channel=channel_name(c.channel),
-                posted_amount=money(c.posted_amount),
-                posted_count=c.posted_count,
-                reversed_amount=money(c.reversed_amount),
-                reversed_count=c.reversed_count,
-                net_amount=money(c.net_amount),
-            )
-            for c in r.channels
-        ],
-        net_totals=[money(m) for m in r.net_totals],
-        rejected_count=r.rejected_count,
-        pending_count=r.pending_count,
-    )
+    return to_model(ps.CashSummaryOut, r)
 
 
 def major(value: common_pb2.Money) -> str:

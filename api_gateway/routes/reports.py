@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
-from api_gateway.convert.reports import to_model
+from api_gateway.convert.common import to_model
 from api_gateway.deps import State
 from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.schemas import reports as rs
