@@ -32,6 +32,7 @@ from microfinance.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=Message)
 
 AsOf = Annotated[
     str | None,
@@ -156,35 +157,106 @@ Page = Annotated[common_pb2.PageRequest, Depends(_page)]
 Reply = Annotated[_Reply, Depends(_reply)]
 
 
-@router.get(
-    "/portfolio",
-    response_model=rs.PortfolioOut,
-    summary="Portfolio as of a closed date, per currency, and by agent, branch and product",
-    responses=_responses(rs.PortfolioOut),
-)
-async def portfolio(
-    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
-) -> rs.PortfolioOut | Response:
-    req = pb.GetPortfolioSummaryRequest(filter=scope.filter(as_of))
-    return await reply(
-        pb.ExportReportRequest(portfolio=req),
-        lambda: reply.reports.GetPortfolioSummary(req), rs.PortfolioOut,
+# ------------------------------------------------------------------ the reports
+#
+# Every report but par/loans is the same route: its query parameters build the request
+# (``build``, a dependency), and it answers the report as JSON, or its CSV export when
+# asked. report_route registers one; the builders declare each report's parameters in
+# their documented order (dates and grouping first, then the scope, then paging).
+
+
+def report_route(
+    path: str,
+    name: str,
+    model: type[BaseModel],
+    summary: str,
+    build: Callable[..., Message],
+    rpc: Callable[[ReportingServiceStub], Callable[[Message], Awaitable[Message]]],
+) -> None:
+    """GET ``path``: ``rpc`` answers what ``build`` asks; ``name`` is its operation and
+    its field in ExportReportRequest (the CSV export)."""
+
+    async def report(
+        caller: AnyStaff, *, request: Message = Depends(build), reply: Reply
+    ) -> BaseModel | Response:
+        export = pb.ExportReportRequest()
+        getattr(export, name).CopyFrom(request)
+        return await reply(export, lambda: rpc(reply.reports)(request), model)
+
+    router.add_api_route(
+        path,
+        report,
+        methods=["GET"],
+        name=name,
+        response_model=model,
+        summary=summary,
+        responses=_responses(model),
     )
 
 
-@router.get(
-    "/par",
-    response_model=rs.ParOut,
-    summary="PAR1, PAR30 and PAR90 as of a closed date, per currency",
-    responses=_responses(rs.ParOut),
-)
-async def par(
-    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
-) -> rs.ParOut | Response:
-    req = pb.GetParRequest(filter=scope.filter(as_of))
-    return await reply(
-        pb.ExportReportRequest(par=req), lambda: reply.reports.GetPar(req), rs.ParOut
+def _dated(request: Callable[..., R]) -> Callable[..., R]:
+    """A report of one closed date."""
+
+    def build(*, as_of: AsOf = None, scope: Scope) -> R:
+        return request(filter=scope.filter(as_of))
+
+    return build
+
+
+def _ranged(request: Callable[..., R]) -> Callable[..., R]:
+    """A report of a date range."""
+
+    def build(*, start: From = None, end: To = None, scope: Scope) -> R:
+        return request(filter=scope.filter(), period=_period(start, end))
+
+    return build
+
+
+def _disbursement_dimension(
+    dimension: Annotated[rs.DisbursementDimension | None, Query()] = None,
+) -> pb.Dimension:
+    return _DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED
+
+
+def _collection_dimension(
+    dimension: Annotated[rs.CollectionDimension | None, Query()] = None,
+) -> pb.Dimension:
+    return _DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED
+
+
+def _grouped(request: Callable[..., R], dimension: Callable[..., pb.Dimension]) -> Callable[..., R]:
+    """A report of a date range by day, week or month, and by one dimension if asked."""
+
+    def build(
+        *, start: From = None, end: To = None,
+        by: Annotated[rs.GroupPeriod, Query()] = rs.GroupPeriod.day,
+        group: pb.Dimension = Depends(dimension), scope: Scope,
+    ) -> R:
+        return request(
+            filter=scope.filter(), period=_period(start, end), granularity=_GRANULARITY[by],
+            dimension=group,
+        )
+
+    return build
+
+
+def _agents(
+    *, as_of: AsOf = None, start: From = None, end: To = None, scope: Scope, page: Page
+) -> pb.GetAgentPerformanceRequest:
+    return pb.GetAgentPerformanceRequest(
+        filter=scope.filter(as_of), period=_period(start, end), page=page
     )
+
+
+report_route(
+    "/portfolio", "portfolio", rs.PortfolioOut,
+    "Portfolio as of a closed date, per currency, and by agent, branch and product",
+    _dated(pb.GetPortfolioSummaryRequest), lambda r: r.GetPortfolioSummary,
+)
+report_route(
+    "/par", "par", rs.ParOut, "PAR1, PAR30 and PAR90 as of a closed date, per currency",
+    _dated(pb.GetParRequest), lambda r: r.GetPar,
+)
 
 
 @router.get(
@@ -206,110 +278,35 @@ async def par_loans(
     return to_model(rs.ParLoansOut, result)
 
 
-@router.get(
-    "/aging",
-    response_model=rs.AgingOut,
-    summary="Active loans by days past due bucket as of a closed date, per currency",
-    responses=_responses(rs.AgingOut),
+report_route(
+    "/aging", "aging", rs.AgingOut,
+    "Active loans by days past due bucket as of a closed date, per currency",
+    _dated(pb.GetAgingReportRequest), lambda r: r.GetAgingReport,
 )
-async def aging(
-    caller: AnyStaff, *, as_of: AsOf = None, scope: Scope, reply: Reply,
-) -> rs.AgingOut | Response:
-    req = pb.GetAgingReportRequest(filter=scope.filter(as_of))
-    return await reply(
-        pb.ExportReportRequest(aging=req), lambda: reply.reports.GetAgingReport(req), rs.AgingOut
-    )
-
-
-@router.get(
-    "/disbursements",
-    response_model=rs.DisbursementsOut,
-    summary="Loans disbursed in a date range, by day, week or month (and a dimension)",
-    responses=_responses(rs.DisbursementsOut),
+report_route(
+    "/disbursements", "disbursements", rs.DisbursementsOut,
+    "Loans disbursed in a date range, by day, week or month (and a dimension)",
+    _grouped(pb.GetDisbursementReportRequest, _disbursement_dimension),
+    lambda r: r.GetDisbursementReport,
 )
-async def disbursements(
-    caller: AnyStaff, *, start: From = None, end: To = None,
-    by: Annotated[rs.GroupPeriod, Query()] = rs.GroupPeriod.day,
-    dimension: Annotated[rs.DisbursementDimension | None, Query()] = None,
-    scope: Scope, reply: Reply,
-) -> rs.DisbursementsOut | Response:
-    req = pb.GetDisbursementReportRequest(
-        filter=scope.filter(), period=_period(start, end), granularity=_GRANULARITY[by],
-        dimension=_DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED,
-    )
-    return await reply(
-        pb.ExportReportRequest(disbursements=req),
-        lambda: reply.reports.GetDisbursementReport(req), rs.DisbursementsOut,
-    )
-
-
-@router.get(
-    "/collections",
-    response_model=rs.CollectionsOut,
-    summary="Money received in a date range, by day, week or month (and a dimension)",
-    responses=_responses(rs.CollectionsOut),
+report_route(
+    "/collections", "collections", rs.CollectionsOut,
+    "Money received in a date range, by day, week or month (and a dimension)",
+    _grouped(pb.GetCollectionsReportRequest, _collection_dimension),
+    lambda r: r.GetCollectionsReport,
 )
-async def collections(
-    caller: AnyStaff, *, start: From = None, end: To = None,
-    by: Annotated[rs.GroupPeriod, Query()] = rs.GroupPeriod.day,
-    dimension: Annotated[rs.CollectionDimension | None, Query()] = None,
-    scope: Scope, reply: Reply,
-) -> rs.CollectionsOut | Response:
-    req = pb.GetCollectionsReportRequest(
-        filter=scope.filter(), period=_period(start, end), granularity=_GRANULARITY[by],
-        dimension=_DIMENSION[dimension.value] if dimension else pb.DIMENSION_UNSPECIFIED,
-    )
-    return await reply(
-        pb.ExportReportRequest(collections=req),
-        lambda: reply.reports.GetCollectionsReport(req), rs.CollectionsOut,
-    )
-
-
-@router.get(
-    "/collection-efficiency",
-    response_model=rs.EfficiencyOut,
-    summary="Collected against due in a date range, per agent and currency",
-    responses=_responses(rs.EfficiencyOut),
+report_route(
+    "/collection-efficiency", "collection_efficiency", rs.EfficiencyOut,
+    "Collected against due in a date range, per agent and currency",
+    _ranged(pb.GetCollectionEfficiencyRequest), lambda r: r.GetCollectionEfficiency,
 )
-async def collection_efficiency(
-    caller: AnyStaff, *, start: From = None, end: To = None, scope: Scope, reply: Reply,
-) -> rs.EfficiencyOut | Response:
-    req = pb.GetCollectionEfficiencyRequest(filter=scope.filter(), period=_period(start, end))
-    return await reply(
-        pb.ExportReportRequest(collection_efficiency=req),
-        lambda: reply.reports.GetCollectionEfficiency(req), rs.EfficiencyOut,
-    )
-
-
-@router.get(
-    "/agents",
-    response_model=rs.AgentsOut,
-    summary="Per agent: portfolio and PAR30 as of a closed date, collections over a range",
-    responses=_responses(rs.AgentsOut),
+report_route(
+    "/agents", "agents", rs.AgentsOut,
+    "Per agent: portfolio and PAR30 as of a closed date, collections over a range",
+    _agents, lambda r: r.GetAgentPerformance,
 )
-async def agents(
-    caller: AnyStaff, *, as_of: AsOf = None, start: From = None, end: To = None,
-    scope: Scope, page: Page, reply: Reply,
-) -> rs.AgentsOut | Response:
-    req = pb.GetAgentPerformanceRequest(
-        filter=scope.filter(as_of), period=_period(start, end), page=page
-    )
-    return await reply(
-        pb.ExportReportRequest(agents=req),
-        lambda: reply.reports.GetAgentPerformance(req), rs.AgentsOut,
-    )
-
-
-@router.get(
-    "/trend",
-    response_model=rs.TrendOut,
-    summary="PAR30 and outstanding principal per closed date of a range, per currency",
-    responses=_responses(rs.TrendOut),
+report_route(
+    "/trend", "trend", rs.TrendOut,
+    "PAR30 and outstanding principal per closed date of a range, per currency",
+    _ranged(pb.GetTrendRequest), lambda r: r.GetTrend,
 )
-async def trend(
-    caller: AnyStaff, *, start: From = None, end: To = None, scope: Scope, reply: Reply,
-) -> rs.TrendOut | Response:
-    req = pb.GetTrendRequest(filter=scope.filter(), period=_period(start, end))
-    return await reply(
-        pb.ExportReportRequest(trend=req), lambda: reply.reports.GetTrend(req), rs.TrendOut
-    )
