@@ -80,21 +80,6 @@ def product(value: loan_pb2.LoanProduct) -> ls.ProductOut:
     )
 
 
-# ------------------------------------------------------------------ schedules
-
-
-def schedule_row(row: loan_pb2.ScheduleRow) -> ls.ScheduleRowOut:
-    return to_model(ls.ScheduleRowOut, row)
-
-
-def totals(value: loan_pb2.ScheduleTotals) -> ls.ScheduleTotalsOut:
-    return to_model(ls.ScheduleTotalsOut, value)
-
-
-def schedule(rows: Any, value_totals: loan_pb2.ScheduleTotals) -> ls.ScheduleOut:
-    return ls.ScheduleOut(rows=[schedule_row(r) for r in rows], totals=totals(value_totals))
-
-
 # ------------------------------------------------------------------ loans
 
 
@@ -104,19 +89,3 @@ def loan(value: loan_pb2.Loan) -> ls.LoanOut:
 
 def loan_list(value: loan_pb2.ListLoansResponse | loan_pb2.SearchLoansResponse) -> ls.LoanList:
     return ls.LoanList(loans=[loan(x) for x in value.loans], page=page_info(value.page))
-
-
-def allocation(value: loan_pb2.Allocation) -> ls.AllocationOut:
-    return to_model(ls.AllocationOut, value)
-
-
-def transaction(value: loan_pb2.Transaction) -> ls.TransactionOut:
-    return to_model(ls.TransactionOut, value)
-
-
-def payoff(value: loan_pb2.GetPayoffQuoteResponse) -> ls.PayoffQuoteOut:
-    return to_model(ls.PayoffQuoteOut, value)
-
-
-def due_loan(value: loan_pb2.DueLoan) -> ls.DueLoanOut:
-    return to_model(ls.DueLoanOut, value)

@@ -1,4 +1,4 @@
-"""Payment protobuf messages to the JSON models of the HTTP API, and the CSV export."""
+"""The collection sheet as CSV (the payment JSON models are read by ``common.to_model``)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,9 @@ import csv
 import io
 from decimal import Decimal
 
-from api_gateway.convert.common import to_model
-from api_gateway.schemas import payments as ps
 from microfinance.common.v1 import common_pb2
-from microfinance.loan.v1 import loan_pb2
 from microfinance.payment.v1 import payment_pb2
 from shared.money import CURRENCY_EXPONENTS
-
-
-def allocation(a: loan_pb2.Allocation) -> ps.AllocationOut:
-    return to_model(ps.AllocationOut, a)
-
-
-def payment(p: payment_pb2.Payment) -> ps.PaymentOut:
-    return to_model(ps.PaymentOut, p)
-
-
-def collection_sheet(r: payment_pb2.GetCollectionSheetResponse) -> ps.CollectionSheetOut:
-    return to_model(ps.CollectionSheetOut, r)
-
-
-def cash_summary(r: payment_pb2.GetCashSummaryResponse) -> ps.CashSummaryOut:
-    return to_model(ps.CashSummaryOut, r)
 
 
 def major(value: common_pb2.Money) -> str:

@@ -104,10 +104,7 @@ async def list_borrowers(
                 page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
             )
         )
-        return s.BorrowerList(
-            borrowers=[borrower_convert.borrower(b) for b in found.borrowers],
-            page=convert.page_info(found.page),
-        )
+        return convert.to_model(s.BorrowerList, found)
     listed = await state.clients.borrowers.ListBorrowers(
         user_pb2.ListBorrowersRequest(
             agent_id=agent_id or "",
@@ -120,10 +117,7 @@ async def list_borrowers(
             ),
         )
     )
-    return s.BorrowerList(
-        borrowers=[borrower_convert.borrower(b) for b in listed.borrowers],
-        page=convert.page_info(listed.page),
-    )
+    return convert.to_model(s.BorrowerList, listed)
 
 
 @router.get(
@@ -273,7 +267,4 @@ async def borrower_history(
             page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
         )
     )
-    return s.HistoryList(
-        entries=[borrower_convert.history_entry(e) for e in result.entries],
-        page=convert.page_info(result.page),
-    )
+    return convert.to_model(s.HistoryList, result)

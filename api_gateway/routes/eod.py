@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api_gateway.convert import eod as convert
+from api_gateway.convert.common import to_model
 from api_gateway.deps import State
 from api_gateway.routes import error_responses
 from api_gateway.schemas import eod as schemas
@@ -36,7 +36,7 @@ async def run_end_of_day(
     )
     if result.already_run:
         response.status_code = status.HTTP_200_OK
-    return convert.started(result)
+    return to_model(schemas.RunEndOfDayOut, result)
 
 
 @router.get(
@@ -47,4 +47,4 @@ async def run_end_of_day(
 )
 async def end_of_day_status(caller: AnyStaff, state: State) -> schemas.EndOfDayStatusOut:
     result = await state.clients.loans.GetEndOfDayStatus(loan_pb2.GetEndOfDayStatusRequest())
-    return convert.status(result)
+    return to_model(schemas.EndOfDayStatusOut, result)

@@ -11,11 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
-from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
+from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses
-from api_gateway.routes.products import expected_version
+from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import IsoDate
 from api_gateway.security import AdminOnly, AnyStaff
@@ -29,11 +28,6 @@ router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 LoanId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
 IdFilter = Annotated[str | None, Query(max_length=64)]
-
-
-def _tagged(response: Response, loan: loan_schemas.LoanOut) -> loan_schemas.LoanOut:
-    response.headers["ETag"] = f'"{loan.version}"'
-    return loan
 
 
 @router.post(
@@ -58,7 +52,7 @@ async def submit_loan(
     )
     loan = loan_convert.loan(result.loan)
     response.headers["Location"] = f"/api/v1/loans/{loan.id}"
-    return _tagged(response, loan)
+    return tagged(response, loan)
 
 
 @router.get(
@@ -162,10 +156,7 @@ async def loans_due(
             page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
         )
     )
-    return loan_schemas.DueLoanList(
-        loans=[loan_convert.due_loan(x) for x in result.loans],
-        page=convert.page_info(result.page),
-    )
+    return to_model(loan_schemas.DueLoanList, result)
 
 
 @router.get(
@@ -184,7 +175,7 @@ async def get_loan(
     result = await state.clients.loans.GetLoan(
         loan_pb2.GetLoanRequest(id=loan_id, as_of_date=loan_convert.iso(as_of_date))
     )
-    return _tagged(response, loan_convert.loan(result.loan))
+    return tagged(response, loan_convert.loan(result.loan))
 
 
 @router.get(
@@ -202,7 +193,7 @@ async def get_schedule(
     result = await state.clients.loans.GetSchedule(
         loan_pb2.GetScheduleRequest(loan_id=loan_id, as_of_date=loan_convert.iso(as_of_date))
     )
-    return loan_convert.schedule(result.rows, result.totals)
+    return to_model(loan_schemas.ScheduleOut, result)
 
 
 @router.get(
@@ -224,10 +215,7 @@ async def list_transactions(
             page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
         )
     )
-    return loan_schemas.TransactionList(
-        transactions=[loan_convert.transaction(t) for t in result.transactions],
-        page=convert.page_info(result.page),
-    )
+    return to_model(loan_schemas.TransactionList, result)
 
 
 @router.get(
@@ -245,7 +233,7 @@ async def payoff_quote(
     result = await state.clients.loans.GetPayoffQuote(
         loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id, date=loan_convert.iso(on))
     )
-    return loan_convert.payoff(result)
+    return to_model(loan_schemas.PayoffQuoteOut, result)
 
 
 @router.post(
@@ -270,7 +258,7 @@ async def approve_loan(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return _tagged(response, loan_convert.loan(result.loan))
+    return tagged(response, loan_convert.loan(result.loan))
 
 
 @router.post(
@@ -294,7 +282,7 @@ async def reject_loan(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return _tagged(response, loan_convert.loan(result.loan))
+    return tagged(response, loan_convert.loan(result.loan))
 
 
 @router.post(
@@ -318,7 +306,7 @@ async def withdraw_loan(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return _tagged(response, loan_convert.loan(result.loan))
+    return tagged(response, loan_convert.loan(result.loan))
 
 
 @router.post(
@@ -345,14 +333,8 @@ async def disburse_loan(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    loan = _tagged(response, loan_convert.loan(result.loan))
-    return loan_schemas.DisburseOut(
-        loan=loan,
-        net_disbursed=convert.money(result.net_disbursed),
-        upfront_fee=convert.money(result.upfront_fee),
-        schedule=[loan_convert.schedule_row(r) for r in result.schedule],
-        totals=loan_convert.totals(result.totals),
-    )
+    loan = tagged(response, loan_convert.loan(result.loan))
+    return to_model(loan_schemas.DisburseOut, result, loan=loan)
 
 
 @router.post(
@@ -377,10 +359,8 @@ async def write_off_loan(
             expected_version=expected_version(if_match, body.expected_version),
         )
     )
-    return loan_schemas.WriteOffOut(
-        loan=_tagged(response, loan_convert.loan(result.loan)),
-        written_off_amount=convert.money(result.written_off_amount),
-    )
+    loan = tagged(response, loan_convert.loan(result.loan))
+    return to_model(loan_schemas.WriteOffOut, result, loan=loan)
 
 
 @router.post(
@@ -411,7 +391,5 @@ async def waive_charges(
     if body.interest_amount is not None:
         request.interest_amount.CopyFrom(to_proto(body.interest_amount))
     result = await state.clients.loans.WaiveCharges(request)
-    return loan_schemas.WaiveOut(
-        loan=_tagged(response, loan_convert.loan(result.loan)),
-        transaction=loan_convert.transaction(result.transaction),
-    )
+    loan = tagged(response, loan_convert.loan(result.loan))
+    return to_model(loan_schemas.WaiveOut, result, loan=loan)

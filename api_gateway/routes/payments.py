@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from api_gateway.convert import payments as pc
-from api_gateway.convert.common import page_info
+from api_gateway.convert.common import to_model
 from api_gateway.deps import State
 from api_gateway.routes import PageSize, PageToken, error_responses
 from api_gateway.schemas import payments as ps
@@ -110,7 +110,7 @@ async def post_payment(
             note=body.note,
         )
     )
-    payment = pc.payment(result.payment)
+    payment = to_model(ps.PaymentOut, result.payment)
     if payment.status is ps.PaymentStatusName.PENDING:
         response.status_code = status.HTTP_202_ACCEPTED
     elif result.replayed:
@@ -169,9 +169,7 @@ async def list_payments(
             ),
         )
     )
-    return ps.PaymentList(
-        payments=[pc.payment(p) for p in result.payments], page=page_info(result.page)
-    )
+    return to_model(ps.PaymentList, result)
 
 
 @router.get(
@@ -182,7 +180,7 @@ async def list_payments(
 )
 async def get_payment(payment_id: PaymentId, caller: AnyStaff, state: State) -> ps.PaymentOut:
     result = await state.clients.payments.GetPayment(payment_pb2.GetPaymentRequest(id=payment_id))
-    return pc.payment(result.payment)
+    return to_model(ps.PaymentOut, result.payment)
 
 
 def _receipt_csp(content: bytes) -> str:
@@ -240,7 +238,7 @@ async def reverse_payment(
     result = await state.clients.payments.ReversePayment(
         payment_pb2.ReversePaymentRequest(id=payment_id, reason=body.reason)
     )
-    return pc.payment(result.payment)
+    return to_model(ps.PaymentOut, result.payment)
 
 
 # ------------------------------------------------------------------ collection and cash
@@ -279,7 +277,7 @@ async def collection_sheet(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-    return pc.collection_sheet(result)
+    return to_model(ps.CollectionSheetOut, result)
 
 
 @router.get(
@@ -294,4 +292,4 @@ async def cash_summary(
     result = await state.clients.payments.GetCashSummary(
         payment_pb2.GetCashSummaryRequest(agent_id=agent or "", date=date or "")
     )
-    return pc.cash_summary(result)
+    return to_model(ps.CashSummaryOut, result)

@@ -10,10 +10,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses, tagged
-
-# Also imported from here by the loan routes.
-from api_gateway.routes import expected_version as expected_version
+from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import CURRENCY_PATTERN
 from api_gateway.security import AdminOnly, AnyStaff
@@ -166,4 +163,4 @@ async def preview_schedule(
             first_repayment_date=loan_convert.iso(body.first_repayment_date),
         )
     )
-    return loan_convert.schedule(result.rows, result.totals)
+    return convert.to_model(loan_schemas.ScheduleOut, result)

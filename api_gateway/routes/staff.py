@@ -74,9 +74,7 @@ async def list_staff(
     if active is not None:
         request.active = active
     result = await state.clients.users.ListStaff(request)
-    return schemas.StaffList(
-        staff=[convert.staff(s) for s in result.staff], page=convert.page_info(result.page)
-    )
+    return convert.to_model(schemas.StaffList, result)
 
 
 @router.get(
