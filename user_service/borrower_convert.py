@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from enum import StrEnum
 from typing import Any
 
@@ -36,14 +37,8 @@ def enum_value(enum_type: Any, value: StrEnum | None) -> Any:
 
 
 def _address_input(message: user_pb2.Address) -> AddressInput:
-    return AddressInput(
-        line1=message.line1,
-        line2=message.line2,
-        city=message.city,
-        region=message.region,
-        postal_code=message.postal_code,
-        country=message.country,
-    )
+    # An address is the same six text fields in the message and in the domain.
+    return AddressInput(**{f.name: getattr(message, f.name) for f in fields(AddressInput)})
 
 
 def borrower_input(message: user_pb2.Borrower) -> BorrowerInput:
@@ -91,14 +86,7 @@ def borrower_input(message: user_pb2.Borrower) -> BorrowerInput:
 
 
 def _address(a: Address) -> user_pb2.Address:
-    return user_pb2.Address(
-        line1=a.line1,
-        line2=a.line2,
-        city=a.city,
-        region=a.region,
-        postal_code=a.postal_code,
-        country=a.country,
-    )
+    return user_pb2.Address(**asdict(a))
 
 
 def borrower_proto(b: Borrower) -> user_pb2.Borrower:

@@ -11,7 +11,7 @@ finds the key taken).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -93,17 +93,6 @@ class StaleVersion(Exception):
 # ------------------------------------------------------------------ mapping
 
 
-def _address_doc(a: Address) -> dict[str, str]:
-    return {
-        "line1": a.line1,
-        "line2": a.line2,
-        "city": a.city,
-        "region": a.region,
-        "postal_code": a.postal_code,
-        "country": a.country,
-    }
-
-
 def _address(doc: dict[str, Any] | None) -> Address:
     d = doc or {}
     return Address(
@@ -135,8 +124,8 @@ def to_doc(b: Borrower) -> dict[str, Any]:
         "phone": p.phone,
         "alternate_phone": p.alternate_phone,
         "email": p.email,
-        "current_address": _address_doc(p.current_address),
-        "permanent_address": _address_doc(p.permanent_address),
+        "current_address": asdict(p.current_address),
+        "permanent_address": asdict(p.permanent_address),
         "identity_documents": [
             {
                 "type": d.type.value,
