@@ -36,7 +36,7 @@ from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument
 from shared.money import CURRENCY_EXPONENTS, amount_violation, to_proto
-from shared.protos import allocation_proto, audit, timestamp
+from shared.protos import allocation_proto, audit, message_of, timestamp
 from shared.validation import parse_date
 
 # LoanProduct paths UpdateProduct accepts (sub-paths such as "fee.percent" too).
@@ -277,26 +277,7 @@ def check_update_mask(paths: list[str]) -> list[str]:
 
 
 def _row_from_state(row: InstallmentState, c: str) -> loan_pb2.ScheduleRow:
-    return loan_pb2.ScheduleRow(
-        number=row.number,
-        due_date=row.due_date.isoformat(),
-        principal_due=to_proto(row.principal_due, c),
-        interest_due=to_proto(row.interest_due, c),
-        fee_due=to_proto(row.fee_due, c),
-        penalty_due=to_proto(row.penalty_due, c),
-        total_due=to_proto(row.total_due, c),
-        principal_paid=to_proto(row.principal_paid, c),
-        interest_paid=to_proto(row.interest_paid, c),
-        fee_paid=to_proto(row.fee_paid, c),
-        penalty_paid=to_proto(row.penalty_paid, c),
-        total_paid=to_proto(row.total_paid, c),
-        interest_waived=to_proto(row.interest_waived, c),
-        penalty_waived=to_proto(row.penalty_waived, c),
-        outstanding_principal_after=to_proto(row.outstanding_principal_after, c),
-        status=row.status.value,
-        paid_date=iso(row.paid_date),
-        days_past_due=row.days_past_due,
-    )
+    return message_of(loan_pb2.ScheduleRow, row, c)
 
 
 def schedule_rows(schedule: Schedule, state: LoanState | None) -> list[loan_pb2.ScheduleRow]:
@@ -345,71 +326,22 @@ def schedule_totals(schedule: Schedule, state: LoanState | None) -> loan_pb2.Sch
 
 
 def summary_proto(state: LoanState) -> loan_pb2.LoanSummary:
-    c = state.currency
-    return loan_pb2.LoanSummary(
-        as_of_date=state.as_of.isoformat(),
-        outstanding_principal=to_proto(state.outstanding_principal, c),
-        outstanding_interest=to_proto(state.outstanding_interest, c),
-        outstanding_fees=to_proto(state.outstanding_fees, c),
-        outstanding_penalties=to_proto(state.outstanding_penalties, c),
-        total_outstanding=to_proto(state.total_outstanding, c),
-        total_paid=to_proto(state.total_paid, c),
-        principal_paid=to_proto(state.principal_paid, c),
-        interest_paid=to_proto(state.interest_paid, c),
-        fees_paid=to_proto(state.fees_paid, c),
-        penalties_paid=to_proto(state.penalties_paid, c),
-        total_waived=to_proto(state.total_waived, c),
-        written_off_amount=to_proto(state.written_off_amount, c),
-        recovered_amount=to_proto(state.recovered_amount, c),
-        days_past_due=state.days_past_due,
-        arrears_amount=to_proto(state.arrears_amount, c),
-        next_due_date=iso(state.next_due_date),
-        next_due_amount=to_proto(state.next_due_amount, c),
-        installments_paid=state.installments_paid,
-        installments_overdue=state.installments_overdue,
-    )
+    as_of = state.as_of.isoformat()
+    return message_of(loan_pb2.LoanSummary, state, state.currency, as_of_date=as_of)
 
 
 def loan_proto(view: LoanView) -> loan_pb2.Loan:
     loan, state = view.loan, view.state
     c = loan.currency
     schedule = loan.schedule
-    msg = loan_pb2.Loan(
-        id=loan.id,
-        loan_number=loan.loan_number,
-        borrower_id=loan.borrower_id,
-        borrower_name=loan.borrower_name,
-        agent_id=loan.agent_id,
-        branch_id=loan.branch_id,
-        product_id=loan.product_id,
+    msg = message_of(
+        loan_pb2.Loan,
+        loan,
+        c,
         product=product_proto(loan.product),
-        status=loan.status.value,
-        principal=to_proto(loan.principal, c),
-        installments=loan.installments,
-        purpose=loan.purpose,
-        submitted_date=loan.submitted_date.isoformat(),
-        disbursement_date=iso(loan.disbursement_date),
         first_repayment_date=iso(schedule.first_repayment_date) if schedule else "",
         maturity_date=iso(schedule.maturity_date) if schedule else "",
-        closed_date=iso(loan.closed_date),
-        written_off_date=iso(loan.written_off_date),
-        submitted_by=loan.submitted_by,
-        submitted_at=timestamp(loan.submitted_at),
-        approved_by=loan.approved_by,
-        approved_at=timestamp(loan.approved_at),
-        rejected_by=loan.rejected_by,
-        rejected_at=timestamp(loan.rejected_at),
-        rejection_reason=loan.rejection_reason,
-        withdrawn_by=loan.withdrawn_by,
-        withdrawn_at=timestamp(loan.withdrawn_at),
-        withdrawal_reason=loan.withdrawal_reason,
-        disbursed_by=loan.disbursed_by,
-        disbursed_at=timestamp(loan.disbursed_at),
-        written_off_by=loan.written_off_by,
-        written_off_at=timestamp(loan.written_off_at),
-        write_off_reason=loan.write_off_reason,
         audit=audit(loan.submitted_by, loan.submitted_at, loan.updated_by, loan.updated_at),
-        version=loan.version,
     )
     if schedule is not None:
         msg.upfront_fee.CopyFrom(to_proto(schedule.upfront_fee, c))
@@ -425,19 +357,12 @@ def loan_proto(view: LoanView) -> loan_pb2.Loan:
 def transaction_proto(
     txn: Transaction, currency: str, allocation: Allocation | None, reversed_: bool = False
 ) -> loan_pb2.Transaction:
-    msg = loan_pb2.Transaction(
-        id=txn.id,
-        type=txn.type.value,
-        value_date=txn.value_date.isoformat(),
-        amount=to_proto(txn.amount, currency),
-        payment_id=txn.payment_id,
+    msg = message_of(
+        loan_pb2.Transaction,
+        txn,
+        currency,
         reversed_transaction_id=txn.reverses,
         reversed=reversed_,
-        installment_number=txn.installment_number,
-        reason=txn.reason,
-        actor=txn.actor,
-        created_at=timestamp(txn.created_at),
-        sequence=txn.sequence,
     )
     if allocation is not None:
         msg.allocation.CopyFrom(allocation_proto(allocation, currency))

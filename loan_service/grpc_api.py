@@ -49,7 +49,7 @@ from shared.grpc.access import (
 from shared.identity import current_caller
 from shared.money import from_proto, to_proto
 from shared.paging import Page, page_of
-from shared.protos import allocation_proto, page_info, page_request
+from shared.protos import allocation_proto, message_of, page_info, page_request
 from shared.validation import parse_date, proto_enum_name
 
 LOAN_SERVICE = loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
@@ -342,16 +342,8 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         loan, quote = await self._loans.payoff_quote(
             current_caller(), request.loan_id, optional_date(request.date, "date")
         )
-        c = quote.currency
-        return loan_pb2.GetPayoffQuoteResponse(
-            loan_id=loan.id,
-            date=quote.date.isoformat(),
-            principal=to_proto(quote.principal, c),
-            interest=to_proto(quote.interest, c),
-            fees=to_proto(quote.fees, c),
-            penalties=to_proto(quote.penalties, c),
-            total=to_proto(quote.total, c),
-            interest_waived=to_proto(quote.interest_waived, c),
+        return message_of(
+            loan_pb2.GetPayoffQuoteResponse, quote, quote.currency, loan_id=loan.id
         )
 
     async def WriteOffLoan(

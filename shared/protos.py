@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, Protocol, TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.money import to_proto
 from shared.paging import Page, page_of
+
+P = TypeVar("P", bound=Message)
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -20,6 +24,38 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     ts = Timestamp()
     ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     return ts
+
+
+def _field_value(field: Any, value: Any, currency: str) -> Any:
+    # field: a FieldDescriptor (of the pure-Python or the upb implementation).
+    kind = field.message_type.full_name if field.message_type is not None else None
+    if kind == common_pb2.Money.DESCRIPTOR.full_name:
+        return to_proto(value, currency)
+    if kind == Timestamp.DESCRIPTOR.full_name:
+        return timestamp(value)
+    if kind is not None or field.is_repeated:
+        raise TypeError(f"{field.full_name}: give it, it is not read by name")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def message_of(message: type[P], source: object, currency: str, **given: Any) -> P:
+    """``message`` with each field read from the attribute of ``source`` of the same name.
+
+    Amounts (minor units) become Money in ``currency``, dates ISO text, instants
+    Timestamps and enums their value; an attribute that is None, or that ``source`` does
+    not have, leaves the field unset. ``given`` fields are taken as they are; other
+    nested messages and lists must be given.
+    """
+    values = {
+        field.name: _field_value(field, getattr(source, field.name), currency)
+        for field in message.DESCRIPTOR.fields
+        if field.name not in given and getattr(source, field.name, None) is not None
+    }
+    return message(**values, **given)
 
 
 def audit(
