@@ -5,6 +5,7 @@ Errors are domain errors; the server's interceptor maps them to status codes.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -25,7 +26,7 @@ from payment_service.service import PaymentService
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
 from shared.identity import current_caller
 from shared.money import to_proto
-from shared.protos import allocation_proto, audit, page_info, page_request, timestamp
+from shared.protos import allocation_proto, audit, message_of, page_info, page_request
 from shared.validation import parse_date, proto_enum_name
 
 SERVICE_NAME = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
@@ -46,58 +47,17 @@ ACCESS: dict[str, Access] = access_table(
 
 Ctx = aio.ServicerContext[Any, Any]
 
-CHANNEL_PROTO: dict[Channel, common_pb2.Channel] = {
-    Channel.CASH: common_pb2.CASH,
-    Channel.MOBILE_MONEY: common_pb2.MOBILE_MONEY,
-    Channel.BANK_TRANSFER: common_pb2.BANK_TRANSFER,
-}
-STATUS_PROTO: dict[PaymentStatus, payment_pb2.PaymentStatus] = {
-    PaymentStatus.PENDING: payment_pb2.PENDING,
-    PaymentStatus.POSTED: payment_pb2.POSTED,
-    PaymentStatus.REJECTED: payment_pb2.REJECTED,
-    PaymentStatus.REVERSED: payment_pb2.REVERSED,
-}
-
-
 def payment_proto(p: Payment) -> payment_pb2.Payment:
-    message = payment_pb2.Payment(
-        id=p.id,
-        receipt_number=p.receipt_number,
-        idempotency_key=p.idempotency_key,
-        loan_id=p.loan_id,
-        loan_number=p.loan.loan_number,
-        borrower_id=p.loan.borrower_id,
-        borrower_name=p.loan.borrower_name,
-        agent_id=p.loan.agent_id,
-        branch_id=p.loan.branch_id,
-        amount=to_proto(p.amount),
-        value_date=p.value_date.isoformat(),
-        channel=CHANNEL_PROTO[p.channel],
-        external_reference=p.external_reference,
-        note=p.note,
-        status=STATUS_PROTO[p.status],
-        loan_transaction_id=p.loan_transaction_id,
-        recovery=p.recovery,
-        loan_closed=p.loan_closed,
-        rejection_reason=p.rejection_reason,
-        rejection_code=p.rejection_code,
-        posted_by=p.posted_by,
-        posted_at=timestamp(p.posted_at),
+    c = p.amount.currency
+    return message_of(
+        payment_pb2.Payment,
+        p,
+        c,
+        **asdict(p.loan),
+        allocation=allocation_proto(p.allocation, c) if p.allocation is not None else None,
+        reversal=message_of(payment_pb2.Reversal, p.reversal) if p.reversal else None,
         audit=audit(p.posted_by, p.created_at, p.updated_by, p.updated_at),
-        version=p.version,
     )
-    if p.allocation is not None:
-        message.allocation.CopyFrom(allocation_proto(p.allocation, p.amount.currency))
-    if p.reversal is not None:
-        message.reversal.CopyFrom(
-            payment_pb2.Reversal(
-                reason=p.reversal.reason,
-                reversed_by=p.reversal.reversed_by,
-                reversed_at=timestamp(p.reversal.reversed_at),
-                loan_transaction_id=p.reversal.loan_transaction_id,
-            )
-        )
-    return message
 
 
 def _optional_date(value: str, field: str) -> date | None:
@@ -109,56 +69,23 @@ def _channel_name(value: int, field: str = "channel") -> str:
 
 
 def sheet_proto(sheet: CollectionSheet) -> payment_pb2.GetCollectionSheetResponse:
-    return payment_pb2.GetCollectionSheetResponse(
-        agent_id=sheet.agent_id,
-        date=sheet.date.isoformat(),
+    return message_of(
+        payment_pb2.GetCollectionSheetResponse,
+        sheet,
         rows=[
-            payment_pb2.CollectionSheetRow(
-                borrower_id=r.borrower_id,
-                borrower_name=r.borrower_name,
-                phone=r.phone,
-                loan_id=r.loan_id,
-                loan_number=r.loan_number,
-                oldest_due_date=r.oldest_due_date.isoformat() if r.oldest_due_date else "",
-                amount_due=to_proto(r.amount_due),
-                arrears_amount=to_proto(r.arrears_amount),
-                total_due=to_proto(r.total_due),
-                days_past_due=r.days_past_due,
-                collected_amount=to_proto(r.collected),
-            )
+            message_of(payment_pb2.CollectionSheetRow, r, collected_amount=to_proto(r.collected))
             for r in sheet.rows
         ],
-        totals=[
-            payment_pb2.CollectionSheetTotals(
-                currency=t.currency,
-                expected=to_proto(t.expected),
-                collected=to_proto(t.collected),
-                collection_rate=t.collection_rate,
-                loan_count=t.loan_count,
-            )
-            for t in sheet.totals
-        ],
+        totals=[message_of(payment_pb2.CollectionSheetTotals, t) for t in sheet.totals],
     )
 
 
 def cash_proto(summary: CashSummary) -> payment_pb2.GetCashSummaryResponse:
-    return payment_pb2.GetCashSummaryResponse(
-        agent_id=summary.agent_id,
-        date=summary.date.isoformat(),
-        channels=[
-            payment_pb2.ChannelTotal(
-                channel=CHANNEL_PROTO[c.channel],
-                posted_amount=to_proto(c.posted_amount),
-                posted_count=c.posted_count,
-                reversed_amount=to_proto(c.reversed_amount),
-                reversed_count=c.reversed_count,
-                net_amount=to_proto(c.net_amount),
-            )
-            for c in summary.channels
-        ],
+    return message_of(
+        payment_pb2.GetCashSummaryResponse,
+        summary,
+        channels=[message_of(payment_pb2.ChannelTotal, c) for c in summary.channels],
         net_totals=[to_proto(m) for m in summary.net_totals],
-        rejected_count=summary.rejected_count,
-        pending_count=summary.pending_count,
     )
 
 

@@ -26,10 +26,14 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def _field_value(field: Any, value: Any, currency: str) -> Any:
+def _field_value(field: Any, value: Any, currency: str | None) -> Any:
     # field: a FieldDescriptor (of the pure-Python or the upb implementation).
     kind = field.message_type.full_name if field.message_type is not None else None
     if kind == common_pb2.Money.DESCRIPTOR.full_name:
+        if not isinstance(value, int):
+            return to_proto(value)  # a Money value
+        if currency is None:
+            raise TypeError(f"{field.full_name}: an amount in minor units needs its currency")
         return to_proto(value, currency)
     if kind == Timestamp.DESCRIPTOR.full_name:
         return timestamp(value)
@@ -42,13 +46,15 @@ def _field_value(field: Any, value: Any, currency: str) -> Any:
     return value
 
 
-def message_of(message: type[P], source: object, currency: str, **given: Any) -> P:
+def message_of(
+    message: type[P], source: object, currency: str | None = None, /, **given: Any
+) -> P:
     """``message`` with each field read from the attribute of ``source`` of the same name.
 
-    Amounts (minor units) become Money in ``currency``, dates ISO text, instants
-    Timestamps and enums their value; an attribute that is None, or that ``source`` does
-    not have, leaves the field unset. ``given`` fields are taken as they are; other
-    nested messages and lists must be given.
+    Amounts in minor units become Money in ``currency`` (Money values stay as they
+    are), dates ISO text, instants Timestamps and enums their value; an attribute that is
+    None, or that ``source`` does not have, leaves the field unset. ``given`` fields are
+    taken as they are; other nested messages and lists must be given.
     """
     values = {
         field.name: _field_value(field, getattr(source, field.name), currency)
