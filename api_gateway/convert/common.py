@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC
 from enum import StrEnum
 from functools import cache
@@ -58,14 +58,7 @@ def staff(value: user_pb2.Staff) -> schemas.StaffOut:
 # datetime, an enum is its name; and where the model allows None, an unset message, an
 # empty string or the zero enum (or a name the API's enum does not list) is None.
 
-
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    # The model field's type, without its None and list.
-    target: Any
-    optional: bool
-    proto: FieldDescriptor
+Read = Callable[[Any], Any]
 
 
 def _without_none(annotation: Any) -> tuple[Any, bool]:
@@ -75,57 +68,60 @@ def _without_none(annotation: Any) -> tuple[Any, bool]:
     return rest[0], len(rest) < len(get_args(annotation))
 
 
+def _enum_reader(enum: EnumDescriptor, target: Any, optional: bool) -> Read:
+    names = {v.number: v.name for v in enum.values}
+    listed = set(target) if isinstance(target, type) and issubclass(target, StrEnum) else None
+
+    def read(number: int) -> str | None:
+        name = names[number]
+        if optional and (number == 0 or (listed is not None and name not in listed)):
+            return None
+        return name
+
+    return read
+
+
+def _item_reader(proto: FieldDescriptor, target: Any, optional: bool) -> Read | None:
+    """How one value of the field becomes the model's (None: as it is)."""
+    if proto.enum_type is not None:
+        return _enum_reader(proto.enum_type, target, optional)
+    if proto.message_type is None:
+        return None
+    if proto.message_type.full_name == Timestamp.DESCRIPTOR.full_name:
+        return lambda ts: ts.ToDatetime(tzinfo=UTC)
+    return lambda nested: to_model(target, nested)
+
+
+def _field_reader(name: str, proto: FieldDescriptor, annotation: Any) -> Read:
+    target, optional = _without_none(annotation)
+    if proto.is_repeated:
+        item = _item_reader(proto, get_args(target)[0], optional=False)
+        if item is None:
+            return lambda message: list(getattr(message, name))
+        return lambda message: [item(v) for v in getattr(message, name)]
+    one = _item_reader(proto, target, optional) or (lambda value: value)
+    if optional and proto.message_type is not None:
+        return lambda message: one(getattr(message, name)) if message.HasField(name) else None
+    if optional and proto.type == FieldDescriptor.TYPE_STRING:
+        return lambda message: getattr(message, name) or None
+    return lambda message: one(getattr(message, name))
+
+
 @cache
-def _fields(model: type[BaseModel], message: Descriptor) -> tuple[_Field, ...]:
-    """The fields of ``model`` that ``message`` has a field of the same name for."""
-    fields = []
-    for name, info in model.model_fields.items():
-        proto = message.fields_by_name.get(name)
-        if proto is None:
-            continue
-        target, optional = _without_none(info.annotation)
-        if get_origin(target) is list:
-            target = get_args(target)[0]
-        fields.append(_Field(name, target, optional, proto))
-    return tuple(fields)
-
-
-def _enum_name(field: _Field, enum: EnumDescriptor, number: int) -> str | None:
-    name: str = enum.values_by_number[number].name
-    if field.optional and (
-        number == 0
-        or (issubclass(field.target, StrEnum) and name not in field.target._value2member_map_)
-    ):
-        return None
-    return name
-
-
-def _one(field: _Field, value: Any) -> Any:
-    if field.proto.enum_type is not None:
-        return _enum_name(field, field.proto.enum_type, value)
-    if field.proto.message_type is None:
-        return value
-    if isinstance(value, Timestamp):
-        return value.ToDatetime(tzinfo=UTC)
-    return to_model(field.target, value)
-
-
-def _read(field: _Field, message: Message) -> Any:
-    value = getattr(message, field.name)
-    if field.proto.is_repeated:
-        return [_one(field, item) for item in value]
-    if field.optional and field.proto.message_type is not None:
-        return _one(field, value) if message.HasField(field.name) else None
-    if field.optional and value == "":
-        return None
-    return _one(field, value)
+def _readers(model: type[BaseModel], message: Descriptor) -> tuple[tuple[str, Read], ...]:
+    """A reader for each field of ``model`` that ``message`` has a field of that name for."""
+    return tuple(
+        (name, _field_reader(name, message.fields_by_name[name], info.annotation))
+        for name, info in model.model_fields.items()
+        if name in message.fields_by_name
+    )
 
 
 def to_model(model: type[M], message: Message, **given: Any) -> M:
     """``model`` read from ``message`` field by field; ``given`` fields are taken as they are."""
     values = {
-        f.name: _read(f, message)
-        for f in _fields(model, message.DESCRIPTOR)
-        if f.name not in given
+        name: read(message)
+        for name, read in _readers(model, message.DESCRIPTOR)
+        if name not in given
     }
     return model.model_validate({**values, **given})
