@@ -8,7 +8,7 @@ from typing import Any
 
 from microfinance.user.v1 import user_pb2
 from shared.money import to_proto
-from shared.protos import audit, timestamp
+from shared.protos import audit, message_of
 from user_service.domain.borrower import (
     Address,
     AddressInput,
@@ -141,15 +141,5 @@ def borrower_proto(b: Borrower) -> user_pb2.Borrower:
 
 
 def history_proto(e: HistoryEntry) -> user_pb2.BorrowerHistoryEntry:
-    return user_pb2.BorrowerHistoryEntry(
-        id=e.id,
-        actor=e.actor,
-        at=timestamp(e.at),
-        action=enum_value(user_pb2.BorrowerHistoryEntry.Action, e.action),
-        changes=[
-            user_pb2.FieldChange(field=c.field, old_value=c.old_value, new_value=c.new_value)
-            for c in e.changes
-        ],
-        reason=e.reason,
-        version=e.version,
-    )
+    changes = [message_of(user_pb2.FieldChange, c) for c in e.changes]
+    return message_of(user_pb2.BorrowerHistoryEntry, e, changes=changes)

@@ -18,7 +18,7 @@ from shared.grpc.access import (
 )
 from shared.identity import current_caller
 from shared.paging import encode_token, page_of
-from shared.protos import audit, page_info, page_request
+from shared.protos import audit, message_of, page_info, page_request
 from shared.validation import proto_enum_name
 from user_service.adapters.borrower_repository import SORTABLE as BORROWER_ORDER_BY
 from user_service.adapters.staff_repository import SORTABLE
@@ -76,17 +76,10 @@ Ctx = aio.ServicerContext[Any, Any]
 
 
 def staff_proto(staff: Staff) -> user_pb2.Staff:
-    return user_pb2.Staff(
-        id=staff.id,
-        role=staff.role.value,
-        full_name=staff.full_name,
-        email=staff.email,
-        phone=staff.phone,
-        branch_id=staff.branch_id,
-        active=staff.active,
-        deactivation_reason=staff.deactivation_reason,
+    return message_of(
+        user_pb2.Staff,
+        staff,
         audit=audit(staff.created_by, staff.created_at, staff.updated_by, staff.updated_at),
-        version=staff.version,
     )
 
 
