@@ -31,6 +31,7 @@ from shared.errors import (
     Unauthenticated,
 )
 from shared.identity import Caller, Role
+from shared.records import record_of
 from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX, REVOKED_FAMILY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,7 @@ def normalize_username(username: str) -> str:
 
 
 def _principal(cred: Credential) -> Principal:
-    return Principal(
-        staff_id=cred.staff_id,
-        username=cred.username,
-        role=cred.role,
-        branch_id=cred.branch_id,
-        must_change_password=cred.must_change_password,
-    )
+    return record_of(Principal, cred)
 
 
 class KeyRing:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 
 from microfinance.user.v1 import user_pb2
 from shared.money import to_proto
 from shared.protos import audit, message_of
+from shared.records import record_of
 from user_service.domain.borrower import (
     Address,
     AddressInput,
@@ -37,8 +38,7 @@ def enum_value(enum_type: Any, value: StrEnum | None) -> Any:
 
 
 def _address_input(message: user_pb2.Address) -> AddressInput:
-    # An address is the same six text fields in the message and in the domain.
-    return AddressInput(**{f.name: getattr(message, f.name) for f in fields(AddressInput)})
+    return record_of(AddressInput, message)
 
 
 def borrower_input(message: user_pb2.Borrower) -> BorrowerInput:

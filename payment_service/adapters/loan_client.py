@@ -40,6 +40,7 @@ from payment_service.domain.payment import (
 )
 from shared.grpc.status import from_rpc_error
 from shared.money import Money, to_proto
+from shared.records import record_of
 from shared.service_identity import ServiceIdentity
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,7 @@ def allocation_from_proto(a: loan_pb2.Allocation) -> Allocation:
 
 
 def facts_from_proto(loan: loan_pb2.Loan) -> LoanFacts:
-    return LoanFacts(
-        loan_number=loan.loan_number,
-        borrower_id=loan.borrower_id,
-        borrower_name=loan.borrower_name,
-        agent_id=loan.agent_id,
-        branch_id=loan.branch_id,
-    )
+    return record_of(LoanFacts, loan)
 
 
 @dataclass(frozen=True, slots=True)
