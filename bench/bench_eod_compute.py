@@ -4,17 +4,20 @@ Run: python bench/bench_eod_compute.py [--loans 20000] [--seed 7]
 
 Generates a portfolio in memory (weekly, bi-weekly and monthly products,
 loans disbursed over the past year, repayments mostly on time, some late,
-some stopped, a few written off), then times ``evaluate_loan`` over every
-loan for one business date, twice:
+some stopped, a few written off), then times ``close_loan`` (what the
+end-of-day job runs: ``evaluate_loan``'s results without building the whole
+``LoanState``) over every loan for one business date, twice:
 
 * first run: the penalties of every late installment are still to charge
   (what a first end of day over an old portfolio does);
 * steady state: the same date again with those penalties recorded (what a
   daily run does: most penalties were charged on earlier dates).
 
-Rates are loans per CPU second of this one process (process time, so other
-processes sharing the machine do not halve them); the issue's goal is
-20,000 loans/s per core. Prints figures only; it never asserts a speed.
+Then the steady state once more with ``evaluate_loan`` (the reference path,
+the full state), for comparison. Rates are loans per CPU second of this one
+process (process time, so other processes sharing the machine do not halve
+them); the issue's goal is 20,000 loans/s per core. Prints figures only; it
+never asserts a speed.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from loan_service.domain.eod import LoanEvaluation, LoanRefs, evaluate_loan
+from loan_service.domain.eod import LoanClose, LoanEvaluation, LoanRefs, close_loan, evaluate_loan
 from loan_service.domain.ledger import Transaction, TransactionType
 from loan_service.domain.products import (
     Amortization,
@@ -156,19 +160,24 @@ class Outcome:
     event: str
 
 
-def _outcome(e: LoanEvaluation) -> Outcome:
+def _outcome(e: LoanClose | LoanEvaluation) -> Outcome:
     event = "" if e.change is None else e.change.event.value
     return Outcome(e.penalties, e.transactions, e.snapshot, event)
 
 
-def run(loans: list[GeneratedLoan], on: date) -> tuple[float, list[Outcome]]:
+Evaluate = Callable[..., LoanClose | LoanEvaluation]
+
+
+def run(
+    loans: list[GeneratedLoan], on: date, evaluate: Evaluate = close_loan
+) -> tuple[float, list[Outcome]]:
     """CPU seconds to evaluate every loan. Only the outcome of each is kept, as the end of
     day does (it writes a batch and drops it): holding 20,000 full replayed states
     would mostly time the garbage collector walking them."""
     clock = time.process_time
     began = clock()
     results = [
-        _outcome(evaluate_loan(g.terms, g.schedule, g.transactions, on, g.refs)) for g in loans
+        _outcome(evaluate(g.terms, g.schedule, g.transactions, on, g.refs)) for g in loans
     ]
     return clock() - began, results
 
@@ -201,6 +210,10 @@ def main() -> None:
         best = min(best, took)
     assert not any(e.penalties for e in again), "a second evaluation charged a penalty"
     print(f"steady state (no new penalties):  {best:.2f} s CPU, {len(loans) / best:,.0f} loans/s")
+    took, reference = run(loans, BUSINESS_DATE, evaluate_loan)
+    assert reference == again, "the reference path disagrees with close_loan"
+    print(f"steady state, reference path (evaluate_loan, full LoanState): {took:.2f} s CPU, "
+          f"{len(loans) / took:,.0f} loans/s")
     buckets = Counter(e.snapshot.bucket.value for e in again)
     statuses = Counter(e.snapshot.status for e in again)
     print("statuses: " + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items())))

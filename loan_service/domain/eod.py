@@ -43,6 +43,7 @@ from loan_service.domain.ledger import (
     Transaction,
     TransactionType,
     charge_late_penalties,
+    close_day,
 )
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.products import ProductTerms
@@ -251,6 +252,87 @@ def evaluate_loan(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LoanClose:
+    """``close_loan``: what end of day writes and publishes of one loan on one date."""
+
+    business_date: date
+    penalties: tuple[Transaction, ...]
+    transactions: tuple[Transaction, ...]
+    status: LoanStatus
+    days_past_due: int
+    arrears_amount: int
+    installments_overdue: int
+    bucket: ArrearsBucket
+    change: BucketChange | None
+    snapshot: LoanSnapshot
+    # Whether the loan has a snapshot row on the date (``in_book``).
+    in_book: bool
+
+
+def close_loan(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+    refs: LoanRefs,
+    *,
+    previous_bucket: ArrearsBucket | None = None,
+    actor: str = SYSTEM_ACTOR,
+    created_at: datetime | None = None,
+) -> LoanClose:
+    """``evaluate_loan`` as the end-of-day job runs it: the same penalties, snapshot, bucket
+    and event, from ``ledger.close_day`` (no ``LoanState``, no installment objects, no
+    allocations). tests/unit/test_eod.py compares the two over generated portfolios."""
+    if business_date < schedule.disbursement_date:
+        raise InvalidArgument.field(
+            "date",
+            f"{business_date.isoformat()} is before the loan's disbursement on "
+            f"{schedule.disbursement_date.isoformat()}",
+        )
+    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
+        raise FailedPrecondition(f"loan {refs.loan_id} has not been disbursed")
+    charged, updated, a = close_day(
+        terms, schedule, transactions, business_date, actor=actor, created_at=created_at
+    )
+    if a.written_off_date is not None:
+        status = LoanStatus.WRITTEN_OFF
+        bucket = ArrearsBucket.CURRENT
+        change = None
+        book = a.written_off_date >= business_date
+    else:
+        if a.closed:
+            status = LoanStatus.CLOSED
+            book = a.closed_date is None or a.closed_date >= business_date
+        else:
+            status = LoanStatus.ACTIVE
+            book = True
+        bucket = bucket_for(a.days_past_due)
+        change = bucket_change(previous_bucket, bucket)
+    snapshot = LoanSnapshot(
+        business_date,
+        refs.loan_id,
+        refs.borrower_id,
+        refs.agent_id,
+        refs.branch_id,
+        refs.product_id,
+        schedule.currency,
+        status.value,
+        a.outstanding_principal,
+        a.interest_receivable,
+        a.outstanding_fees,
+        a.outstanding_penalties,
+        a.overdue_amount,
+        a.days_past_due,
+        bucket,
+        a.installments_overdue,
+    )
+    return LoanClose(
+        business_date, charged, updated, status, a.days_past_due, a.overdue_amount,
+        a.installments_overdue, bucket, change, snapshot, book,
+    )
+
+
 def rederive_from(
     before: Sequence[Transaction], after: Sequence[Transaction]
 ) -> date | None:
@@ -286,9 +368,11 @@ def in_book(status: LoanStatus, state: LoanState, business_date: date) -> bool:
 __all__ = [
     "ArrearsEvent",
     "BucketChange",
+    "LoanClose",
     "LoanEvaluation",
     "LoanRefs",
     "bucket_change",
+    "close_loan",
     "dates_to_close",
     "evaluate_loan",
     "in_book",

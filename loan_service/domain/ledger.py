@@ -193,6 +193,8 @@ class InstallmentState(NamedTuple):
 
 
 _new_installment = InstallmentState._make
+# What a replay without allocation records (``_Book(record=False)``) returns for each.
+_UNRECORDED = Allocation()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,29 @@ class LoanState:
         return self.written_off_amount - self.recovered_amount
 
 
+class ArrearsSummary(NamedTuple):
+    """A loan's arrears as of a date (``close_day``): the ``LoanState`` figures end of day
+    reads, built without the state. A written-off loan has every amount 0 here."""
+
+    closed: bool
+    closed_date: date | None
+    written_off_date: date | None
+    outstanding_principal: int
+    # Unpaid interest of the installments due on or before the date.
+    interest_receivable: int
+    outstanding_fees: int
+    outstanding_penalties: int
+    # Installments past due (due before the date, unsettled): what they owe, how many,
+    # and the days since the oldest one's due date.
+    overdue_amount: int
+    installments_overdue: int
+    days_past_due: int
+
+    @property
+    def written_off(self) -> bool:
+        return self.written_off_date is not None
+
+
 @dataclass(frozen=True, slots=True)
 class PayoffQuote:
     date: date
@@ -277,9 +302,14 @@ def _chargeable_count(dues: Sequence[date], start: date, on: date) -> int:
 
 
 class _Book:
-    """Mutable per-installment ledgers used only inside ``replay``."""
+    """Mutable per-installment ledgers used only inside ``replay``.
 
-    def __init__(self, schedule: Schedule) -> None:
+    ``record``: keep each payment's and waiver's ``Allocation`` (a ``LoanState``
+    shows them). End of day does not read them, so it replays without (same
+    arithmetic, no per-installment allocation objects)."""
+
+    def __init__(self, schedule: Schedule, record: bool = True) -> None:
+        self.record = record
         rows = schedule.rows
         self.n = len(rows)
         self.start = schedule.disbursement_date
@@ -331,16 +361,22 @@ class _Book:
 
     def run(self, transactions: Iterable[Transaction]) -> None:
         """Apply transactions already in replay order (``effective_transactions``)."""
+        record = self.record
+        allocations = self.allocations
         for txn in transactions:
             kind = txn.type
             if kind in _PAYMENTS:
-                self.allocations[txn.id] = self.pay(txn.value_date, txn.amount)
+                allocation = self.pay(txn.value_date, txn.amount)
+                if record:
+                    allocations[txn.id] = allocation
             elif kind is TransactionType.PENALTY:
                 self.penalty(txn.value_date, txn.installment_number, txn.amount)
             elif kind is TransactionType.WAIVER:
-                self.allocations[txn.id] = self.waive(
+                allocation = self.waive(
                     txn.value_date, txn.installment_number, txn.penalty_amount, txn.interest_amount
                 )
+                if record:
+                    allocations[txn.id] = allocation
             elif kind is TransactionType.WRITE_OFF:
                 self.write_off(txn.value_date)
             # DISBURSEMENT: the schedule already starts from it.
@@ -364,43 +400,55 @@ class _Book:
         f_due, f_paid = self.f_due, self.f_paid
         n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
         paid_date = self.paid_date
-        full = _chargeable_count(self.dues, self.start, on)
+        # _chargeable_count(self.dues, self.start, on), written out.
+        dues = self.dues
+        full = bisect_right(dues, on)
+        if full < self.n and (dues[full - 1] if full else self.start) < on:
+            full += 1
         i = self.first_open
-        # Each share is min(left, what the row still owes of it), written out: this is
-        # the innermost loop of every replay.
+        record = self.record
+        # The innermost loop of every replay, written out. A row the money covers whole
+        # is paid in full and settled; otherwise each share in turn is min(left, what
+        # the row still owes of it) and the row stays open.
         while i < full and left:
-            owed = n_due[i] - n_paid[i] - n_waived[i]
-            pen = owed if owed < left else left
-            left -= pen
-            owed = f_due[i] - f_paid[i]
-            fee = owed if owed < left else left
-            left -= fee
-            owed = i_due[i] - i_paid[i] - i_waived[i]
-            intr = owed if owed < left else left
-            left -= intr
-            owed = p_due[i] - p_paid[i]
-            prin = owed if owed < left else left
-            left -= prin
-            if pen or fee or intr or prin:
-                n_paid[i] += pen
-                f_paid[i] += fee
-                i_paid[i] += intr
-                p_paid[i] += prin
-                tot_pen += pen
-                tot_fee += fee
-                tot_int += intr
-                tot_prin += prin
-                parts.append(InstallmentAllocation(i + 1, pen, fee, intr, prin))
-                # Settled now: _row_unpaid(i) == 0, written out.
-                if paid_date[i] is None and (
-                    p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i]
-                    - f_paid[i] + n_due[i] - n_paid[i] - n_waived[i]
-                ) == 0:
+            pen = n_due[i] - n_paid[i] - n_waived[i]
+            fee = f_due[i] - f_paid[i]
+            intr = i_due[i] - i_paid[i] - i_waived[i]
+            prin = p_due[i] - p_paid[i]
+            owed = pen + fee + intr + prin
+            if not owed:
+                i += 1
+                continue
+            if owed <= left:
+                left -= owed
+                if paid_date[i] is None:
                     paid_date[i] = on
+            else:
+                if pen > left:
+                    pen = left
+                left -= pen
+                if fee > left:
+                    fee = left
+                left -= fee
+                if intr > left:
+                    intr = left
+                left -= intr
+                prin = left  # less than the principal owed: the rest of the money
+                left = 0
+            n_paid[i] += pen
+            f_paid[i] += fee
+            i_paid[i] += intr
+            p_paid[i] += prin
+            tot_pen += pen
+            tot_fee += fee
+            tot_int += intr
+            tot_prin += prin
+            if record:
+                parts.append(InstallmentAllocation(i + 1, pen, fee, intr, prin))
             i += 1
         # Prepayment: principal of later installments, in order; their interest is not earned.
-        i = max(full, min(self.first_principal, self.first_charge))
         n = self.n
+        i = max(full, self._first_prepayable()) if left and full < n else n
         while i < n and left:
             owed = n_due[i] - n_paid[i] - n_waived[i]
             pen = owed if owed < left else left
@@ -418,7 +466,8 @@ class _Book:
                 tot_pen += pen
                 tot_fee += fee
                 tot_prin += prin
-                parts.append(InstallmentAllocation(i + 1, pen, fee, 0, prin))
+                if record:
+                    parts.append(InstallmentAllocation(i + 1, pen, fee, 0, prin))
                 if paid_date[i] is None and self._row_unpaid(i) == 0:
                     paid_date[i] = on
             i += 1
@@ -426,30 +475,43 @@ class _Book:
         self.principal_left -= tot_prin
         self._advance()
         waived = self._close_if_paid_off(on)
+        if not record:
+            return _UNRECORDED
         return Allocation(tot_pen, tot_fee, tot_int, tot_prin, 0, waived, left, tuple(parts))
 
     def _advance(self) -> None:
+        """Move ``first_open`` past the settled rows (after every payment and waiver)."""
         n = self.n
         p_due, p_paid = self.p_due, self.p_paid
         f_due, f_paid = self.f_due, self.f_paid
         n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
         i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
         i = self.first_open
-        # _row_unpaid(i) == 0, written out (replay calls this after every payment).
+        # _row_unpaid(i) == 0, written out.
         while i < n and (
             p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i] - f_paid[i]
             + n_due[i] - n_paid[i] - n_waived[i]
         ) == 0:
             i += 1
         self.first_open = i
+
+    def _first_prepayable(self) -> int:
+        """The lowest row that may still owe principal, a fee or a penalty. Moved forward
+        only when a prepayment needs it: paid principal and fees only grow, and a new
+        penalty moves ``first_charge`` back itself."""
+        n = self.n
+        p_due, p_paid = self.p_due, self.p_paid
+        f_due, f_paid = self.f_due, self.f_paid
+        n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
         i = self.first_principal
         while i < n and p_paid[i] == p_due[i]:
             i += 1
         self.first_principal = i
-        i = self.first_charge
-        while i < n and f_paid[i] == f_due[i] and n_paid[i] + n_waived[i] == n_due[i]:
-            i += 1
-        self.first_charge = i
+        j = self.first_charge
+        while j < n and f_paid[j] == f_due[j] and n_paid[j] + n_waived[j] == n_due[j]:
+            j += 1
+        self.first_charge = j
+        return min(i, j)
 
     def _close_if_paid_off(self, on: date) -> int:
         """All principal paid and nothing chargeable owed: forgive later interest, close."""
@@ -517,6 +579,46 @@ class _Book:
         self.written_off_amount = self.principal_left + interest + charges
 
     # -- result -------------------------------------------------------------------------
+    def arrears(self, as_of: date) -> ArrearsSummary:
+        """What end of day reads of the loan as of ``as_of``: the figures of ``state``
+        (and of its installments) without building them. Rows before ``first_open`` are
+        settled (every share of them is paid or waived), so they add nothing."""
+        wo = self.written_off_on
+        if wo is not None:
+            return ArrearsSummary(False, None, wo, 0, 0, 0, 0, 0, 0, 0)
+        dues = self.dues
+        p_due, p_paid = self.p_due, self.p_paid
+        i_due, i_paid, i_waived = self.i_due, self.i_paid, self.i_waived
+        f_due, f_paid = self.f_due, self.f_paid
+        n_due, n_paid, n_waived = self.n_due, self.n_paid, self.n_waived
+        receivable = overdue_amount = overdue = dpd = 0
+        for i in range(self.first_open, bisect_right(dues, as_of)):
+            interest = i_due[i] - i_paid[i] - i_waived[i]
+            receivable += interest
+            unpaid = (
+                p_due[i] - p_paid[i] + interest + f_due[i] - f_paid[i]
+                + n_due[i] - n_paid[i] - n_waived[i]
+            )
+            if unpaid and dues[i] < as_of:
+                overdue += 1
+                overdue_amount += unpaid
+                days = (as_of - dues[i]).days
+                if days > dpd:
+                    dpd = days
+        closed = self.unpaid == 0
+        return ArrearsSummary(
+            closed,
+            self.closed_on if closed else None,
+            None,
+            self.principal_left,
+            receivable,
+            sum(f_due) - sum(f_paid),
+            sum(n_due) - sum(n_paid) - sum(n_waived),
+            overdue_amount,
+            overdue,
+            dpd,
+        )
+
     def _installment(
         self, i: int, row: ScheduleRow, unpaid: int, status_date: date
     ) -> InstallmentState:
@@ -644,11 +746,23 @@ def replay(
     business_date: date,
 ) -> LoanState:
     """The loan's state as of ``business_date``. Pure: same inputs, same state."""
+    return _book_as_of(terms, schedule, transactions, business_date).state(
+        schedule, business_date
+    )
+
+
+def _book_as_of(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Iterable[Transaction],
+    business_date: date,
+    record: bool = True,
+) -> _Book:
     if terms.currency != schedule.currency:
         raise InvalidArgument.field("currency", "terms and schedule disagree on the currency")
-    book = _Book(schedule)
+    book = _Book(schedule, record)
     book.run(effective_transactions(transactions, business_date))
-    return book.state(schedule, business_date)
+    return book
 
 
 # ------------------------------------------------------------------ payoff
@@ -1216,7 +1330,7 @@ class _GracePeriods:
     """
 
     def __init__(self, schedule: Schedule, transactions: Sequence[Transaction]) -> None:
-        self.book = _Book(schedule)
+        self.book = _Book(schedule, record=False)
         self.stream = effective_transactions(transactions)
         self.taken = 0
         # Penalties charged since; each is dated after the period it was charged for.
@@ -1280,10 +1394,54 @@ def charge_late_penalties(
     period, reversed payments excluded. Loans closed or written off by the
     business date are left alone.
     """
+    current = _book_as_of(terms, schedule, transactions, business_date)
+    charged, updated, book = _late_penalties(
+        terms, schedule, transactions, business_date, current, actor, created_at
+    )
+    return PenaltyResult(charged, updated, book.state(schedule, business_date))
+
+
+class DayClose(NamedTuple):
+    """``close_day``: the penalties charged, the transactions with them, the arrears."""
+
+    charged: tuple[Transaction, ...]
+    transactions: tuple[Transaction, ...]
+    arrears: ArrearsSummary
+
+
+def close_day(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    created_at: datetime | None = None,
+) -> DayClose:
+    """``charge_late_penalties`` for end of day: the same penalties and transactions, and
+    the arrears as of the date (``ArrearsSummary``) instead of the whole ``LoanState``;
+    the replays keep no allocations. tests/unit/test_eod.py holds it to the full path."""
+    current = _book_as_of(terms, schedule, transactions, business_date, record=False)
+    charged, updated, book = _late_penalties(
+        terms, schedule, transactions, business_date, current, actor, created_at
+    )
+    return DayClose(charged, updated, book.arrears(business_date))
+
+
+def _late_penalties(
+    terms: ProductTerms,
+    schedule: Schedule,
+    transactions: Sequence[Transaction],
+    business_date: date,
+    current: _Book,
+    actor: str,
+    created_at: datetime | None,
+) -> tuple[tuple[Transaction, ...], tuple[Transaction, ...], _Book]:
+    """The penalties due, the transactions with them, and the book as of the date with
+    them (``current``, the book as of the date without, when none is due)."""
     rules = terms.late_penalty
-    current = replay(terms, schedule, transactions, business_date)
-    if rules is None or current.closed or current.written_off:
-        return PenaltyResult((), tuple(transactions), current)
+    if rules is None or current.written_off_on is not None or current.unpaid == 0:
+        return (), tuple(transactions), current
     # As effective_transactions() would keep them, without sorting the whole list.
     cancelled = {t.reverses for t in transactions if t.type is TransactionType.REVERSAL}
     penalised = {
@@ -1294,8 +1452,8 @@ def charge_late_penalties(
     grace = timedelta(days=rules.grace_days)
     updated = list(transactions)
     charged: list[Transaction] = []
-    # The loan as of the business date once a penalty was added (None: ``current`` holds).
-    now: _Book | None = None
+    # The loan as of the business date with the penalties charged so far.
+    now = current
     periods: _GracePeriods | None = None
     for row in schedule.rows:
         last_free_day = row.due_date + grace
@@ -1304,12 +1462,7 @@ def charge_late_penalties(
         if row.number in penalised:
             continue
         i = row.number - 1
-        if now is None:
-            # A row's paid_date is None unless it is settled.
-            settled_on = current.installments[i].paid_date
-            if settled_on is not None and settled_on <= last_free_day:
-                continue
-        elif now.settled_by(i, last_free_day):
+        if now.settled_by(i, last_free_day):
             continue
         if periods is None:
             periods = _GracePeriods(schedule, transactions)
@@ -1323,11 +1476,12 @@ def charge_late_penalties(
         charged.append(txn)
         periods.fresh.append(txn)
         # Later installments are judged on the loan with this penalty in it.
-        now = _Book(schedule)
+        now = _Book(schedule, record=False)
         now.run(effective_transactions(updated, business_date))
-    if charged:
-        current = replay(terms, schedule, updated, business_date)
-    return PenaltyResult(tuple(charged), tuple(updated), current)
+    if not charged:
+        return (), tuple(transactions), current
+    book = _book_as_of(terms, schedule, updated, business_date, current.record)
+    return tuple(charged), tuple(updated), book
 
 
 def late_penalties_due(
@@ -1344,6 +1498,8 @@ def late_penalties_due(
 __all__ = [
     "SYSTEM_ACTOR",
     "Allocation",
+    "ArrearsSummary",
+    "DayClose",
     "Disbursement",
     "InstallmentAllocation",
     "InstallmentState",
@@ -1360,6 +1516,7 @@ __all__ = [
     "WriteOffResult",
     "apply_repayment",
     "charge_late_penalties",
+    "close_day",
     "disburse",
     "effective_transactions",
     "find_payment",
