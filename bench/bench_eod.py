@@ -16,7 +16,9 @@ from one run:
    outbox), in loans/s of wall time;
 4. **bulk-write ceiling**: ``insert_many`` of documents the size of the snapshot rows the
    run wrote, in batches of the job's size and with its concurrency, to the same server, in
-   documents/s; and the ratio EOD / ceiling;
+   documents/s; and the ratio EOD / ceiling. Then the **read ceiling** too: the job's own
+   query for the date's loans (one cursor, sorted on ``_id``, batches of its size) read to
+   the end with nothing else done, in loans/s: what reading the loans alone costs there;
 5. **reports**: every recorded event (the seeded ones and the end of day's snapshots and
    closed date) goes through reporting_service's own projection in this process, as its
    consumer would take them from the broker; then each report's latency (p50/p99) computed
@@ -44,6 +46,7 @@ from datetime import date, timedelta
 from bench_eod_compute import GeneratedLoan  # bench/ is the script's own directory
 from bench_eod_compute import run as evaluate_all
 
+from loan_service.adapters.eod_repository import candidates_query
 from loan_service.adapters.loan_repository import loan_from_doc
 from loan_service.domain.eod import LoanRefs
 from loan_service.seeding import close_dates
@@ -139,6 +142,20 @@ async def ceiling(settings: Settings, count: int) -> tuple[float, int]:
         await client.close()
 
 
+async def read_ceiling(settings: Settings, day: date) -> tuple[float, int]:
+    """Loans/s of the end of day's own read of ``day``'s loans, with nothing else done."""
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    try:
+        loans = client[database_name(settings, "loan")]["loans"]
+        began = time.perf_counter()
+        count = 0
+        async for _ in loans.find(candidates_query(day)).sort("_id", 1).batch_size(BATCH):
+            count += 1
+        return count / (time.perf_counter() - began), count
+    finally:
+        await client.close()
+
+
 # Reports computed with NoCache: a cache hit would time Redis, not the read models.
 async def project_events(settings: Settings) -> tuple[int, float]:
     """Every event the services recorded, through reporting_service's own projection, as
@@ -197,6 +214,15 @@ async def report_latencies(settings: Settings, day: date, runs: int) -> None:
         await client.close()
 
 
+async def projection_and_reports(settings: Settings, day: date, runs: int) -> None:
+    events, took = await project_events(settings)
+    print(f"reporting read models: {events:,} events projected in {took:.1f} s "
+          f"({events / took:,.0f} events/s, in process)")
+    print(f"reports from the read models ({runs} runs each, goal < 200 ms "
+          "at 1M loans):")
+    await report_latencies(settings, day, runs)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     async with own_mongo(args.mongo_url) as (url, what):
         settings = Settings(
@@ -228,12 +254,11 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"bulk-write ceiling: {best:,.0f} docs/s (insert_many of {BATCH}, "
               f"{CONCURRENCY} at once, ~{size} byte documents)")
         print(f"EOD / ceiling: {rate / best:.2f} (goal >= 0.5)")
-        events, took = await project_events(settings)
-        print(f"reporting read models: {events:,} events projected in {took:.1f} s "
-              f"({events / took:,.0f} events/s, in process)")
-        print(f"reports from the read models ({args.report_runs} runs each, goal < 200 ms "
-              "at 1M loans):")
-        await report_latencies(settings, day, args.report_runs)
+        read, count = await read_ceiling(settings, day)
+        print(f"read ceiling: {read:,.0f} loans/s (the job's query for the date's {count:,} "
+              f"loans, read to the end, nothing else); EOD / read ceiling: {rate / read:.2f}")
+        if args.reports:
+            await projection_and_reports(settings, day, args.report_runs)
         if not args.mongo_url:
             return
         client = create_mongo_client(url, app_name="bench-eod")
@@ -249,6 +274,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--report-runs", type=int, default=20)
+    parser.add_argument("--no-reports", dest="reports", action="store_false",
+                        help="stop after the three figures (no projection, no report timings)")
     parser.add_argument("--no-events", dest="events", action="store_false",
                         help="no money events: the flows reports then have nothing to show")
     parser.add_argument("--mongo-url", default=None,

@@ -6,14 +6,19 @@ works it while it holds the lease in MongoDB, so one replica closes a date.
 ``close_now`` does the same inline (a whole run, returning when it is done),
 for callers in-process such as the demo data.
 
-A date is worked in batches of loans, a few at a time. Each batch commits in
-one transaction: the loans that got late penalties (compare-and-set on their
-version; the others are touched at the version read, so a loan written
-meanwhile aborts and retries the batch), their snapshot rows, the date's
-figures (``$inc``) and the outbox events. A loan's row existing is what marks
-it done, so a run killed mid-date and started again picks up the loans
-without a row and ends exactly as one clean run would. When every loan has
-its row the date is recorded closed and ``eod.date_closed`` published.
+A date is worked in batches of loans, a few at a time: one cursor reads the
+date's loans, a batch computes on the loans it was handed (``close_loan``) and
+commits in one transaction: the guard on the run (``guard_batch``: still ours,
+and no loan written since the loans were read), the loans that got late
+penalties (compare-and-set on their version; the others are not written),
+their snapshot rows (one ``insert_many``), the batch's figures and the outbox
+events. Reads and compute of batches overlap; their commits take turns (they
+all write the run's document). A loan written meanwhile (``LoansWritten``,
+``VersionConflict``) makes the batch read its loans again and decide again. A
+loan's row existing is what marks it done, so a run killed mid-date and
+started again picks up the loans without a row and ends exactly as one clean
+run would. When every loan has its row the date is recorded closed and
+``eod.date_closed`` published.
 
 A repayment, reversal or waiver value-dated into a closed date calls
 ``rederive`` inside its own transaction: the loan's rows dated on or after
@@ -37,6 +42,7 @@ from loan_service import payloads
 from loan_service.adapters.eod_repository import (
     EodRepository,
     LeaseLost,
+    LoansWritten,
     RowTaken,
     row_id,
     snapshot_to_doc,
@@ -44,12 +50,11 @@ from loan_service.adapters.eod_repository import (
 from loan_service.adapters.loan_repository import VersionConflict
 from loan_service.domain import ledger
 from loan_service.domain.eod import (
-    LoanEvaluation,
+    LoanClose,
     LoanRefs,
     bucket_change,
+    close_loan,
     dates_to_close,
-    evaluate_loan,
-    in_book,
     rederive_from,
 )
 from loan_service.domain.ledger import SYSTEM_ACTOR
@@ -139,7 +144,6 @@ class _Batch:
 
     day: date
     changed: list[tuple[Loan, int]] = field(default_factory=list)
-    unchanged: list[tuple[str, int]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
@@ -168,6 +172,8 @@ class EndOfDay:
         self._working = asyncio.Lock()
         self._batches_committed = 0
         self._renewed_at: datetime | None = None
+        # Batches commit one at a time: each writes the run's document (guard_batch).
+        self._commit = asyncio.Lock()
 
     def today(self) -> date:
         return business_date(self._clock(), self._tz)
@@ -314,10 +320,12 @@ class EndOfDay:
         limit = asyncio.Semaphore(self.options.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         failure: list[BaseException] = []
+        # Read before the cursor: a loan written after it makes the batch read it again.
+        stamp = await self._repo.loan_writes()
 
         async def one(loans: list[Loan]) -> None:
             try:
-                await self._batch(day, loans)
+                await self._batch(day, loans, stamp)
             except BaseException as exc:
                 failure.append(exc)
             finally:
@@ -351,9 +359,8 @@ class EndOfDay:
         self._events.notify()
         log.info("end of day %s closed", day.isoformat())
 
-    async def _batch(self, day: date, loans: list[Loan]) -> None:
+    async def _batch(self, day: date, loans: list[Loan], stamp: int) -> None:
         ids = [loan.id for loan in loans]
-        await self._renew()
         todo = loans  # the candidates come without the loans already done
         for attempt in range(1, self.options.max_attempts + 1):
             if attempt > 1:
@@ -364,10 +371,13 @@ class EndOfDay:
             previous = await self._repo.buckets(day - _DAY, [loan.id for loan in todo])
             batch = self._decide(day, todo, previous)
             try:
-                await self._tx(functools.partial(self._write, batch))
-            except (VersionConflict, RowTaken, Conflict):
+                async with self._commit:
+                    await self._renew()
+                    await self._tx(functools.partial(self._write, batch, stamp))
+            except (LoansWritten, VersionConflict, RowTaken, Conflict):
                 # A loan was written meanwhile (or its row by someone else): read again.
                 await asyncio.sleep(0.005 * attempt)
+                stamp = await self._repo.loan_writes()
                 loans = await self._repo.reload(ids)
                 continue
             self._events.notify()
@@ -386,9 +396,9 @@ class EndOfDay:
             )
             await asyncio.Event().wait()
 
-    async def _write(self, batch: _Batch, session: Session) -> None:
-        await self._repo.check_owner(self.owner, session)
-        await self._repo.write_loans(batch.changed, batch.unchanged, batch.day, session)
+    async def _write(self, batch: _Batch, stamp: int, session: Session) -> None:
+        await self._repo.guard_batch(self.owner, stamp, session)
+        await self._repo.write_loans(batch.changed, session)
         await self._repo.insert_rows(batch.rows, session)
         await self._repo.add_figures(batch.day, batch.figures, session)
         await self._events.add(session, batch.events)
@@ -410,7 +420,6 @@ class EndOfDay:
             ev = self._evaluate(loan, day, previous.get(loan.id), now)
             stored = loan
             if ev is None:
-                batch.unchanged.append((loan.id, loan.version))
                 continue
             if ev.penalties:
                 stored = self._with_penalties(loan, ev, today, now)
@@ -423,12 +432,10 @@ class EndOfDay:
                     batch.events.append(
                         self._loan_event(stored, payloads.penalty_charged(txn, loan.currency))
                     )
-            else:
-                batch.unchanged.append((loan.id, loan.version))
-            figures["installments_marked_overdue"] += len(ev.overdue)
+            figures["installments_marked_overdue"] += ev.installments_overdue
             if ev.change is not None:
                 batch.events.append(self._loan_event(stored, self._bucket_event(ev)))
-            if in_book(ev.status, ev.state, day):
+            if ev.in_book:
                 row = snapshot_to_doc(ev.snapshot, stored.loan_number, stored.version)
                 rows.append({"_id": row_id(day, loan.id), **row})
         batch.rows = rows
@@ -442,10 +449,10 @@ class EndOfDay:
     @staticmethod
     def _evaluate(
         loan: Loan, day: date, previous: ArrearsBucket | None, now: datetime
-    ) -> LoanEvaluation | None:
+    ) -> LoanClose | None:
         if loan.schedule is None or day < loan.schedule.disbursement_date:
             return None
-        return evaluate_loan(
+        return close_loan(
             loan.terms,
             loan.schedule,
             loan.transactions,
@@ -456,7 +463,7 @@ class EndOfDay:
         )
 
     @staticmethod
-    def _with_penalties(loan: Loan, ev: LoanEvaluation, today: date, now: datetime) -> Loan:
+    def _with_penalties(loan: Loan, ev: LoanClose, today: date, now: datetime) -> Loan:
         assert loan.schedule is not None
         state = ledger.replay(
             loan.terms, loan.schedule, ev.transactions, max(today, ev.business_date)
@@ -471,7 +478,7 @@ class EndOfDay:
         )
 
     @staticmethod
-    def _bucket_event(ev: LoanEvaluation) -> payloads.LoanEvent:
+    def _bucket_event(ev: LoanClose) -> payloads.LoanEvent:
         assert ev.change is not None
         return payloads.bucket_changed(
             ev.change.event.value,
@@ -497,6 +504,8 @@ class EndOfDay:
         since = rederive_from(before.transactions, after.transactions)
         if since is None or after.schedule is None:
             return 0
+        # A batch of an open run that read this loan before now must not commit its row.
+        await self._repo.note_loan_write(session)
         old = await self._repo.rows_of_loan(after.id, since, session)
         if not old:
             return 0
@@ -504,7 +513,7 @@ class EndOfDay:
         previous = (await self._repo.buckets(first - _DAY, [after.id], session)).get(after.id)
         now = self._clock()
         rows: list[dict[str, Any]] = []
-        evaluation: LoanEvaluation | None = None
+        evaluation: LoanClose | None = None
         for row in old:
             evaluation = self._evaluate(after, row.business_date, previous, now)
             assert evaluation is not None

@@ -3,6 +3,9 @@
 * ``eod_state``: one document (``_id`` "eod"): the last closed date, the run in
   progress (its dates, who asked, when) and the lease on it (``owner``,
   ``lease_until``): only the holder works the run, so one replica closes a date.
+  ``run.loan_writes`` counts the loan writes with new transactions committed while
+  the run is open (``note_loan_write``, in their transactions); each batch commits
+  only if it is still the count read before its loans were (``guard_batch``).
 * ``eod_batches``: one document per committed batch with its figures, inserted in
   the batch's transaction (so they are exact across a kill, and concurrent batches
   never write one document); ``eod_dates``: one document per closed date, their
@@ -11,7 +14,8 @@
   A row is inserted in the same transaction as the batch that computed it, so
   "the row exists" is what marks a loan done for a date: a rerun after a kill
   skips it, and a second writer's insert fails on the ``_id`` instead of
-  charging twice.
+  charging twice. A batch looks its rows up by ``business_date`` and a range of
+  ``loan_id`` (the ``date_loan`` index), not by a list of ids.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -62,18 +65,38 @@ class LeaseLost(Exception):
     """Another worker holds the end-of-day lease now: stop working the run."""
 
 
+class LoansWritten(Exception):
+    """A loan was written (new transactions) since the batch's loans were read: re-read."""
+
+
 def row_id(day: date, loan_id: str) -> str:
     return f"{day.isoformat()}|{loan_id}"
 
 
 def snapshot_to_doc(row: LoanSnapshot, loan_number: str, loan_version: int) -> dict[str, Any]:
-    """The row as stored and as published in ``loan.snapshots`` (JSON values only)."""
-    doc = asdict(row)
-    doc["business_date"] = row.business_date.isoformat()
-    doc["bucket"] = row.bucket.value
-    doc["loan_number"] = loan_number
-    doc["loan_version"] = loan_version
-    return doc
+    """The row as stored and as published in ``loan.snapshots`` (JSON values only):
+    every field of ``LoanSnapshot`` in its order (as ``asdict`` gives them, without its
+    deep copy), then ``loan_number`` and ``loan_version``."""
+    return {
+        "business_date": row.business_date.isoformat(),
+        "loan_id": row.loan_id,
+        "borrower_id": row.borrower_id,
+        "agent_id": row.agent_id,
+        "branch_id": row.branch_id,
+        "product_id": row.product_id,
+        "currency": row.currency,
+        "status": row.status,
+        "outstanding_principal": row.outstanding_principal,
+        "outstanding_interest": row.outstanding_interest,
+        "outstanding_fees": row.outstanding_fees,
+        "outstanding_penalties": row.outstanding_penalties,
+        "arrears_amount": row.arrears_amount,
+        "days_past_due": row.days_past_due,
+        "bucket": row.bucket.value,
+        "installments_overdue": row.installments_overdue,
+        "loan_number": loan_number,
+        "loan_version": loan_version,
+    }
 
 
 def snapshot_from_doc(doc: dict[str, Any]) -> LoanSnapshot:
@@ -154,6 +177,40 @@ class EodRepository:
         )
         if result.matched_count == 0:
             raise LeaseLost(owner)
+
+    async def loan_writes(self) -> int:
+        """``run.loan_writes`` now (0 with no run or none yet)."""
+        doc = await self._state.find_one({"_id": STATE_ID}, {"run.loan_writes": 1})
+        run = (doc or {}).get("run") or {}
+        return int(run.get("loan_writes") or 0)
+
+    async def note_loan_write(self, session: AsyncClientSession) -> None:
+        """In a loan write's transaction: count it if a run is open. Batches that read
+        their loans before it then refuse to commit (``guard_batch``), and one committing
+        meanwhile conflicts with it on this document, so either the batch reads the loan
+        again or the write sees the batch's row and re-derives it."""
+        await self._state.update_one(
+            {"_id": STATE_ID, "run": {"$ne": None}},
+            {"$inc": {"run.loan_writes": 1}},
+            session=session,
+        )
+
+    async def guard_batch(self, owner: str, loan_writes: int, session: AsyncClientSession) -> None:
+        """In a batch's transaction: LeaseLost unless ``owner`` holds the run, LoansWritten
+        if a loan was written since ``loan_writes`` was read. It writes the state document
+        (``run.batches``), so a loan write committing meanwhile conflicts with the batch."""
+        expected: Any = loan_writes if loan_writes else {"$in": [0, None]}
+        result = await self._state.update_one(
+            {"_id": STATE_ID, "owner": owner, "run": {"$ne": None}, "run.loan_writes": expected},
+            {"$inc": {"run.batches": 1}},
+            session=session,
+        )
+        if result.matched_count == 1:
+            return
+        doc = await self._state.find_one({"_id": STATE_ID}, {"owner": 1}, session=session)
+        if doc is None or doc.get("owner") != owner:
+            raise LeaseLost(owner)
+        raise LoansWritten(f"a loan was written since write count {loan_writes}")
 
     async def check_owner(self, owner: str, session: AsyncClientSession) -> None:
         """LeaseLost unless ``owner`` holds the run (a read: concurrent batches don't conflict)."""
@@ -255,11 +312,28 @@ class EodRepository:
         done = await self.done(day, [loan.id for loan in loans])
         return [loan for loan in loans if loan.id not in done]
 
+    def _rows_of(
+        self, day: date, loan_ids: Sequence[str], fields: dict[str, int],
+        session: AsyncClientSession | None = None,
+    ) -> Any:
+        """A cursor over ``day``'s rows of ``loan_ids``: one point lookup for one loan, a
+        ``loan_id`` range of the ``date_loan`` index for a batch (a long ``$in`` of ids is
+        matched id by id, so it grows with the square of the batch on some servers)."""
+        if len(loan_ids) == 1:
+            query: dict[str, Any] = {"_id": row_id(day, loan_ids[0])}
+        else:
+            query = {
+                "business_date": day.isoformat(),
+                "loan_id": {"$gte": min(loan_ids), "$lte": max(loan_ids)},
+            }
+        return self._rows.find(query, fields, session=session)
+
     async def done(self, day: date, loan_ids: Sequence[str]) -> set[str]:
-        ids = [row_id(day, loan_id) for loan_id in loan_ids]
-        return {
-            str(d["loan_id"]) async for d in self._rows.find({"_id": {"$in": ids}}, {"loan_id": 1})
-        }
+        if not loan_ids:
+            return set()
+        wanted = set(loan_ids)
+        cursor = self._rows_of(day, loan_ids, {"loan_id": 1})
+        return {str(d["loan_id"]) async for d in cursor if d["loan_id"] in wanted}
 
     async def reload(self, loan_ids: Sequence[str]) -> list[Loan]:
         docs = self._loans.find({"_id": {"$in": list(loan_ids)}}).sort("_id", 1)
@@ -269,11 +343,15 @@ class EodRepository:
         self, day: date, loan_ids: Sequence[str], session: AsyncClientSession | None = None
     ) -> dict[str, ArrearsBucket]:
         """Each loan's bucket in its row of ``day`` (loans without one are left out)."""
-        ids = [row_id(day, loan_id) for loan_id in loan_ids]
-        cursor = self._rows.find(
-            {"_id": {"$in": ids}}, {"loan_id": 1, "bucket": 1}, session=session
-        )
-        return {str(d["loan_id"]): ArrearsBucket(d["bucket"]) async for d in cursor}
+        if not loan_ids:
+            return {}
+        wanted = set(loan_ids)
+        cursor = self._rows_of(day, loan_ids, {"loan_id": 1, "bucket": 1}, session)
+        return {
+            str(d["loan_id"]): ArrearsBucket(d["bucket"])
+            async for d in cursor
+            if d["loan_id"] in wanted
+        }
 
     async def rows_of_loan(
         self, loan_id: str, since: date, session: AsyncClientSession | None = None
@@ -289,24 +367,16 @@ class EodRepository:
 
     # -- one batch's writes (inside its transaction) ---------------------------------------------
     async def write_loans(
-        self,
-        changed: Sequence[tuple[Loan, int]],
-        unchanged: Sequence[tuple[str, int]],
-        day: date,
-        session: AsyncClientSession,
+        self, changed: Sequence[tuple[Loan, int]], session: AsyncClientSession
     ) -> None:
-        """Store the loans that got penalties (compare-and-set on their version) and touch
-        the others at the version read, so a loan written meanwhile aborts the batch."""
-        ops: list[ReplaceOne[dict[str, Any]] | UpdateOne] = [
+        """Store the loans that got penalties, by compare-and-set on the version read. The
+        others are not written: their rows are all that changes."""
+        if not changed:
+            return
+        ops = [
             ReplaceOne({"_id": loan.id, "version": expected}, loan_to_doc(loan))
             for loan, expected in changed
         ]
-        ops += [
-            UpdateOne({"_id": loan_id, "version": version}, {"$set": {"eod_date": day.isoformat()}})
-            for loan_id, version in unchanged
-        ]
-        if not ops:
-            return
         result = await self._loans.bulk_write(ops, ordered=False, session=session)
         if result.matched_count != len(ops):
             raise VersionConflict(f"{len(ops) - result.matched_count} loan(s) changed")
