@@ -16,7 +16,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from loan_service.adapters.eod_repository import row_id
 from loan_service.adapters.loan_repository import LoanRepository
+from loan_service.domain.eod import LoanRefs, close_loan
 from loan_service.service import LoanService
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.identity import Caller, Role
@@ -226,3 +228,82 @@ async def mongo_client_db2(mongo_client: Client) -> Any:
         yield mongo_client, mongo_client[name]
     finally:
         await mongo_client.drop_database(name)
+
+
+async def test_a_loan_written_while_its_batch_computes_is_read_again(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    # A repayment lands after the batch read its loans and before it commits: the batch
+    # must not commit a row computed from the loan as it was; it reads its loans again.
+    # The loan gets no new penalty that day, so no compare-and-set on it catches it.
+    loans = portfolio(TODAY, count=8)
+    await seed(mongo_db, loans)
+    eod, outbox = end_of_day(mongo_client, mongo_db, TODAY, batch_size=4, concurrency=1)
+    await eod.close_now(ADMIN, TODAY - timedelta(days=2))
+    service = LoanService(
+        None,  # type: ignore[arg-type]  # products: not used by a repayment
+        LoanRepository(mongo_db),
+        None,  # type: ignore[arg-type]  # borrowers: not used by a repayment
+        eod._tx,
+        outbox,
+        clock=lambda: fixed_clock(TODAY),
+        after_write=eod.rederive,
+    )
+    never_paid = loans[2]
+    day = TODAY - timedelta(days=1)
+    repository = eod._repo
+    buckets = repository.buckets
+    read_loans = repository.reload
+    calls: list[list[str]] = []
+    reloads: list[list[str]] = []
+    due_before: list[int] = []
+
+    async def buckets_then_repay(on: date, loan_ids: Any, session: Any = None) -> Any:
+        # Called once the batch has its loans, right before it decides.
+        calls.append(list(loan_ids))
+        if never_paid.id in loan_ids and not reloads:
+            read = await LoanRepository(mongo_db).get(never_paid.id)
+            assert read.schedule is not None
+            due = close_loan(read.terms, read.schedule, read.transactions, day,
+                             LoanRefs(read.id, "", "", "", ""))
+            assert due.penalties == ()
+            due_before.append(due.snapshot.arrears_amount)
+            await service.apply_repayment(
+                Caller(subject="service:payment", role=Role.SERVICE),
+                never_paid.id,
+                on_behalf_of="agent-2",
+                payment_id="during-eod",
+                amount=Money(30_000, "USD"),
+                value_date=day,
+            )
+        return await buckets(on, loan_ids, session)
+
+    async def reload(loan_ids: Any) -> Any:
+        reloads.append(list(loan_ids))
+        return await read_loans(loan_ids)
+
+    repository.buckets = buckets_then_repay  # type: ignore[method-assign,assignment]
+    repository.reload = reload  # type: ignore[method-assign]
+    status = await eod.close_now(ADMIN, day)
+    assert status.last_closed == day
+    # The batch with that loan was decided twice: on the loans it read, then again.
+    assert [ids for ids in reloads if never_paid.id in ids]
+    stored = await LoanRepository(mongo_db).get(never_paid.id)
+    assert stored.schedule is not None
+    assert any(t.payment_id == "during-eod" for t in stored.transactions)
+    row = await mongo_db["loan_snapshots"].find_one({"_id": row_id(day, never_paid.id)})
+    assert row is not None
+    # The row is the loan as stored now (with the repayment), not as the batch first read it.
+    assert row["loan_version"] == stored.version
+    expected = close_loan(
+        stored.terms, stored.schedule, stored.transactions, day,
+        LoanRefs(stored.id, stored.borrower_id, stored.agent_id, stored.branch_id,
+                 stored.product_id),
+    )
+    assert expected.penalties == ()
+    assert row["arrears_amount"] == expected.snapshot.arrears_amount
+    assert row["days_past_due"] == expected.snapshot.days_past_due
+    assert row["arrears_amount"] < due_before[0]
+    # Each loan counted once in the date's figures, whatever was retried.
+    assert status.last_date is not None
+    assert status.last_date.loans_processed == status.last_date.snapshot_rows
