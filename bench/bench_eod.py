@@ -88,7 +88,7 @@ async def stored_loans(settings: Settings) -> list[GeneratedLoan]:
     try:
         db = client[database_name(settings, "loan")]
         out = []
-        async for doc in db["loans"].find({"status": "ACTIVE"}):
+        async for doc in db["loans"].find({"status": "ACTIVE"}).batch_size(BATCH):
             loan = loan_from_doc(doc)
             assert loan.schedule is not None
             refs = LoanRefs(loan.id, loan.borrower_id, loan.agent_id, loan.branch_id,

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from loan_service.domain.ledger import (
     SYSTEM_ACTOR,
@@ -252,9 +253,9 @@ def evaluate_loan(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LoanClose:
-    """``close_loan``: what end of day writes and publishes of one loan on one date."""
+class LoanClose(NamedTuple):
+    """``close_loan``: what end of day writes and publishes of one loan on one date.
+    A NamedTuple: the job builds one per loan and date."""
 
     business_date: date
     penalties: tuple[Transaction, ...]

@@ -387,6 +387,8 @@ class _Book:
         return settled_on is not None and settled_on <= day and self._row_unpaid(i) == 0
 
     # -- repayments -------------------------------------------------------------
+    # long: the innermost loops of every replay, written out: a call per row or per step
+    # would cost more than the arithmetic it runs
     def pay(self, on: date, amount: int) -> Allocation:
         if self.written_off_on is not None:
             taken = min(amount, self.written_off_amount - self.recovered)
@@ -473,8 +475,18 @@ class _Book:
             i += 1
         self.unpaid -= amount - left
         self.principal_left -= tot_prin
-        self._advance()
-        waived = self._close_if_paid_off(on)
+        # _advance(), written out: move first_open past the rows settled now.
+        i = self.first_open
+        while i < n and (
+            p_due[i] - p_paid[i] + i_due[i] - i_paid[i] - i_waived[i] + f_due[i] - f_paid[i]
+            + n_due[i] - n_paid[i] - n_waived[i]
+        ) == 0:
+            i += 1
+        self.first_open = i
+        # Only a loan with no principal left, or nothing left at all, can close now.
+        waived = (
+            self._close_if_paid_off(on) if not self.principal_left or not self.unpaid else 0
+        )
         if not record:
             return _UNRECORDED
         return Allocation(tot_pen, tot_fee, tot_int, tot_prin, 0, waived, left, tuple(parts))
@@ -730,13 +742,18 @@ def effective_transactions(
     transactions: Iterable[Transaction], as_of: date | None = None
 ) -> list[Transaction]:
     """The transactions that count as of ``as_of``, in replay order, reversals applied."""
-    selected = [t for t in transactions if as_of is None or t.value_date <= as_of]
+    if as_of is None:
+        selected = list(transactions)
+    else:
+        selected = [t for t in transactions if t.value_date <= as_of]
     cancelled = {t.reverses for t in selected if t.type is TransactionType.REVERSAL}
-    kept = [
-        t for t in selected if t.type is not TransactionType.REVERSAL and t.id not in cancelled
-    ]
-    kept.sort(key=_REPLAY_ORDER)
-    return kept
+    if cancelled:
+        selected = [
+            t for t in selected
+            if t.type is not TransactionType.REVERSAL and t.id not in cancelled
+        ]
+    selected.sort(key=_REPLAY_ORDER)
+    return selected
 
 
 def replay(
