@@ -362,20 +362,25 @@ class EndOfDay:
     async def _batch(self, day: date, loans: list[Loan], stamp: int) -> None:
         ids = [loan.id for loan in loans]
         todo = loans  # the candidates come without the loans already done
+        batch: _Batch | None = None
+        decided: list[tuple[str, int]] = []
         for attempt in range(1, self.options.max_attempts + 1):
             if attempt > 1:
                 done = await self._repo.done(day, ids)
                 todo = [loan for loan in loans if loan.id not in done]
             if not todo:
                 return
-            previous = await self._repo.buckets(day - _DAY, [loan.id for loan in todo])
-            batch = self._decide(day, todo, previous)
+            versions = [(loan.id, loan.version) for loan in todo]
+            if batch is None or versions != decided:
+                previous = await self._repo.buckets(day - _DAY, [loan.id for loan in todo])
+                batch, decided = self._decide(day, todo, previous), versions
             try:
                 async with self._commit:
                     await self._renew()
                     await self._tx(functools.partial(self._write, batch, stamp))
             except (LoansWritten, VersionConflict, RowTaken, Conflict):
                 # A loan was written meanwhile (or its row by someone else): read again.
+                # The batch is decided again only if one of its own loans changed.
                 await asyncio.sleep(0.005 * attempt)
                 stamp = await self._repo.loan_writes()
                 loans = await self._repo.reload(ids)

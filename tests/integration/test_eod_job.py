@@ -307,3 +307,65 @@ async def test_a_loan_written_while_its_batch_computes_is_read_again(
     # Each loan counted once in the date's figures, whatever was retried.
     assert status.last_date is not None
     assert status.last_date.loans_processed == status.last_date.snapshot_rows
+
+
+async def test_a_write_to_another_loan_does_not_make_a_batch_decide_again(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    # Any loan write during the run fails the guard of the batches that read before it;
+    # a batch whose own loans did not change commits what it decided, without deciding
+    # again, and the loan written gets its row from what is stored now.
+    loans = portfolio(TODAY, count=8)
+    await seed(mongo_db, loans)
+    eod, outbox = end_of_day(mongo_client, mongo_db, TODAY, batch_size=4, concurrency=1)
+    await eod.close_now(ADMIN, TODAY - timedelta(days=2))
+    service = LoanService(
+        None,  # type: ignore[arg-type]  # products: not used by a repayment
+        LoanRepository(mongo_db),
+        None,  # type: ignore[arg-type]  # borrowers: not used by a repayment
+        eod._tx,
+        outbox,
+        clock=lambda: fixed_clock(TODAY),
+        after_write=eod.rederive,
+    )
+    day = TODAY - timedelta(days=1)
+    first, other = loans[0], loans[6]
+    decide = eod._decide
+    decided: list[list[str]] = []
+
+    def counting(on: date, todo: Any, previous: Any) -> Any:
+        ids = [loan.id for loan in todo]
+        decided.append(ids)
+        if first.id in ids and len(decided) == 1:
+            # The batch has decided; the write lands before it commits.
+            repaid.append(True)
+        return decide(on, todo, previous)
+
+    repaid: list[bool] = []
+    guard = eod._repo.guard_batch
+
+    async def guard_after_a_write(owner: str, loan_writes: int, session: Any) -> None:
+        if repaid == [True]:
+            repaid.append(True)
+            await service.apply_repayment(
+                Caller(subject="service:payment", role=Role.SERVICE),
+                other.id,
+                on_behalf_of="agent-2",
+                payment_id="elsewhere",
+                amount=Money(10_000, "USD"),
+                value_date=day,
+            )
+        await guard(owner, loan_writes, session)
+
+    eod._decide = counting  # type: ignore[method-assign,assignment]
+    eod._repo.guard_batch = guard_after_a_write  # type: ignore[method-assign]
+    status = await eod.close_now(ADMIN, day)
+    assert status.last_closed == day
+    assert repaid == [True, True]
+    # The first batch (the other loan is not in it) was decided once and committed.
+    assert sum(1 for ids in decided if first.id in ids) == 1
+    stored = await LoanRepository(mongo_db).get(other.id)
+    assert any(t.payment_id == "elsewhere" for t in stored.transactions)
+    row = await mongo_db["loan_snapshots"].find_one({"_id": row_id(day, other.id)})
+    assert row is not None
+    assert row["loan_version"] == stored.version
