@@ -68,6 +68,10 @@ from shared.runtime import database_name
 
 BATCH = 500
 CONCURRENCY = 4
+# The bench's own reads wait this long for a busy server: the embedded substitute can
+# answer nothing for several seconds while it gathers a query over tens of thousands of
+# loans, and the client's monitor would otherwise give the server up mid-read.
+STALL_MS = 120_000
 
 
 @contextlib.asynccontextmanager
@@ -84,7 +88,8 @@ async def own_mongo(url: str | None) -> AsyncIterator[tuple[str, str]]:
 
 
 async def stored_loans(settings: Settings) -> list[GeneratedLoan]:
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         db = client[database_name(settings, "loan")]
         out = []
@@ -104,7 +109,8 @@ async def end_to_end(settings: Settings, day: date) -> tuple[float, int]:
     began = time.perf_counter()
     await close_dates(settings, day, day, lambda *_: None)
     took = time.perf_counter() - began
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         rows = await client[database_name(settings, "loan")]["loan_snapshots"].count_documents(
             {}
@@ -119,7 +125,8 @@ async def ceiling(settings: Settings, count: int, indexed: bool = False) -> tupl
     size of a snapshot row the job wrote (or of a small loan document without one).
     ``indexed``: into a collection with loan_snapshots' two secondary indexes, as the job's
     rows are (their loan_id made distinct, as the rows' are)."""
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         db = client[database_name(settings, "loan")]
         sample = await db["loan_snapshots"].find_one({}) or await db["loans"].find_one({})
@@ -151,7 +158,8 @@ async def ceiling(settings: Settings, count: int, indexed: bool = False) -> tupl
 
 async def read_ceiling(settings: Settings, day: date) -> tuple[float, int]:
     """Loans/s of the end of day's own read of ``day``'s loans, with nothing else done."""
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         loans = client[database_name(settings, "loan")]["loans"]
         began = time.perf_counter()
@@ -167,7 +175,8 @@ async def read_ceiling(settings: Settings, day: date) -> tuple[float, int]:
 async def project_events(settings: Settings) -> tuple[int, float]:
     """Every event the services recorded, through reporting_service's own projection, as
     its consumer would take them from the broker (in outbox order per service)."""
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         models = ReadModels(client[database_name(settings, "reporting")])
         await REGISTRY.apply(client[database_name(settings, "reporting")])
@@ -190,7 +199,8 @@ def _render(report: object) -> str:
 
 async def report_latencies(settings: Settings, day: date, runs: int) -> None:
     """p50/p99 of each report computed from the read models (no cache, no rendering)."""
-    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod")
+    client = create_mongo_client(settings.mongo_url_or_default(), app_name="bench-eod",
+                                 connect_timeout_ms=STALL_MS)
     try:
         models = ReadModels(client[database_name(settings, "reporting")])
         service = ReportingService(models, NoCache(), settings.business_tz())
