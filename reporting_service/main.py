@@ -23,7 +23,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     await REGISTRY.apply(infra.db)
     settings = infra.settings
     models = ReadModels(infra.db)
-    await models.build_missing_totals()
+    await models.upgrade_totals()
     reports = ReportingService(
         models,
         infra.cache,

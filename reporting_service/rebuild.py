@@ -36,6 +36,8 @@ async def rebuild(settings: Settings, progress: Callable[[int], None] | None = N
             count += 1
             if progress is not None and count % 1000 == 0:
                 progress(count)
+        # The replay built the totals as the live consumer does: they are current.
+        await models.mark_totals_current()
         return count
     finally:
         await client.close()

@@ -41,11 +41,11 @@ from reporting_service.domain.flows import (
     DisbursementReport,
     EfficiencyReport,
     Granularity,
-    agent_performance,
     collection_efficiency,
     collection_report,
     disbursement_report,
 )
+from reporting_service.domain.flows_totals import agents_from, portfolio_from
 from reporting_service.domain.portfolio import (
     PAR_THRESHOLDS,
     AgingReport,
@@ -56,9 +56,8 @@ from reporting_service.domain.portfolio import (
     TrendPoint,
     aging_report,
     par_report,
-    portfolio_summary,
 )
-from reporting_service.domain.totals import aging_from, par_from, trend_from
+from reporting_service.domain.totals import aging_from, by_currency, par_from, trend_from
 from shared.clock import business_date, utcnow
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.identity import Caller
@@ -374,22 +373,15 @@ class ReportingService:
                 sums = (await self.models.day_totals([r.as_of], r.scope))[r.as_of]
                 return par_from(sums, r.as_of) if r.kind == Kind.PAR else aging_from(
                     sums, r.as_of)
-            rows = await self._rows(r.as_of, r.scope)
             if r.kind == Kind.PORTFOLIO:
-                disbursed = await self.models.disbursements(date.min, r.as_of, r.scope)
-                collected = await self.models.collections(date.min, r.as_of, r.scope)
-                pipeline = await self.models.applications(r.as_of, r.scope)
-                return PortfolioView(
-                    portfolio_summary(rows, disbursed, collected, r.as_of, pipeline),
-                    par_report(rows, r.as_of), _balances(rows),
-                )
-            if r.kind == Kind.PAR:
-                return par_report(rows, r.as_of)
-            if r.kind == Kind.AGING:
-                return aging_report(rows, r.as_of)
-            assert r.start is not None
-            assert r.end is not None
-            return await self._agents(r.as_of, rows, r.start, r.end, r.scope, q)
+                return await self._portfolio(r.as_of, r.scope)
+            if r.kind == Kind.AGENTS:
+                assert r.start is not None
+                assert r.end is not None
+                return await self._agents(r.as_of, r.start, r.end, r.scope, q)
+            rows = await self._rows(r.as_of, r.scope)
+            return par_report(rows, r.as_of) if r.kind == Kind.PAR else aging_report(
+                rows, r.as_of)
         assert r.start is not None
         assert r.end is not None
         if r.kind == Kind.TREND:
@@ -430,29 +422,26 @@ class ReportingService:
             total,
         )
 
+    async def _portfolio(self, as_of: date, scope: dict[str, str]) -> PortfolioView:
+        """From the date's totals (rows and money to date) and distinct borrowers."""
+        totals = await self.models.totals_of(as_of, scope)
+        counts = await self.models.borrowers_of(as_of, scope, (None, *_GROUP_LABELS))
+        borrowers = {(_GROUP_LABELS.get(label or ""), key, currency): n
+                     for (label, key, currency), n in counts.items()}
+        summary, balances = portfolio_from(totals, borrowers, as_of)
+        par = par_from(by_currency((labels[0], s) for labels, s in totals), as_of)
+        return PortfolioView(summary, par, balances)
+
     async def _agents(
-        self, as_of: date, rows: list[LoanSnapshot], start: date, end: date,
-        scope: dict[str, str], q: ReportQuery,
+        self, as_of: date, start: date, end: date, scope: dict[str, str], q: ReportQuery,
     ) -> AgentsView:
-        dues = await self.models.dues(start, end, scope)
-        parts = await self.models.installment_payments(start, end, scope)
-        performance = agent_performance(rows, dues, parts, start, end)
-        efficiency = {(e.agent_id, e.currency): e
-                      for e in collection_efficiency(dues, parts, start, end).rows}
-        flows: dict[tuple[str, str], list[int]] = {}
-        for d in await self.models.disbursements(start, end, scope):
-            f = flows.setdefault((d.agent_id, d.currency), [0, 0, 0, 0])
-            f[0] += 1
-            f[1] += d.principal
-        for (agent, currency), e in efficiency.items():
-            f = flows.setdefault((agent, currency), [0, 0, 0, 0])
-            f[2] = e.due.amount_minor
-            f[3] = e.collected_due.amount_minor
-        book: dict[tuple[str, str], tuple[str, int]] = {}
-        for row in rows:
-            if row.active:
-                branch, late = book.get((row.agent_id, row.currency), (row.branch_id, 0))
-                book[(row.agent_id, row.currency)] = (branch, late + (row.days_past_due > 0))
+        """The book from the as-of date's totals, the period from its days' flows."""
+        totals = await self.models.totals_of(as_of, scope)
+        counts = await self.models.borrowers_of(as_of, scope, ("agent_id",))
+        borrowers = {(key, currency): n for (_, key, currency), n in counts.items()}
+        found = agents_from(totals, borrowers, await self.models.flows_between(start, end, scope),
+                            start, end)
+        performance = found.rows
         size = q.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.field("page.page_size", f"must be 1 to {MAX_PAGE_SIZE}")
@@ -462,26 +451,15 @@ class ReportingService:
         page = performance[offset:offset + size]
         stop = offset + len(page)
         return AgentsView(
-            as_of, start, end, page, {k: (v[0], v[1], v[2], v[3]) for k, v in flows.items()},
-            book, encode_token(stop) if stop < len(performance) else "", len(performance),
+            as_of, start, end, page, found.flows, found.book,
+            encode_token(stop) if stop < len(performance) else "", len(performance),
         )
 
 
-def _balances(rows: list[LoanSnapshot]) -> dict[tuple[str, str, str], tuple[int, int, int, int]]:
-    """Fees, penalties, arrears and loans in arrears of the active rows, per total and group."""
-    out: dict[tuple[str, str, str], list[int]] = {}
-    for row in rows:
-        if not row.active:
-            continue
-        for key in (("total", "", row.currency), ("agent", row.agent_id, row.currency),
-                    ("branch", row.branch_id, row.currency),
-                    ("product", row.product_id, row.currency)):
-            f = out.setdefault(key, [0, 0, 0, 0])
-            f[0] += row.outstanding_fees
-            f[1] += row.outstanding_penalties
-            f[2] += row.arrears_amount
-            f[3] += row.days_past_due > 0
-    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
+_GROUP_LABELS: dict[str, Dimension] = {
+    "agent_id": Dimension.AGENT, "branch_id": Dimension.BRANCH,
+    "product_id": Dimension.PRODUCT,
+}
 
 
 def _cache_key(r: Resolved, output: str) -> str:

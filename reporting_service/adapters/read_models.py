@@ -17,15 +17,21 @@ replaying the event log (``rebuild-reports``) gives the same documents:
 * ``day_totals``: a closed date's totals (domain/totals) per currency, agent,
   branch and product, added up once when the date closes, then changed by
   each revised row (its new contribution less its old one). The date's
-  ``totals_built`` marks it.
-* ``meta``: ``flows``, a counter of the money events (a cache key part).
+  ``totals_built`` marks it. Each also holds the money to date (``cum_*``,
+  domain/flows_totals), changed by every fact dated on or before it.
+* ``day_borrowers``: a closed date's distinct borrowers per mask of labels
+  (domain/totals), built with its totals, changed by each revised row.
+* ``day_flows``: each day's money per labels (domain/flows_totals), changed
+  by each fact written (its flows after the write less those before).
+* ``meta``: ``flows``, a counter of the money events (a cache key part);
+  ``totals``, the version the totals are built like.
 * ``event_log``: every event consumed, as received, numbered in arrival order
   (``counters``) for the replay.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +40,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from reporting_service.domain import flows_totals as flow
 from reporting_service.domain import totals as day
 from reporting_service.domain.facts import (
     ApplicationFact,
@@ -56,8 +63,13 @@ COLLECTIONS = "collections"
 INSTALLMENTS = "installments"
 INSTALLMENT_PAYMENTS = "installment_payments"
 BORROWERS = "borrowers"
-# A closed date's totals per (currency, agent, branch, product): domain/totals.
+# A closed date's totals per (currency, agent, branch, product): domain/totals, and its
+# money to date (domain/flows_totals, CUM_FIELDS).
 DAY_TOTALS = "day_totals"
+# A closed date's distinct borrowers per mask and labels (domain/totals: MASKS).
+DAY_BORROWERS = "day_borrowers"
+# Each day's money per (currency, agent, branch, product): domain/flows_totals.
+DAY_FLOWS = "day_flows"
 # One document per loan on its way through approval (ApplicationFact).
 APPLICATIONS = "applications"
 # Every currency seen (one document per code): the check of a request's currency.
@@ -74,9 +86,13 @@ READ_MODELS = (
     BORROWERS,
     APPLICATIONS,
     DAY_TOTALS,
+    DAY_BORROWERS,
+    DAY_FLOWS,
     CURRENCIES,
     META,
 )
+# What the totals are built like; a database with older ones gets them again at start.
+TOTALS_VERSION = 2
 
 READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
     EVENT_LOG: [IndexModel([("seq", ASCENDING)], name="arrival_order", unique=True)],
@@ -95,8 +111,14 @@ READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
              ("days_past_due", DESCENDING), ("loan_id", ASCENDING)],
             name="date_agent_dpd",
         ),
+        # A borrower's other loans on a date (distinct borrowers of a revised row).
+        IndexModel([("business_date", ASCENDING), ("borrower_id", ASCENDING)],
+                   name="date_borrower"),
     ],
     DAY_TOTALS: [IndexModel([("business_date", ASCENDING)], name="by_date")],
+    DAY_BORROWERS: [IndexModel([("business_date", ASCENDING), ("mask", ASCENDING)],
+                               name="by_date_mask")],
+    DAY_FLOWS: [IndexModel([("day", ASCENDING)], name="by_day")],
     DISBURSEMENTS: [IndexModel([("disbursement_date", ASCENDING)], name="by_date")],
     COLLECTIONS: [
         IndexModel([("value_date", ASCENDING)], name="by_value_date"),
@@ -110,6 +132,7 @@ READ_MODEL_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("value_date", ASCENDING)], name="by_value_date"),
         IndexModel([("due_date", ASCENDING)], name="by_due_date"),
         IndexModel([("transaction_id", ASCENDING)], name="by_transaction"),
+        IndexModel([("loan_id", ASCENDING)], name="by_loan"),
     ],
 }
 
@@ -139,6 +162,96 @@ def _totals_labels(key: day.TotalsKey) -> dict[str, str]:
     return {"business_date": key.business_date.isoformat(), "currency": key.currency,
             "agent_id": key.agent_id, "branch_id": key.branch_id,
             "product_id": key.product_id}
+
+
+def _by_id(item: tuple[day.TotalsKey, Any]) -> str:
+    return _totals_id(item[0])
+
+
+def _borrowers_id(key: day.BorrowerKey) -> str:
+    return "|".join((key.business_date.isoformat(), key.mask, key.currency, key.agent_id,
+                     key.branch_id, key.product_id))
+
+
+def _borrowers_labels(key: day.BorrowerKey) -> dict[str, str]:
+    return {"business_date": key.business_date.isoformat(), "mask": key.mask,
+            "currency": key.currency, "agent_id": key.agent_id, "branch_id": key.branch_id,
+            "product_id": key.product_id}
+
+
+def _labels(doc: dict[str, Any]) -> tuple[str, str, str, str]:
+    """currency, agent, branch, product of a stored document."""
+    return (str(doc.get("currency") or ""), str(doc.get("agent_id") or ""),
+            str(doc.get("branch_id") or ""), str(doc.get("product_id") or ""))
+
+
+def _flows_id(key: flow.FlowKey) -> str:
+    return "|".join((key.day.isoformat(), key.currency, key.agent_id, key.branch_id,
+                     key.product_id))
+
+
+def _labels_of(key: flow.FlowKey) -> dict[str, str]:
+    return {"currency": key.currency, "agent_id": key.agent_id, "branch_id": key.branch_id,
+            "product_id": key.product_id}
+
+
+# The flows of each stored fact (domain/flows_totals), from its document.
+def _disbursement_flows(doc: dict[str, Any]) -> flow.Flows:
+    if not doc.get("disbursement_date"):
+        return {}  # a write-off seen before its disbursement
+    cut = doc.get("written_off_from")
+    currency, agent, branch, product = _labels(doc)
+    return flow.disbursement_flows(DisbursementFact(
+        loan_id=str(doc["_id"]), borrower_id=str(doc.get("borrower_id") or ""),
+        agent_id=agent, branch_id=branch, product_id=product, currency=currency,
+        disbursement_date=_day(doc["disbursement_date"]), principal=int(doc.get("principal", 0)),
+        written_off_on=_day(cut) if cut else None,
+        written_off_amount=int(doc.get("written_off_amount", 0)),
+    ))
+
+
+def _collection_flows(doc: dict[str, Any]) -> flow.Flows:
+    if "amount" not in doc:
+        return {}  # a reversal seen before its repayment
+    currency, agent, branch, product = _labels(doc)
+    return flow.collection_flows(CollectionFact(
+        transaction_id=str(doc["_id"]), loan_id=str(doc.get("loan_id") or ""),
+        agent_id=agent, branch_id=branch, product_id=product, currency=currency,
+        value_date=_day(doc["value_date"]), amount=int(doc["amount"]),
+        recovery=int(doc.get("recovery", 0)), reversed=bool(doc.get("reversed")),
+    ))
+
+
+def _due_flows(doc: dict[str, Any]) -> flow.Flows:
+    if not doc.get("due_date"):
+        return {}
+    currency, agent, branch, product = _labels(doc)
+    return flow.due_flows(
+        InstallmentDue(str(doc.get("loan_id") or ""), agent, currency,
+                       int(doc.get("installment_number", 0)), _day(doc["due_date"]),
+                       int(doc.get("amount", 0))),
+        branch, product, bool(doc.get("cancelled")),
+    )
+
+
+def _payment_flows(doc: dict[str, Any], cut: date | None) -> flow.Flows:
+    """``cut``: the loan's write-off date (it took the installments due from it)."""
+    currency, agent, branch, product = _labels(doc)
+    due = _day(doc["due_date"])
+    return flow.payment_flows(
+        InstallmentPayment(str(doc.get("loan_id") or ""), agent, currency,
+                           int(doc.get("installment_number", 0)), due,
+                           _day(doc["value_date"]), int(doc.get("amount", 0))),
+        branch, product, bool(doc.get("reversed")), cut is not None and due >= cut,
+    )
+
+
+def _application_flows(doc: dict[str, Any]) -> flow.Flows:
+    currency, agent, branch, product = _labels(doc)
+    return flow.application_flows(ApplicationFact(
+        str(doc["_id"]), agent, branch, product, currency,
+        _day_of(doc, "submitted_on"), _day_of(doc, "approved_on"), _day_of(doc, "left_on"),
+    ))
 
 
 def _row_of(doc: dict[str, Any]) -> LoanSnapshot:
@@ -225,22 +338,51 @@ class ReadModels:
     async def _revise_totals(
         self, old: LoanSnapshot | None, new: LoanSnapshot, session: Session
     ) -> None:
+        await self._revise_borrowers(old, new, session)
         if old is not None and day.key_of(old) != day.key_of(new):
             await self._inc_totals(day.key_of(old), day.change(old, None), session)
             old = None
         await self._inc_totals(day.key_of(new), day.change(old, new), session)
 
+    async def _revise_borrowers(
+        self, old: LoanSnapshot | None, new: LoanSnapshot, session: Session
+    ) -> None:
+        async def others(borrower_id: str) -> list[LoanSnapshot]:
+            cursor = self._db[SNAPSHOTS].find(
+                {"business_date": new.business_date.isoformat(), "borrower_id": borrower_id,
+                 "loan_id": {"$ne": new.loan_id}},
+                {"loan_version": 0}, session=session,
+            )
+            return [_row_of(d) async for d in cursor]
+
+        if old is not None and old.borrower_id != new.borrower_id:
+            changes = [day.borrower_change(await others(old.borrower_id), old, None),
+                       day.borrower_change(await others(new.borrower_id), None, new)]
+        else:
+            changes = [day.borrower_change(await others(new.borrower_id), old, new)]
+        for change in changes:
+            for key, delta in sorted(change.items()):
+                await self._db[DAY_BORROWERS].update_one(
+                    {"_id": _borrowers_id(key)},
+                    {"$set": _borrowers_labels(key), "$inc": {"borrowers": delta}},
+                    upsert=True, session=session,
+                )
+                await self._db[DAY_BORROWERS].delete_one(
+                    {"_id": _borrowers_id(key), "borrowers": 0}, session=session)
+
     async def _inc_totals(self, key: day.TotalsKey, sums: day.Sums, session: Session) -> None:
-        # Every field, and no document once no active loan is left: the documents are then
-        # those a recount would write, whatever the order the rows came in.
+        # Every field, and no document once every sum is 0: the documents are then those a
+        # recount would write, whatever the order the rows and facts came in.
         if sums:
             await self._db[DAY_TOTALS].update_one(
                 {"_id": _totals_id(key)},
-                {"$set": _totals_labels(key), "$inc": {n: sums.get(n, 0) for n in day.FIELDS}},
+                {"$set": _totals_labels(key),
+                 "$inc": {n: sums.get(n, 0) for n in (*day.FIELDS, *flow.CUM_FIELDS)}},
                 upsert=True, session=session,
             )
-            await self._db[DAY_TOTALS].delete_one({"_id": _totals_id(key), "loans": 0},
-                                                  session=session)
+            await self._db[DAY_TOTALS].delete_one(
+                {"_id": _totals_id(key), **dict.fromkeys((*day.FIELDS, *flow.CUM_FIELDS), 0)},
+                session=session)
 
     async def totals_built(self, day_: str, session: Session) -> bool:
         doc = await self._db[BUSINESS_DATES].find_one(
@@ -249,7 +391,9 @@ class ReadModels:
         return bool(doc and doc.get("totals_built"))
 
     async def build_totals(self, day_: str, session: Session) -> None:
-        """Add up a date's totals once, when it is closed (the event came, all rows held)."""
+        """Add up a date's totals once, when it is closed (the event came, all rows held):
+        its active rows, its distinct borrowers, and its money to date (the previous built
+        date's, plus the days since)."""
         doc = await self._db[BUSINESS_DATES].find_one({"_id": day_}, session=session)
         if (doc is None or doc.get("totals_built") or not doc.get("closed_event")
                 or int(doc.get("rows_held", 0)) < int(doc.get("snapshot_rows", 0))):
@@ -257,27 +401,179 @@ class ReadModels:
         cursor = self._db[SNAPSHOTS].find(
             {"business_date": day_, "status": ACTIVE}, {"loan_version": 0}, session=session
         )
-        found = day.day_totals([_row_of(d) async for d in cursor])
+        rows = [_row_of(d) async for d in cursor]
+        found = day.day_totals(rows)
+        for key, sums in (await self._to_date(_day(day_), session)).items():
+            found.setdefault(key, dict.fromkeys(day.FIELDS, 0)).update(sums)
+        width = (*day.FIELDS, *flow.CUM_FIELDS)
         if found:
             await self._db[DAY_TOTALS].bulk_write(
-                [UpdateOne({"_id": _totals_id(k)}, {"$set": {**_totals_labels(k), **sums}},
-                           upsert=True) for k, sums in found.items()],
+                [UpdateOne({"_id": _totals_id(k)},
+                           {"$set": {**_totals_labels(k),
+                                     **{n: sums.get(n, 0) for n in width}}},
+                           upsert=True) for k, sums in sorted(found.items(), key=_by_id)],
+                session=session,
+            )
+        counts = day.borrower_counts(rows)
+        if counts:
+            await self._db[DAY_BORROWERS].bulk_write(
+                [UpdateOne({"_id": _borrowers_id(k)},
+                           {"$set": {**_borrowers_labels(k), "borrowers": n}}, upsert=True)
+                 for k, n in sorted(counts.items())],
                 session=session,
             )
         await self._db[BUSINESS_DATES].update_one(
             {"_id": day_}, {"$set": {"totals_built": True}}, session=session
         )
 
-    async def build_missing_totals(self) -> int:
-        """Totals of the closed dates held before they were kept (a database from an older
-        version); started before the consumer, so no event races it."""
-        built = 0
-        async for doc in self._db[BUSINESS_DATES].find(
-            {"closed_event": True, "totals_built": {"$ne": True}}, {"_id": 1}
+    async def _to_date(self, on: date, session: Session) -> dict[day.TotalsKey, day.Sums]:
+        """The money to date of ``on`` per labels (CUM_FIELDS; none all 0): the latest
+        built date before it, plus the days after that one up to ``on``."""
+        before = await self._db[BUSINESS_DATES].find_one(
+            {"_id": {"$lt": on.isoformat()}, "totals_built": True}, {"_id": 1},
+            sort=[("_id", DESCENDING)], session=session,
+        )
+        out: dict[day.TotalsKey, day.Sums] = {}
+
+        def add(labels: tuple[str, str, str, str], values: dict[str, int]) -> None:
+            key = day.TotalsKey(on, *labels)
+            into = out.setdefault(key, dict.fromkeys(flow.CUM_FIELDS, 0))
+            for name, value in values.items():
+                into[name] += value
+
+        days: dict[str, Any] = {"$lte": on.isoformat()}
+        if before is not None:
+            days["$gt"] = str(before["_id"])
+            async for doc in self._db[DAY_TOTALS].find({"business_date": before["_id"]},
+                                                       session=session):
+                add(_labels(doc), {n: int(doc.get(n, 0)) for n in flow.CUM_FIELDS})
+        async for doc in self._db[DAY_FLOWS].find({"day": days}, session=session):
+            add(_labels(doc), {f"cum_{n}": int(doc.get(n, 0)) for n in flow.CUMULATIVE})
+        return {k: s for k, s in out.items() if any(s.values())}
+
+    # ------------------------------------------------------------------ day flows
+    async def _tracked(
+        self, flows: Callable[[], Awaitable[flow.Flows]], write: Callable[[], Awaitable[Any]],
+        session: Session,
+    ) -> None:
+        """Run ``write``; the days change by the facts' flows after it less before it."""
+        old = await flows()
+        await write()
+        await self._apply_flows(flow.diff(old, await flows()), session)
+
+    async def _apply_flows(self, delta: flow.Flows, session: Session) -> None:
+        """Add ``delta`` to its days, and its money to date to every built date from them."""
+        for key, sums in sorted(delta.items()):
+            fid = _flows_id(key)
+            held = await self._db[DAY_FLOWS].find_one_and_update(
+                {"_id": fid},
+                {"$set": {"day": key.day.isoformat(), **_labels_of(key)},
+                 "$inc": {**dict.fromkeys(flow.DAY_FIELDS, 0), **sums}},
+                upsert=True, return_document=ReturnDocument.AFTER, session=session,
+            )
+            assert held is not None  # upserted
+            # No zero left behind, so the document is what the sums make, in any order.
+            unset: dict[str, str] = {}
+            left = False
+            for prefix in (flow.PAID, flow.PAID_CANCELLED):
+                name = prefix[:-1]
+                entries = held.get(name)
+                if entries is None:
+                    continue
+                gone = [k for k, v in entries.items() if not v]
+                if len(gone) == len(entries):
+                    unset[name] = ""
+                else:
+                    left = True
+                    unset.update({f"{prefix}{k}": "" for k in gone})
+            if not left and not any(held.get(n) for n in flow.DAY_FIELDS):
+                await self._db[DAY_FLOWS].delete_one({"_id": fid}, session=session)
+            elif unset:
+                await self._db[DAY_FLOWS].update_one({"_id": fid}, {"$unset": unset},
+                                                     session=session)
+            cum = {f"cum_{n}": sums[n] for n in flow.CUMULATIVE if sums.get(n)}
+            if cum:
+                async for built in self._db[BUSINESS_DATES].find(
+                    {"_id": {"$gte": key.day.isoformat()}, "totals_built": True}, {"_id": 1},
+                    session=session,
+                ):
+                    await self._inc_totals(
+                        day.TotalsKey(_day(built["_id"]), key.currency, key.agent_id,
+                                      key.branch_id, key.product_id), cum, session)
+
+    async def _disbursement_flows(
+        self, loan_id: str, session: Session, *, payments: bool = False
+    ) -> flow.Flows:
+        """A loan's disbursement and installments (and ``payments`` to them)."""
+        out: flow.Flows = {}
+        doc = await self._db[DISBURSEMENTS].find_one({"_id": loan_id}, session=session)
+        if doc is not None:
+            out = _disbursement_flows(doc)
+        async for due in self._db[INSTALLMENTS].find({"loan_id": loan_id}, session=session):
+            flow.add(out, _due_flows(due))
+        if payments:
+            cut = _day_of(doc or {}, "written_off_from")
+            async for part in self._db[INSTALLMENT_PAYMENTS].find({"loan_id": loan_id},
+                                                                  session=session):
+                flow.add(out, _payment_flows(part, cut))
+        return out
+
+    async def _collection_flows(self, transaction_id: str, session: Session) -> flow.Flows:
+        out: flow.Flows = {}
+        doc = await self._db[COLLECTIONS].find_one({"_id": transaction_id}, session=session)
+        if doc is not None:
+            out = _collection_flows(doc)
+        cuts: dict[str, date | None] = {}
+        async for part in self._db[INSTALLMENT_PAYMENTS].find(
+            {"transaction_id": transaction_id}, session=session
+        ):
+            loan = str(part.get("loan_id") or "")
+            if loan not in cuts:
+                cuts[loan] = await self.written_off_from(loan, session)
+            flow.add(out, _payment_flows(part, cuts[loan]))
+        return out
+
+    async def _application_flows(self, loan_id: str, session: Session) -> flow.Flows:
+        doc = await self._db[APPLICATIONS].find_one({"_id": loan_id}, session=session)
+        return {} if doc is None else _application_flows(doc)
+
+    async def upgrade_totals(self) -> bool:
+        """Build the day flows and every closed date's totals again when they are from an
+        older version (or none: a database from before them); started before the
+        consumer, so no event races it. True when it did."""
+        held = await self._db[META].find_one({"_id": "totals"})
+        if held is not None and int(held.get("version", 0)) >= TOTALS_VERSION:
+            return False
+        for name in (DAY_FLOWS, DAY_TOTALS, DAY_BORROWERS):
+            await self._db[name].delete_many({})
+        await self._db[BUSINESS_DATES].update_many({}, {"$unset": {"totals_built": ""}})
+        days: flow.Flows = {}
+        cuts: dict[str, date | None] = {}
+        for name, of in ((DISBURSEMENTS, _disbursement_flows), (COLLECTIONS, _collection_flows),
+                         (INSTALLMENTS, _due_flows), (APPLICATIONS, _application_flows)):
+            async for doc in self._db[name].find({}):
+                flow.add(days, of(doc))
+                if name == DISBURSEMENTS:
+                    cuts[str(doc["_id"])] = _day_of(doc, "written_off_from")
+        async for doc in self._db[INSTALLMENT_PAYMENTS].find({}):
+            flow.add(days, _payment_flows(doc, cuts.get(str(doc.get("loan_id") or ""))))
+        for key, sums in sorted(days.items()):
+            await self._db[DAY_FLOWS].update_one(
+                {"_id": _flows_id(key)},
+                {"$set": {"day": key.day.isoformat(), **_labels_of(key)},
+                 "$inc": {**dict.fromkeys(flow.DAY_FIELDS, 0), **sums}},
+                upsert=True,
+            )
+        async for doc in self._db[BUSINESS_DATES].find({"closed_event": True}, {"_id": 1}).sort(
+            "_id", ASCENDING
         ):
             await self.build_totals(str(doc["_id"]), None)
-            built += 1
-        return built
+        await self.mark_totals_current()
+        return True
+
+    async def mark_totals_current(self) -> None:
+        await self._db[META].update_one(
+            {"_id": "totals"}, {"$set": {"version": TOTALS_VERSION}}, upsert=True)
 
     async def day_totals(
         self, days: Iterable[date], scope: dict[str, str]
@@ -290,6 +586,49 @@ class ReadModels:
         async for doc in self._db[DAY_TOTALS].find(query, {"_id": 0}):
             parts[doc["business_date"]].append((str(doc["currency"]), doc))
         return {_day(d): day.by_currency(found) for d, found in parts.items()}
+
+    async def totals_of(
+        self, as_of: date, scope: dict[str, str]
+    ) -> list[tuple[tuple[str, str, str, str], dict[str, int]]]:
+        """A closed date's totals documents in ``scope``: (currency, agent, branch, product)
+        and the sums."""
+        query: dict[str, Any] = {"business_date": as_of.isoformat(),
+                                 **{k: v for k, v in scope.items() if v}}
+        width = (*day.FIELDS, *flow.CUM_FIELDS)
+        return [(_labels(doc), {n: int(doc.get(n, 0)) for n in width})
+                async for doc in self._db[DAY_TOTALS].find(query)]
+
+    async def borrowers_of(
+        self, as_of: date, scope: dict[str, str], by: Iterable[str | None]
+    ) -> dict[tuple[str | None, str, str], int]:
+        """Distinct borrowers of a closed date in ``scope``, for each label of ``by`` (None:
+        the scope's total): (label, its value or "", currency) -> borrowers."""
+        labels = [k for k in ("agent_id", "branch_id", "product_id") if scope.get(k)]
+        out: dict[tuple[str | None, str, str], int] = {}
+        for label in by:
+            query: dict[str, Any] = {
+                "business_date": as_of.isoformat(),
+                "mask": day.mask_of([*labels, *([label] if label else [])]),
+                **{k: v for k, v in scope.items() if v},
+            }
+            async for doc in self._db[DAY_BORROWERS].find(query):
+                value = str(doc.get(label) or "") if label else ""
+                out[(label, value, str(doc["currency"]))] = int(doc["borrowers"])
+        return out
+
+    async def flows_between(
+        self, start: date, end: date, scope: dict[str, str]
+    ) -> list[tuple[flow.FlowKey, dict[str, Any]]]:
+        """The day flows from ``start`` to ``end`` in ``scope``."""
+        query = _ranged("day", start, end, scope)
+        out = []
+        async for doc in self._db[DAY_FLOWS].find(query, {"_id": 0}):
+            sums: dict[str, Any] = {n: int(doc.get(n, 0)) for n in flow.DAY_FIELDS}
+            for prefix in (flow.PAID, flow.PAID_CANCELLED):
+                for paid_on, amount in (doc.get(prefix[:-1]) or {}).items():
+                    sums[prefix + paid_on] = int(amount)
+            out.append((flow.FlowKey(_day(doc["day"]), *_labels(doc)), sums))
+        return out
 
     async def par_loans(
         self, as_of: date, scope: dict[str, str], threshold: int, offset: int, size: int
@@ -382,9 +721,21 @@ class ReadModels:
         doc = _jsonable(fact)
         for name in ("written_off_on", "written_off_amount"):
             doc.pop(name)
-        await self._db[DISBURSEMENTS].update_one(
-            {"_id": fact.loan_id}, {"$set": doc}, upsert=True, session=session
-        )
+
+        async def flows() -> flow.Flows:
+            return await self._disbursement_flows(fact.loan_id, session)
+
+        async def write() -> None:
+            await self._db[DISBURSEMENTS].update_one(
+                {"_id": fact.loan_id}, {"$set": doc}, upsert=True, session=session
+            )
+            await self._put_dues(fact, dues, session)
+
+        await self._tracked(flows, write, session)
+
+    async def _put_dues(
+        self, fact: DisbursementFact, dues: list[InstallmentDue], session: Session
+    ) -> None:
         if dues:
             await self._db[INSTALLMENTS].bulk_write(
                 [
@@ -404,17 +755,25 @@ class ReadModels:
         self, loan_id: str, day: date, session: Session, amount: int | None = None
     ) -> None:
         """A write-off takes the installments due on or after its date (and ``amount``)."""
-        await self._db[INSTALLMENTS].update_many(
-            {"loan_id": loan_id, "due_date": {"$gte": day.isoformat()}},
-            {"$set": {"cancelled": True}},
-            session=session,
-        )
         written: dict[str, Any] = {"written_off_from": day.isoformat()}
         if amount is not None:
             written["written_off_amount"] = amount
-        await self._db[DISBURSEMENTS].update_one(
-            {"_id": loan_id}, {"$set": written}, upsert=True, session=session
-        )
+
+        async def flows() -> flow.Flows:
+            # The payments too: those to the installments taken are no longer paid before.
+            return await self._disbursement_flows(loan_id, session, payments=True)
+
+        async def write() -> None:
+            await self._db[INSTALLMENTS].update_many(
+                {"loan_id": loan_id, "due_date": {"$gte": day.isoformat()}},
+                {"$set": {"cancelled": True}},
+                session=session,
+            )
+            await self._db[DISBURSEMENTS].update_one(
+                {"_id": loan_id}, {"$set": written}, upsert=True, session=session
+            )
+
+        await self._tracked(flows, write, session)
 
     async def written_off_from(self, loan_id: str, session: Session) -> date | None:
         doc = await self._db[DISBURSEMENTS].find_one(
@@ -427,6 +786,15 @@ class ReadModels:
         self, fact: CollectionFact, parts: list[InstallmentPayment], session: Session
     ) -> None:
         """A repayment and its split over installments; a reversal seen first stays."""
+
+        async def flows() -> flow.Flows:
+            return await self._collection_flows(fact.transaction_id, session)
+
+        await self._tracked(flows, lambda: self._put_collection(fact, parts, session), session)
+
+    async def _put_collection(
+        self, fact: CollectionFact, parts: list[InstallmentPayment], session: Session
+    ) -> None:
         doc = _jsonable(fact)
         doc.pop("reversed")
         held = await self._db[COLLECTIONS].find_one_and_update(
@@ -453,12 +821,20 @@ class ReadModels:
             )
 
     async def reverse_collection(self, transaction_id: str, session: Session) -> None:
-        await self._db[COLLECTIONS].update_one(
-            {"_id": transaction_id}, {"$set": {"reversed": True}}, upsert=True, session=session
-        )
-        await self._db[INSTALLMENT_PAYMENTS].update_many(
-            {"transaction_id": transaction_id}, {"$set": {"reversed": True}}, session=session
-        )
+        async def flows() -> flow.Flows:
+            return await self._collection_flows(transaction_id, session)
+
+        async def write() -> None:
+            await self._db[COLLECTIONS].update_one(
+                {"_id": transaction_id}, {"$set": {"reversed": True}}, upsert=True,
+                session=session,
+            )
+            await self._db[INSTALLMENT_PAYMENTS].update_many(
+                {"transaction_id": transaction_id}, {"$set": {"reversed": True}},
+                session=session,
+            )
+
+        await self._tracked(flows, write, session)
 
     async def put_borrower(self, borrower_id: str, fields: dict[str, Any], version: int,
                            session: Session) -> None:
@@ -482,8 +858,16 @@ class ReadModels:
         update: dict[str, Any] = {"$min": {k: v.isoformat() for k, v in dates.items()}}
         if held is None or int(held.get("version", 0)) <= version:
             update["$set"] = {**labels, "version": version}
-        await self._db[APPLICATIONS].update_one({"_id": loan_id}, update, upsert=True,
-                                                session=session)
+
+        async def flows() -> flow.Flows:
+            return await self._application_flows(loan_id, session)
+
+        await self._tracked(
+            flows,
+            lambda: self._db[APPLICATIONS].update_one({"_id": loan_id}, update, upsert=True,
+                                                      session=session),
+            session,
+        )
 
     async def applications(self, as_of: date, scope: dict[str, str]) -> list[ApplicationFact]:
         """The loans submitted or approved on or before ``as_of`` and still in the pipeline."""

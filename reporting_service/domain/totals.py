@@ -31,7 +31,7 @@ from shared.portfolio import BUCKETS, LoanSnapshot, bucket_for
 
 # The names of the sums, as stored.
 FIELDS: tuple[str, ...] = (
-    "loans", "principal",
+    "loans", "principal", "interest", "fees", "penalties",
     *(f"{b.name.lower()}_{part}" for b in BUCKETS for part in ("loans", "principal", "arrears")),
     *(f"par{n}_{part}" for n in PAR_THRESHOLDS for part in ("loans", "principal")),
 )
@@ -59,7 +59,9 @@ def contribution(row: LoanSnapshot) -> Sums:
     if not row.active:
         return {}
     b = bucket_for(row.days_past_due).name.lower()
-    out = {"loans": 1, "principal": row.outstanding_principal, f"{b}_loans": 1,
+    out = {"loans": 1, "principal": row.outstanding_principal,
+           "interest": row.outstanding_interest, "fees": row.outstanding_fees,
+           "penalties": row.outstanding_penalties, f"{b}_loans": 1,
            f"{b}_principal": row.outstanding_principal, f"{b}_arrears": row.arrears_amount}
     for n in PAR_THRESHOLDS:
         if row.days_past_due > n:
@@ -74,6 +76,69 @@ def change(old: LoanSnapshot | None, new: LoanSnapshot | None) -> Sums:
     for name, value in (contribution(old) if old is not None else {}).items():
         out[name] = out.get(name, 0) - value
     return {k: v for k, v in out.items() if v}
+
+
+# ------------------------------------------------------------------ distinct borrowers
+# Distinct borrowers do not add up across groups (a borrower with loans under two products
+# is one borrower of the branch), so they are counted apart for every combination of the
+# labels a report can filter or group by: a mask names the labels kept ("a"gent, "b"ranch,
+# "p"roduct), the others are "". A report filtered by some labels and grouped by one reads
+# the counts of the mask made of them.
+MASKS: tuple[str, ...] = ("", "a", "b", "p", "ab", "ap", "bp", "abp")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BorrowerKey:
+    business_date: date
+    mask: str
+    currency: str
+    agent_id: str
+    branch_id: str
+    product_id: str
+
+
+def mask_of(labels: Iterable[str]) -> str:
+    """The mask of label names (agent_id, branch_id, product_id)."""
+    wanted = {name[0] for name in labels}
+    return "".join(c for c in "abp" if c in wanted)
+
+
+def borrower_keys(row: LoanSnapshot) -> set[BorrowerKey]:
+    """The counts one active row puts its borrower in (none for a row not active)."""
+    if not row.active:
+        return set()
+    return {
+        BorrowerKey(row.business_date, m, row.currency, row.agent_id if "a" in m else "",
+                    row.branch_id if "b" in m else "", row.product_id if "p" in m else "")
+        for m in MASKS
+    }
+
+
+def borrower_counts(rows: Iterable[LoanSnapshot]) -> dict[BorrowerKey, int]:
+    """Distinct borrowers per mask and labels; ``rows`` of one date."""
+    seen: dict[str, set[BorrowerKey]] = {}
+    for row in rows:
+        keys = borrower_keys(row)
+        if keys:
+            seen.setdefault(row.borrower_id, set()).update(keys)
+    out: dict[BorrowerKey, int] = {}
+    for keys in seen.values():
+        for key in keys:
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def borrower_change(
+    others: Iterable[LoanSnapshot], old: LoanSnapshot | None, new: LoanSnapshot | None
+) -> dict[BorrowerKey, int]:
+    """What replacing ``old`` by ``new`` (one loan's row) does to the borrower counts;
+    ``others`` are the borrower's other rows of that date."""
+    rest: set[BorrowerKey] = set()
+    for row in others:
+        rest |= borrower_keys(row)
+    before = rest | (borrower_keys(old) if old is not None else set())
+    after = rest | (borrower_keys(new) if new is not None else set())
+    return {**dict.fromkeys(after - before, 1), **dict.fromkeys(before - after, -1)}
 
 
 def day_totals(rows: Iterable[LoanSnapshot]) -> dict[TotalsKey, Sums]:
@@ -153,14 +218,20 @@ def trend_from(
 
 __all__ = [
     "FIELDS",
+    "MASKS",
+    "BorrowerKey",
     "Sums",
     "TotalsKey",
     "aging_from",
+    "borrower_change",
+    "borrower_counts",
+    "borrower_keys",
     "by_currency",
     "change",
     "contribution",
     "day_totals",
     "key_of",
+    "mask_of",
     "par_from",
     "trend_from",
 ]
