@@ -195,6 +195,20 @@ def _labels_of(key: flow.FlowKey) -> dict[str, str]:
             "product_id": key.product_id}
 
 
+def _flows_doc(key: flow.FlowKey, sums: dict[str, int]) -> dict[str, Any]:
+    """A day's flows document as the incremental writes leave it (no zero entries)."""
+    doc: dict[str, Any] = {"_id": _flows_id(key), "day": key.day.isoformat(),
+                           **_labels_of(key), **dict.fromkeys(flow.DAY_FIELDS, 0)}
+    for name, value in sums.items():
+        prefix, _, entry = name.partition(".")
+        if entry:
+            if value:
+                doc.setdefault(prefix, {})[entry] = value
+        else:
+            doc[name] = value
+    return doc
+
+
 # The flows of each stored fact (domain/flows_totals), from its document.
 def _disbursement_flows(doc: dict[str, Any]) -> flow.Flows:
     if not doc.get("disbursement_date"):
@@ -557,13 +571,9 @@ class ReadModels:
                     cuts[str(doc["_id"])] = _day_of(doc, "written_off_from")
         async for doc in self._db[INSTALLMENT_PAYMENTS].find({}):
             flow.add(days, _payment_flows(doc, cuts.get(str(doc.get("loan_id") or ""))))
-        for key, sums in sorted(days.items()):
-            await self._db[DAY_FLOWS].update_one(
-                {"_id": _flows_id(key)},
-                {"$set": {"day": key.day.isoformat(), **_labels_of(key)},
-                 "$inc": {**dict.fromkeys(flow.DAY_FIELDS, 0), **sums}},
-                upsert=True,
-            )
+        docs = [_flows_doc(key, sums) for key, sums in sorted(days.items()) if any(sums.values())]
+        for i in range(0, len(docs), 1000):
+            await self._db[DAY_FLOWS].insert_many(docs[i:i + 1000])
         async for doc in self._db[BUSINESS_DATES].find({"closed_event": True}, {"_id": 1}).sort(
             "_id", ASCENDING
         ):
