@@ -413,6 +413,12 @@ def eod_run_proto(run: RunState) -> loan_pb2.EndOfDayRun:
         requested_by=run.requested_by,
     )
     _stamp(message.started_at, run.started_at)
+    if run.last_error is not None:
+        message.last_error.message = run.last_error.message
+        message.last_error.attempts = run.last_error.attempts
+        _stamp(message.last_error.at, run.last_error.at)
+    if run.failed_at is not None:
+        _stamp(message.failed_at, run.failed_at)
     return message
 
 
@@ -442,6 +448,8 @@ def eod_status_proto(status: EodStatus, *, full: bool) -> loan_pb2.GetEndOfDaySt
         message.run.CopyFrom(eod_run_proto(status.run))
     if full and status.last_date is not None:
         message.last_closed.CopyFrom(eod_date_proto(status.last_date))
+    if full and status.failed_run is not None:
+        message.failed_run.CopyFrom(eod_run_proto(status.failed_run))
     return message
 
 

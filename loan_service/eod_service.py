@@ -79,6 +79,13 @@ class EodOptions:
     # Test only: after this many committed batches, stop for good (to be killed there).
     pause_after_batches: int = 0
     max_attempts: int = 20
+    # A run that failed this many times (the worker retries it every pass) is given up:
+    # moved to the status' failed_run with its last error, so a new run may open.
+    give_up_after_failures: int = 5
+
+
+class EndOfDayFailed(Exception):
+    """The run was given up after repeated failures: its last error message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,15 @@ class DateFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class RunError:
+    """A run's last failure: what, when, and how many times the run failed so far."""
+
+    message: str
+    at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunState:
     target: date
     dates: tuple[date, ...]
@@ -103,6 +119,9 @@ class RunState:
     current: date | None
     loans_total: int
     loans_done: int
+    last_error: RunError | None = None
+    # Set on a run given up (EodStatus.failed_run).
+    failed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +134,8 @@ class EodStatus:
     already_run: bool = False
     # RunEndOfDay only: the date the request was about (the run's target or the date asked).
     requested: date | None = None
+    # The last run given up after repeated failures (until the next run opens).
+    failed_run: RunState | None = None
 
 
 def _figures(doc: dict[str, Any] | None) -> DateFigures | None:
@@ -136,6 +157,31 @@ def _figures(doc: dict[str, Any] | None) -> DateFigures | None:
 
 def _day(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _run_state(raw: dict[str, Any], loans_done: int) -> RunState:
+    error = raw.get("last_error")
+    started = _aware(raw["started_at"])
+    assert started is not None
+    return RunState(
+        target=date.fromisoformat(raw["target"]),
+        dates=tuple(date.fromisoformat(d) for d in raw["dates"]),
+        catch_up=bool(raw.get("catch_up")),
+        requested_by=str(raw.get("requested_by", "")),
+        started_at=started,
+        current=_day(raw.get("current")),
+        loans_total=int(raw.get("loans_total", 0)),
+        loans_done=loans_done,
+        last_error=RunError(str(error.get("message", "")), _aware(error.get("at")) or started,
+                            int(error.get("attempts", 0))) if error else None,
+        failed_at=_aware(raw.get("failed_at")),
+    )
 
 
 @dataclass
@@ -235,19 +281,11 @@ class EndOfDay:
         if raw:
             current = _day(raw.get("current"))
             done = _figures(await self._repo.date_figures(current)) if current else None
-            started = raw["started_at"]
-            run = RunState(
-                target=date.fromisoformat(raw["target"]),
-                dates=tuple(date.fromisoformat(d) for d in raw["dates"]),
-                catch_up=bool(raw.get("catch_up")),
-                requested_by=str(raw.get("requested_by", "")),
-                started_at=started if started.tzinfo else started.replace(tzinfo=UTC),
-                current=current,
-                loans_total=int(raw.get("loans_total", 0)),
-                loans_done=done.loans_processed if done else 0,
-            )
+            run = _run_state(raw, done.loans_processed if done else 0)
+        failed = state.get("failed_run")
         last = _figures(await self._repo.date_figures(last_closed)) if last_closed else None
-        return EodStatus(last_closed=last_closed, run=run, last_date=last)
+        return EodStatus(last_closed=last_closed, run=run, last_date=last,
+                         failed_run=_run_state(failed, 0) if failed else None)
 
     async def figures(self, day: date | None) -> DateFigures | None:
         return _figures(await self._repo.date_figures(day)) if day is not None else None
@@ -263,7 +301,10 @@ class EndOfDay:
         while (await self._repo.state()).get("run"):
             if not await self.work():
                 await asyncio.sleep(self.options.lease_seconds / 10)
-        return replace(await self.status(), requested=status.requested)
+        done = await self.status()
+        if done.failed_run is not None and done.failed_run.last_error is not None:
+            raise EndOfDayFailed(done.failed_run.last_error.message)
+        return replace(done, requested=status.requested)
 
     async def _renew(self) -> None:
         """Renew the lease once a fifth of it has gone by (outside the batches' transactions,
@@ -309,6 +350,22 @@ class EndOfDay:
             )
         except LeaseLost:
             log.warning("end of day lease lost to another worker; leaving the run to it")
+        except Exception as exc:
+            await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        """Record the failure on the run (the status shows it); give the run up after
+        ``give_up_after_failures`` of them, else the next pass retries it."""
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        limit = self.options.give_up_after_failures
+        attempts = await self._repo.record_failure(self.owner, message[:2000], self._clock(),
+                                                   limit)
+        if attempts >= limit:
+            log.error("end of day given up after %d failure(s): %s", attempts, message,
+                      exc_info=exc)
+        else:
+            log.warning("end of day failed (%d of %d before giving up): %s", attempts, limit,
+                        message, exc_info=exc)
 
     async def close_date(self, day: date, previous: date | None) -> None:
         """Every loan of ``day`` in batches, then the date closed. Needs the lease."""
@@ -594,7 +651,11 @@ class EndOfDayWorker(BackgroundLoop):
         if self.scheduled(eod.now()):
             with contextlib.suppress(FailedPrecondition):
                 status = await eod.status()
-                if status.run is None and status.last_closed != eod.today():
+                # A run given up stays given up until someone runs it (`microfinance eod`):
+                # restarting it here would hide its error behind a new run, again and again.
+                failed = status.failed_run
+                if (status.run is None and status.last_closed != eod.today()
+                        and (failed is None or failed.target < eod.today())):
                     system = Caller(subject="system:schedule", role=Role.SERVICE)
                     await eod.start(system, eod.today(), catch_up=True)
         await eod.work()

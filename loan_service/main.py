@@ -51,6 +51,7 @@ def eod_options(settings: Settings) -> EodOptions:
         concurrency=settings.eod_concurrency,
         lease_seconds=settings.eod_lease_seconds,
         pause_after_batches=pause,
+        give_up_after_failures=settings.eod_give_up_after_failures,
     )
 
 

@@ -232,17 +232,33 @@ def eod(
         bool,
         typer.Option("--catch-up", help="Close every date missing since the last closed one."),
     ] = False,
+    stall: Annotated[
+        float,
+        typer.Option(
+            "--stall-seconds", min=1,
+            help="Stop (exit 1) when the run keeps failing with no progress this long.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Close a business date (end of day): overdue, DPD, penalties, snapshot; shows progress.
 
     Runs in loan_service (which must be up); this command starts or joins the run and
-    follows it. Exits 1 with loan_service's message when it refuses (out of order, ...).
+    follows it. Exits 1 with loan_service's message when it refuses (out of order, ...),
+    and with the run's error when the run fails: given up by loan_service after repeated
+    failures, or failing with no progress for --stall-seconds.
     """
     from datetime import date
 
     import grpc
 
-    from microfinance_cli.eod import EodRefused, LogReporter, Reporter, RichReporter, run_eod
+    from microfinance_cli.eod import (
+        EodFailed,
+        EodRefused,
+        LogReporter,
+        Reporter,
+        RichReporter,
+        run_eod,
+    )
     from shared.config import Settings
 
     requested: date | None = None
@@ -254,8 +270,9 @@ def eod(
             raise typer.Exit(2) from None
     reporter: Reporter = RichReporter() if sys.stdout.isatty() else LogReporter(_echo)
     try:
-        status = asyncio.run(run_eod(Settings(), requested, catch_up, reporter))
-    except EodRefused as exc:
+        status = asyncio.run(run_eod(Settings(), requested, catch_up, reporter,
+                                     stall_seconds=stall))
+    except (EodRefused, EodFailed) as exc:
         reporter.close()
         _echo(f"error: {exc}")
         raise typer.Exit(1) from None

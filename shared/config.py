@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     eod_concurrency: int = Field(default=4, ge=1, le=64)
     # The run belongs to whoever holds this lease; a replica that died loses it this soon.
     eod_lease_seconds: float = Field(default=30.0, gt=0)
+    # A failing run is retried on each worker pass (every 2 s) and given up after this many
+    # failures (its last error stays in the status' failed_run until the next run).
+    eod_give_up_after_failures: int = Field(default=5, ge=1, le=1000)
     # Local time (HH:MM, in business_timezone) at which loan_service closes the day by
     # itself, catching up any missed date; empty: never (run `microfinance eod`).
     eod_at: str = ""

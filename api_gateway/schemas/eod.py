@@ -25,6 +25,12 @@ class RunEndOfDayIn(RequestBody):
     )
 
 
+class EndOfDayErrorOut(ResponseBody):
+    message: str = Field(description="What failed (the exception's type and message).")
+    at: dt.datetime | None = Field(description="When it last failed.")
+    attempts: int = Field(description="How many times the run failed so far.")
+
+
 class EndOfDayRunOut(ResponseBody):
     target_date: str = Field(description="The last date the run closes.")
     dates: list[str] = Field(description="Every date the run closes, oldest first.")
@@ -34,6 +40,13 @@ class EndOfDayRunOut(ResponseBody):
     loans_done: int = Field(description="Of those, done so far.")
     started_at: dt.datetime | None
     requested_by: str
+    last_error: EndOfDayErrorOut | None = Field(
+        default=None,
+        description="The run's last failure; the worker retries it until it is given up.",
+    )
+    failed_at: dt.datetime | None = Field(
+        default=None, description="When the run was given up (failed_run only)."
+    )
 
 
 class EndOfDayDateOut(ResponseBody):
@@ -51,6 +64,11 @@ class EndOfDayStatusOut(ResponseBody):
     run: EndOfDayRunOut | None = Field(description="The run in progress (admins only).")
     last_closed: EndOfDayDateOut | None = Field(
         description="The last closed date's figures (admins only)."
+    )
+    failed_run: EndOfDayRunOut | None = Field(
+        default=None,
+        description="The last run given up after repeated failures, with its last_error; "
+        "cleared when the next run opens (admins only).",
     )
 
 

@@ -141,7 +141,7 @@ class EodRepository:
                 await self._state.insert_one({"_id": STATE_ID, "last_closed": None, "run": None})
         result = await self._state.update_one(
             {"_id": STATE_ID, "run": None, "last_closed": expected},
-            {"$set": {"run": run, "lease_until": None}},
+            {"$set": {"run": run, "lease_until": None, "failed_run": None}},
         )
         return result.matched_count == 1
 
@@ -228,6 +228,29 @@ class EodRepository:
             {"_id": STATE_ID, "owner": owner},
             {"$set": {"run": None, "last_run": last_run, "lease_until": None}},
         )
+
+    async def record_failure(
+        self, owner: str, message: str, at: datetime, give_up_after: int
+    ) -> int:
+        """Note the open run's failure (message, when, attempts so far); after
+        ``give_up_after`` attempts the run is given up: moved to ``failed_run`` (a new run
+        may then open). The attempts so far; 0 if ``owner`` no longer holds the run."""
+        doc: dict[str, Any] | None = await self._state.find_one_and_update(
+            {"_id": STATE_ID, "owner": owner, "run": {"$ne": None}},
+            {"$set": {"run.last_error.message": message, "run.last_error.at": at},
+             "$inc": {"run.last_error.attempts": 1}},
+            return_document=True,
+        )
+        if doc is None:
+            return 0
+        attempts = int(doc["run"]["last_error"]["attempts"])
+        if attempts >= give_up_after:
+            await self._state.update_one(
+                {"_id": STATE_ID, "owner": owner},
+                {"$set": {"failed_run": {**doc["run"], "failed_at": at}, "run": None,
+                          "lease_until": None}},
+            )
+        return attempts
 
     async def close_date(
         self,

@@ -221,6 +221,68 @@ async def test_killed_mid_run_then_rerun_equals_one_clean_run(
         await mongo_client.drop_database(clean.name)
 
 
+async def test_a_failing_run_shows_its_error_and_the_cli_stops(
+    stack: Stack, admin: Login, mongo_client: Client, tmp_path: Path
+) -> None:
+    """A loan the job cannot read (a corrupt document) makes every pass fail. The status says
+    what failed, when and how often; `microfinance eod` stops with exit 1 and the message
+    (failing with no progress for --stall-seconds, or the run given up); once the loan is
+    repaired a new run closes the date."""
+    today = datetime.now(UTC).date()
+    day = today - timedelta(days=1)
+    db_name = f"{stack.settings.mongo_db}_fail{uuid.uuid4().hex[:6]}"
+    db: AsyncDatabase[dict[str, Any]] = mongo_client[
+        database_name(Settings(mongo_db=db_name), "loan")
+    ]
+    process = LoanProcess(stack, db_name, tmp_path)
+    process.env["MF_EOD_GIVE_UP_AFTER_FAILURES"] = "1000"
+    try:
+        await seed(db, portfolio(today, count=6))
+        broken = await db["loans"].find_one({"status": "ACTIVE"}, {"principal": 1})
+        assert broken is not None
+        await db["loans"].update_one({"_id": broken["_id"]}, {"$set": {"principal": "lots"}})
+        await process.start()
+
+        # Retried on every pass, never given up: the CLI stops once nothing moves for 3 s.
+        code, out = await cli_eod(process, stack, "--date", day.isoformat(),
+                                  "--stall-seconds", "3")
+        assert code == 1, out + process.log_tail()
+        assert f"end of day up to {day.isoformat()} is failing" in out
+        assert "ValueError: invalid literal for int() with base 10: 'lots'" in out
+        status = await status_of(process.address, admin)
+        assert status.HasField("run")
+        error = status.run.last_error
+        assert "'lots'" in error.message
+        assert error.attempts >= 1
+        assert error.HasField("at")
+
+        # With a limit of 2 the run is given up: failed_run keeps the error, no run is open.
+        process.kill()
+        process.env["MF_EOD_GIVE_UP_AFTER_FAILURES"] = "2"
+        await process.start()
+        code, out = await cli_eod(process, stack, "--date", day.isoformat())
+        assert code == 1, out + process.log_tail()
+        assert "was given up: ValueError: invalid literal" in out
+        status = await status_of(process.address, admin)
+        assert not status.HasField("run")
+        assert status.failed_run.target_date == day.isoformat()
+        assert status.failed_run.last_error.attempts == 2
+        assert status.failed_run.HasField("failed_at")
+        assert status.last_closed_date == ""
+
+        # Repaired, a new run (which clears failed_run) closes the date.
+        await db["loans"].update_one({"_id": broken["_id"]},
+                                     {"$set": {"principal": broken["principal"]}})
+        code, out = await cli_eod(process, stack, "--date", day.isoformat())
+        assert code == 0, out + process.log_tail()
+        status = await status_of(process.address, admin)
+        assert status.last_closed_date == day.isoformat()
+        assert not status.HasField("failed_run")
+    finally:
+        process.kill()
+        await mongo_client.drop_database(db.name)
+
+
 async def _closed(address: str, who: Login, day: date) -> bool:
     status = await status_of(address, who)
     return status.last_closed_date == day.isoformat() and not status.HasField("run")
@@ -290,7 +352,8 @@ async def test_end_of_day_over_rest(stack: Stack, admin: Login) -> None:
     assert "2000-01-01" in gap.json()["error"]["message"]
     seen = await c.get("/api/v1/eod", headers=agent.headers)
     assert seen.status_code == 200
-    assert seen.json() == {"last_closed_date": "2000-01-01", "run": None, "last_closed": None}
+    assert seen.json() == {"last_closed_date": "2000-01-01", "run": None, "last_closed": None,
+                           "failed_run": None}
 
     # reporting_service hears eod.date_closed over the broker: the date becomes reportable.
     async def reportable() -> bool:

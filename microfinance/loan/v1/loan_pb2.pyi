@@ -884,7 +884,7 @@ class RunEndOfDayResponse(_message.Message):
     def __init__(self, business_date: _Optional[str] = ..., loans_processed: _Optional[int] = ..., installments_marked_overdue: _Optional[int] = ..., penalties_charged: _Optional[int] = ..., penalty_totals: _Optional[_Iterable[_Union[_common_pb2.Money, _Mapping]]] = ..., already_run: _Optional[bool] = ..., run: _Optional[_Union[EndOfDayRun, _Mapping]] = ..., last_closed_date: _Optional[str] = ...) -> None: ...
 
 class EndOfDayRun(_message.Message):
-    __slots__ = ("target_date", "dates", "catch_up", "current_date", "loans_total", "loans_done", "started_at", "requested_by")
+    __slots__ = ("target_date", "dates", "catch_up", "current_date", "loans_total", "loans_done", "started_at", "requested_by", "last_error", "failed_at")
     TARGET_DATE_FIELD_NUMBER: _ClassVar[int]
     DATES_FIELD_NUMBER: _ClassVar[int]
     CATCH_UP_FIELD_NUMBER: _ClassVar[int]
@@ -893,6 +893,8 @@ class EndOfDayRun(_message.Message):
     LOANS_DONE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    FAILED_AT_FIELD_NUMBER: _ClassVar[int]
     target_date: str
     dates: _containers.RepeatedScalarFieldContainer[str]
     catch_up: bool
@@ -901,7 +903,19 @@ class EndOfDayRun(_message.Message):
     loans_done: int
     started_at: _timestamp_pb2.Timestamp
     requested_by: str
-    def __init__(self, target_date: _Optional[str] = ..., dates: _Optional[_Iterable[str]] = ..., catch_up: _Optional[bool] = ..., current_date: _Optional[str] = ..., loans_total: _Optional[int] = ..., loans_done: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    last_error: EndOfDayError
+    failed_at: _timestamp_pb2.Timestamp
+    def __init__(self, target_date: _Optional[str] = ..., dates: _Optional[_Iterable[str]] = ..., catch_up: _Optional[bool] = ..., current_date: _Optional[str] = ..., loans_total: _Optional[int] = ..., loans_done: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requested_by: _Optional[str] = ..., last_error: _Optional[_Union[EndOfDayError, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class EndOfDayError(_message.Message):
+    __slots__ = ("message", "at", "attempts")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    at: _timestamp_pb2.Timestamp
+    attempts: int
+    def __init__(self, message: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class EndOfDayDate(_message.Message):
     __slots__ = ("business_date", "loans_processed", "snapshot_rows", "penalties_charged", "installments_marked_overdue", "penalty_totals", "closed_at")
@@ -926,14 +940,16 @@ class GetEndOfDayStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetEndOfDayStatusResponse(_message.Message):
-    __slots__ = ("last_closed_date", "run", "last_closed")
+    __slots__ = ("last_closed_date", "run", "last_closed", "failed_run")
     LAST_CLOSED_DATE_FIELD_NUMBER: _ClassVar[int]
     RUN_FIELD_NUMBER: _ClassVar[int]
     LAST_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_RUN_FIELD_NUMBER: _ClassVar[int]
     last_closed_date: str
     run: EndOfDayRun
     last_closed: EndOfDayDate
-    def __init__(self, last_closed_date: _Optional[str] = ..., run: _Optional[_Union[EndOfDayRun, _Mapping]] = ..., last_closed: _Optional[_Union[EndOfDayDate, _Mapping]] = ...) -> None: ...
+    failed_run: EndOfDayRun
+    def __init__(self, last_closed_date: _Optional[str] = ..., run: _Optional[_Union[EndOfDayRun, _Mapping]] = ..., last_closed: _Optional[_Union[EndOfDayDate, _Mapping]] = ..., failed_run: _Optional[_Union[EndOfDayRun, _Mapping]] = ...) -> None: ...
 
 class DueLoan(_message.Message):
     __slots__ = ("loan_id", "loan_number", "borrower_id", "borrower_name", "agent_id", "oldest_due_date", "installment_numbers", "amount_due", "arrears_amount", "total_due", "days_past_due")
