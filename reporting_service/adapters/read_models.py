@@ -476,17 +476,36 @@ class ReadModels:
         await self._apply_flows(flow.diff(old, await flows()), session)
 
     async def _apply_flows(self, delta: flow.Flows, session: Session) -> None:
-        """Add ``delta`` to its days, and its money to date to every built date from them."""
-        for key, sums in sorted(delta.items()):
-            fid = _flows_id(key)
-            held = await self._db[DAY_FLOWS].find_one_and_update(
-                {"_id": fid},
-                {"$set": {"day": key.day.isoformat(), **_labels_of(key)},
-                 "$inc": {**dict.fromkeys(flow.DAY_FIELDS, 0), **sums}},
-                upsert=True, return_document=ReturnDocument.AFTER, session=session,
-            )
-            assert held is not None  # upserted
-            # No zero left behind, so the document is what the sums make, in any order.
+        """Add ``delta`` to its days (one bulk write), and its money to date to every built
+        date from them."""
+        if not delta:
+            return
+        keys = sorted(delta)
+        await self._db[DAY_FLOWS].bulk_write(
+            [UpdateOne({"_id": _flows_id(k)},
+                       {"$set": {"day": k.day.isoformat(), **_labels_of(k)},
+                        "$inc": {**dict.fromkeys(flow.DAY_FIELDS, 0), **delta[k]}},
+                       upsert=True) for k in keys],
+            session=session,
+        )
+        if any(v < 0 for sums in delta.values() for v in sums.values()):
+            # Only a decrease can leave a zero: none is left behind, so a document is what
+            # its sums make, in any order.
+            await self._drop_zeros([_flows_id(k) for k in keys], session)
+        built: list[str] | None = None
+        for key in keys:
+            cum = {f"cum_{n}": delta[key][n] for n in flow.CUMULATIVE if delta[key].get(n)}
+            if cum:
+                if built is None:
+                    built = [str(d["_id"]) async for d in self._db[BUSINESS_DATES].find(
+                        {"_id": {"$gte": keys[0].day.isoformat()}, "totals_built": True},
+                        {"_id": 1}, session=session)]
+                dates = [d for d in built if d >= key.day.isoformat()]
+                if dates:
+                    await self._inc_to_date(key, dates, cum, session)
+
+    async def _drop_zeros(self, ids: list[str], session: Session) -> None:
+        async for held in self._db[DAY_FLOWS].find({"_id": {"$in": ids}}, session=session):
             unset: dict[str, str] = {}
             left = False
             for prefix in (flow.PAID, flow.PAID_CANCELLED):
@@ -501,30 +520,48 @@ class ReadModels:
                     left = True
                     unset.update({f"{prefix}{k}": "" for k in gone})
             if not left and not any(held.get(n) for n in flow.DAY_FIELDS):
-                await self._db[DAY_FLOWS].delete_one({"_id": fid}, session=session)
+                await self._db[DAY_FLOWS].delete_one({"_id": held["_id"]}, session=session)
             elif unset:
-                await self._db[DAY_FLOWS].update_one({"_id": fid}, {"$unset": unset},
+                await self._db[DAY_FLOWS].update_one({"_id": held["_id"]}, {"$unset": unset},
                                                      session=session)
-            cum = {f"cum_{n}": sums[n] for n in flow.CUMULATIVE if sums.get(n)}
-            if cum:
-                async for built in self._db[BUSINESS_DATES].find(
-                    {"_id": {"$gte": key.day.isoformat()}, "totals_built": True}, {"_id": 1},
-                    session=session,
-                ):
-                    await self._inc_totals(
-                        day.TotalsKey(_day(built["_id"]), key.currency, key.agent_id,
-                                      key.branch_id, key.product_id), cum, session)
+
+    async def _inc_to_date(
+        self, key: flow.FlowKey, built: list[str], cum: day.Sums, session: Session
+    ) -> None:
+        """Add ``cum`` to the totals of ``key``'s labels on the ``built`` dates (from its
+        day): one update for the documents held, an insert for the dates without one."""
+        labels = _labels_of(key)
+        where = {"business_date": {"$in": built}, **labels}
+        held = {str(d["business_date"]) async for d in self._db[DAY_TOTALS].find(
+            where, {"business_date": 1}, session=session)}
+        width = (*day.FIELDS, *flow.CUM_FIELDS)
+        if held:
+            await self._db[DAY_TOTALS].update_many(
+                {**where, "business_date": {"$in": sorted(held)}}, {"$inc": cum},
+                session=session)
+        missing = [d for d in built if d not in held]
+        if missing:
+            await self._db[DAY_TOTALS].insert_many(
+                [{"_id": _totals_id(day.TotalsKey(_day(d), *_labels(labels))),
+                  **_totals_labels(day.TotalsKey(_day(d), *_labels(labels))),
+                  **{n: cum.get(n, 0) for n in width}} for d in missing],
+                session=session)
+        if any(v < 0 for v in cum.values()):
+            # Every sum 0: no document, as a recount would write none.
+            await self._db[DAY_TOTALS].delete_many(
+                {**where, **dict.fromkeys(width, 0)}, session=session)
 
     async def _disbursement_flows(
         self, loan_id: str, session: Session, *, payments: bool = False
     ) -> flow.Flows:
         """A loan's disbursement and installments (and ``payments`` to them)."""
-        out: flow.Flows = {}
         doc = await self._db[DISBURSEMENTS].find_one({"_id": loan_id}, session=session)
+        out: flow.Flows = {} if doc is None else _disbursement_flows(doc)
         if doc is not None:
-            out = _disbursement_flows(doc)
-        async for due in self._db[INSTALLMENTS].find({"loan_id": loan_id}, session=session):
-            flow.add(out, _due_flows(due))
+            # Its installments are written with it, never before (its payments may be).
+            async for due in self._db[INSTALLMENTS].find({"loan_id": loan_id},
+                                                         session=session):
+                flow.add(out, _due_flows(due))
         if payments:
             cut = _day_of(doc or {}, "written_off_from")
             async for part in self._db[INSTALLMENT_PAYMENTS].find({"loan_id": loan_id},
@@ -533,10 +570,10 @@ class ReadModels:
         return out
 
     async def _collection_flows(self, transaction_id: str, session: Session) -> flow.Flows:
-        out: flow.Flows = {}
         doc = await self._db[COLLECTIONS].find_one({"_id": transaction_id}, session=session)
-        if doc is not None:
-            out = _collection_flows(doc)
+        if doc is None:
+            return {}  # its parts are written after it, never before
+        out = _collection_flows(doc)
         cuts: dict[str, date | None] = {}
         async for part in self._db[INSTALLMENT_PAYMENTS].find(
             {"transaction_id": transaction_id}, session=session
