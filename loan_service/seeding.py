@@ -83,12 +83,31 @@ class LoanPlan:
     purpose: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SeededRepayment:
+    """A repayment as the ledger applied it, for payment_service's own record of it (the
+    payment, its allocation, its receipt), which demo-data writes there."""
+
+    payment_id: str
+    transaction_id: str
+    amount: int
+    value_date: date
+    channel: str
+    # The agent who collected it (the payment's poster).
+    posted_by: str
+    at: datetime
+    allocation: ledger.Allocation
+    recovery: bool
+    loan_closed: bool
+
+
 @dataclass(slots=True)
 class SeededLoan:
     loan: Loan
     # In the order the use cases would have recorded them; the common payload comes at write.
     events: list[tuple[LoanEvent, LoanStatus]] = field(default_factory=list)
     payment_ids: list[tuple[str, str]] = field(default_factory=list)
+    repayments: list[SeededRepayment] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -101,6 +120,7 @@ class _History:
     at: Callable[[date], datetime]
     events: list[tuple[LoanEvent, LoanStatus]] = field(default_factory=list)
     payments: list[tuple[str, str]] = field(default_factory=list)
+    repayments: list[SeededRepayment] = field(default_factory=list)
     closed: bool = False
 
     def charge_penalties(self, on: date) -> None:
@@ -131,6 +151,10 @@ class _History:
         )
         self.txns = done.transactions
         self.payments.append((payment_id, done.transaction.id))
+        self.repayments.append(SeededRepayment(
+            payment_id, done.transaction.id, amount, on, plan.channel, plan.agent_id,
+            self.at(on), done.allocation, done.recovery, done.closed,
+        ))
         event = payloads.repayment_applied(
             payment_id,
             done.transaction,
@@ -235,6 +259,7 @@ def build_loan(plan: LoanPlan, today: date, at: Callable[[date], datetime]) -> S
         _loan(plan, history, status, state, written_off),
         history.events,
         history.payments,
+        history.repayments,
     )
 
 
@@ -416,6 +441,7 @@ __all__ = [
     "Conduct",
     "LoanPlan",
     "SeededLoan",
+    "SeededRepayment",
     "build_loan",
     "close_dates",
     "ensure_products",

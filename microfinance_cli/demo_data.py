@@ -37,9 +37,12 @@ from microfinance_cli.demo_plan import (
 )
 from microfinance_cli.migrate import run_migrations
 from microfinance_cli.progress import start_bar
+from payment_service import seeding as payment_seeding
+from payment_service.domain.payment import Allocation, Channel, InstallmentSplit, LoanFacts
 from shared.clock import business_date, utcnow
 from shared.config import Settings
 from shared.identity import Role
+from shared.money import Money
 from shared.mongo import MongoClient, create_mongo_client
 from shared.runtime import database_name
 from user_service import seeding as user_seeding
@@ -217,11 +220,42 @@ async def _loans(
             result.by_status[status] = result.by_status.get(status, 0) + 1
         return seeded
 
+    payments = client[database_name(settings, "payment")]
+
     async def write(seeded: list[loan_seeding.SeededLoan]) -> int:
-        return await loan_seeding.write_loans(db, seeded, events=opts.events)
+        # The loans first: a payment names the loan transaction it became.
+        count = await loan_seeding.write_loans(db, seeded, events=opts.events)
+        return count + await payment_seeding.write_payments(
+            payments, [p for item in seeded for p in _payments_of(item)], events=opts.events
+        )
 
     result.events += await _pipeline(len(plans), make, write, report)
     result.loans = len(plans)
+
+
+def _payments_of(item: loan_seeding.SeededLoan) -> list[payment_seeding.SeededPayment]:
+    """payment_service's record of each repayment the loan's seeding applied."""
+    loan = item.loan
+    facts = LoanFacts(loan.loan_number, loan.borrower_id, loan.borrower_name, loan.agent_id,
+                      loan.branch_id)
+    out = []
+    for r in item.repayments:
+        a = r.allocation
+        allocation = Allocation(
+            penalty=a.penalty, fee=a.fee, interest=a.interest, principal=a.principal,
+            recovery=a.recovery, interest_waived=a.interest_waived,
+            installments=tuple(
+                InstallmentSplit(i.installment_number, i.penalty, i.fee, i.interest,
+                                 i.principal)
+                for i in a.installments
+            ),
+        )
+        out.append(payment_seeding.SeededPayment(
+            r.payment_id, loan.id, Money(r.amount, loan.currency), r.value_date,
+            Channel(r.channel), r.posted_by, r.at, allocation, r.transaction_id, r.recovery,
+            r.loan_closed, facts,
+        ))
+    return out
 
 
 async def _refuse_if_seeded(client: MongoClient, settings: Settings) -> None:

@@ -171,7 +171,7 @@ async def test_reporting_follows_the_recorded_events(demo: tuple[Stack, DemoResu
     today = business_date(utcnow(), stack.settings.business_tz())
     admin = await stack.login("admin@demo.example.org", PASSWORD)
     span = {"from": (today - timedelta(days=SIZES.days)).isoformat(), "to": today.isoformat()}
-    deadline = asyncio.get_running_loop().time() + 30
+    deadline = asyncio.get_running_loop().time() + 120
     while True:
         body = await _report(stack, admin, "disbursements", **span)
         if sum(t["loan_count"] for t in body["totals"]) == SIZES.loans:
@@ -187,7 +187,7 @@ async def test_the_closed_dates_report_portfolio_and_par(demo: tuple[Stack, Demo
     stack, _ = demo
     yesterday = business_date(utcnow(), stack.settings.business_tz()) - timedelta(days=1)
     admin = await stack.login("admin@demo.example.org", PASSWORD)
-    deadline = asyncio.get_running_loop().time() + 30
+    deadline = asyncio.get_running_loop().time() + 120
     while True:
         r = await stack.client.get("/api/v1/reports/portfolio",
                                    params={"as_of": yesterday.isoformat()}, headers=admin.headers)
@@ -202,3 +202,62 @@ async def test_the_closed_dates_report_portfolio_and_par(demo: tuple[Stack, Demo
     assert sum(s["loans_in_arrears"] for s in summaries) > 0
     aging = await _report(stack, admin, "aging", as_of=yesterday.isoformat())
     assert sum(b["loan_count"] for b in aging["totals"]) > 0
+
+
+async def _get(stack: Stack, who: Login, path: str, **params: Any) -> Any:
+    r = await stack.client.get(path, params=params, headers=who.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_demo_repayments_are_payments_with_receipts(
+    demo: tuple[Stack, DemoResult], mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """Every repayment on a demo loan has payment_service's record, as one an agent posted:
+    POSTED, the loan transaction it became, its allocation, a receipt (numbers unique); the
+    agent's payment list, the collection sheet's collected amount and the cash summary of a
+    day show it."""
+    stack, _ = demo
+    admin = await stack.login("admin@demo.example.org", PASSWORD)
+    docs = await _stored_loans(stack, mongo_client)
+    repaid = {d["_id"]: [t for t in d["transactions"] if t["type"] in ("REPAYMENT", "RECOVERY")]
+              for d in docs}
+    assert sum(len(v) for v in repaid.values()) > len(docs)
+    receipts: set[str] = set()
+    for loan in docs:
+        body = await _get(stack, admin, "/api/v1/payments", loan_id=loan["_id"], page_size=100)
+        listed = {p["loan_transaction_id"]: p for p in body["payments"]}
+        assert set(listed) == {t["id"] for t in repaid[loan["_id"]]}, loan["loan_number"]
+        for t in repaid[loan["_id"]]:
+            p = listed[t["id"]]
+            assert p["status"] == "POSTED"
+            assert p["amount"]["amount_minor"] == t["amount"]
+            assert p["value_date"] == t["value_date"]
+            assert p["posted_by"] == p["agent_id"] == loan["agent_id"]
+            assert p["loan_number"] == loan["loan_number"]
+            assert p["allocation"]["total"]["amount_minor"] == t["amount"]
+            assert p["receipt_number"].startswith(f"RC-{p['posted_at'][:4]}-")
+            receipts.add(p["receipt_number"])
+    assert len(receipts) == sum(len(v) for v in repaid.values())
+
+    # A receipt, as the web client prints it.
+    loan_id = next(k for k, v in repaid.items() if v)
+    payment_id = (await _get(stack, admin, "/api/v1/payments", loan_id=loan_id)
+                  )["payments"][0]["id"]
+    r = await stack.client.get(f"/api/v1/payments/{payment_id}/receipt", headers=admin.headers)
+    assert r.status_code == 200, r.text
+    assert "RC-" in r.text
+
+    # An agent's own list, the collection sheet and the cash summary of a day they collected.
+    agent = await stack.login("agent001@demo.example.org", PASSWORD)
+    mine = (await _get(stack, agent, "/api/v1/payments", page_size=100))["payments"]
+    assert mine
+    assert {p["agent_id"] for p in mine} == {agent.staff_id}
+    day = max(p["value_date"] for p in mine)
+    on_day = [p for p in mine if p["value_date"] == day]
+    sheet = await _get(stack, agent, "/api/v1/collection-sheet", date=day)
+    collected = sum(row["collected_amount"]["amount_minor"] for row in sheet["rows"])
+    assert collected == sum(p["amount"]["amount_minor"] for p in on_day
+                            if p["loan_id"] in {row["loan_id"] for row in sheet["rows"]})
+    cash = await _get(stack, agent, "/api/v1/cash-summary", date=day)
+    assert sum(c["posted_count"] for c in cash["channels"]) == len(on_day)
