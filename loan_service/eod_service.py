@@ -34,7 +34,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,7 @@ from loan_service.domain.eod import (
     close_loan,
     dates_to_close,
     rederive_from,
+    scheduled_date,
 )
 from loan_service.domain.ledger import SYSTEM_ACTOR
 from loan_service.domain.loan import Loan, facts_of
@@ -616,7 +617,9 @@ class EndOfDay:
 
 class EndOfDayWorker(BackgroundLoop):
     """Background: works an open run when it can take the lease (after a kill too), and
-    opens one at ``MF_EOD_AT`` local time when a schedule is set."""
+    with a schedule (``MF_EOD_AT``) opens one whenever a scheduled date is due and not
+    closed (``domain.eod.scheduled_date``: from noon on the time closes its own date,
+    before noon the day that just ended)."""
 
     task_name = "end-of-day"
 
@@ -638,26 +641,28 @@ class EndOfDayWorker(BackgroundLoop):
         await super().stop()
         await self._eod.release()
 
-    def scheduled(self, now: datetime) -> bool:
-        """Whether the scheduled time of the local day has come."""
+    def scheduled(self, now: datetime) -> date | None:
+        """The latest business date the schedule (``MF_EOD_AT``) wants closed by ``now``
+        (``domain.eod.scheduled_date``); None without a schedule."""
         if not self._at:
-            return False
+            return None
         hour, minute = (int(part) for part in self._at.split(":"))
-        local = now.astimezone(self._tz)
-        return (local.hour, local.minute) >= (hour, minute)
+        return scheduled_date(now.astimezone(self._tz).replace(tzinfo=None), time(hour, minute))
 
     async def _tick(self) -> None:
         eod = self._eod
-        if self.scheduled(eod.now()):
+        target = self.scheduled(eod.now())
+        if target is not None:
             with contextlib.suppress(FailedPrecondition):
                 status = await eod.status()
                 # A run given up stays given up until someone runs it (`microfinance eod`):
                 # restarting it here would hide its error behind a new run, again and again.
                 failed = status.failed_run
-                if (status.run is None and status.last_closed != eod.today()
-                        and (failed is None or failed.target < eod.today())):
+                if (status.run is None
+                        and (status.last_closed is None or status.last_closed < target)
+                        and (failed is None or failed.target < target)):
                     system = Caller(subject="system:schedule", role=Role.SERVICE)
-                    await eod.start(system, eod.today(), catch_up=True)
+                    await eod.start(system, target, catch_up=True)
         await eod.work()
 
     async def _run(self) -> None:

@@ -83,7 +83,8 @@ def up(
             "--eod-at",
             envvar="MF_EOD_AT",
             help="Close the business day by itself at this local time (HH:MM, "
-            "MF_BUSINESS_TIMEZONE), catching up missed dates; empty: never.",
+            "MF_BUSINESS_TIMEZONE), catching up missed dates: from 12:00 on it closes that "
+            "day, before 12:00 (e.g. 00:30) the day that just ended; empty: never.",
         ),
     ] = "",
 ) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -366,7 +366,28 @@ def in_book(status: LoanStatus, state: LoanState, business_date: date) -> bool:
     return state.written_off_date is None or state.written_off_date >= business_date
 
 
+# A scheduled time before noon runs after midnight, for the day that just ended.
+NOON = time(12, 0)
+
+
+def scheduled_date(local_now: datetime, at: time) -> date:
+    """The latest business date whose scheduled end of day (at local time ``at``) is due
+    by ``local_now`` (a local wall-clock time in the business time zone).
+
+    A time from noon on (``23:30``) closes the date it falls on: date D's run is due at
+    D ``at``. A time before noon (``00:30``, ``02:00``) runs after midnight and closes the
+    day that just ended: date D's run is due at D+1 ``at``. Before today's run is due,
+    the latest due one is the day before's, so a worker that was down at the set time
+    closes that date as soon as it is up again (its catch-up closes any earlier gap).
+    """
+    today = local_now.date()
+    ran_today = (local_now.hour, local_now.minute) >= (at.hour, at.minute)
+    latest = today if ran_today else today - _DAY
+    return latest - _DAY if at < NOON else latest
+
+
 __all__ = [
+    "NOON",
     "ArrearsEvent",
     "BucketChange",
     "LoanClose",
@@ -378,4 +399,5 @@ __all__ = [
     "evaluate_loan",
     "in_book",
     "rederive_from",
+    "scheduled_date",
 ]

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from loan_service.adapters.eod_repository import row_id
+from loan_service.adapters.eod_repository import EodRepository, row_id
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.domain.eod import LoanRefs, close_loan
+from loan_service.eod_service import EndOfDay, EndOfDayWorker, EodOptions
 from loan_service.service import LoanService
 from shared.errors import FailedPrecondition, InvalidArgument
+from shared.events import Outbox
 from shared.identity import Caller, Role
 from shared.money import Money
+from shared.mongo import run_in_transaction
 from tests.integration.eod_support import (
     end_of_day,
     events_of,
@@ -369,3 +373,38 @@ async def test_a_write_to_another_loan_does_not_make_a_batch_decide_again(
     row = await mongo_db["loan_snapshots"].find_one({"_id": row_id(day, other.id)})
     assert row is not None
     assert row["loan_version"] == stored.version
+async def test_the_schedule_closes_the_day_that_ended(mongo_client: Client, mongo_db: Db) -> None:
+    """MF_EOD_AT=00:30 closes, at 00:30 local time, the business date that just ended (not
+    the new one); MF_EOD_AT=23:30 closes the date it falls on. Local time is Nairobi's
+    (UTC+3), so UTC and local dates differ around midnight."""
+    await seed(mongo_db, portfolio(TODAY))
+    tz = ZoneInfo("Africa/Nairobi")
+    now = [datetime(2026, 5, 20, 0, 10, tzinfo=tz)]
+
+    async def in_transaction(body: Any) -> Any:
+        return await run_in_transaction(mongo_client, body)
+
+    eod = EndOfDay(EodRepository(mongo_db), in_transaction,
+                   Outbox(mongo_db, producer="loan_service"), clock=lambda: now[0],
+                   timezone=tz, options=EodOptions(batch_size=5, concurrency=2))
+    await eod.close_now(ADMIN, date(2026, 5, 18))
+
+    async def last_closed() -> date | None:
+        return (await eod.status()).last_closed
+
+    after_midnight = EndOfDayWorker(eod, at="00:30", timezone=tz)
+    await after_midnight._tick()  # 00:10: the 05-19 run is due at 05-20 00:30, not yet
+    assert await last_closed() == date(2026, 5, 18)
+    now[0] = datetime(2026, 5, 20, 0, 45, tzinfo=tz)  # 2026-05-19 21:45 UTC
+    await after_midnight._tick()
+    assert await last_closed() == date(2026, 5, 19)
+    await after_midnight._tick()  # closed: nothing more until tomorrow 00:30
+    assert await last_closed() == date(2026, 5, 19)
+
+    evening = EndOfDayWorker(eod, at="23:30", timezone=tz)
+    now[0] = datetime(2026, 5, 20, 23, 10, tzinfo=tz)
+    await evening._tick()
+    assert await last_closed() == date(2026, 5, 19)
+    now[0] = datetime(2026, 5, 20, 23, 40, tzinfo=tz)  # 20:40 UTC
+    await evening._tick()
+    assert await last_closed() == date(2026, 5, 20)

@@ -13,7 +13,7 @@ equal installments, 12% a year monthly, 3 installments, disbursed
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -26,6 +26,7 @@ from loan_service.domain.eod import (
     bucket_change,
     dates_to_close,
     evaluate_loan,
+    scheduled_date,
 )
 from loan_service.domain.ledger import (
     Transaction,
@@ -386,3 +387,29 @@ def test_penalties_are_charged_at_most_once_per_installment(
         assert e.bucket is bucket_for(e.days_past_due)
         assert e.arrears_amount == sum(row.unpaid for row in e.overdue)
     event(f"installments penalised: {min(len(numbers), 3)}")
+
+
+@pytest.mark.parametrize(
+    ("at", "now", "closes"),
+    [
+        # From noon on, the set time closes the date it falls on ...
+        ("23:30", "2026-05-20 23:30", "2026-05-20"),
+        ("23:30", "2026-05-20 23:59", "2026-05-20"),
+        # ... and before it, the day before's run is the latest due.
+        ("23:30", "2026-05-20 23:29", "2026-05-19"),
+        ("23:30", "2026-05-21 00:30", "2026-05-20"),
+        ("12:00", "2026-05-20 12:00", "2026-05-20"),
+        ("12:00", "2026-05-20 11:59", "2026-05-19"),
+        # Before noon, it runs after midnight for the day that just ended.
+        ("00:30", "2026-05-21 00:30", "2026-05-20"),
+        ("00:30", "2026-05-21 23:59", "2026-05-20"),
+        ("00:30", "2026-05-21 00:29", "2026-05-19"),
+        ("00:00", "2026-05-21 00:00", "2026-05-20"),
+        ("11:59", "2026-03-01 11:59", "2026-02-28"),
+        ("02:00", "2027-01-01 03:00", "2026-12-31"),
+    ],
+)
+def test_the_scheduled_run_closes_the_latest_date_due(at: str, now: str, closes: str) -> None:
+    hour, minute = (int(p) for p in at.split(":"))
+    found = scheduled_date(datetime.fromisoformat(now), time(hour, minute))
+    assert found == date.fromisoformat(closes)
