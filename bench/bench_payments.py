@@ -27,6 +27,7 @@ It prints figures and asserts nothing about speed.
 
     python bench/bench_payments.py [--requests 300] [--loans 200] [--levels 1,8,32,128]
     python bench/bench_payments.py --quick    # about a minute: 1,8,32, fewer requests
+    python bench/bench_payments.py --quick --json   # and, as the last line, one JSON object
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -521,8 +522,9 @@ def print_profile(data: dict[str, Any], top: int) -> None:
         print(f"  {seconds / total * 100:5.1f}%  {name}")
 
 
-def print_round_trips(data: dict[str, Any], posts: int) -> None:
-    """Per repayment, during the profiled run (relays and consumers included)."""
+def print_round_trips(data: dict[str, Any], posts: int) -> tuple[float, float]:
+    """Per repayment, during the profiled run (relays and consumers included); returns
+    (MongoDB, Redis) round trips per repayment."""
     mongo: dict[str, int] = data.get("mongo") or {}
     redis: dict[str, int] = data.get("redis") or {}
     print(
@@ -533,6 +535,56 @@ def print_round_trips(data: dict[str, Any], posts: int) -> None:
                           key=lambda kv: -kv[1]):  # fmt: skip
         if n / posts >= 0.05:
             print(f"  {n / posts:5.2f}  {name}")
+    return sum(mongo.values()) / posts, sum(redis.values()) / posts
+
+
+@dataclass(frozen=True)
+class Level:
+    """One in-flight level's figures."""
+
+    in_flight: int
+    requests: int
+    posts_per_s: float
+    p50_ms: float
+    p99_ms: float
+    raw_per_s: float  # the database's own rate for the same writes, same concurrency
+    cpu_ms_per_post: float  # all service processes together
+    db_cpu_ms_per_post: float | None  # the database process, when it is ours and known
+
+
+def summary(
+    shape: str, levels: list[Level], mongo_trips: float | None, redis_trips: float | None
+) -> dict[str, Any]:
+    """The one-line JSON object of ``--json`` (issue 15's machine-readable figures).
+
+    CPU and the ratio are taken at 32 in flight (None when that level was not run); the
+    round trips are per repayment over the profiled (in-process) or extra (deployed) run
+    at 32 in flight, relays and consumers included."""
+    by = {lv.in_flight: lv for lv in levels}
+    at32 = by.get(32)
+
+    def per_level(value: Callable[[Level], float]) -> dict[str, float]:
+        return {str(lv.in_flight): round(value(lv), 2) for lv in levels}
+
+    def rounded(x: float | None) -> float | None:
+        return None if x is None else round(x, 2)
+
+    return {
+        "shape": shape,
+        "cpu_ms_per_post": rounded(at32.cpu_ms_per_post) if at32 else None,
+        "db_cpu_ms_per_post": rounded(at32.db_cpu_ms_per_post) if at32 else None,
+        "mongo_round_trips_per_post": rounded(mongo_trips),
+        "redis_round_trips_per_post": rounded(redis_trips),
+        "ratio_at_32": round(at32.posts_per_s / at32.raw_per_s, 3) if at32 else None,
+        "posts_per_s": per_level(lambda lv: lv.posts_per_s),
+        "p50_ms": per_level(lambda lv: lv.p50_ms),
+        "p99_ms": per_level(lambda lv: lv.p99_ms),
+        "raw_posts_per_s": per_level(lambda lv: lv.raw_per_s),
+        "ratio": per_level(lambda lv: lv.posts_per_s / lv.raw_per_s),
+        "cpu_ms_per_post_by_level": per_level(lambda lv: lv.cpu_ms_per_post),
+        "requests": {str(lv.in_flight): lv.requests for lv in levels},
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 async def drop_databases(url: str, prefix: str) -> None:
@@ -572,9 +624,60 @@ async def drop_exchange(amqp_url: str, exchange: str) -> None:
         await connection.close()
 
 
+async def measure_levels(
+    args: argparse.Namespace,
+    url: str,
+    port: int,
+    token: str,
+    loans: list[str],
+    pids: list[int],
+    db_pid: int | None,
+) -> list[Level]:
+    """Posts at each in-flight level, then the database's own rate for the same writes;
+    prints the table. CPU is summed over ``pids`` (the service processes)."""
+    await post_many(port, token, loans, 20, 4)  # warm up every path
+    results: list[Level] = []
+    header = (
+        f"{'in flight':>9} {'requests':>8} {'posted/s':>9} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'p99 ms':>8} {'raw Mongo/s':>12} {'ratio':>6} "
+        f"{'CPU ms/post: system':>20} {'database':>9}"
+    )
+    print("POST /api/v1/payments over HTTP, each with a new Idempotency-Key:")
+    print(header)
+    for level in [int(x) for x in args.levels.split(",")]:
+        n = max(args.requests, level * 3) if level > 1 else max(40, args.requests // 5)
+        cpu_before = sum(cpu_seconds(p) for p in pids), cpu_seconds(db_pid)
+        elapsed, lat, statuses = await post_many(port, token, loans, n, level)
+        cpu_sys = (sum(cpu_seconds(p) for p in pids) - cpu_before[0]) / n * 1e3
+        cpu_db = (cpu_seconds(db_pid) - cpu_before[1]) / n * 1e3
+        bad = {k: v for k, v in statuses.items() if k != 201}  # a retry's replay is 200
+        raw = await raw_ceiling(url, n, level, args.loans)
+        rate = n / elapsed
+        results.append(
+            Level(
+                level, n, rate, statistics.median(lat) * 1e3, percentile(lat, 99) * 1e3,
+                raw, cpu_sys, cpu_db if db_pid else None,
+            )
+        )  # fmt: skip
+        print(
+            f"{level:>9} {n:>8} {rate:>9.1f} {statistics.median(lat) * 1e3:>8.1f} "
+            f"{percentile(lat, 95) * 1e3:>8.1f} {percentile(lat, 99) * 1e3:>8.1f} "
+            f"{raw:>12.1f} {rate / raw:>6.2f} {cpu_sys:>20.1f} "
+            + (f"{cpu_db:>9.1f}" if db_pid else f"{'n/a':>9}")
+            + (f"   not 201: {bad}" if bad else "")
+        )
+    print(
+        "ratio = end-to-end repayments/s over the database's own rate for the same "
+        "writes at the same concurrency (1.00 would mean no overhead at all); CPU "
+        "ms/post: CPU time the service processes (all together) and the database "
+        "process spent per repayment"
+    )
+    return results
+
+
 async def drive(
     args: argparse.Namespace, url: str, source: str, db_pid: int | None = None
-) -> None:
+) -> dict[str, Any]:
     from microfinance_cli.backends import free_port
     from shared.config import Settings
 
@@ -610,39 +713,8 @@ async def drive(
                 f"system: gateway (uvicorn) + auth, user, loan, payment services in one "
                 f"process; load: httpx in another; {len(loans)} loans of one agent"
             )
-            await post_many(port, token, loans, 20, 4)  # warm up every path
-            levels = [int(x) for x in args.levels.split(",")]
-            results: list[tuple[int, float, list[float]]] = []
-            header = (
-                f"{'in flight':>9} {'requests':>8} {'posted/s':>9} {'p50 ms':>8} "
-                f"{'p95 ms':>8} {'p99 ms':>8} {'raw Mongo/s':>12} {'ratio':>6} "
-                f"{'CPU ms/post: system':>20} {'database':>9}"
-            )
-            print("POST /api/v1/payments over HTTP, each with a new Idempotency-Key:")
-            print(header)
-            for level in levels:
-                n = max(args.requests, level * 3) if level > 1 else max(40, args.requests // 5)
-                cpu_before = cpu_seconds(child.pid), cpu_seconds(db_pid)
-                elapsed, lat, statuses = await post_many(port, token, loans, n, level)
-                cpu_sys = (cpu_seconds(child.pid) - cpu_before[0]) / n * 1e3
-                cpu_db = (cpu_seconds(db_pid) - cpu_before[1]) / n * 1e3
-                bad = {k: v for k, v in statuses.items() if k != 201}  # a retry's replay is 200
-                raw = await raw_ceiling(url, n, level, args.loans)
-                rate = n / elapsed
-                results.append((level, rate, lat))
-                print(
-                    f"{level:>9} {n:>8} {rate:>9.1f} {statistics.median(lat) * 1e3:>8.1f} "
-                    f"{percentile(lat, 95) * 1e3:>8.1f} {percentile(lat, 99) * 1e3:>8.1f} "
-                    f"{raw:>12.1f} {rate / raw:>6.2f} {cpu_sys:>20.1f} "
-                    + (f"{cpu_db:>9.1f}" if db_pid else f"{'n/a':>9}")
-                    + (f"   not 201: {bad}" if bad else "")
-                )
-            print(
-                "ratio = end-to-end repayments/s over the database's own rate for the same "
-                "writes at the same concurrency (1.00 would mean no overhead at all); CPU "
-                "ms/post: CPU time the system process (gateway and services, one thread) and "
-                "the database process spent per repayment"
-            )
+            levels = await measure_levels(args, url, port, token, loans, [child.pid], db_pid)
+            trips: tuple[float | None, float | None] = (None, None)
             child.send_signal(signal.SIGUSR1)
             await asyncio.sleep(0.2)  # let the profiler start before the load
             await post_many(port, token, loans, args.profile_requests, 32)
@@ -652,7 +724,7 @@ async def drive(
                 print(f"profile: {args.profile_requests} more posts at 32 in flight")
                 data = json.loads(profile_out.read_text())
                 print_profile(data, args.top)
-                print_round_trips(data, args.profile_requests)
+                trips = print_round_trips(data, args.profile_requests)
             errors = [
                 line
                 for line in child_log.read_text(errors="replace").splitlines()
@@ -660,6 +732,7 @@ async def drive(
             ]
             if errors:
                 print(f"the system logged {len(errors)} errors; first: {errors[0]}")
+            return summary("in-process", levels, *trips)
         finally:
             child.send_signal(signal.SIGTERM)
             try:
@@ -685,6 +758,11 @@ def main() -> None:
         help="a short run (about a minute on an idle machine): 1,8,32 in flight, 120 posts "
         "per level, 60 loans, a 150-post profile",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as one JSON object on the last line (issue 15's keys)",
+    )
     # Internal: the serving child.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mongo-url", help=argparse.SUPPRESS)
@@ -701,13 +779,16 @@ def main() -> None:
         return
     url = os.environ.get("MF_MONGO_URL")
     if url:
-        asyncio.run(drive(args, url, "MF_MONGO_URL"))
-        return
-    from microfinance_cli import backends
+        figures = asyncio.run(drive(args, url, "MF_MONGO_URL"))
+    else:
+        from microfinance_cli import backends
 
-    with backends.start_mongo_substitute(None) as running:
-        pid = running.process.pid if running.process else None
-        asyncio.run(drive(args, running.url, "embedded substitute secantusdb (in memory)", pid))
+        with backends.start_mongo_substitute(None) as running:
+            pid = running.process.pid if running.process else None
+            source = "embedded substitute secantusdb (in memory)"
+            figures = asyncio.run(drive(args, running.url, source, pid))
+    if args.json:
+        print(json.dumps(figures, sort_keys=True), flush=True)
 
 
 if __name__ == "__main__":
