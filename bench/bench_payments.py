@@ -23,11 +23,24 @@ that a busy machine does not blur, unlike the rates.
 A request that fails in transport (the connection dropped) is sent again with the same
 Idempotency-Key, as a phone would; such retries are counted and reported.
 
+``--deployed`` measures the same figures against the six processes as ``microfinance up``
+starts them (tests/up_stack.py's isolated environment: ephemeral ports, its own embedded
+MongoDB on disk in a temporary directory, its own exchange and Redis prefix, all removed
+afterwards); CPU is summed over the six, and the round trips are counted in each of them by
+a sitecustomize hook (TRIPS_HOOK) during one more run at 32 in flight. It never uses
+MF_MONGO_URL. There is no profile in that shape.
+
+``--json`` prints, as the last line, one JSON object (``summary``): ``shape``,
+``cpu_ms_per_post`` (the service processes together, at 32 in flight),
+``mongo_round_trips_per_post``, ``redis_round_trips_per_post``, ``ratio_at_32``, and
+``posts_per_s``, ``p50_ms``, ``p99_ms`` by level (docs/performance.md, issue 15).
+
 It prints figures and asserts nothing about speed.
 
     python bench/bench_payments.py [--requests 300] [--loans 200] [--levels 1,8,32,128]
     python bench/bench_payments.py --quick    # about a minute: 1,8,32, fewer requests
     python bench/bench_payments.py --quick --json   # and, as the last line, one JSON object
+    python bench/bench_payments.py --quick --json --deployed   # the six processes of `up`
 """
 
 from __future__ import annotations
@@ -745,6 +758,153 @@ async def drive(
                 await drop_exchange(Settings().amqp_url, exchange)
 
 
+# ====================================================================== the deployed shape
+
+# Written as sitecustomize.py into a directory on the PYTHONPATH of `microfinance up`, so
+# every Python process it starts counts its own MongoDB commands and Redis commands (as
+# RoundTrips does in process) and writes the totals to BENCH_TRIPS_DIR/<pid>.json.
+TRIPS_HOOK = """
+import json, os, threading, time
+
+_DIR = os.environ.get("BENCH_TRIPS_DIR")
+if _DIR:
+    _counts = [0, 0]
+    try:
+        from pymongo import monitoring
+        from redis.asyncio.client import Redis
+    except ImportError:
+        pass
+    else:
+        class _Listener(monitoring.CommandListener):
+            def started(self, event):
+                _counts[0] += 1
+
+            def succeeded(self, event):
+                pass
+
+            def failed(self, event):
+                pass
+
+        monitoring.register(_Listener())
+        _original = Redis.execute_command
+
+        async def _counted(self, *args, **options):
+            _counts[1] += 1
+            return await _original(self, *args, **options)
+
+        Redis.execute_command = _counted
+
+        def _write():
+            path = os.path.join(_DIR, str(os.getpid()) + ".json")
+            while True:
+                figures = {"t": time.time(), "mongo": _counts[0], "redis": _counts[1]}
+                with open(path + ".tmp", "w") as out:
+                    json.dump(figures, out)
+                os.replace(path + ".tmp", path)
+                time.sleep(0.25)
+
+        threading.Thread(target=_write, name="bench-trips", daemon=True).start()
+"""
+
+
+async def trips_of(trips_dir: Path, pids: list[int], after: float) -> tuple[int, int]:
+    """(MongoDB, Redis) commands the processes had made, as written after ``after``."""
+    totals = [0, 0]
+
+    def fresh() -> bool:
+        totals[:] = [0, 0]
+        for pid in pids:
+            try:
+                data = json.loads((trips_dir / f"{pid}.json").read_text())
+            except (OSError, ValueError):
+                return False
+            if data["t"] <= after:
+                return False
+            totals[0] += data["mongo"]
+            totals[1] += data["redis"]
+        return True
+
+    if not await poll(fresh, within=15):
+        raise SystemExit("the services did not report their round trips (sitecustomize hook)")
+    return totals[0], totals[1]
+
+
+def mongo_pid(port: int) -> int | None:
+    """The embedded MongoDB substitute listening on ``port`` (found by its command line)."""
+    wanted = f"--port\0{port}\0"
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_text(errors="replace")
+            except OSError:
+                continue
+            if "secantus" in cmdline and wanted in cmdline:
+                return int(entry.name)
+    return None
+
+
+async def drive_deployed(args: argparse.Namespace) -> dict[str, Any]:
+    """The same figures against the six processes as `microfinance up` starts them, on
+    ephemeral ports with their own embedded MongoDB (on disk, in the run's data directory)."""
+    from shared.config import Settings
+    from tests.up_stack import SERVING, UpProcess, up_env
+
+    with tempfile.TemporaryDirectory() as work:
+        hook_dir, trips_dir = Path(work) / "hook", Path(work) / "trips"
+        hook_dir.mkdir()
+        trips_dir.mkdir()
+        (hook_dir / "sitecustomize.py").write_text(TRIPS_HOOK)
+        env = up_env(Path(work) / "data")
+        env.update(
+            MF_ADMIN_EMAIL=ADMIN[0],
+            MF_ADMIN_PASSWORD=ADMIN[1],
+            PYTHONPATH=os.pathsep.join([str(hook_dir), str(REPO)]),
+            BENCH_TRIPS_DIR=str(trips_dir),
+        )
+        up = UpProcess.start(Path(work), "--stop-timeout", "20", env=env)
+        try:
+            await asyncio.to_thread(up.read_until, SERVING, 240)
+            pids = up.child_pids()
+            url = f"mongodb://127.0.0.1:{env['MF_EMBEDDED_MONGO_PORT']}/?directConnection=true"
+            settings = Settings(
+                mongo_url=url,
+                mongo_db=env["MF_MONGO_DB"],
+                auth_addr=f"127.0.0.1:{up.port('auth_port')}",
+                user_addr=f"127.0.0.1:{up.port('user_port')}",
+            )
+            agent_id, token = await make_agent(settings)
+            loans = await seed_loans(settings, agent_id, args.loans)
+            print(f"MongoDB: the embedded substitute `up` started (on disk); {len(pids)} pids")
+            print(
+                "system: `microfinance up`, six processes (gateway, auth, user, loan, payment, "
+                f"reporting); load: httpx in this process; {len(loans)} loans of one agent"
+            )
+            gateway = up.port("gateway_port")
+            levels = await measure_levels(
+                args,
+                url,
+                gateway,
+                token,
+                loans,
+                pids,
+                mongo_pid(int(env["MF_EMBEDDED_MONGO_PORT"])),
+            )
+            began = time.time()
+            before = await trips_of(trips_dir, pids, began)
+            await post_many(gateway, token, loans, args.profile_requests, 32)
+            after = await trips_of(trips_dir, pids, time.time())
+            mongo, redis = (
+                (a - b) / args.profile_requests for a, b in zip(after, before, strict=True)
+            )
+            print(
+                f"round trips per repayment, all six processes, {args.profile_requests} more "
+                f"posts at 32 in flight: MongoDB {mongo:.1f}, Redis {redis:.1f}"
+            )
+            return summary("deployed", levels, mongo, redis)
+        finally:
+            up.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="posts per level")
@@ -763,6 +923,12 @@ def main() -> None:
         action="store_true",
         help="print the figures as one JSON object on the last line (issue 15's keys)",
     )
+    parser.add_argument(
+        "--deployed",
+        action="store_true",
+        help="measure the six processes as `microfinance up` starts them (its own embedded "
+        "MongoDB on ephemeral ports; CPU summed over the six) instead of one process",
+    )
     # Internal: the serving child.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mongo-url", help=argparse.SUPPRESS)
@@ -778,7 +944,9 @@ def main() -> None:
         asyncio.run(serve(args))
         return
     url = os.environ.get("MF_MONGO_URL")
-    if url:
+    if args.deployed:
+        figures = asyncio.run(drive_deployed(args))
+    elif url:
         figures = asyncio.run(drive(args, url, "MF_MONGO_URL"))
     else:
         from microfinance_cli import backends
