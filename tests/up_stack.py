@@ -126,10 +126,15 @@ class UpProcess:
         self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        """Kill the group if it still runs and remove its exchange, queues and Redis keys."""
+        """Stop the group if it still runs and remove its exchange, queues and Redis keys.
+        Ctrl-C first: the embedded MongoDB runs in a session of its own, so only `up`'s own
+        shutdown stops it; SIGKILL is the fallback."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            try:
+                self.interrupt(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
         defaults = Settings()
         settings = Settings(
             amqp_url=self.env.get("MF_AMQP_URL", defaults.amqp_url),
