@@ -35,7 +35,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.up_stack import PY, SERVING, UpProcess, up_env  # noqa: E402
+import httpx  # noqa: E402
+
+from tests.up_stack import ADMIN_EMAIL, ADMIN_PASSWORD, PY, SERVING, UpProcess, up_env  # noqa: E402
 
 PASSWORD = "demo-password"
 
@@ -101,8 +103,31 @@ def seed(up: UpProcess, workdir: Path, args: argparse.Namespace) -> str:
     )
     if done.returncode != 0:
         raise SystemExit(f"demo-data failed:\n{done.stdout}\n{done.stderr}")
-    print(f"seeded in {time.monotonic() - started:.0f}s:\n{done.stdout.strip()}", flush=True)
+    summary = [line for line in done.stdout.splitlines()
+               if line.startswith(("demo data", "loans by", "end of day:", "timings"))]
+    print(f"seeded in {time.monotonic() - started:.0f}s:\n" + "\n".join(summary), flush=True)
     return done.stdout
+
+
+def wait_for_reports(url: str, seconds: float = 300) -> None:
+    """Reporting projects the seeded end of day from events: poll (as the first admin) until
+    its portfolio is as of the last date loan_service closed, so reports answer from the
+    start instead of 409 "no business date has been closed yet"."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        token = http.post(
+            "/api/v1/auth/login", json={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        closed = http.get("/api/v1/eod", headers=headers).json().get("last_closed_date")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            r = http.get("/api/v1/reports/portfolio", headers=headers)
+            summaries = r.json().get("summaries") if r.status_code == 200 else None
+            if summaries and summaries[0]["as_of_date"] == closed:
+                print(f"reports are as of {closed}", flush=True)
+                return
+            time.sleep(1)
+    print(f"warning: reports did not reach {closed} in {seconds:.0f}s", flush=True)
 
 
 def run_locust(up: UpProcess, args: argparse.Namespace, pids: dict[str, int]) -> list[Any]:
@@ -121,7 +146,8 @@ def run_locust(up: UpProcess, args: argparse.Namespace, pids: dict[str, int]) ->
         next_sample = started + 60
         while proc.poll() is None:
             if time.monotonic() >= next_sample:
-                samples.append({"t": round(time.monotonic() - started), "rss_kib": sample(pids)})
+                samples.append({"t": round(time.monotonic() - started), "rss_kib": sample(pids),
+                                "loadavg": os.getloadavg()})
                 next_sample += 60
             time.sleep(1)
     if proc.returncode not in (0, 1):  # 1: some requests failed, the figures still stand
@@ -171,15 +197,20 @@ def main() -> None:
         up.read_until(SERVING, 300)
         print(f"stack up at {up.gateway_url} (data in {workdir})", flush=True)
         seeded = seed(up, workdir, args)
+        wait_for_reports(up.gateway_url)
         pids = processes(up)
-        start = sample(pids)
+        start, load_start = sample(pids), os.getloadavg()
         samples = run_locust(up, args, pids)
-        end = sample(pids)
+        end, load_end = sample(pids), os.getloadavg()
         rows = stats(args.out)
         report(rows, start, end)
+        # The machine is shared: the load average says how much CPU the stack really had.
+        print(f"\nload average (1/5/15 min) at start {load_start}, at end {load_end}"
+              f" on {os.cpu_count()} CPUs", flush=True)
         (args.out / "summary.json").write_text(json.dumps({
             "users": args.users, "rate": args.rate, "run_time": args.run_time,
             "seeded": seeded, "pids": pids, "rss_kib_start": start, "rss_kib_end": end,
+            "loadavg_start": load_start, "loadavg_end": load_end, "cpus": os.cpu_count(),
             "rss_kib_samples": samples, "stats": rows,
         }, indent=2))
         print(f"\nCSVs, locust.log and summary.json in {args.out}", flush=True)
