@@ -205,7 +205,8 @@ def main() -> None:
         rows = stats(args.out)
         report(rows, start, end)
         # The machine is shared: the load average says how much CPU the stack really had.
-        print(f"\nload average (1/5/15 min) at start {load_start}, at end {load_end}"
+        loads = [" ".join(f"{x:.1f}" for x in load) for load in (load_start, load_end)]
+        print(f"\nload average (1/5/15 min) at start {loads[0]}, at end {loads[1]},"
               f" on {os.cpu_count()} CPUs", flush=True)
         (args.out / "summary.json").write_text(json.dumps({
             "users": args.users, "rate": args.rate, "run_time": args.run_time,
