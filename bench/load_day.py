@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,7 @@ def main() -> None:
         up.interrupt(timeout=90)
     finally:
         up.stop()
+        shutil.rmtree(workdir / "data", ignore_errors=True)  # the stand-ins' files; OUT stays
 
 
 if __name__ == "__main__":
