@@ -179,6 +179,8 @@ def test_the_submitter_cannot_approve_and_the_reason_is_shown(
 def test_another_admin_approves_and_disburses_and_the_schedule_shows_its_rows(
     web: Web, new_context: NewContext, people: People, screenshot: Screenshot
 ) -> None:
+    from playwright.sync_api import expect
+
     loan = submit_loan(web, people.agent, people, installments=4)
     page = new_context().new_page()
     open_as(page, people.admin, f"/loans/{loan['id']}")
@@ -207,7 +209,8 @@ def test_another_admin_approves_and_disburses_and_the_schedule_shows_its_rows(
     assert len(schedule["rows"]) == 4
     assert schedule["rows"][0]["due_date"] == first_due
     rows = page.get_by_test_id("schedule").locator("tbody tr")
-    assert rows.count() == 4
+    # The schedule, transactions and payoff load after the page: wait for each, with expect.
+    expect(rows).to_have_count(4)
     for i, row in enumerate(schedule["rows"]):
         cells = rows.nth(i).locator("td")
         assert cells.nth(0).inner_text() == str(row["number"])
@@ -215,9 +218,8 @@ def test_another_admin_approves_and_disburses_and_the_schedule_shows_its_rows(
         assert cells.nth(8).inner_text().strip().startswith("Pending")
     outstanding = page.get_by_test_id("summary-outstanding").inner_text()
     assert shown(schedule["totals"]["total_repayable"]["amount_minor"]) in outstanding
-    transactions = page.get_by_test_id("transactions")
-    assert "Disbursement" in transactions.inner_text()
-    assert page.get_by_test_id("payoff-total").is_visible()
+    expect(page.get_by_test_id("transactions")).to_contain_text("Disbursement")
+    expect(page.get_by_test_id("payoff-total")).to_be_visible()
     screenshot(page, "loan-detail")
 
 
