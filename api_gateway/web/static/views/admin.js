@@ -27,6 +27,7 @@ import {
   table,
   toast,
 } from "../ui.js";
+import { fullName } from "./borrowers.js";
 
 const OWN_SUBMISSION = "You submitted this application; another admin must approve it.";
 
@@ -256,10 +257,6 @@ function kycDecision(ctx, borrower, item) {
   decide.element.querySelector(".actions").append(reject);
   decide.element.classList.add("compact");
   return decide.element;
-}
-
-function fullName(b) {
-  return [b.first_name, b.middle_name, b.last_name].filter(Boolean).join(" ");
 }
 
 async function renderKyc(ctx) {

@@ -29,6 +29,7 @@ import {
   toast,
   today,
 } from "../ui.js";
+import { fullName } from "./borrowers.js";
 
 const STATUSES = ["SUBMITTED", "APPROVED", "ACTIVE", "CLOSED", "REJECTED", "WITHDRAWN", "WRITTEN_OFF"];
 const PAGE_SIZE = 20;
@@ -38,10 +39,6 @@ const FREQUENCY = { WEEKLY: "weekly", BIWEEKLY: "fortnightly", MONTHLY: "monthly
 
 const enc = encodeURIComponent;
 const isAdmin = (ctx) => ctx.session.role === "ADMIN";
-
-function fullName(borrower) {
-  return [borrower.first_name, borrower.middle_name, borrower.last_name].filter(Boolean).join(" ");
-}
 
 /** A date that does not break across lines in a table cell. */
 function day(iso) {
