@@ -181,3 +181,14 @@ export async function all(path, key, query = {}) {
   } while (pageToken);
   return items;
 }
+
+/** Staff id -> staff record (GET /staff is for admins). An empty map when it cannot be read:
+ * names are a nicety, and the screens show ids instead. */
+export async function staffById(query = {}) {
+  try {
+    const staff = await all("/staff", "staff", query);
+    return new Map(staff.map((s) => [s.id, s]));
+  } catch {
+    return new Map();
+  }
+}

@@ -43,13 +43,7 @@ function loanPath(id) {
 /** Staff ids -> records, fetched once per screen (names for "submitted by", "agent"). */
 function staffDirectory(api) {
   let pending = null;
-  return () => {
-    pending ||= api
-      .all("/staff", "staff")
-      .then((list) => new Map(list.map((s) => [s.id, s])))
-      .catch(() => new Map()); // names are a nicety: ids still show
-    return pending;
-  };
+  return () => (pending ||= api.staffById());
 }
 
 function staffName(directory, id, session) {

@@ -45,13 +45,7 @@ export function fullName(b) {
 
 /** Staff id -> staff record, for admins (GET /staff is theirs only); an empty map if it fails. */
 async function agentNames(ctx) {
-  if (!ctx.shell.isAdmin()) return new Map();
-  try {
-    const staff = await ctx.api.all("/staff", "staff");
-    return new Map(staff.map((s) => [s.id, s]));
-  } catch {
-    return new Map();
-  }
+  return ctx.shell.isAdmin() ? ctx.api.staffById() : new Map();
 }
 
 function agentName(agents, id, session) {

@@ -527,15 +527,9 @@ async function agentNames(ctx) {
   const names = new Map();
   const me = ctx.session.user;
   if (me) names.set(me.id, me.full_name);
-  let agents = [];
-  if (ctx.shell.isAdmin()) {
-    try {
-      agents = await ctx.api.all("/staff", "staff", { role: "AGENT" });
-      for (const agent of agents) names.set(agent.id, agent.full_name);
-    } catch {
-      // The reports still show; agents are then named by their id.
-    }
-  }
+  // The reports still show when the list cannot be read; agents are then named by their id.
+  const agents = ctx.shell.isAdmin() ? [...(await ctx.api.staffById({ role: "AGENT" })).values()] : [];
+  for (const agent of agents) names.set(agent.id, agent.full_name);
   return { agents, name: (id) => (id ? names.get(id) || id : "—") };
 }
 
