@@ -223,7 +223,14 @@ class AuthService:
         await self._store.set(
             LOCK_PREFIX + username, f"{until:.3f}", ttl=self._policy.lockout_seconds
         )
-        await self._store.delete(FAIL_PREFIX + username)
+        # The count is held above the limit for the lockout, not deleted: guesses of the
+        # same burst already past the lock check would otherwise start a new count and
+        # reach the password check.
+        await self._store.set(
+            FAIL_PREFIX + username,
+            str(self._policy.max_failures + 1),
+            ttl=self._policy.lockout_seconds,
+        )
         await self._emit(
             "auth.locked_out",
             username,
