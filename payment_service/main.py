@@ -62,7 +62,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     checkpoint = test_checkpoint(settings) or no_checkpoint
     identity = service_identity(infra)
     payments = PaymentService(
-        PaymentRepository(infra.db),
+        PaymentRepository(infra.db, receipt_block=settings.payment_receipt_block),
         LoanClient(loan_channel, identity),
         UserClient(user_channel),
         infra.in_transaction,

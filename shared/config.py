@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # another agent only once it is this old: a live call that timed out at the caller may
     # still be applying it at the loan service. Keep it well above the gRPC deadline.
     payment_scope_grace_seconds: float = 60.0
+    # Receipt numbers each process reserves from the per-year counter with one write;
+    # the unused rest of a block is skipped when the process stops (unique, not gap-free).
+    payment_receipt_block: int = Field(default=100, ge=1, le=10_000)
     # Test only (honoured when env is "test"): stop the posting flow for good at this
     # point, so a test can kill the process between two steps.
     payment_test_pause: Literal["", "after_pending", "after_apply"] = ""

@@ -5,17 +5,19 @@ either wins or fails with a duplicate key, never check-then-insert. An
 external reference is held per channel by a partial unique index on
 ``reference_hold``, a copy of the reference that a REJECTED payment drops so
 the same mobile-money transaction can be posted again correctly. Receipt
-numbers come from an atomic ``$inc`` on a per-year counter.
+numbers come from a per-year counter, a block at a time (``ReceiptNumbers``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -312,12 +314,54 @@ def _changes(p: Payment) -> tuple[dict[str, Any], dict[str, Any]]:
     return doc, unset
 
 
+class ReceiptNumbers:
+    """Receipt sequences per year, reserved from the shared counter a block at a time.
+
+    One ``$inc`` of ``block`` on ``counters/receipt-<year>`` reserves the numbers
+    ``seq - block + 1 .. seq`` for this process alone; they are handed out here,
+    in order, under a lock. So numbers are unique per year (every process gets
+    disjoint blocks) and increase within a process, but not across processes,
+    and a block's unused numbers are never handed out (after a restart, say):
+    receipts are unique, not gap-free. A new year starts from its own counter.
+
+    Outside any transaction on purpose: a counter inside every posting
+    transaction would make concurrent postings conflict with each other.
+    """
+
+    def __init__(self, counters: AsyncCollection[dict[str, Any]], block: int = 100) -> None:
+        if block < 1:
+            raise ValueError("a receipt block holds at least one number")
+        self._counters = counters
+        self._block = block
+        self._lock = asyncio.Lock()
+        # year -> (next number to hand out, last number of the reserved block)
+        self._reserved: dict[int, tuple[int, int]] = {}
+
+    async def next(self, year: int) -> int:
+        async with self._lock:
+            nxt, last = self._reserved.get(year, (1, 0))
+            if nxt > last:
+                doc = await self._counters.find_one_and_update(
+                    {"_id": f"receipt-{year}"},
+                    {"$inc": {"seq": self._block}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                assert doc is not None
+                last = int(doc["seq"])
+                nxt = last - self._block + 1
+            # Only the current year's block (and a late posting's) is worth keeping.
+            self._reserved = {y: r for y, r in self._reserved.items() if y >= year - 1}
+            self._reserved[year] = (nxt + 1, last)
+            return nxt
+
+
 class PaymentRepository:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], *, receipt_block: int = 100) -> None:
         self._payments = db[PAYMENTS]
         self._reversals = db[REVERSALS]
-        self._counters = db[COUNTERS]
         self._owners = db[LOAN_OWNERS]
+        self._receipts = ReceiptNumbers(db[COUNTERS], receipt_block)
 
     # -- writes ---------------------------------------------------------------------
     async def insert(self, payment: Payment) -> None:
@@ -377,16 +421,8 @@ class PaymentRepository:
         return [from_doc(d) async for d in cursor]
 
     async def next_receipt_sequence(self, year: int) -> int:
-        # Outside any transaction on purpose: a counter inside every posting
-        # transaction would make concurrent postings conflict with each other.
-        doc = await self._counters.find_one_and_update(
-            {"_id": f"receipt-{year}"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None
-        return int(doc["seq"])
+        """The next receipt sequence of ``year`` (see ``ReceiptNumbers``)."""
+        return await self._receipts.next(year)
 
     async def insert_reversal(
         self, payment: Payment, session: AsyncClientSession | None = None
