@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
 from payment_service.adapters.payment_repository import (
+    NOT_MOVED,
     IdempotencyKeyTaken,
     LoanOwner,
     PaymentFilter,
@@ -399,14 +400,19 @@ class PaymentService:
         payload_of: Callable[[Payment], dict[str, Any]],
     ) -> Payment:
         final = settled
+        pending = {"status": PaymentStatus.PENDING.value}
 
         async def body(session: Session) -> bool:
             nonlocal final
-            final = await self._with_current_owner(settled, session)
-            if not await self._repo.replace_if(
-                final, {"status": PaymentStatus.PENDING.value}, session
-            ):
-                return False
+            final = settled
+            # The common case costs no read: still PENDING and not moved since it was recorded.
+            if not await self._repo.replace_if(final, {**pending, **NOT_MOVED}, session):
+                current = await self._repo.get(settled.id, session)
+                if current.status is not PaymentStatus.PENDING:
+                    return False
+                final = self._with_current_owner(settled, current)
+                if not await self._repo.replace_if(final, pending, session):
+                    return False
             await self._events.add(
                 session, [self._events.new_event(event_type, final.id, payload_of(final))]
             )
@@ -429,23 +435,21 @@ class PaymentService:
         log.info("payment %s REJECTED: %s %s", payment.id, refusal.code, refusal.reason)
         return await self._settle(rejected, "payment.rejected", rejected_payload)
 
-    async def _with_current_owner(self, payment: Payment, session: Session) -> Payment:
-        """The loan's owner as last heard from loan_service, if that is newer.
+    @staticmethod
+    def _with_current_owner(payment: Payment, stored: Payment) -> Payment:
+        """``payment`` with the owner ``stored`` was moved to by a reassignment.
 
-        The loan facts came from loan_service before this transaction; a
-        reassignment consumed since (follow_loan) must not be overwritten.
+        The loan facts came from loan_service before the settling transaction; a
+        reassignment consumed since the PENDING insert (follow_loan moved and
+        marked the stored payment) must not be overwritten. A reassignment
+        consumed before the insert needs nothing: the loan's answer came later.
         """
         if not payment.loan.agent_id:
             return payment
-        owner = await self._repo.loan_owner(payment.loan_id, session)
-        if owner is None or (owner.agent_id, owner.branch_id) == (
-            payment.loan.agent_id,
-            payment.loan.branch_id,
-        ):
+        owner = (stored.loan.agent_id, stored.loan.branch_id)
+        if not owner[0] or owner == (payment.loan.agent_id, payment.loan.branch_id):
             return payment
-        return replace(
-            payment, loan=replace(payment.loan, agent_id=owner.agent_id, branch_id=owner.branch_id)
-        )
+        return replace(payment, loan=replace(payment.loan, agent_id=owner[0], branch_id=owner[1]))
 
     # ------------------------------------------------------------------ loans moving
     async def follow_loan(self, loan_id: str, owner: LoanOwner, session: Session) -> int:

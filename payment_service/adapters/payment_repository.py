@@ -45,6 +45,11 @@ COUNTERS = "counters"
 # loan.borrower_updated events: payments are scoped by them.
 LOAN_OWNERS = "loan_owners"
 
+# Set on a payment by follow_loan (the time of the move): a settle expects it absent
+# (NOT_MOVED) and, when a move came first, re-reads the payment to keep the moved owner.
+OWNER_MOVED = "owner_as_of"
+NOT_MOVED: dict[str, Any] = {OWNER_MOVED: {"$exists": False}}
+
 KEY_INDEX = "poster_idempotency_key_unique"
 REFERENCE_INDEX = "channel_reference_unique"
 
@@ -454,6 +459,8 @@ class PaymentRepository:
         """Record the loan's new owner and move its payments to them; returns how many moved.
 
         An event older than the owner already recorded (a late redelivery) changes nothing.
+        Each moved payment is marked (``OWNER_MOVED``), so a settle of a PENDING one
+        whose loan facts were fetched before the move notices it without a read.
         """
         known = await self._owners.find_one({"_id": loan_id}, session=session)
         if known is not None and known["as_of"] > owner.as_of:
@@ -466,7 +473,13 @@ class PaymentRepository:
         )
         result = await self._payments.update_many(
             {"loan_id": loan_id},
-            {"$set": {"agent_id": owner.agent_id, "branch_id": owner.branch_id}},
+            {
+                "$set": {
+                    "agent_id": owner.agent_id,
+                    "branch_id": owner.branch_id,
+                    OWNER_MOVED: owner.as_of,
+                }
+            },
             session=session,
         )
         return result.modified_count
@@ -480,8 +493,10 @@ class PaymentRepository:
         return LoanOwner(doc["agent_id"], doc.get("branch_id", ""), doc["as_of"])
 
     # -- reads ----------------------------------------------------------------------
-    async def get(self, payment_id: str) -> Payment:
-        doc = await self._payments.find_one({"_id": payment_id})
+    async def get(
+        self, payment_id: str, session: AsyncClientSession | None = None
+    ) -> Payment:
+        doc = await self._payments.find_one({"_id": payment_id}, session=session)
         if doc is None:
             raise NotFound(f"payment {payment_id} not found")
         return from_doc(doc)

@@ -3,10 +3,13 @@
 The repository moves a loan's payments in the consumer's transaction and
 ignores an event older than the owner it already has; a payment settled with
 loan facts fetched before a reassignment takes the recorded owner instead.
+The move marks the payments it touches, so the settle notices it in its own
+compare-and-set and reads the payment again only then.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +19,7 @@ from payment_service.adapters.payment_repository import LoanOwner, PaymentReposi
 from payment_service.domain.payment import (
     Allocation,
     Applied,
+    ApplyOutcome,
     Channel,
     LoanFacts,
     Payment,
@@ -75,6 +79,34 @@ async def test_a_loans_payments_move_and_stale_events_change_nothing(
     assert await repo.loan_owner("L2") is None
 
 
+def applied_to(agent: str, branch: str) -> Applied:
+    """The loan's answer, naming the owner the loan had when it applied the payment."""
+    return Applied(
+        allocation=Allocation(interest=1_000, principal=4_000),
+        loan_transaction_id="t1",
+        recovery=False,
+        loan_closed=False,
+        loan=LoanFacts("LN-2026-000009", "b1", "Amina Wanjiru", agent, branch),
+    )
+
+
+def service_on(mongo_client: Any, mongo_db: Any, repo: PaymentRepository,
+               loans: Any = None) -> PaymentService:
+    return PaymentService(
+        repo,
+        loans=loans,  # None where not reached: the loan's answer is given
+        users=None,  # type: ignore[arg-type]
+        transactions=lambda body: run_in_transaction(mongo_client, body),
+        events=Outbox(mongo_db, producer="payment_service"),
+        institution=Institution("MFI", "", ""),
+    )
+
+
+async def events_of(mongo_db: Any) -> list[tuple[str, str]]:
+    stored = await mongo_db.outbox.find({}, {"type": 1, "payload.agent_id": 1}).to_list()
+    return [(e["type"], e["payload"]["agent_id"]) for e in stored]
+
+
 async def test_a_payment_settled_after_a_reassignment_takes_the_new_owner(
     mongo_client: Any, mongo_db: Any
 ) -> None:
@@ -86,26 +118,87 @@ async def test_a_payment_settled_after_a_reassignment_takes_the_new_owner(
         mongo_client,
         lambda s: repo.follow_loan("L9", LoanOwner("agent-b", "BR-2", T0), s),
     )
-    applied = Applied(
-        allocation=Allocation(interest=1_000, principal=4_000),
-        loan_transaction_id="t1",
-        recovery=False,
-        loan_closed=False,
-        loan=LoanFacts("LN-2026-000009", "b1", "Amina Wanjiru", "agent-a", "BR-1"),
-    )
-    service = PaymentService(
-        repo,
-        loans=None,  # type: ignore[arg-type]  # not reached: the loan's answer is given
-        users=None,  # type: ignore[arg-type]
-        transactions=lambda body: run_in_transaction(mongo_client, body),
-        events=Outbox(mongo_db, producer="payment_service"),
-        institution=Institution("MFI", "", ""),
-    )
-    settled = await service._settle_posted(payment, applied, "agent-a")
+    service = service_on(mongo_client, mongo_db, repo)
+    settled = await service._settle_posted(payment, applied_to("agent-a", "BR-1"), "agent-a")
     assert settled.status is PaymentStatus.POSTED
     assert (settled.loan.agent_id, settled.loan.branch_id) == ("agent-b", "BR-2")
     assert (await repo.get("p9")).loan.agent_id == "agent-b"
-    stored = await mongo_db.outbox.find({}, {"type": 1, "payload.agent_id": 1}).to_list()
-    assert [(e["type"], e["payload"]["agent_id"]) for e in stored] == [
-        ("payment.posted", "agent-b")
-    ]
+    assert await events_of(mongo_db) == [("payment.posted", "agent-b")]
+
+
+class ReassignedWhileApplying:
+    """A loan service that answers with the old owner while the move is consumed meanwhile."""
+
+    def __init__(self, mongo_client: Any, repo: PaymentRepository, service: Any) -> None:
+        self._client, self._repo, self.service = mongo_client, repo, service
+
+    async def apply(self, payment: Payment) -> ApplyOutcome:
+        owner = LoanOwner("agent-b", "BR-2", T0)
+        await run_in_transaction(
+            self._client, lambda s: self.service.follow_loan(payment.loan_id, owner, s)
+        )
+        return applied_to("agent-a", "BR-1")
+
+
+async def test_a_move_consumed_between_the_loans_answer_and_the_settle_keeps_the_new_owner(
+    mongo_client: Any, mongo_db: Any
+) -> None:
+    repo = PaymentRepository(mongo_db)
+    loans = ReassignedWhileApplying(mongo_client, repo, None)
+    service = service_on(mongo_client, mongo_db, repo, loans)
+    loans.service = service
+    # An admin's posting: no scope check, straight to ApplyRepayment.
+    payment = replace(pending("p7", "L7", "admin-1"), poster_role=PosterRole.ADMIN,
+                      loan=LoanFacts())
+    await repo.insert(payment)
+    settled = await service._drive(payment, actor="admin-1", as_service=False)
+    assert settled.status is PaymentStatus.POSTED
+    assert (settled.loan.agent_id, settled.loan.branch_id) == ("agent-b", "BR-2")
+    stored = await repo.get("p7")
+    assert (stored.status, stored.loan.agent_id, stored.loan.branch_id) == (
+        PaymentStatus.POSTED, "agent-b", "BR-2")
+    assert stored.receipt_number == settled.receipt_number
+    assert await events_of(mongo_db) == [("payment.posted", "agent-b")]
+    # A redelivered older move still changes nothing afterwards.
+    assert await run_in_transaction(
+        mongo_client,
+        lambda s: repo.follow_loan("L7", LoanOwner("agent-a", "BR-1", T0 - timedelta(hours=1)), s),
+    ) == 0
+
+
+async def test_a_move_consumed_before_the_pending_insert_leaves_the_loans_newer_answer(
+    mongo_client: Any, mongo_db: Any
+) -> None:
+    repo = PaymentRepository(mongo_db)
+    await run_in_transaction(
+        mongo_client,
+        lambda s: repo.follow_loan("L5", LoanOwner("agent-b", "BR-2", T0), s),
+    )
+    # The loan moved again (to agent-c) before it applied the payment; that event is on
+    # its way. The loan's answer is the newer one: it is kept, not the recorded agent-b.
+    payment = pending("p5", "L5", "agent-a")
+    await repo.insert(payment)
+    service = service_on(mongo_client, mongo_db, repo)
+    settled = await service._settle_posted(payment, applied_to("agent-c", "BR-3"), "agent-a")
+    assert (settled.loan.agent_id, settled.loan.branch_id) == ("agent-c", "BR-3")
+    assert (await repo.get("p5")).loan.agent_id == "agent-c"
+    assert await events_of(mongo_db) == [("payment.posted", "agent-c")]
+
+
+async def test_a_moved_payment_settled_by_another_driver_is_not_settled_twice(
+    mongo_client: Any, mongo_db: Any
+) -> None:
+    repo = PaymentRepository(mongo_db)
+    payment = pending("p6", "L6", "agent-a")
+    await repo.insert(payment)
+    await run_in_transaction(
+        mongo_client,
+        lambda s: repo.follow_loan("L6", LoanOwner("agent-b", "BR-2", T0), s),
+    )
+    service = service_on(mongo_client, mongo_db, repo)
+    first = await service._settle_posted(payment, applied_to("agent-a", "BR-1"), "agent-a")
+    # A second driver with the same PENDING copy (the recovery loop) loses the race.
+    second = await service._settle_posted(payment, applied_to("agent-a", "BR-1"), "loop")
+    assert second.receipt_number == first.receipt_number
+    assert second.updated_by == "agent-a"
+    assert await events_of(mongo_db) == [("payment.posted", "agent-b")]
