@@ -385,13 +385,14 @@ class PaymentService:
             outcome.reason,
             delay,
         )
-        await self._repo.record_attempt(
+        noted = await self._repo.record_attempt(
             payment.id,
             outcome.reason,
             self._clock() + timedelta(seconds=delay),
             PaymentStatus.PENDING,
         )
-        return await self._repo.get(payment.id)
+        # None: another driver settled it meanwhile; read what it recorded.
+        return noted or await self._repo.get(payment.id)
 
     async def _settle(
         self,

@@ -401,12 +401,17 @@ class PaymentRepository:
 
     async def record_attempt(
         self, payment_id: str, error: str, retry_at: datetime, expect_status: PaymentStatus
-    ) -> None:
-        """Note a failed drive and when to try again (only if nothing settled it meanwhile)."""
-        await self._payments.update_one(
+    ) -> Payment | None:
+        """Note a failed drive and when to try again (only if nothing settled it meanwhile).
+
+        Returns the payment as stored now, or None when something settled it meanwhile.
+        """
+        doc = await self._payments.find_one_and_update(
             {"_id": payment_id, "status": expect_status.value, "lease_until": {"$exists": True}},
             {"$set": {"lease_until": retry_at, "last_error": error[:500]}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
         )
+        return from_doc(doc) if doc else None
 
     async def claim(self, payment: Payment, lease_until: datetime) -> Payment | None:
         """Take the lease on one due payment; None when another worker got it first."""
