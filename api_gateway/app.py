@@ -81,11 +81,14 @@ def create_app(
         clients = ServiceClients.open(cfg)
         # Keys come over the same auth channel the routes use: one channel per process.
         fetch_keys = auth_jwks_fetcher(clients.channels["auth"])
+        # Revocations are pushed to the verifier over the cache's Redis; the cache itself is
+        # the denylist read per request while that push is out of sync.
+        verifier = make_verifier(cfg, fetch_keys, cache)
+        await verifier.start()
         app.state.gateway = GatewayState(
             settings=cfg,
             clients=clients,
-            # The cache doubles as the denylist that logout writes access-token ids to.
-            verifier=make_verifier(cfg, fetch_keys, cache),
+            verifier=verifier,
             login_limiter=LoginRateLimiter(
                 cache, limit_per_minute=cfg.login_rate_limit_per_minute, clock=clock
             ),
@@ -94,6 +97,7 @@ def create_app(
             yield
         finally:
             app.state.gateway = None
+            await verifier.stop()
             await clients.close()
             await cache.close()
 

@@ -37,6 +37,11 @@ class _NoStore:
     async def incr_with_ttl(self, key: str, ttl: int) -> int | None:
         return None
 
+    async def set_and_publish(
+        self, key: str, value: str, ttl: int, channel: str, message: str
+    ) -> bool:
+        return False
+
 
 async def seed_admin_credential(
     settings: Settings,

@@ -32,7 +32,12 @@ from shared.errors import (
 )
 from shared.identity import Caller, Role
 from shared.records import record_of
-from shared.tokens import DENYLIST_PREFIX, REVOKED_BEFORE_PREFIX, REVOKED_FAMILY_PREFIX
+from shared.revocation import (
+    DENYLIST_PREFIX,
+    REVOKED_BEFORE_PREFIX,
+    REVOKED_FAMILY_PREFIX,
+    publish_mark,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,10 @@ class KeyValueStore(Protocol):
     async def delete(self, key: str) -> Any: ...
 
     async def incr_with_ttl(self, key: str, ttl: int) -> int | None: ...
+
+    async def set_and_publish(
+        self, key: str, value: str, ttl: int, channel: str, message: str
+    ) -> bool: ...
 
 
 class EventSink(Protocol):
@@ -325,22 +334,26 @@ class AuthService:
 
         The access-token mark goes first, so a token is never left usable after the
         refresh tokens are seen revoked."""
-        await self._store.set(
-            REVOKED_FAMILY_PREFIX + family_id, reason, ttl=self._policy.access_ttl_seconds + 60
+        await publish_mark(
+            self._store, REVOKED_FAMILY_PREFIX + family_id, reason,
+            ttl=self._policy.access_ttl_seconds + 60,
         )
         await self._repo.revoke_family(family_id, now, reason)
 
     async def revoke_access_tokens(self, staff_id: str) -> None:
         """Void every access token issued to ``staff_id`` up to now."""
         now_ms = int(self._clock().timestamp() * 1000)
-        await self._store.set(
-            REVOKED_BEFORE_PREFIX + staff_id, str(now_ms), ttl=self._policy.access_ttl_seconds + 60
+        await publish_mark(
+            self._store, REVOKED_BEFORE_PREFIX + staff_id, str(now_ms),
+            ttl=self._policy.access_ttl_seconds + 60,
         )
 
     async def denylist(self, caller: Caller) -> None:
         remaining = caller.expires_at - int(self._clock().timestamp())
         if caller.token_id and remaining > 0:
-            await self._store.set(DENYLIST_PREFIX + caller.token_id, "1", ttl=remaining + 60)
+            await publish_mark(
+                self._store, DENYLIST_PREFIX + caller.token_id, "1", ttl=remaining + 60
+            )
 
     # --- passwords ----------------------------------------------------------
     async def change_password(self, caller: Caller, old: str, new: str) -> TokenPair:

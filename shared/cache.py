@@ -200,6 +200,26 @@ class Cache:
         self._succeeded()
         return True
 
+    async def set_and_publish(
+        self, key: str, value: str, ttl: int, channel: str, message: str
+    ) -> bool:
+        """SET ``key`` (``ttl`` seconds) and PUBLISH ``message`` on ``channel``, both or neither
+        (one MULTI). Both names get the prefix. False when Redis was unavailable."""
+        if not self._allow():
+            return False
+        assert self.redis is not None
+        try:
+            async with asyncio.timeout(self.op_timeout):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.set(self.key(key), value, ex=ttl if ttl > 0 else None)
+                    pipe.publish(self.key(channel), message)
+                    await pipe.execute()
+        except _FAILURES as exc:
+            self._failed("set", exc)
+            return False
+        self._succeeded()
+        return True
+
     async def delete(self, *keys: str) -> bool:
         if not keys or not self._allow():
             return False

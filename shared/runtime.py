@@ -22,6 +22,7 @@ from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_sig
 from shared.logging import configure_logging
 from shared.money import set_max_amount_minor
 from shared.mongo import IndexRegistry, create_mongo_client, ping, run_in_transaction
+from shared.revocation import RevocationView
 from shared.service_identity import ServiceIdentity
 from shared.tokens import JwksFetcher, JwksKeyCache, TokenVerifier
 
@@ -134,10 +135,15 @@ def auth_jwks_fetcher(channel: aio.Channel) -> JwksFetcher:
 def make_verifier(
     settings: Settings, fetch: JwksFetcher, cache: Cache | None = None
 ) -> TokenVerifier:
+    """A verifier for this process. With ``cache``, revocations are pushed to it over Redis
+    pub/sub (``start``/``stop`` it with the process; ``GrpcServiceHost`` does) and read from
+    Redis per request only while that view is out of sync (shared/revocation.py)."""
+    view = RevocationView(cache) if cache is not None and cache.redis is not None else None
     return TokenVerifier(
         JwksKeyCache(fetch, ttl_seconds=settings.public_key_cache_seconds),
         issuer=settings.jwt_issuer,
         denylist=cache,
+        revocations=view,
     )
 
 

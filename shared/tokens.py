@@ -19,18 +19,16 @@ import jwt
 
 from shared.errors import Unauthenticated
 from shared.identity import Caller, Role
+from shared.revocation import (
+    DENYLIST_PREFIX,
+    REVOKED_BEFORE_PREFIX,
+    REVOKED_FAMILY_PREFIX,
+    RevocationView,
+)
 
 log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
-DENYLIST_PREFIX = "mf:auth:deny:"
-# Tokens of a staff member issued up to this Unix time (ms) are void (deactivation,
-# password or role change), so an access token does not outlive the account.
-REVOKED_BEFORE_PREFIX = "mf:auth:revoked-before:"
-# A refresh-token family (one login session) that was ended: reuse detected, logout or
-# deactivation. Access tokens carry their family in ``fam``, so ending the family voids
-# the access tokens issued to it, not only its refresh tokens.
-REVOKED_FAMILY_PREFIX = "mf:auth:revoked-family:"
 CLOCK_SKEW_SECONDS = 30
 VERIFIED_CACHE_SIZE = 4096
 
@@ -91,11 +89,14 @@ class TokenVerifier:
         *,
         issuer: str,
         denylist: Denylist | None = None,
+        revocations: RevocationView | None = None,
         clock: Clock = time.time,
     ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._denylist = denylist
+        # Marks pushed to this process; while it is out of sync, ``denylist`` is read.
+        self.revocations = revocations
         self._clock = clock
         # Signature checks cost ~0.1 ms and a token is presented many times (gateway and
         # every service it reaches), so verified claims are remembered, bounded.
@@ -141,6 +142,31 @@ class TokenVerifier:
             self._verified.popitem(last=False)
         return claims, kid
 
+    async def start(self) -> None:
+        """Start following pushed revocations (no-op without a view)."""
+        if self.revocations is not None:
+            await self.revocations.start()
+
+    async def stop(self) -> None:
+        if self.revocations is not None:
+            await self.revocations.stop()
+
+    async def _read_marks(self, jti: str, staff: str, family: str, issued_ms: int) -> bool:
+        """The marks read from Redis: one round trip (MGET) when the store batches."""
+        assert self._denylist is not None
+        keys = [DENYLIST_PREFIX + jti, REVOKED_BEFORE_PREFIX + staff]
+        if family:
+            keys.append(REVOKED_FAMILY_PREFIX + family)
+        get_many = getattr(self._denylist, "get_many", None)
+        if get_many is not None:
+            values = list(await get_many(*keys))
+        else:
+            values = [await self._denylist.get(k) for k in keys]
+        denied, cutoff = values[0], values[1]
+        if denied or (family and values[2]):
+            return True
+        return cutoff is not None and issued_ms < int(cutoff)
+
     async def verify(self, token: str) -> Caller:
         claims, kid = await self._signed_claims(token)
         now = self._clock()
@@ -155,23 +181,15 @@ class TokenVerifier:
         except ValueError as exc:
             raise Unauthenticated("access token has no valid role") from exc
         jti = str(claims["jti"])
-        if self._denylist is not None:
-            keys = [DENYLIST_PREFIX + jti, REVOKED_BEFORE_PREFIX + str(claims["sub"])]
-            family = claims.get("fam")
-            if family:
-                keys.append(REVOKED_FAMILY_PREFIX + str(family))
-            # Every hop (gateway, each service) checks: one round trip when the store batches.
-            get_many = getattr(self._denylist, "get_many", None)
-            if get_many is not None:
-                values = list(await get_many(*keys))
-            else:
-                values = [await self._denylist.get(k) for k in keys]
-            denied, cutoff = values[0], values[1]
-            if denied or (family and values[2]):
-                raise Unauthenticated("access token has been revoked")
-            issued_ms = int(claims.get("iat_ms") or int(claims["iat"]) * 1000)
-            if cutoff is not None and issued_ms < int(cutoff):
-                raise Unauthenticated("access token has been revoked")
+        staff, family = str(claims["sub"]), str(claims.get("fam") or "")
+        issued_ms = int(claims.get("iat_ms") or int(claims["iat"]) * 1000)
+        revoked = None
+        if self.revocations is not None:
+            revoked = self.revocations.revoked(jti, staff, family, issued_ms)
+        if revoked is None and self._denylist is not None:
+            revoked = await self._read_marks(jti, staff, family, issued_ms)
+        if revoked:
+            raise Unauthenticated("access token has been revoked")
         return Caller(
             subject=str(claims["sub"]),
             role=role,

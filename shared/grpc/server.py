@@ -99,6 +99,8 @@ class GrpcServiceHost:
         self.port = self.server.add_insecure_port(self._address)
         if self.port == 0:
             raise RuntimeError(f"could not bind {self._address}")
+        # Pushed revocations first: until in sync, verification reads Redis per request.
+        await d.verifier.start()
         for bg in d.background:
             await bg.start()
         await self.server.start()
@@ -157,6 +159,10 @@ class GrpcServiceHost:
                 await bg.stop()
             except Exception:
                 log.exception("error stopping %r", bg)
+        try:
+            await self.definition.verifier.stop()
+        except Exception:
+            log.exception("error stopping the token verifier")
         for hook in self.definition.on_stop:
             try:
                 await hook()
