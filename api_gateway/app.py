@@ -81,8 +81,7 @@ def create_app(
         clients = ServiceClients.open(cfg)
         # Keys come over the same auth channel the routes use: one channel per process.
         fetch_keys = auth_jwks_fetcher(clients.channels["auth"])
-        # Revocations are pushed to the verifier over the cache's Redis; the cache itself is
-        # the denylist read per request while that push is out of sync.
+        # Revocations are pushed over the cache's Redis; read from it while that is out of sync.
         verifier = make_verifier(cfg, fetch_keys, cache)
         await verifier.start()
         app.state.gateway = GatewayState(
