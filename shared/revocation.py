@@ -163,19 +163,17 @@ class RevocationView(BackgroundLoop):
         return self.marks.revoked(jti, staff, family, issued_ms, self._clock())
 
     async def _run(self) -> None:
-        failed_before = False
+        warned_at = -1  # the sync count at the last warning: one warning per outage
         while not self._stopping.is_set():
             try:
                 await self._follow()
             except _FAILURES as exc:
-                if not failed_before:
+                if warned_at != self.syncs:
+                    warned_at = self.syncs
                     log.warning(
-                        "revocation view out of sync (%s: %s); verifiers read Redis per "
-                        "request until it resubscribes", type(exc).__name__, exc,
+                        "revocation view out of sync (%s: %s); tokens are checked against "
+                        "Redis per request until it resubscribes", type(exc).__name__, exc,
                     )
-                failed_before = True
-            else:
-                failed_before = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._retry)
 
