@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Audited:
+    """Who created a stored record and who changed it last, when, and its version.
+
+    The base of every record staff edit (loan products, staff, borrowers): a use case
+    builds the next version with ``dataclasses.replace`` and stores it with a
+    compare-and-set on ``version``. Keyword-only, so a record's own fields keep their
+    places in its constructor.
+    """
+
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_by: str = ""
+    updated_at: datetime | None = None
+    version: int = 1
 
 
 def record_of(record: type[R], source: object) -> R:

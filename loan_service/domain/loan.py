@@ -24,6 +24,7 @@ from loan_service.domain.lifecycle import LoanAction, LoanStatus, transition
 from loan_service.domain.products import ProductTerms
 from loan_service.domain.schedule import Schedule
 from shared.errors import FieldViolation, InvalidArgument
+from shared.records import Audited
 from shared.text import single_line
 
 # arrears_since for a loan with nothing unsettled: sorts after every real date ordinal.
@@ -36,7 +37,7 @@ MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
-class LoanProduct:
+class LoanProduct(Audited):
     """A loan product. Never deleted; ``active`` decides whether new loans may use it."""
 
     id: str
@@ -46,11 +47,6 @@ class LoanProduct:
     terms: ProductTerms
     active: bool = True
     deactivation_reason: str = ""
-    created_by: str = ""
-    created_at: datetime | None = None
-    updated_by: str = ""
-    updated_at: datetime | None = None
-    version: int = 1
 
     @property
     def currency(self) -> str:

@@ -71,6 +71,7 @@ PURE_SHARED = frozenset(
         "shared.money",
         "shared.paging",
         "shared.portfolio",
+        "shared.records",
         "shared.validation",
         "shared.text",
     }

@@ -23,6 +23,7 @@ import phonenumbers
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from shared.identity import Caller
 from shared.money import Money, amount_violation, currency_violation
+from shared.records import Audited
 from shared.text import single_line
 from shared.validation import normalize_email, normalize_phone, parse_date
 
@@ -168,7 +169,7 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
-class Borrower:
+class Borrower(Audited):
     id: str
     profile: Profile
     assigned_agent_id: str
@@ -178,11 +179,6 @@ class Borrower:
     risk_profile: RiskProfile | None = None
     account_status: AccountStatus = AccountStatus.ACTIVE
     deactivation_reason: str = ""
-    created_by: str = ""
-    created_at: datetime | None = None
-    updated_by: str = ""
-    updated_at: datetime | None = None
-    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)

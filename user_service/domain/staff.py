@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from shared.errors import FieldViolation, InvalidArgument
 from shared.identity import STAFF_ROLES, Role
+from shared.records import Audited
 from shared.validation import normalize_email, normalize_phone, required_text
 
 UPDATABLE = ("full_name", "email", "phone", "branch_id", "role")
 
 
 @dataclass(frozen=True, slots=True)
-class Staff:
+class Staff(Audited):
     id: str
     role: Role
     full_name: str
@@ -23,11 +23,6 @@ class Staff:
     branch_id: str
     active: bool = True
     deactivation_reason: str = ""
-    created_by: str = ""
-    created_at: datetime | None = None
-    updated_by: str = ""
-    updated_at: datetime | None = None
-    version: int = 1
     extra: dict[str, str] = field(default_factory=dict)
 
 
