@@ -29,6 +29,7 @@ from shared.identity import Caller
 from shared.money import Money
 from shared.paging import Page
 from shared.ports import Events, Session, Transactions
+from shared.records import created
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +95,7 @@ class ProductService:
             name=checked.name,
             description=checked.description,
             terms=checked.terms,
-            created_by=caller.subject,
-            created_at=now,
-            updated_by=caller.subject,
-            updated_at=now,
+            **created(caller.subject, now),
         )
         return await self._store("loan.product_created", product, None)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 R = TypeVar("R")
 
@@ -24,6 +24,20 @@ class Audited:
     updated_by: str = ""
     updated_at: datetime | None = None
     version: int = 1
+
+
+class Created(TypedDict):
+    """The audit fields of a record as first stored (keyword arguments of an ``Audited``)."""
+
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+def created(actor: str, at: datetime) -> Created:
+    """A new record is created, and so last changed, by ``actor`` at ``at``."""
+    return Created(created_by=actor, created_at=at, updated_by=actor, updated_at=at)
 
 
 def record_of(record: type[R], source: object) -> R:

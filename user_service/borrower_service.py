@@ -31,6 +31,7 @@ from shared.errors import (
 from shared.identity import Caller, Role
 from shared.paging import Page
 from shared.ports import Events, Session, Transactions
+from shared.records import created
 from shared.validation import parse_date
 from user_service.adapters.borrower_cache import BorrowerCache
 from user_service.adapters.borrower_repository import (
@@ -262,11 +263,7 @@ class BorrowerService:
             kyc_status=KycStatus.PENDING,
             risk_profile=risk,
             account_status=AccountStatus.ACTIVE,
-            created_by=caller.subject,
-            created_at=now,
-            updated_by=caller.subject,
-            updated_at=now,
-            version=1,
+            **created(caller.subject, now),
         )
         entry = self._entry(caller, HistoryAction.CREATED, None, borrower)
 

@@ -22,7 +22,7 @@ from shared.search import SearchUnavailable, create_es_client, ensure_indices
 from user_service.adapters.borrower_repository import BORROWER_INDEXES
 from user_service.adapters.borrower_search import SEARCH_INDEXES
 from user_service.adapters.staff_repository import STAFF_INDEXES, StaffRepository, from_doc
-from user_service.domain.staff import Staff, validate_fields
+from user_service.domain.staff import Staff, new_staff, validate_fields
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,7 @@ async def seed_admin(
         existing = await db["staff"].find_one({"email": fields["email"]})
         if existing is not None:
             return from_doc(existing), False
-        now = utcnow()
-        staff = Staff(
-            id=uuid.uuid4().hex,
-            created_by=SEEDED_BY,
-            created_at=now,
-            updated_by=SEEDED_BY,
-            updated_at=now,
-            **fields,  # type: ignore[arg-type]
-        )
+        staff = new_staff(uuid.uuid4().hex, fields, actor=SEEDED_BY, at=utcnow())
         await StaffRepository(db).insert(staff)
         return staff, True
     finally:

@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import Outbox
 from shared.identity import Role
+from shared.records import created
 from user_service.adapters.borrower_repository import (
     BORROWERS,
     HISTORY,
@@ -37,7 +38,7 @@ from user_service.domain.borrower import (
     HistoryEntry,
     KycStatus,
 )
-from user_service.domain.staff import Staff, validate_fields
+from user_service.domain.staff import Staff, new_staff, validate_fields
 
 PRODUCER = "user_service"
 
@@ -70,14 +71,7 @@ async def ensure_staff(
         if found is not None:
             out.append(from_doc(found))
             continue
-        staff = Staff(
-            id=uuid.uuid4().hex,
-            created_by=actor,
-            created_at=now,
-            updated_by=actor,
-            updated_at=now,
-            **fields,  # type: ignore[arg-type]
-        )
+        staff = new_staff(uuid.uuid4().hex, fields, actor=actor, at=now)
         await repo.insert(staff)
         out.append(staff)
     return out
@@ -103,21 +97,17 @@ def build_borrower(
     """A borrower registered by their agent and KYC-verified by an admin; the input is
     checked by the same rules as CreateBorrower (InvalidArgument naming the field)."""
     profile = rules.validate_input(inp, today=today, phone_region=None)
-    created = Borrower(
+    registered = Borrower(
         id=borrower_id,
         profile=profile,
         assigned_agent_id=agent_id,
         branch_id=branch_id,
         kyc_status=KycStatus.PENDING,
         account_status=AccountStatus.ACTIVE,
-        created_by=agent_id,
-        created_at=created_at,
-        updated_by=agent_id,
-        updated_at=created_at,
-        version=1,
+        **created(agent_id, created_at),
     )
     verified = replace(
-        created,
+        registered,
         kyc_status=KycStatus.VERIFIED,
         updated_by=verified_by,
         updated_at=verified_at,
@@ -126,11 +116,11 @@ def build_borrower(
     history = (
         HistoryEntry(
             id=f"{borrower_id}-1", borrower_id=borrower_id, actor=agent_id, at=created_at,
-            action=HistoryAction.CREATED, changes=rules.diff(None, created), version=1,
+            action=HistoryAction.CREATED, changes=rules.diff(None, registered), version=1,
         ),
         HistoryEntry(
             id=f"{borrower_id}-2", borrower_id=borrower_id, actor=verified_by, at=verified_at,
-            action=HistoryAction.KYC_STATUS_CHANGED, changes=rules.diff(created, verified),
+            action=HistoryAction.KYC_STATUS_CHANGED, changes=rules.diff(registered, verified),
             version=2,
         ),
     )

@@ -17,7 +17,7 @@ from shared.identity import Caller
 from shared.paging import Page
 from shared.ports import Events, Session, Transactions
 from user_service.adapters.staff_repository import StaffRepository, StaleStaffVersion
-from user_service.domain.staff import UPDATABLE, Staff, parse_role, validate_fields
+from user_service.domain.staff import UPDATABLE, Staff, new_staff, parse_role, validate_fields
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +120,7 @@ class StaffService:
         if not new.initial_password:
             raise InvalidArgument.field("initial_password", "is required")
         now = self._clock()
-        staff = Staff(
-            id=uuid.uuid4().hex,
-            created_by=caller.subject,
-            created_at=now,
-            updated_by=caller.subject,
-            updated_at=now,
-            **fields,  # type: ignore[arg-type]
-        )
+        staff = new_staff(uuid.uuid4().hex, fields, actor=caller.subject, at=now)
 
         # The unique email index decides races; only then is a credential made.
         async def insert(session: Session) -> None:

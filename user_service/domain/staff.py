@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from shared.errors import FieldViolation, InvalidArgument
 from shared.identity import STAFF_ROLES, Role
-from shared.records import Audited
+from shared.records import Audited, created
 from shared.validation import normalize_email, normalize_phone, required_text
 
 UPDATABLE = ("full_name", "email", "phone", "branch_id", "role")
@@ -63,6 +64,11 @@ def validate_fields(
     if violations:
         raise InvalidArgument.fields(violations)
     return result
+
+
+def new_staff(staff_id: str, fields: Mapping[str, object], *, actor: str, at: datetime) -> Staff:
+    """A staff record as first stored, from the fields ``validate_fields`` checked."""
+    return Staff(id=staff_id, **created(actor, at), **fields)  # type: ignore[arg-type]
 
 
 def apply_update(staff: Staff, changes: dict[str, object]) -> Staff:
