@@ -51,10 +51,20 @@ def _text(payload: dict[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _date(payload: dict[str, Any], name: str) -> date:
+    """A required ISO date of a payload (a KeyError or ValueError if missing or malformed)."""
+    return date.fromisoformat(str(payload[name]))
+
+
+def _loan_id(payload: dict[str, Any], aggregate_id: str) -> str:
+    """The loan an event is about: the payload's loan_id, else the event's aggregate."""
+    return _text(payload, "loan_id") or aggregate_id
+
+
 def snapshot_row(raw: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """A ``loan.snapshots`` row as stored, and its loan version."""
     row = {name: raw.get(name) for name in _ROW_FIELDS}
-    row["business_date"] = date.fromisoformat(str(raw["business_date"])).isoformat()
+    row["business_date"] = _date(raw, "business_date").isoformat()
     row["bucket"] = str(raw.get("bucket") or "current")
     for name in ("outstanding_principal", "outstanding_interest", "outstanding_fees",
                  "outstanding_penalties", "arrears_amount", "days_past_due",
@@ -85,7 +95,7 @@ class Project:
             rows = [snapshot_row({"business_date": day, **raw}) for raw in p.get("rows") or []]
             await r.snapshots(rows, session)
         elif kind == "eod.date_closed":
-            day = date.fromisoformat(str(p["business_date"])).isoformat()
+            day = _date(p, "business_date").isoformat()
             await r.date_closed(day, {
                 "snapshot_rows": _int(p, "snapshot_rows"),
                 "loans_processed": _int(p, "loans_processed"),
@@ -104,8 +114,8 @@ class Project:
             await r.reversed(_text(p, "reversed_transaction_id"), session)
         elif kind == "loan.written_off":
             await r.written_off(
-                _text(p, "loan_id") or event.aggregate_id,
-                date.fromisoformat(str(p["write_off_date"])), _int(p, "written_off_amount"),
+                _loan_id(p, event.aggregate_id),
+                _date(p, "write_off_date"), _int(p, "written_off_amount"),
                 session,
             )
         elif kind.startswith("borrower."):
@@ -124,28 +134,26 @@ class Project:
         p = event.payload
         labels = {k: _text(p, k) for k in ("agent_id", "branch_id", "product_id", "currency")}
         await self._reports.application(
-            _text(p, "loan_id") or event.aggregate_id, labels, _int(p, "version"), step,
+            _loan_id(p, event.aggregate_id), labels, _int(p, "version"), step,
             day or event.occurred_at, session,
         )
 
     @staticmethod
     def _disbursement(p: dict[str, Any], loan_id: str) -> tuple[DisbursementFact,
                                                                 list[InstallmentDue]]:
-        loan_id = _text(p, "loan_id") or loan_id
-        currency = _text(p, "currency")
-        agent = _text(p, "agent_id")
+        loan_id, currency, agent = _loan_id(p, loan_id), _text(p, "currency"), _text(p, "agent_id")
         fact = DisbursementFact(
             loan_id=loan_id, borrower_id=_text(p, "borrower_id"), agent_id=agent,
             branch_id=_text(p, "branch_id"), product_id=_text(p, "product_id"),
             currency=currency,
-            disbursement_date=date.fromisoformat(str(p["disbursement_date"])),
+            disbursement_date=_date(p, "disbursement_date"),
             principal=_int(p, "principal"), upfront_fee=_int(p, "upfront_fee"),
         )
         dues = [
             InstallmentDue(
                 loan_id=loan_id, agent_id=agent, currency=currency,
                 installment_number=_int(row, "number"),
-                due_date=date.fromisoformat(str(row["due_date"])),
+                due_date=_date(row, "due_date"),
                 amount=_int(row, "principal") + _int(row, "interest") + _int(row, "fee"),
             )
             for row in p.get("schedule") or []
@@ -155,11 +163,9 @@ class Project:
     @staticmethod
     def _repayment(p: dict[str, Any], loan_id: str) -> tuple[CollectionFact,
                                                              list[InstallmentPayment]]:
-        loan_id = _text(p, "loan_id") or loan_id
-        currency = _text(p, "currency")
-        agent = _text(p, "agent_id")
+        loan_id, currency, agent = _loan_id(p, loan_id), _text(p, "currency"), _text(p, "agent_id")
         split = p.get("allocation") or {}
-        value_date = date.fromisoformat(str(p["value_date"]))
+        value_date = _date(p, "value_date")
         fact = CollectionFact(
             transaction_id=_text(p, "transaction_id"), loan_id=loan_id, agent_id=agent,
             branch_id=_text(p, "branch_id"), product_id=_text(p, "product_id"),
@@ -172,7 +178,7 @@ class Project:
             InstallmentPayment(
                 loan_id=loan_id, agent_id=agent, currency=currency,
                 installment_number=_int(part, "number"),
-                due_date=date.fromisoformat(str(part["due_date"])), value_date=value_date,
+                due_date=_date(part, "due_date"), value_date=value_date,
                 amount=_int(part, "principal") + _int(part, "interest") + _int(part, "fee"),
                 penalty=_int(part, "penalty"),
             )
