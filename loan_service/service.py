@@ -642,64 +642,64 @@ class LoanService:
         return LoanView(loan, None)
 
     # -- decisions -------------------------------------------------------------------
+    async def _decide(
+        self,
+        caller: Caller,
+        loan_id: str,
+        expected_version: int,
+        action: LoanAction,
+        decide: Callable[[Loan, datetime], tuple[Loan, LoanEvent]],
+    ) -> LoanView:
+        """A decision before disbursement: ``action`` moves the status, ``decide`` checks the
+        loan as it was and stamps who decided, when and why, with the event to record."""
+
+        def step(loan: Loan, today: date, now: datetime) -> _Change:
+            status = loan.moved(action)
+            decided, event = decide(loan, now)
+            return _Change(replace(decided, status=status), self._view, [event])
+
+        view: LoanView = await self._change(caller, loan_id, expected_version, step)
+        return view
+
     async def approve(
         self, caller: Caller, loan_id: str, note: str = "", expected_version: int = 0
     ) -> LoanView:
         text = _text(note, "note", MAX_NOTE)
 
-        def step(loan: Loan, today: date, now: datetime) -> _Change:
-            status = loan.moved(LoanAction.APPROVE)
+        def decide(loan: Loan, now: datetime) -> tuple[Loan, LoanEvent]:
             check_maker_checker(loan.submitted_by, caller.subject)
-            updated = replace(
-                loan,
-                status=status,
-                approved_by=caller.subject,
-                approved_at=now,
-                approval_note=text,
+            approved = replace(
+                loan, approved_by=caller.subject, approved_at=now, approval_note=text
             )
-            return _Change(updated, self._view, [payloads.approved(caller.subject, text)])
+            return approved, payloads.approved(caller.subject, text)
 
-        view: LoanView = await self._change(caller, loan_id, expected_version, step)
-        return view
+        return await self._decide(caller, loan_id, expected_version, LoanAction.APPROVE, decide)
 
     async def reject(
         self, caller: Caller, loan_id: str, reason: str, expected_version: int = 0
     ) -> LoanView:
         text = check_reason(reason)
 
-        def step(loan: Loan, today: date, now: datetime) -> _Change:
-            status = loan.moved(LoanAction.REJECT)
-            updated = replace(
-                loan,
-                status=status,
-                rejected_by=caller.subject,
-                rejected_at=now,
-                rejection_reason=text,
+        def decide(loan: Loan, now: datetime) -> tuple[Loan, LoanEvent]:
+            rejected = replace(
+                loan, rejected_by=caller.subject, rejected_at=now, rejection_reason=text
             )
-            event = payloads.rejected(caller.subject, text, loan.status.value)
-            return _Change(updated, self._view, [event])
+            return rejected, payloads.rejected(caller.subject, text, loan.status.value)
 
-        view: LoanView = await self._change(caller, loan_id, expected_version, step)
-        return view
+        return await self._decide(caller, loan_id, expected_version, LoanAction.REJECT, decide)
 
     async def withdraw(
         self, caller: Caller, loan_id: str, reason: str, expected_version: int = 0
     ) -> LoanView:
         text = check_reason(reason)
 
-        def step(loan: Loan, today: date, now: datetime) -> _Change:
-            status = loan.moved(LoanAction.WITHDRAW)
-            updated = replace(
-                loan,
-                status=status,
-                withdrawn_by=caller.subject,
-                withdrawn_at=now,
-                withdrawal_reason=text,
+        def decide(loan: Loan, now: datetime) -> tuple[Loan, LoanEvent]:
+            withdrawn = replace(
+                loan, withdrawn_by=caller.subject, withdrawn_at=now, withdrawal_reason=text
             )
-            return _Change(updated, self._view, [payloads.withdrawn(caller.subject, text)])
+            return withdrawn, payloads.withdrawn(caller.subject, text)
 
-        view: LoanView = await self._change(caller, loan_id, expected_version, step)
-        return view
+        return await self._decide(caller, loan_id, expected_version, LoanAction.WITHDRAW, decide)
 
     async def disburse(
         self,
