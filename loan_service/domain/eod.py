@@ -178,6 +178,20 @@ def _due_by(state: LoanState, business_date: date) -> tuple[list[InstallmentStat
     return overdue, arrears, receivable
 
 
+def _check_disbursed(
+    schedule: Schedule, transactions: Sequence[Transaction], business_date: date, refs: LoanRefs
+) -> None:
+    """A loan's end of day needs its disbursement, on or before the date."""
+    if business_date < schedule.disbursement_date:
+        raise InvalidArgument.field(
+            "date",
+            f"{business_date.isoformat()} is before the loan's disbursement on "
+            f"{schedule.disbursement_date.isoformat()}",
+        )
+    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
+        raise FailedPrecondition(f"loan {refs.loan_id} has not been disbursed")
+
+
 def evaluate_loan(
     terms: ProductTerms,
     schedule: Schedule,
@@ -195,14 +209,7 @@ def evaluate_loan(
     closed date (None if it has none). Pure: the caller records the
     penalties, the snapshot and the event.
     """
-    if business_date < schedule.disbursement_date:
-        raise InvalidArgument.field(
-            "date",
-            f"{business_date.isoformat()} is before the loan's disbursement on "
-            f"{schedule.disbursement_date.isoformat()}",
-        )
-    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
-        raise FailedPrecondition(f"loan {refs.loan_id} has not been disbursed")
+    _check_disbursed(schedule, transactions, business_date, refs)
     charged = charge_late_penalties(
         terms, schedule, transactions, business_date, actor=actor, created_at=created_at
     )
@@ -285,14 +292,7 @@ def close_loan(
     """``evaluate_loan`` as the end-of-day job runs it: the same penalties, snapshot, bucket
     and event, from ``ledger.close_day`` (no ``LoanState``, no installment objects, no
     allocations). tests/unit/test_eod.py compares the two over generated portfolios."""
-    if business_date < schedule.disbursement_date:
-        raise InvalidArgument.field(
-            "date",
-            f"{business_date.isoformat()} is before the loan's disbursement on "
-            f"{schedule.disbursement_date.isoformat()}",
-        )
-    if not any(t.type is TransactionType.DISBURSEMENT for t in transactions):
-        raise FailedPrecondition(f"loan {refs.loan_id} has not been disbursed")
+    _check_disbursed(schedule, transactions, business_date, refs)
     charged, updated, a = close_day(
         terms, schedule, transactions, business_date, actor=actor, created_at=created_at
     )
