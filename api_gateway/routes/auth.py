@@ -69,7 +69,6 @@ def _deliver(
 
 @router.post(
     "/auth/login",
-    response_model=schemas.TokenResponse,
     summary="Log in with email and password",
     responses=error_responses(401, 422, 429, 503),
 )
@@ -96,7 +95,6 @@ async def login(
 
 @router.post(
     "/auth/refresh",
-    response_model=schemas.TokenResponse,
     summary="Exchange a refresh token for new tokens (the old one is spent)",
     responses=error_responses(401, 422, 503),
 )
@@ -154,7 +152,6 @@ async def logout(
 
 @router.post(
     "/auth/password",
-    response_model=schemas.TokenResponse,
     summary="Change one's own password; returns fresh tokens and ends other sessions",
     responses=error_responses(401, 422, 429, 503),
 )
@@ -177,7 +174,6 @@ async def change_password(
 
 @router.get(
     "/me",
-    response_model=schemas.MeResponse,
     tags=["staff"],
     summary="The caller's own staff record",
     responses=error_responses(401, 404, 503),

@@ -42,7 +42,6 @@ def _created_range(created_from: str | None, created_to: str | None) -> common_p
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=s.BorrowerOut,
     summary="Register a borrower (agents: assigned to themselves; admins: to an active agent)",
     responses=error_responses(401, 403, 409, 422, 503),
 )
@@ -59,7 +58,6 @@ async def create_borrower(
 
 @router.get(
     "",
-    response_model=s.BorrowerList,
     summary="Search (q: name with typos, phone in any format, ID number) or list with filters",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -122,7 +120,6 @@ async def list_borrowers(
 
 @router.get(
     "/{borrower_id}",
-    response_model=s.BorrowerOut,
     summary="One borrower (cached)",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -137,7 +134,6 @@ async def get_borrower(
 
 @router.patch(
     "/{borrower_id}",
-    response_model=s.BorrowerOut,
     summary="Change the given fields (JSON merge); audited; If-Match guards races",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -165,7 +161,6 @@ async def update_borrower(
 
 @router.post(
     "/{borrower_id}/deactivate",
-    response_model=s.BorrowerOut,
     summary="ACTIVE -> INACTIVE with a reason (there is no delete)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -181,7 +176,6 @@ async def deactivate_borrower(
 
 @router.post(
     "/{borrower_id}/reactivate",
-    response_model=s.BorrowerOut,
     summary="Back to ACTIVE (agents: their own INACTIVE borrowers; admins: any)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -197,7 +191,6 @@ async def reactivate_borrower(
 
 @router.post(
     "/{borrower_id}/blacklist",
-    response_model=s.BorrowerOut,
     summary="Blacklist with a reason (admin)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -213,7 +206,6 @@ async def blacklist_borrower(
 
 @router.post(
     "/{borrower_id}/reassign",
-    response_model=s.BorrowerOut,
     summary="Move the borrower to another active agent (admin)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -231,7 +223,6 @@ async def reassign_borrower(
 
 @router.post(
     "/{borrower_id}/kyc",
-    response_model=s.BorrowerOut,
     summary="Set the KYC status with a note (VERIFIED/REJECTED: admin)",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -250,7 +241,6 @@ async def set_kyc_status(
 
 @router.get(
     "/{borrower_id}/history",
-    response_model=s.HistoryList,
     summary="The audit trail: who changed which fields, when (newest first)",
     responses=error_responses(401, 403, 404, 422, 503),
 )

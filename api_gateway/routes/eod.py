@@ -18,7 +18,6 @@ router = APIRouter(prefix="/api/v1/eod", tags=["end of day"])
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=schemas.RunEndOfDayOut,
     summary="Close business dates up to a date (starts or joins the run; returns at once)",
     responses={
         200: {"model": schemas.RunEndOfDayOut, "description": "The date was already closed"},
@@ -41,7 +40,6 @@ async def run_end_of_day(
 
 @router.get(
     "",
-    response_model=schemas.EndOfDayStatusOut,
     summary="The last closed date, the run in progress and the last date's figures",
     responses=error_responses(401, 403, 503),
 )

@@ -11,7 +11,7 @@ from api_gateway.schemas import common as schemas
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=schemas.Liveness, summary="The process is running")
+@router.get("/healthz", summary="The process is running")
 async def healthz() -> schemas.Liveness:
     return schemas.Liveness(status="ok")
 

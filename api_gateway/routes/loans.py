@@ -33,7 +33,6 @@ IdFilter = Annotated[str | None, Query(max_length=64)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=loan_schemas.LoanOut,
     summary="Apply for a loan for one of the caller's borrowers (admins: any borrower)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -57,7 +56,6 @@ async def submit_loan(
 
 @router.get(
     "",
-    response_model=loan_schemas.LoanList,
     summary="List loans with filters, or search them with q",
     description=(
         "Without `q`: filters and `order_by` (submitted_at, disbursement_date, loan_number, "
@@ -135,7 +133,6 @@ async def list_loans(
 
 @router.get(
     "/due",
-    response_model=loan_schemas.DueLoanList,
     summary="Loans with installments due or overdue on a date (the collection sheet)",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -161,7 +158,6 @@ async def loans_due(
 
 @router.get(
     "/{loan_id}",
-    response_model=loan_schemas.LoanOut,
     summary="A loan with its summary (replayed as of the date, default today)",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -180,7 +176,6 @@ async def get_loan(
 
 @router.get(
     "/{loan_id}/schedule",
-    response_model=loan_schemas.ScheduleOut,
     summary="The frozen schedule with paid amounts and statuses (a preview before disbursement)",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -198,7 +193,6 @@ async def get_schedule(
 
 @router.get(
     "/{loan_id}/transactions",
-    response_model=loan_schemas.TransactionList,
     summary="The ledger in value-date order, reversals included",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -220,7 +214,6 @@ async def list_transactions(
 
 @router.get(
     "/{loan_id}/payoff-quote",
-    response_model=loan_schemas.PayoffQuoteOut,
     summary="The amount that closes the loan on a date (default today)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -238,7 +231,6 @@ async def payoff_quote(
 
 @router.post(
     "/{loan_id}/approve",
-    response_model=loan_schemas.LoanOut,
     summary="SUBMITTED -> APPROVED, by an admin who did not submit it (maker-checker)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -263,7 +255,6 @@ async def approve_loan(
 
 @router.post(
     "/{loan_id}/reject",
-    response_model=loan_schemas.LoanOut,
     summary="SUBMITTED or APPROVED -> REJECTED, with a reason",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -287,7 +278,6 @@ async def reject_loan(
 
 @router.post(
     "/{loan_id}/withdraw",
-    response_model=loan_schemas.LoanOut,
     summary="SUBMITTED -> WITHDRAWN, with a reason (the agent, or an admin)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -311,7 +301,6 @@ async def withdraw_loan(
 
 @router.post(
     "/{loan_id}/disburse",
-    response_model=loan_schemas.DisburseOut,
     summary="APPROVED -> ACTIVE: freezes the schedule; reports the net amount handed out",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -339,7 +328,6 @@ async def disburse_loan(
 
 @router.post(
     "/{loan_id}/write-off",
-    response_model=loan_schemas.WriteOffOut,
     summary="ACTIVE -> WRITTEN_OFF with a reason; later payments are recoveries",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -365,7 +353,6 @@ async def write_off_loan(
 
 @router.post(
     "/{loan_id}/waive",
-    response_model=loan_schemas.WaiveOut,
     summary="Waive penalty and/or interest of one installment, with a reason",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )

@@ -72,7 +72,6 @@ def _wants(request: Request, fmt: str | None, media: str) -> bool:
 @router.post(
     "/payments",
     status_code=status.HTTP_201_CREATED,
-    response_model=ps.PaymentOut,
     summary="Post a repayment (requires Idempotency-Key)",
     responses={
         200: {"model": ps.PaymentOut, "description": "Replay: the key was used with this body"},
@@ -126,7 +125,6 @@ async def post_payment(
 
 @router.get(
     "/payments",
-    response_model=ps.PaymentList,
     summary="List payments (agents: their borrowers' and their own)",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -174,7 +172,6 @@ async def list_payments(
 
 @router.get(
     "/payments/{payment_id}",
-    response_model=ps.PaymentOut,
     summary="One payment",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -228,7 +225,6 @@ async def get_receipt(
 
 @router.post(
     "/payments/{payment_id}/reverse",
-    response_model=ps.PaymentOut,
     summary="Reverse a POSTED payment (admin): the loan replays without it",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -282,7 +278,6 @@ async def collection_sheet(
 
 @router.get(
     "/cash-summary",
-    response_model=ps.CashSummaryOut,
     summary="End-of-day totals by channel of the payments an agent posted for a date",
     responses=error_responses(401, 403, 422, 503),
 )

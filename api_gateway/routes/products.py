@@ -26,7 +26,6 @@ ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=loan_schemas.ProductOut,
     summary="Create a loan product (active at once)",
     responses=error_responses(401, 403, 409, 422, 503),
 )
@@ -43,7 +42,6 @@ async def create_product(
 
 @router.get(
     "",
-    response_model=loan_schemas.ProductList,
     summary="List loan products",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -73,7 +71,6 @@ async def list_products(
 
 @router.get(
     "/{product_id}",
-    response_model=loan_schemas.ProductOut,
     summary="One loan product",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -86,7 +83,6 @@ async def get_product(
 
 @router.patch(
     "/{product_id}",
-    response_model=loan_schemas.ProductOut,
     summary="Change the given fields (JSON merge); existing loans keep their terms",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -114,7 +110,6 @@ async def update_product(
 
 @router.post(
     "/{product_id}/deactivate",
-    response_model=loan_schemas.ProductOut,
     summary="No new loans on this product (existing loans are unaffected)",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -132,7 +127,6 @@ async def deactivate_product(
 
 @router.post(
     "/{product_id}/activate",
-    response_model=loan_schemas.ProductOut,
     summary="Open a deactivated product to new loans again",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -147,7 +141,6 @@ async def activate_product(
 
 @router.post(
     "/{product_id}/preview",
-    response_model=loan_schemas.ScheduleOut,
     summary="Compute a schedule for given terms; creates nothing",
     responses=error_responses(401, 403, 404, 422, 503),
 )

@@ -261,7 +261,6 @@ report_route(
 
 @router.get(
     "/par/loans",
-    response_model=rs.ParLoansOut,
     summary="The loans behind one PAR figure, highest DPD first, paged",
     responses=error_responses(401, 403, 409, 422, 503),
 )

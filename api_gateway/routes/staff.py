@@ -24,7 +24,6 @@ StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=schemas.StaffOut,
     summary="Create a staff member and their login (initial password, must change)",
     responses=error_responses(401, 403, 409, 422, 503),
 )
@@ -48,7 +47,6 @@ async def create_staff(
 
 @router.get(
     "",
-    response_model=schemas.StaffList,
     summary="List staff",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -79,7 +77,6 @@ async def list_staff(
 
 @router.get(
     "/{staff_id}",
-    response_model=schemas.StaffOut,
     summary="One staff member",
     responses=error_responses(401, 403, 404, 422, 503),
 )
@@ -92,7 +89,6 @@ async def get_staff(
 
 @router.patch(
     "/{staff_id}",
-    response_model=schemas.StaffOut,
     summary="Change the given fields (JSON merge); If-Match or expected_version guards races",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -129,7 +125,6 @@ async def update_staff(
 
 @router.post(
     "/{staff_id}/deactivate",
-    response_model=schemas.StaffOut,
     summary="Block login and end every session of this staff member",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -144,7 +139,6 @@ async def deactivate_staff(
 
 @router.post(
     "/{staff_id}/reactivate",
-    response_model=schemas.StaffOut,
     summary="Let a deactivated staff member log in again",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -157,7 +151,6 @@ async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -
 
 @router.post(
     "/{staff_id}/reset-password",
-    response_model=schemas.StaffOut,
     summary="Set a temporary password that must be changed at next login",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
