@@ -53,14 +53,11 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
 
     verifier = make_verifier(infra.settings, local_keys, infra.cache)
     servicer = AuthServicer(service, verifier, infra.settings.refresh_token_ttl_seconds)
-    return ServiceDefinition(
-        name="auth_service",
-        register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
-        service_names=[SERVICE_NAME],
-        access=ACCESS,
+    return infra.definition(
+        lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
+        [SERVICE_NAME],
+        ACCESS,
         verifier=verifier,
-        health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay],
     )
 
 

@@ -35,7 +35,7 @@ from microfinance.loan.v1 import loan_pb2_grpc
 from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.runtime import Infrastructure, run_service
 from shared.search import SearchUnavailable, create_es_client
 
 SERVICE = "loan"
@@ -107,15 +107,12 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         loan_pb2_grpc.add_LoanProductServiceServicer_to_server(product_servicer, server)
         loan_pb2_grpc.add_LoanServiceServicer_to_server(loan_servicer, server)
 
-    return ServiceDefinition(
-        name="loan_service",
-        register=register,
-        service_names=[PRODUCT_SERVICE, LOAN_SERVICE],
-        access=ACCESS,
-        verifier=remote_verifier(infra),
-        # Search is optional: its outage answers UNAVAILABLE on search only.
-        health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, indexer, follower, sweeper, eod_worker],
+    # Search is optional: its outage answers UNAVAILABLE on search only, health stays Mongo's.
+    return infra.definition(
+        register,
+        [PRODUCT_SERVICE, LOAN_SERVICE],
+        ACCESS,
+        background=[indexer, follower, sweeper, eod_worker],
     )
 
 

@@ -25,7 +25,7 @@ from payment_service.service import Checkpoint, Options, PaymentService, no_chec
 from shared.config import Settings
 from shared.grpc.client import create_channel
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
+from shared.runtime import Infrastructure, run_service, service_identity
 
 SERVICE = "payment"
 log = logging.getLogger(__name__)
@@ -91,15 +91,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     def register(server: aio.Server) -> None:
         payment_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server)
 
-    return ServiceDefinition(
-        name="payment_service",
-        register=register,
-        service_names=[SERVICE_NAME],
-        access=ACCESS,
-        verifier=remote_verifier(infra),
-        health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, recovery, follower],
-    )
+    return infra.definition(register, [SERVICE_NAME], ACCESS, background=[recovery, follower])
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from reporting_service.grpc_api import ACCESS, SERVICE_NAME, ReportingServicer
 from reporting_service.migrations import REGISTRY
 from reporting_service.service import Options, ReportingService
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service
+from shared.runtime import Infrastructure, run_service
 
 SERVICE = "reporting"
 
@@ -35,16 +35,11 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     )
     projector = infra.consumer(QUEUE, ROUTING_KEYS, Project(reports))
     servicer = ReportingServicer(reports)
-    return ServiceDefinition(
-        name="reporting_service",
-        register=lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            servicer, server
-        ),
-        service_names=[SERVICE_NAME],
-        access=ACCESS,
-        verifier=remote_verifier(infra),
-        health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, projector],
+    return infra.definition(
+        lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server),
+        [SERVICE_NAME],
+        ACCESS,
+        background=[projector],
     )
 
 

@@ -17,8 +17,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
+from shared.grpc.access import Access
 from shared.grpc.client import create_channel
-from shared.grpc.server import GrpcServiceHost, ServiceDefinition, run_until_signalled
+from shared.grpc.server import (
+    Background,
+    GrpcServiceHost,
+    ServiceDefinition,
+    run_until_signalled,
+)
 from shared.logging import configure_logging
 from shared.money import set_max_amount_minor
 from shared.mongo import IndexRegistry, create_mongo_client, ping, run_in_transaction
@@ -98,6 +104,28 @@ class Infrastructure:
 
     async def mongo_healthy(self) -> bool:
         return bool(await ping(self.mongo))
+
+    def definition(
+        self,
+        register: Callable[[aio.Server], None],
+        service_names: Sequence[str],
+        access: Mapping[str, Access],
+        *,
+        background: Sequence[Background] = (),
+        verifier: TokenVerifier | None = None,
+    ) -> ServiceDefinition:
+        """This service as every one runs: healthy while its Mongo answers, its outbox
+        relayed (before its own ``background``), tokens checked against auth_service's keys
+        unless it brings its own ``verifier``."""
+        return ServiceDefinition(
+            name=f"{self.service}_service",
+            register=register,
+            service_names=service_names,
+            access=access,
+            verifier=verifier or remote_verifier(self),
+            health_checks={"mongo": self.mongo_healthy},
+            background=[self.relay, *background],
+        )
 
 
 async def open_infrastructure(settings: Settings, service: str) -> Infrastructure:

@@ -8,7 +8,7 @@ from grpc import aio
 
 from microfinance.user.v1 import user_pb2_grpc
 from shared.grpc.server import ServiceDefinition
-from shared.runtime import Infrastructure, remote_verifier, run_service, service_identity
+from shared.runtime import Infrastructure, run_service, service_identity
 from shared.search import SearchUnavailable, create_es_client
 from user_service.adapters.auth_client import GrpcCredentials
 from user_service.adapters.borrower_cache import BorrowerCache
@@ -80,14 +80,8 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
         user_pb2_grpc.add_BorrowerServiceServicer_to_server(borrowers, server)
 
-    return ServiceDefinition(
-        name="user_service",
-        register=register,
-        service_names=[USER_SERVICE, BORROWER_SERVICE],
-        access=ACCESS,
-        verifier=remote_verifier(infra),
-        health_checks={"mongo": infra.mongo_healthy},
-        background=[infra.relay, indexer],
+    return infra.definition(
+        register, [USER_SERVICE, BORROWER_SERVICE], ACCESS, background=[indexer]
     )
 
 
