@@ -21,7 +21,7 @@ from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
 from elasticsearch.helpers import async_bulk
 
-from shared.errors import Unavailable
+from shared.errors import InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,111 @@ async def delete_indices(es: AsyncElasticsearch, prefix: str, names: Iterable[st
                 await es.indices.delete(index=index_name(prefix, name))
 
 
+# The longest search text a query takes, and Elasticsearch's default index.max_result_window.
+MAX_QUERY = 200
+MAX_WINDOW = 10_000
+
+
+def check_query_length(text: str) -> None:
+    """Refuse a search text (``q``) longer than a query takes."""
+    if len(text) > MAX_QUERY:
+        raise InvalidArgument.field("q", f"must be at most {MAX_QUERY} characters")
+
+
+def check_window(offset: int, size: int) -> None:
+    """Refuse a page of search results beyond the ones Elasticsearch returns."""
+    if offset + size > MAX_WINDOW:
+        raise InvalidArgument.field(
+            "page.page_token", f"search results stop at {MAX_WINDOW}; narrow the query"
+        )
+
+
+def _bulk_status(error: Any) -> Any:
+    """The HTTP status of one bulk item error (``{"index": {"status": 409, ...}}``)."""
+    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
+    return item.get("status") if isinstance(item, dict) else None
+
+
+async def bulk_index_versioned(
+    es: AsyncElasticsearch,
+    index: str,
+    documents: Iterable[tuple[str, Mapping[str, Any], int]],
+    *,
+    kind: str,
+    refresh: bool = False,
+) -> int:
+    """Index ``(id, document, version)`` triples with external versions; returns how many.
+
+    A document the index holds in a newer version is left alone (its 409 is no failure);
+    any other per-document failure raises, naming the ``kind`` of record.
+    """
+    actions = [
+        {
+            "_op_type": "index",
+            "_index": index,
+            "_id": doc_id,
+            "_source": source,
+            "version": version,
+            "version_type": "external_gte",
+        }
+        for doc_id, source, version in documents
+    ]
+    async with search_errors(f"{kind} indexing"):
+        ok, errors = await async_bulk(
+            es, actions, chunk_size=500, refresh=refresh, raise_on_error=False, stats_only=False
+        )
+    failures = [
+        e for e in (errors if isinstance(errors, list) else []) if _bulk_status(e) != 409
+    ]
+    if failures:
+        raise RuntimeError(f"indexing {kind}s failed for some documents: {failures[:3]}")
+    return int(ok)
+
+
+class VersionedIndex:
+    """One search index of one prefix, of records that carry their version.
+
+    The index is created with its mapping on first use (once per process). Documents carry
+    the record's version as an external version, so a late event, a backlog sweeper and a
+    reindex can run side by side: an older state never overwrites a newer one.
+    """
+
+    def __init__(
+        self,
+        es: AsyncElasticsearch,
+        prefix: str,
+        name: str,
+        registry: IndexMappingRegistry,
+        *,
+        kind: str,
+    ) -> None:
+        self.es = es
+        self.prefix = prefix
+        self.index = index_name(prefix, name)
+        self._registry = registry
+        # What the index holds ("loan"), for errors.
+        self._kind = kind
+        self._ensured = False
+
+    async def ensure_index(self) -> None:
+        """Create the index with its mapping (once per process); raises SearchUnavailable."""
+        if not self._ensured:
+            await ensure_indices(self.es, self._registry, self.prefix)
+            self._ensured = True
+
+    async def refresh(self) -> None:
+        async with search_errors(f"{self._kind} search"):
+            await self.es.indices.refresh(index=self.index)
+
+    async def put_versioned(
+        self, documents: Iterable[tuple[str, Mapping[str, Any], int]], *, refresh: bool = False
+    ) -> int:
+        """Index ``(id, document, version)`` triples; see ``bulk_index_versioned``."""
+        return await bulk_index_versioned(
+            self.es, self.index, documents, kind=self._kind, refresh=refresh
+        )
+
+
 async def bulk_index(
     es: AsyncElasticsearch,
     index: str,
@@ -230,10 +335,16 @@ async def bulk_index(
 
 
 __all__ = [
+    "MAX_QUERY",
+    "MAX_WINDOW",
     "IndexMappingRegistry",
     "IndexSpec",
     "SearchUnavailable",
+    "VersionedIndex",
     "bulk_index",
+    "bulk_index_versioned",
+    "check_query_length",
+    "check_window",
     "create_es_client",
     "delete_indices",
     "ensure_indices",

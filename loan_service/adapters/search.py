@@ -20,7 +20,6 @@ from datetime import date
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from elasticsearch.helpers import async_bulk
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,12 +28,12 @@ from loan_service.adapters.loan_repository import LOANS, loan_from_doc
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
 from shared.clock import utcnow
-from shared.errors import InvalidArgument
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,
-    ensure_indices,
-    index_name,
+    VersionedIndex,
+    check_query_length,
+    check_window,
     search_errors,
 )
 
@@ -42,9 +41,6 @@ log = logging.getLogger(__name__)
 
 LOANS_INDEX = "loans"
 BACKLOG = "search_backlog"
-MAX_QUERY = 200
-# Elasticsearch's default index.max_result_window.
-MAX_WINDOW = 10_000
 
 _SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
@@ -129,67 +125,19 @@ def search_document(loan: Loan, business_date: date) -> dict[str, Any]:
     }
 
 
-def _bulk_status(error: Any) -> Any:
-    """The HTTP status of one bulk item error (``{"index": {"status": 409, ...}}``)."""
-    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
-    return item.get("status") if isinstance(item, dict) else None
-
-
-class LoanSearch:
-    """Queries and writes the loans index of one prefix.
-
-    Documents carry the loan's version as an external version, so a late
-    event, the backlog sweeper and a reindex can run side by side: an older
-    state never overwrites a newer one.
-    """
+class LoanSearch(VersionedIndex):
+    """Queries and writes the loans index of one prefix (documents versioned by the loan's)."""
 
     def __init__(self, es: AsyncElasticsearch, prefix: str) -> None:
-        self.es = es
-        self.prefix = prefix
-        self.index = index_name(prefix, LOANS_INDEX)
-        self._ensured = False
-
-    async def ensure_index(self) -> None:
-        """Create the index with its mapping (once per process); raises SearchUnavailable."""
-        if not self._ensured:
-            await ensure_indices(self.es, ES_INDICES, self.prefix)
-            self._ensured = True
+        super().__init__(es, prefix, LOANS_INDEX, ES_INDICES, kind="loan")
 
     async def put(self, loans: Iterable[Loan], today: date, *, refresh: bool = False) -> int:
         """Index loans; one the index holds in a newer version is left alone."""
-        actions = [
-            {
-                "_op_type": "index",
-                "_index": self.index,
-                "_id": loan.id,
-                "_source": search_document(loan, today),
-                "version": loan.version,
-                "version_type": "external_gte",
-            }
-            for loan in loans
-        ]
-        if not actions:
+        documents = [(loan.id, search_document(loan, today), loan.version) for loan in loans]
+        if not documents:
             return 0
         await self.ensure_index()
-        async with search_errors("loan indexing"):
-            ok, errors = await async_bulk(
-                self.es,
-                actions,
-                chunk_size=500,
-                refresh=refresh,
-                raise_on_error=False,
-                stats_only=False,
-            )
-        failures = [
-            e for e in (errors if isinstance(errors, list) else []) if _bulk_status(e) != 409
-        ]
-        if failures:
-            raise RuntimeError(f"indexing loans failed for some documents: {failures[:3]}")
-        return int(ok)
-
-    async def refresh(self) -> None:
-        async with search_errors("loan search"):
-            await self.es.indices.refresh(index=self.index)
+        return await self.put_versioned(documents, refresh=refresh)
 
     async def search(
         self,
@@ -202,12 +150,8 @@ class LoanSearch:
     ) -> tuple[list[str], int]:
         """Loan ids, best match first, and the total number of matches."""
         text = " ".join(q.split())
-        if len(text) > MAX_QUERY:
-            raise InvalidArgument.field("q", f"must be at most {MAX_QUERY} characters")
-        if offset + size > MAX_WINDOW:
-            raise InvalidArgument.field(
-                "page.page_token", f"search results stop at {MAX_WINDOW}; narrow the query"
-            )
+        check_query_length(text)
+        check_window(offset, size)
         filters: list[dict[str, Any]] = []
         if agent_id is not None:
             filters.append({"term": {"agent_id": agent_id}})

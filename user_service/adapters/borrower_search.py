@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
-from elasticsearch.helpers import async_bulk
 
 from shared.errors import InvalidArgument
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,
-    ensure_indices,
-    index_name,
+    VersionedIndex,
+    check_query_length,
+    check_window,
     search_errors,
 )
 from user_service.domain.borrower import Borrower
@@ -35,9 +35,6 @@ from user_service.domain.search_keys import (
 log = logging.getLogger(__name__)
 
 INDEX = "borrowers"
-MAX_QUERY = 200
-# Elasticsearch's default index.max_result_window.
-MAX_WINDOW = 10_000
 
 SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
@@ -169,35 +166,22 @@ def check_query(q: str) -> str:
     text = " ".join(q.split())
     if not text:
         raise InvalidArgument.field("q", "is required: a name, a phone number or an ID number")
-    if len(text) > MAX_QUERY:
-        raise InvalidArgument.field("q", f"must be at most {MAX_QUERY} characters")
+    check_query_length(text)
     if not fold(text).strip() and not any(ch.isdigit() for ch in text):
         # Only symbols: nothing any analyzer would keep.
         raise InvalidArgument.field("q", "has no letters or digits to search for")
     return text
 
 
-def _status(error: Any) -> Any:
-    """The HTTP status of one bulk item error (``{"index": {"status": 409, ...}}``)."""
-    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
-    return item.get("status") if isinstance(item, dict) else None
+class BorrowerSearch(VersionedIndex):
+    """Queries and writes the borrowers index of one prefix (documents versioned by the
+    borrower's)."""
 
-
-class BorrowerSearch:
     def __init__(
         self, es: AsyncElasticsearch, prefix: str, *, phone_region: str | None = None
     ) -> None:
-        self.es = es
-        self.prefix = prefix
-        self.index = index_name(prefix, INDEX)
+        super().__init__(es, prefix, INDEX, SEARCH_INDEXES, kind="borrower")
         self._phone_region = phone_region
-        self._ensured = False
-
-    async def ensure_index(self) -> None:
-        """Create the index with its mapping (once per process); raises SearchUnavailable."""
-        if not self._ensured:
-            await ensure_indices(self.es, SEARCH_INDEXES, self.prefix)
-            self._ensured = True
 
     async def put(self, borrower: Borrower) -> bool:
         """Index one borrower; False when the index already holds a newer version."""
@@ -217,32 +201,8 @@ class BorrowerSearch:
 
     async def put_many(self, borrowers: Sequence[Borrower], *, refresh: bool = False) -> int:
         """Bulk index; a document the index holds in a newer version is left alone."""
-        actions = [
-            {
-                "_op_type": "index",
-                "_index": self.index,
-                "_id": b.id,
-                "_source": search_document(b),
-                "version": b.version,
-                "version_type": "external_gte",
-            }
-            for b in borrowers
-        ]
-        async with search_errors("borrower indexing"):
-            ok, errors = await async_bulk(
-                self.es, actions, chunk_size=500, refresh=refresh, raise_on_error=False,
-                stats_only=False,
-            )
-        failures = [
-            e for e in (errors if isinstance(errors, list) else []) if _status(e) != 409
-        ]
-        if failures:
-            raise RuntimeError(f"indexing borrowers failed for some documents: {failures[:3]}")
-        return int(ok)
-
-    async def refresh(self) -> None:
-        async with search_errors("borrower search"):
-            await self.es.indices.refresh(index=self.index)
+        documents = [(b.id, search_document(b), b.version) for b in borrowers]
+        return await self.put_versioned(documents, refresh=refresh)
 
     async def search(
         self,
@@ -254,10 +214,7 @@ class BorrowerSearch:
         size: int,
     ) -> tuple[list[str], int]:
         """Borrower ids, best match first, and the total number of matches."""
-        if offset + size > MAX_WINDOW:
-            raise InvalidArgument.field(
-                "page.page_token", f"search results stop at {MAX_WINDOW}; narrow the query"
-            )
+        check_window(offset, size)
         query = build_query(
             q, agent_id=agent_id, account_status=account_status, phone_region=self._phone_region
         )
