@@ -49,7 +49,13 @@ from shared.grpc.access import (
 from shared.identity import current_caller
 from shared.money import from_proto, to_proto
 from shared.paging import Page, page_of
-from shared.protos import allocation_proto, message_of, page_info, page_request
+from shared.protos import (
+    allocation_proto,
+    message_of,
+    page_info,
+    page_request,
+    search_page_info,
+)
 from shared.validation import parse_date, proto_enum_name
 
 LOAN_SERVICE = loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
@@ -263,9 +269,8 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             current_caller(), request.q, loan_status(request.status), page
         )
         # Scope is re-checked on the Mongo records, so a page may hold fewer than it asked.
-        returned = page.size if page.offset + page.size < total else len(views)
         return loan_pb2.SearchLoansResponse(
-            loans=[loan_proto(v) for v in views], page=page_info(page, returned, total)
+            loans=[loan_proto(v) for v in views], page=search_page_info(page, total)
         )
 
     async def ApproveLoan(

@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.money import to_proto
-from shared.paging import Page, page_of
+from shared.paging import Page, encode_token, page_of
 
 P = TypeVar("P", bound=Message)
 
@@ -85,6 +85,15 @@ def page_request(
 
 def page_info(page: Page, returned: int, total: int) -> common_pb2.PageInfo:
     return common_pb2.PageInfo(next_page_token=page.next_token(returned, total), total_size=total)
+
+
+def search_page_info(page: Page, total: int) -> common_pb2.PageInfo:
+    """A page of ranked search results: the next page follows what the index matched, not
+    how many of those hits survived re-scoping on the stored records."""
+    end = page.offset + page.size
+    return common_pb2.PageInfo(
+        next_page_token=encode_token(end) if end < total else "", total_size=total
+    )
 
 
 class _Shares(Protocol):

@@ -17,8 +17,8 @@ from shared.grpc.access import (
     merge_tables,
 )
 from shared.identity import current_caller
-from shared.paging import encode_token, page_of
-from shared.protos import audit, message_of, page_info, page_request
+from shared.paging import page_of
+from shared.protos import audit, message_of, page_info, page_request, search_page_info
 from shared.validation import proto_enum_name
 from user_service.adapters.borrower_repository import SORTABLE as BORROWER_ORDER_BY
 from user_service.adapters.staff_repository import SORTABLE
@@ -84,7 +84,6 @@ def staff_proto(staff: Staff) -> user_pb2.Staff:
 
 
 def _role_name(value: int, field: str = "role") -> str:
-    from microfinance.common.v1 import common_pb2
 
     return proto_enum_name(common_pb2.Role, value, field)
 
@@ -245,12 +244,8 @@ class BorrowerServicer(user_pb2_grpc.BorrowerServiceServicer):
             page,
             enum_name(user_pb2.AccountStatus, request.account_status),
         )
-        # The next page is decided on what the index matched, not what survived re-scoping.
-        end = page.offset + page.size
-        next_token = encode_token(end) if end < total else ""
         return user_pb2.SearchBorrowersResponse(
-            borrowers=[borrower_proto(b) for b in items],
-            page=common_pb2.PageInfo(next_page_token=next_token, total_size=total),
+            borrowers=[borrower_proto(b) for b in items], page=search_page_info(page, total)
         )
 
     async def DeactivateBorrower(
