@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Query, Response
+from fastapi import Header, Path, Query, Response
 
 from api_gateway.schemas.common import ErrorResponse
 from shared.errors import InvalidArgument
@@ -13,6 +13,11 @@ from shared.errors import InvalidArgument
 # The paging parameters of every listing.
 PageSize = Annotated[int, Query(ge=0, le=500, description="0 = default (50)")]
 PageToken = Annotated[str, Query(max_length=512)]
+# A record's id in a path (/loans/{loan_id}), and one as a list filter (?borrower_id=).
+RecordId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+IdFilter = Annotated[str | None, Query(max_length=64)]
+# The ETag of an earlier read, guarding a change against a lost update.
+IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import borrowers as borrower_convert
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
+from api_gateway.routes import (
+    IfMatch,
+    PageSize,
+    PageToken,
+    RecordId,
+    error_responses,
+    expected_version,
+    tagged,
+)
 from api_gateway.schemas import borrowers as s
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -25,8 +33,6 @@ from shared.validation import parse_date
 
 router = APIRouter(prefix="/api/v1/borrowers", tags=["borrowers"])
 
-BorrowerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
 DateQuery = Annotated[str | None, Query(pattern=s.DATE_PATTERN, description="YYYY-MM-DD")]
 
 
@@ -124,7 +130,7 @@ async def list_borrowers(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_borrower(
-    borrower_id: BorrowerId, caller: AnyStaff, state: State, response: Response
+    borrower_id: RecordId, caller: AnyStaff, state: State, response: Response
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.GetBorrower(
         user_pb2.GetBorrowerRequest(id=borrower_id)
@@ -138,7 +144,7 @@ async def get_borrower(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def update_borrower(
-    borrower_id: BorrowerId,
+    borrower_id: RecordId,
     body: s.BorrowerPatch,
     caller: AnyStaff,
     state: State,
@@ -165,7 +171,7 @@ async def update_borrower(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def deactivate_borrower(
-    borrower_id: BorrowerId, body: s.ReasonIn, caller: AnyStaff, state: State,
+    borrower_id: RecordId, body: s.ReasonIn, caller: AnyStaff, state: State,
     response: Response,
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.DeactivateBorrower(
@@ -180,7 +186,7 @@ async def deactivate_borrower(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reactivate_borrower(
-    borrower_id: BorrowerId, caller: AnyStaff, state: State, response: Response,
+    borrower_id: RecordId, caller: AnyStaff, state: State, response: Response,
     body: s.NoteIn | None = None,
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.ReactivateBorrower(
@@ -195,7 +201,7 @@ async def reactivate_borrower(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def blacklist_borrower(
-    borrower_id: BorrowerId, body: s.ReasonIn, caller: AdminOnly, state: State,
+    borrower_id: RecordId, body: s.ReasonIn, caller: AdminOnly, state: State,
     response: Response,
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.BlacklistBorrower(
@@ -210,7 +216,7 @@ async def blacklist_borrower(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reassign_borrower(
-    borrower_id: BorrowerId, body: s.ReassignIn, caller: AdminOnly, state: State,
+    borrower_id: RecordId, body: s.ReassignIn, caller: AdminOnly, state: State,
     response: Response,
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.ReassignBorrower(
@@ -227,7 +233,7 @@ async def reassign_borrower(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def set_kyc_status(
-    borrower_id: BorrowerId, body: s.KycIn, caller: AnyStaff, state: State, response: Response
+    borrower_id: RecordId, body: s.KycIn, caller: AnyStaff, state: State, response: Response
 ) -> s.BorrowerOut:
     result = await state.clients.borrowers.SetKycStatus(
         user_pb2.SetKycStatusRequest(
@@ -245,7 +251,7 @@ async def set_kyc_status(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def borrower_history(
-    borrower_id: BorrowerId,
+    borrower_id: RecordId,
     caller: AnyStaff,
     state: State,
     page_size: PageSize = 0,

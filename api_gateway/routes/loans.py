@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from api_gateway.convert import loans as loan_convert
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
+from api_gateway.routes import (
+    IdFilter,
+    IfMatch,
+    PageSize,
+    PageToken,
+    RecordId,
+    error_responses,
+    expected_version,
+    tagged,
+)
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import IsoDate
 from api_gateway.security import AdminOnly, AnyStaff
@@ -25,9 +34,6 @@ from shared.money import to_proto
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
-LoanId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-IfMatch = Annotated[str | None, Header(description='The ETag of a read, e.g. "3"')]
-IdFilter = Annotated[str | None, Query(max_length=64)]
 
 
 @router.post(
@@ -162,7 +168,7 @@ async def loans_due(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AnyStaff,
     state: State,
     response: Response,
@@ -180,7 +186,7 @@ async def get_loan(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_schedule(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AnyStaff,
     state: State,
     as_of_date: Annotated[IsoDate | None, Query()] = None,
@@ -197,7 +203,7 @@ async def get_schedule(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def list_transactions(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AnyStaff,
     state: State,
     page_size: PageSize = 0,
@@ -218,7 +224,7 @@ async def list_transactions(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def payoff_quote(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AnyStaff,
     state: State,
     on: Annotated[IsoDate | None, Query(alias="date")] = None,
@@ -235,7 +241,7 @@ async def payoff_quote(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def approve_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AdminOnly,
     state: State,
     response: Response,
@@ -259,7 +265,7 @@ async def approve_loan(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reject_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     body: loan_schemas.ReasonIn,
     caller: AdminOnly,
     state: State,
@@ -282,7 +288,7 @@ async def reject_loan(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def withdraw_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     body: loan_schemas.ReasonIn,
     caller: AnyStaff,
     state: State,
@@ -305,7 +311,7 @@ async def withdraw_loan(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def disburse_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     caller: AdminOnly,
     state: State,
     response: Response,
@@ -332,7 +338,7 @@ async def disburse_loan(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def write_off_loan(
-    loan_id: LoanId,
+    loan_id: RecordId,
     body: loan_schemas.WriteOffIn,
     caller: AdminOnly,
     state: State,
@@ -357,7 +363,7 @@ async def write_off_loan(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def waive_charges(
-    loan_id: LoanId,
+    loan_id: RecordId,
     body: loan_schemas.WaiveIn,
     caller: AdminOnly,
     state: State,

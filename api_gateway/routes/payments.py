@@ -15,12 +15,12 @@ import hashlib
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from api_gateway.convert import payments as pc
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses
+from api_gateway.routes import PageSize, PageToken, RecordId, error_responses
 from api_gateway.schemas import payments as ps
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -30,7 +30,6 @@ from shared.money import to_proto
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
-PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 DateParam = Annotated[
     str | None, Query(pattern=ps.DATE_PATTERN, description="YYYY-MM-DD; default today.")
 ]
@@ -175,7 +174,7 @@ async def list_payments(
     summary="One payment",
     responses=error_responses(401, 403, 404, 422, 503),
 )
-async def get_payment(payment_id: PaymentId, caller: AnyStaff, state: State) -> ps.PaymentOut:
+async def get_payment(payment_id: RecordId, caller: AnyStaff, state: State) -> ps.PaymentOut:
     result = await state.clients.payments.GetPayment(payment_pb2.GetPaymentRequest(id=payment_id))
     return to_model(ps.PaymentOut, result.payment)
 
@@ -205,7 +204,7 @@ def _receipt_csp(content: bytes) -> str:
     },
 )
 async def get_receipt(
-    payment_id: PaymentId,
+    payment_id: RecordId,
     request: Request,
     caller: AnyStaff,
     state: State,
@@ -229,7 +228,7 @@ async def get_receipt(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reverse_payment(
-    payment_id: PaymentId, body: ps.ReversePaymentRequest, caller: AdminOnly, state: State
+    payment_id: RecordId, body: ps.ReversePaymentRequest, caller: AdminOnly, state: State
 ) -> ps.PaymentOut:
     result = await state.clients.payments.ReversePayment(
         payment_pb2.ReversePaymentRequest(id=payment_id, reason=body.reason)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
 from api_gateway.convert import loans as loan_convert
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
+from api_gateway.routes import (
+    PageSize,
+    PageToken,
+    RecordId,
+    error_responses,
+    expected_version,
+    tagged,
+)
 from api_gateway.schemas import loans as loan_schemas
 from api_gateway.schemas.common import CURRENCY_PATTERN
 from api_gateway.security import AdminOnly, AnyStaff
@@ -20,7 +27,6 @@ from shared.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/loan-products", tags=["loan products"])
 
-ProductId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @router.post(
@@ -75,7 +81,7 @@ async def list_products(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_product(
-    product_id: ProductId, caller: AnyStaff, state: State, response: Response
+    product_id: RecordId, caller: AnyStaff, state: State, response: Response
 ) -> loan_schemas.ProductOut:
     result = await state.clients.products.GetProduct(loan_pb2.GetProductRequest(id=product_id))
     return tagged(response, loan_convert.product(result.product))
@@ -87,7 +93,7 @@ async def get_product(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def update_product(
-    product_id: ProductId,
+    product_id: RecordId,
     body: loan_schemas.ProductPatch,
     caller: AdminOnly,
     state: State,
@@ -114,7 +120,7 @@ async def update_product(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def deactivate_product(
-    product_id: ProductId,
+    product_id: RecordId,
     caller: AdminOnly,
     state: State,
     body: loan_schemas.DeactivateProductIn | None = None,
@@ -131,7 +137,7 @@ async def deactivate_product(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def activate_product(
-    product_id: ProductId, caller: AdminOnly, state: State
+    product_id: RecordId, caller: AdminOnly, state: State
 ) -> loan_schemas.ProductOut:
     result = await state.clients.products.ActivateProduct(
         loan_pb2.ActivateProductRequest(id=product_id)
@@ -145,7 +151,7 @@ async def activate_product(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def preview_schedule(
-    product_id: ProductId, body: loan_schemas.PreviewIn, caller: AnyStaff, state: State
+    product_id: RecordId, body: loan_schemas.PreviewIn, caller: AnyStaff, state: State
 ) -> loan_schemas.ScheduleOut:
     result = await state.clients.products.PreviewSchedule(
         loan_pb2.PreviewScheduleRequest(

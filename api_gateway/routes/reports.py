@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses
+from api_gateway.routes import IdFilter, PageSize, PageToken, error_responses
 from api_gateway.schemas import reports as rs
 from api_gateway.schemas.payments import DATE_PATTERN, ReportFormatName
 from api_gateway.security import AnyStaff
@@ -54,7 +54,6 @@ Currency = Annotated[
     Query(pattern=r"^[A-Z]{3}$", description="Only this currency; default every currency, "
           "each reported apart."),
 ]
-IdFilter = Annotated[str | None, Query(max_length=64)]
 AgentFilter = Annotated[
     str | None, Query(max_length=64, description="Admins only; agents always see their own.")
 ]

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, error_responses, expected_version, tagged
+from api_gateway.routes import (
+    PageSize,
+    PageToken,
+    RecordId,
+    error_responses,
+    expected_version,
+    tagged,
+)
 from api_gateway.schemas import common as schemas
 from api_gateway.security import AdminOnly
 from microfinance.common.v1 import common_pb2
@@ -18,7 +25,6 @@ from shared.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
-StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @router.post(
@@ -81,7 +87,7 @@ async def list_staff(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_staff(
-    staff_id: StaffId, caller: AdminOnly, state: State, response: Response
+    staff_id: RecordId, caller: AdminOnly, state: State, response: Response
 ) -> schemas.StaffOut:
     result = await state.clients.users.GetStaff(user_pb2.GetStaffRequest(id=staff_id))
     return tagged(response, convert.staff(result.staff))
@@ -93,7 +99,7 @@ async def get_staff(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def update_staff(
-    staff_id: StaffId,
+    staff_id: RecordId,
     body: schemas.UpdateStaffRequest,
     caller: AdminOnly,
     state: State,
@@ -129,7 +135,7 @@ async def update_staff(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def deactivate_staff(
-    staff_id: StaffId, body: schemas.DeactivateStaffRequest, caller: AdminOnly, state: State
+    staff_id: RecordId, body: schemas.DeactivateStaffRequest, caller: AdminOnly, state: State
 ) -> schemas.StaffOut:
     result = await state.clients.users.DeactivateStaff(
         user_pb2.DeactivateStaffRequest(id=staff_id, reason=body.reason)
@@ -142,7 +148,7 @@ async def deactivate_staff(
     summary="Let a deactivated staff member log in again",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -> schemas.StaffOut:
+async def reactivate_staff(staff_id: RecordId, caller: AdminOnly, state: State) -> schemas.StaffOut:
     result = await state.clients.users.ReactivateStaff(
         user_pb2.ReactivateStaffRequest(id=staff_id)
     )
@@ -155,7 +161,7 @@ async def reactivate_staff(staff_id: StaffId, caller: AdminOnly, state: State) -
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def reset_staff_password(
-    staff_id: StaffId, body: schemas.ResetPasswordRequest, caller: AdminOnly, state: State
+    staff_id: RecordId, body: schemas.ResetPasswordRequest, caller: AdminOnly, state: State
 ) -> schemas.StaffOut:
     result = await state.clients.users.ResetStaffPassword(
         user_pb2.ResetStaffPasswordRequest(id=staff_id, temporary_password=body.temporary_password)
