@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Body, Cookie, Header, Request, Response, status
 
@@ -41,8 +41,19 @@ RefreshCookie = Annotated[
 ]
 
 
-def _secure_cookie(request: Request, state: State) -> bool:
-    return request.url.scheme == "https" or state.settings.env == "production"
+class _CookieAttributes(TypedDict):
+    path: str
+    secure: bool
+    httponly: bool
+    samesite: Literal["strict"]
+
+
+def _cookie_attributes(request: Request, state: State) -> _CookieAttributes:
+    """The refresh cookie's attributes: the ones it is set with are the ones that delete it."""
+    secure = request.url.scheme == "https" or state.settings.env == "production"
+    return _CookieAttributes(
+        path=REFRESH_COOKIE_PATH, secure=secure, httponly=True, samesite="strict"
+    )
 
 
 def _deliver(
@@ -59,10 +70,7 @@ def _deliver(
         REFRESH_COOKIE,
         tokens.refresh_token,
         max_age=tokens.refresh_expires_in,
-        path=REFRESH_COOKIE_PATH,
-        secure=_secure_cookie(request, state),
-        httponly=True,
-        samesite="strict",
+        **_cookie_attributes(request, state),
     )
     return tokens.model_copy(update={"refresh_token": ""})
 
@@ -140,13 +148,7 @@ async def logout(
         )
     )
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(
-        REFRESH_COOKIE,
-        path=REFRESH_COOKIE_PATH,
-        secure=_secure_cookie(request, state),
-        httponly=True,
-        samesite="strict",
-    )
+    response.delete_cookie(REFRESH_COOKIE, **_cookie_attributes(request, state))
     return response
 
 
