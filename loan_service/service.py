@@ -826,7 +826,14 @@ class LoanService:
         value_date: date,
         channel: str = "",
         on_behalf_of: str = "",
+        agent_scope: str = "",
     ) -> RepaymentOutcome:
+        """Apply a repayment (idempotent on ``payment_id``).
+
+        ``agent_scope``: apply only if the loan is that agent's, else NOT_FOUND as for
+        an unknown loan. payment_service passes an agent poster's id, so its scope check
+        is made on the very loan this write is decided on (no separate read first).
+        """
         payment_id = payment_id.strip()
         if not payment_id:
             raise InvalidArgument.field("payment_id", "is required")
@@ -836,8 +843,11 @@ class LoanService:
             )
         channel = _text(channel, "channel", MAX_CHANNEL).upper()
         actor = _actor(caller, on_behalf_of)
+        scope = _text(agent_scope, "agent_scope", MAX_PAYMENT_ID)
 
         def step(loan: Loan, today: date, now: datetime) -> _Change:
+            if scope and loan.agent_id != scope:
+                raise NotFound(f"loan {loan_id} not found")
             if amount.currency != loan.currency:
                 raise InvalidArgument.field("amount.currency", f"must be {loan.currency}")
             schedule = self._require_disbursed(loan, "takes no repayments before disbursement")
