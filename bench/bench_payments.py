@@ -469,6 +469,7 @@ async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> flo
     await db.loans.insert_many(
         [{"_id": f"L{i}", "version": 0, "transactions": txns} for i in range(loans)]
     )
+    await db.loans.create_index("payment_ids", unique=True, sparse=True)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
@@ -476,12 +477,16 @@ async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> flo
     async def loan_txn(session: Any, *, i: int) -> None:
         loan = await db.loans.find_one({"_id": f"L{i % loans}"}, session=session)
         assert loan is not None
+        # The payment id goes into the loan, under a unique index (no document of its own).
         await db.loans.replace_one(
             {"_id": loan["_id"], "version": loan["version"]},
-            {**loan, "version": loan["version"] + 1},
+            {
+                **loan,
+                "version": loan["version"] + 1,
+                "payment_ids": [*loan.get("payment_ids", []), f"p{i}"],
+            },
             session=session,
         )
-        await db.loan_payments.insert_one({"_id": f"p{i}", "loan": loan["_id"]}, session=session)
         await db.loan_outbox.insert_one({"_id": f"le{i}", "status": "pending"}, session=session)
 
     async def settle_txn(session: Any, *, i: int) -> None:

@@ -460,7 +460,7 @@ class EndOfDay:
             await asyncio.Event().wait()
 
     async def _write(self, batch: _Batch, stamp: int, session: Session) -> None:
-        await self._repo.guard_batch(self.owner, stamp, session)
+        await self._repo.guard_batch(self.owner, stamp, batch.day, session)
         await self._repo.write_loans(batch.changed, session)
         await self._repo.insert_rows(batch.rows, session)
         await self._repo.add_figures(batch.day, batch.figures, session)
@@ -567,8 +567,14 @@ class EndOfDay:
         since = rederive_from(before.transactions, after.transactions)
         if since is None or after.schedule is None:
             return 0
-        # A batch of an open run that read this loan before now must not commit its row.
-        await self._repo.note_loan_write(session)
+        # One read of the run's document tells both things below (issue 15: it used to be
+        # an update and a read of loan_snapshots for every loan write).
+        watch = await self._repo.watch(session)
+        if watch.run_open:
+            # A batch of an open run that read this loan before now must not commit its row.
+            await self._repo.note_loan_write(session)
+        if not watch.rows_from(since):
+            return 0  # no row on or after ``since`` can exist: nothing to re-derive
         old = await self._repo.rows_of_loan(after.id, since, session)
         if not old:
             return 0

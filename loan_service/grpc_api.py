@@ -406,6 +406,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             value_date=parse_date(request.value_date, "value_date"),
             channel=proto_enum_name(common_pb2.Channel, request.channel, "channel"),
             on_behalf_of=request.on_behalf_of,
+            agent_scope=request.agent_scope,
         )
         c = done.view.loan.currency
         return loan_pb2.ApplyRepaymentResponse(

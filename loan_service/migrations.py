@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from loan_service.adapters.eod_repository import EOD_INDEXES
-from loan_service.adapters.loan_repository import LOAN_INDEXES
+from loan_service.adapters.loan_repository import LOAN_INDEXES, LoanRepository
 from loan_service.adapters.product_repository import PRODUCT_INDEXES
 from loan_service.adapters.search import BACKLOG_INDEXES, ES_INDICES
 from shared.config import Settings
 from shared.events import outbox_indexes, processed_indexes
-from shared.mongo import IndexRegistry
+from shared.mongo import Database, IndexRegistry
 from shared.runtime import apply_indexes
 from shared.search import create_es_client, ensure_indices
 
@@ -19,6 +19,13 @@ REGISTRY = (
     .merge(outbox_indexes())
     .merge(processed_indexes())
 )
+
+
+@REGISTRY.migration("loan-payment-ids")
+async def fill_payment_ids(db: Database) -> None:
+    """Loans stored before ``payment_ids`` was kept get it (their unique index's key)."""
+    filled = await LoanRepository(db).fill_payment_ids()
+    logging.getLogger(__name__).info("payment_ids filled in on %d loan(s)", filled)
 
 
 async def migrate_search(settings: Settings) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from loan_service import payloads
 from loan_service.adapters.eod_repository import EodRepository
-from loan_service.adapters.loan_repository import COUNTERS, LOANS, PAYMENTS, loan_to_doc
+from loan_service.adapters.loan_repository import COUNTERS, LOANS, loan_to_doc
 from loan_service.adapters.product_repository import PRODUCTS, product_from_doc, product_to_doc
 from loan_service.domain import ledger
 from loan_service.domain.ledger import Transaction
@@ -357,19 +357,11 @@ def _event_docs(outbox: Outbox, seeded: Sequence[SeededLoan]) -> list[Any]:
 async def write_loans(
     db: AsyncDatabase[dict[str, Any]], seeded: Sequence[SeededLoan], *, events: bool
 ) -> int:
-    """Insert the loans, their payment ids and (``events``) their outbox events; returns
-    the number of events recorded."""
+    """Insert the loans (their payment ids are in them) and (``events``) their outbox
+    events; returns the number of events recorded."""
     if not seeded:
         return 0
     await db[LOANS].insert_many([loan_to_doc(s.loan) for s in seeded], ordered=False)
-    payment_docs = [
-        {"_id": pid, "loan_id": s.loan.id, "transaction_id": tid,
-         "created_at": s.loan.updated_at}
-        for s in seeded
-        for pid, tid in s.payment_ids
-    ]
-    if payment_docs:
-        await db[PAYMENTS].insert_many(payment_docs, ordered=False)
     if not events:
         return 0
     outbox = Outbox(db, producer=PRODUCER)

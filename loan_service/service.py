@@ -248,7 +248,8 @@ class _Change:
     result: Any
     # (event type, extra payload) pairs; the common loan payload is added at commit.
     events: list[LoanEvent] = field(default_factory=list)
-    # (payment id, transaction id) to record in loan_payments in the same transaction.
+    # (payment id, transaction id) the write adds; the loan's unique payment_ids index
+    # refuses the id if another loan holds it (PaymentTaken).
     payment: tuple[str, str] | None = None
     # The new loan's state as of today, when the step already replayed it (saves a replay).
     state: LoanState | None = None
@@ -524,7 +525,7 @@ class LoanService:
                     updated_at=now,
                 )
                 try:
-                    await self._tx(self._writer(updated, loan, change, now))
+                    await self._tx(self._writer(updated, loan, change))
                 except PaymentTaken:
                     # Recorded by someone else meanwhile: on this loan the re-read finds
                     # it (a replay); on another loan the id was reused.
@@ -552,14 +553,12 @@ class LoanService:
         raise Conflict(f"loan {loan_id} is busy; retry")
 
     def _writer(
-        self, updated: Loan, before: Loan, change: _Change, now: datetime
+        self, updated: Loan, before: Loan, change: _Change
     ) -> Callable[[Session], Awaitable[None]]:
         base = payloads.loan_payload(updated)
 
         async def body(session: Session) -> None:
-            if change.payment is not None:
-                payment_id, txn_id = change.payment
-                await self._loans.record_payment(payment_id, updated.id, txn_id, now, session)
+            # A payment id another loan holds is refused by this write itself (PaymentTaken).
             await self._loans.replace(updated, before.version, session)
             if self.after_write is not None:
                 await self.after_write(before, updated, session)
@@ -826,7 +825,14 @@ class LoanService:
         value_date: date,
         channel: str = "",
         on_behalf_of: str = "",
+        agent_scope: str = "",
     ) -> RepaymentOutcome:
+        """Apply a repayment (idempotent on ``payment_id``).
+
+        ``agent_scope``: apply only if the loan is that agent's, else NOT_FOUND as for
+        an unknown loan. payment_service passes an agent poster's id, so its scope check
+        is made on the very loan this write is decided on (no separate read first).
+        """
         payment_id = payment_id.strip()
         if not payment_id:
             raise InvalidArgument.field("payment_id", "is required")
@@ -836,8 +842,11 @@ class LoanService:
             )
         channel = _text(channel, "channel", MAX_CHANNEL).upper()
         actor = _actor(caller, on_behalf_of)
+        scope = _text(agent_scope, "agent_scope", MAX_PAYMENT_ID)
 
         def step(loan: Loan, today: date, now: datetime) -> _Change:
+            if scope and loan.agent_id != scope:
+                raise NotFound(f"loan {loan_id} not found")
             if amount.currency != loan.currency:
                 raise InvalidArgument.field("amount.currency", f"must be {loan.currency}")
             schedule = self._require_disbursed(loan, "takes no repayments before disbursement")

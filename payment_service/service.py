@@ -7,7 +7,9 @@ Posting (see docs/payments.md):
    409 (another body). A PENDING payment carries a lease; while it runs, the
    request that recorded it drives it.
 2. Ask the loan service to apply it (``ApplyRepayment`` with the payment id,
-   idempotent there), with the poster's own token.
+   idempotent there), naming the poster. An agent's payment carries the agent as
+   ``agent_scope``: the loan service applies it only to that agent's loan (else
+   NOT_FOUND, the payment is REJECTED), checked on the loan it writes.
 3. Record the answer: POSTED with the allocation and a receipt number, or
    REJECTED with the loan service's reason; in the same transaction as the
    ``payment.posted`` / ``payment.rejected`` outbox event. Without an answer
@@ -93,7 +95,7 @@ SYSTEM_ACTOR = "service:payment"
 
 
 class Loans(Protocol):
-    async def apply(self, payment: Payment) -> ApplyOutcome: ...
+    async def apply(self, payment: Payment, *, agent_scope: str = "") -> ApplyOutcome: ...
 
     async def owner(self, loan_id: str) -> LoanFacts | Refused | Unsettled: ...
 
@@ -333,25 +335,21 @@ class PaymentService:
             )
         return PostResult(payment, replayed)
 
-    async def _check_scope(
-        self, payment: Payment, *, as_service: bool
-    ) -> Refused | Unsettled | None:
-        """An agent's payment goes only to that agent's loan.
+    async def _check_scope(self, payment: Payment) -> Refused | Unsettled | None:
+        """The recovery loop's check that an agent's payment goes only to that agent's loan.
 
-        The loan service takes repayments from this service alone, unscoped, so
-        the check is here. On the agent's own request the loan is read with the
-        agent's token (the loan service scopes it: NOT_FOUND if not theirs). The
-        recovery loop reads it as the service: if the borrower has been
-        reassigned since, the loan may already hold the payment from the agent's
-        own request, checked then.
+        On the agent's own request the check is part of the posting itself
+        (``ApplyRepayment`` with ``agent_scope``: NOT_FOUND if the loan is not
+        theirs, decided on the loan the repayment is written against). The
+        recovery loop reads the loan as the service first: if the borrower has
+        been reassigned since, the loan may already hold the payment from the
+        agent's own request, checked then.
         """
         owner = await self._loans.owner(payment.loan_id)
         if isinstance(owner, Refused | Unsettled):
             return owner
         if owner.agent_id == payment.posted_by:
             return None
-        if not as_service:
-            return Refused("NOT_FOUND", f"loan {payment.loan_id} not found")
         held = await self._loans.holds_payment(payment.loan_id, payment.id)
         if isinstance(held, Unsettled):
             return held
@@ -367,10 +365,13 @@ class PaymentService:
     async def _drive(self, payment: Payment, *, actor: str, as_service: bool) -> Payment:
         """Ask the loan service once and record what it said."""
         outcome: ApplyOutcome | None = None
-        if payment.poster_role is PosterRole.AGENT:
-            outcome = await self._check_scope(payment, as_service=as_service)
+        agent = payment.poster_role is PosterRole.AGENT
+        if agent and as_service:
+            outcome = await self._check_scope(payment)
         if outcome is None:
-            outcome = await self._loans.apply(payment)
+            # On the agent's own request the loan service checks the scope in the write.
+            scope = payment.posted_by if agent and not as_service else ""
+            outcome = await self._loans.apply(payment, agent_scope=scope)
         if not as_service:
             await self._checkpoint("after_apply")
         if isinstance(outcome, Applied):

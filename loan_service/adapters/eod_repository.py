@@ -6,6 +6,13 @@
   ``run.loan_writes`` counts the loan writes with new transactions committed while
   the run is open (``note_loan_write``, in their transactions); each batch commits
   only if it is still the count read before its loans were (``guard_batch``).
+  ``rows_through``: the latest business date any snapshot row was written for,
+  raised by every batch in its transaction (``guard_batch``), so a transaction that
+  reads this document knows no row it could see is dated after it. A loan write
+  reads the document once (``watch``): it counts itself only while a run is open,
+  and reads the loan's rows only if some can exist from its date on. A document
+  written before the field was kept has none: rows may then be of any date, until
+  the next run's opening sets it from the rows themselves (``open_run``).
 * ``eod_batches``: one document per committed batch with its figures, inserted in
   the batch's transaction (so they are exact across a kill, and concurrent batches
   never write one document); ``eod_dates``: one document per closed date, their
@@ -23,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -47,6 +55,7 @@ BATCHES = "eod_batches"
 FIGURES = ("loans_processed", "penalties_charged", "installments_marked_overdue")
 SNAPSHOTS = "loan_snapshots"
 STATE_ID = "eod"
+ROWS_THROUGH = "rows_through"
 
 EOD_INDEXES: dict[str, list[IndexModel]] = {
     BATCHES: [IndexModel([("business_date", ASCENDING)], name="date")],
@@ -55,6 +64,23 @@ EOD_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("loan_id", ASCENDING), ("business_date", ASCENDING)], name="loan_date"),
     ],
 }
+
+
+@dataclass(frozen=True, slots=True)
+class EodWatch:
+    """What a loan write needs to know of end of day, read in its own transaction."""
+
+    run_open: bool
+    # No snapshot row is dated after this (None: no row at all). ``known`` False: the
+    # state predates ``rows_through`` and rows may be of any date.
+    rows_through: date | None = None
+    known: bool = True
+
+    def rows_from(self, since: date) -> bool:
+        """Whether a snapshot row dated ``since`` or later can exist (in this snapshot)."""
+        if self.run_open or not self.known:
+            return True
+        return self.rows_through is not None and since <= self.rows_through
 
 
 class RowTaken(Exception):
@@ -135,15 +161,26 @@ class EodRepository:
     async def open_run(self, last_closed: date | None, run: dict[str, Any]) -> bool:
         """Record ``run`` unless a run is open or the last closed date moved; False if so."""
         expected = last_closed.isoformat() if last_closed else None
-        if await self._state.find_one({"_id": STATE_ID}) is None:
+        update: dict[str, Any] = {"$set": {"run": run, "lease_until": None, "failed_run": None}}
+        doc = await self._state.find_one({"_id": STATE_ID})
+        if doc is None:
             # Created meanwhile by another caller: the compare-and-set below decides.
             with contextlib.suppress(DuplicateKeyError):
-                await self._state.insert_one({"_id": STATE_ID, "last_closed": None, "run": None})
+                await self._state.insert_one(
+                    {"_id": STATE_ID, "last_closed": None, "run": None, ROWS_THROUGH: None}
+                )
+        elif ROWS_THROUGH not in doc:
+            # Kept since this version: set it from the rows (none are written with no run
+            # open, and ``$max`` keeps any later date a batch may have set meanwhile).
+            update["$max"] = {ROWS_THROUGH: await self._latest_row_date()}
         result = await self._state.update_one(
-            {"_id": STATE_ID, "run": None, "last_closed": expected},
-            {"$set": {"run": run, "lease_until": None, "failed_run": None}},
+            {"_id": STATE_ID, "run": None, "last_closed": expected}, update
         )
         return result.matched_count == 1
+
+    async def _latest_row_date(self) -> str | None:
+        doc = await self._rows.find_one({}, {"business_date": 1}, sort=[("business_date", -1)])
+        return str(doc["business_date"]) if doc else None
 
     async def take_lease(self, owner: str, now: datetime, until: datetime) -> dict[str, Any] | None:
         """The state with the lease taken (or renewed) by ``owner``; None if someone else
@@ -184,25 +221,48 @@ class EodRepository:
         run = (doc or {}).get("run") or {}
         return int(run.get("loan_writes") or 0)
 
+    async def watch(self, session: AsyncClientSession) -> EodWatch:
+        """In a loan write's transaction, one read: whether a run is open (the write must
+        then count itself: ``note_loan_write``) and up to which date snapshot rows exist.
+
+        A row the transaction could see was committed with a ``guard_batch`` that raised
+        ``rows_through`` to its date at least, in the same transaction, so the same
+        snapshot shows that too: a loan whose value date is after it has no row to
+        re-derive, without reading ``loan_snapshots``."""
+        doc = await self._state.find_one(
+            {"_id": STATE_ID}, {"run.target": 1, "last_closed": 1, ROWS_THROUGH: 1},
+            session=session,
+        )
+        if doc is None:  # no run was ever opened: no rows
+            return EodWatch(run_open=False)
+        run_open = doc.get("run") is not None
+        if ROWS_THROUGH not in doc:
+            return EodWatch(run_open, known=False)
+        dates = [d for d in (doc.get(ROWS_THROUGH), doc.get("last_closed")) if d]
+        return EodWatch(run_open, date.fromisoformat(max(dates)) if dates else None)
+
     async def note_loan_write(self, session: AsyncClientSession) -> None:
-        """In a loan write's transaction: count it if a run is open. Batches that read
-        their loans before it then refuse to commit (``guard_batch``), and one committing
-        meanwhile conflicts with it on this document, so either the batch reads the loan
-        again or the write sees the batch's row and re-derives it."""
+        """In a loan write's transaction, when ``watch`` saw a run open: count it. Batches
+        that read their loans before it then refuse to commit (``guard_batch``), and one
+        committing meanwhile conflicts with it on this document, so either the batch reads
+        the loan again or the write sees the batch's row and re-derives it."""
         await self._state.update_one(
             {"_id": STATE_ID, "run": {"$ne": None}},
             {"$inc": {"run.loan_writes": 1}},
             session=session,
         )
 
-    async def guard_batch(self, owner: str, loan_writes: int, session: AsyncClientSession) -> None:
-        """In a batch's transaction: LeaseLost unless ``owner`` holds the run, LoansWritten
-        if a loan was written since ``loan_writes`` was read. It writes the state document
-        (``run.batches``), so a loan write committing meanwhile conflicts with the batch."""
+    async def guard_batch(
+        self, owner: str, loan_writes: int, day: date, session: AsyncClientSession
+    ) -> None:
+        """In a batch's transaction (its rows dated ``day``): LeaseLost unless ``owner``
+        holds the run, LoansWritten if a loan was written since ``loan_writes`` was read.
+        It writes the state document (``run.batches``, and ``rows_through`` up to ``day``),
+        so a loan write committing meanwhile conflicts with the batch."""
         expected: Any = loan_writes if loan_writes else {"$in": [0, None]}
         result = await self._state.update_one(
             {"_id": STATE_ID, "owner": owner, "run": {"$ne": None}, "run.loan_writes": expected},
-            {"$inc": {"run.batches": 1}},
+            {"$inc": {"run.batches": 1}, "$max": {ROWS_THROUGH: day.isoformat()}},
             session=session,
         )
         if result.matched_count == 1:

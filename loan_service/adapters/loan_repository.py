@@ -5,10 +5,13 @@
   Every write replaces the document where ``version`` still has the value
   that was read; a concurrent writer makes it a ``VersionConflict`` (the
   use case re-reads and retries, or answers ABORTED).
-* ``loan_payments``: one document per applied payment id (``_id`` =
-  payment id), inserted in the same transaction as the loan write. Its
-  unique ``_id`` is what makes ApplyRepayment idempotent under concurrency,
-  across loans too.
+  ``payment_ids`` lists the payment ids of its repayments and recoveries (left
+  out while there are none); a unique (multikey, sparse) index on it makes the
+  loan write itself refuse a payment id that another loan already holds
+  (``PaymentTaken``), so ApplyRepayment is idempotent under concurrency across
+  loans too, with no write of its own. (Until issue 15 a ``loan_payments``
+  document per payment id did this, inserted in the loan write's transaction;
+  the ``payment_ids`` migration fills the field in on loans stored before.)
 * ``loan_counters``: per-year sequences for loan numbers (atomic ``$inc``).
 * ``borrower_guards``: touched by every submission in its transaction, so two
   concurrent submissions for one borrower conflict and the active-loan limit
@@ -38,7 +41,9 @@ from shared.errors import Conflict, NotFound
 from shared.paging import Page
 
 LOANS = "loans"
-PAYMENTS = "loan_payments"
+# Written no more (issue 15: the loans' payment_ids index does its work); read only for ids
+# a replica of the version before recorded there (payment_loan).
+LEGACY_PAYMENTS = "loan_payments"
 COUNTERS = "loan_counters"
 GUARDS = "borrower_guards"
 # The newest borrower version whose agent, branch and name the loans follow.
@@ -59,9 +64,20 @@ LOAN_INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("status", ASCENDING), ("arrears_since", ASCENDING)], name="status_arrears"),
         IndexModel([("disbursement_date", ASCENDING)], name="disbursement_date"),
+        # One loan per payment id: a write adding an id another loan holds is refused.
+        IndexModel(
+            [("payment_ids", ASCENDING)], unique=True, sparse=True, name="payment_ids_unique"
+        ),
     ],
-    PAYMENTS: [IndexModel([("loan_id", ASCENDING)], name="loan")],
 }
+PAYMENT_IDS_INDEX = "payment_ids_unique"
+# The transactions whose payment id belongs to the loan for good (a reversal keeps it).
+_PAID = frozenset({TransactionType.REPAYMENT, TransactionType.RECOVERY})
+
+
+def payment_ids(transactions: Sequence[Transaction]) -> list[str]:
+    """The payment ids a loan holds, sorted (the unique ``payment_ids`` index)."""
+    return sorted({t.payment_id for t in transactions if t.type in _PAID and t.payment_id})
 
 # API order_by names -> stored fields. days_past_due sorts by arrears_since, reversed.
 SORTABLE = {
@@ -84,6 +100,13 @@ class VersionConflict(Exception):
 
 class PaymentTaken(Exception):
     """A payment id was recorded concurrently; re-read to see by whom."""
+
+
+def _payment_taken(exc: DuplicateKeyError) -> bool:
+    """Whether the duplicate is a payment id (the other unique index is the loan number)."""
+    details = exc.details or {}
+    pattern = details.get("keyPattern") or {}
+    return "payment_ids" in pattern or PAYMENT_IDS_INDEX in str(details.get("errmsg", exc))
 
 
 def _iso(value: date | None) -> str | None:
@@ -187,7 +210,7 @@ def transaction_from_doc(data: Mapping[str, Any]) -> Transaction:
 
 def loan_to_doc(loan: Loan) -> dict[str, Any]:
     facts = loan.facts
-    return {
+    doc = {
         "_id": loan.id,
         "loan_number": loan.loan_number,
         "borrower_id": loan.borrower_id,
@@ -235,6 +258,10 @@ def loan_to_doc(loan: Loan) -> dict[str, Any]:
         "updated_at": loan.updated_at,
         "version": loan.version,
     }
+    held = payment_ids(loan.transactions)
+    if held:  # left out, not [], while there are none: [] is a key of the unique index too
+        doc["payment_ids"] = held
+    return doc
 
 
 def loan_from_doc(doc: dict[str, Any]) -> Loan:
@@ -339,7 +366,7 @@ class LoanFilter:
 class LoanRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._loans = db[LOANS]
-        self._payments = db[PAYMENTS]
+        self._legacy_payments = db[LEGACY_PAYMENTS]
         self._counters = db[COUNTERS]
         self._guards = db[GUARDS]
         self._borrower_versions = db[BORROWER_VERSIONS]
@@ -368,10 +395,16 @@ class LoanRepository:
     async def replace(
         self, loan: Loan, expected_version: int, session: AsyncClientSession | None = None
     ) -> None:
-        """Store ``loan`` if the stored version is still ``expected_version``."""
-        result = await self._loans.replace_one(
-            {"_id": loan.id, "version": expected_version}, loan_to_doc(loan), session=session
-        )
+        """Store ``loan`` if the stored version is still ``expected_version``;
+        PaymentTaken if it adds a payment id that another loan holds."""
+        try:
+            result = await self._loans.replace_one(
+                {"_id": loan.id, "version": expected_version}, loan_to_doc(loan), session=session
+            )
+        except DuplicateKeyError as exc:
+            if _payment_taken(exc):
+                raise PaymentTaken(loan.id) from exc
+            raise
         if result.matched_count == 0:
             raise VersionConflict(loan.id)
 
@@ -552,30 +585,32 @@ class LoanRepository:
 
     # -- payments --------------------------------------------------------------------
     async def payment_loan(self, payment_id: str) -> str | None:
-        """The loan a payment id was applied to, if any."""
-        doc = await self._payments.find_one({"_id": payment_id}, {"loan_id": 1})
-        return str(doc["loan_id"]) if doc else None
+        """The loan a payment id was applied to, if any (the ``payment_ids`` index).
 
-    async def record_payment(
-        self,
-        payment_id: str,
-        loan_id: str,
-        transaction_id: str,
-        now: datetime,
-        session: AsyncClientSession | None = None,
-    ) -> None:
-        try:
-            await self._payments.insert_one(
-                {
-                    "_id": payment_id,
-                    "loan_id": loan_id,
-                    "transaction_id": transaction_id,
-                    "created_at": now,
-                },
-                session=session,
+        Then ``loan_payments``, where a replica of the version before recorded it: while
+        versions are mixed, a loan it wrote after the migration may lack the field."""
+        doc = await self._loans.find_one({"payment_ids": payment_id}, {"_id": 1})
+        if doc is not None:
+            return str(doc["_id"])
+        legacy = await self._legacy_payments.find_one({"_id": payment_id}, {"loan_id": 1})
+        return str(legacy["loan_id"]) if legacy else None
+
+    async def fill_payment_ids(self) -> int:
+        """Migration: ``payment_ids`` on every loan stored before it was kept; how many.
+
+        Safe to re-run and alongside writers: a loan is only set where its version is
+        still the one read (a writer since stored the field itself)."""
+        filled = 0
+        query = {"payment_ids": {"$exists": False}}
+        async for doc in self._loans.find(query, {"transactions": 1, "version": 1}):
+            held = payment_ids([transaction_from_doc(t) for t in doc.get("transactions") or []])
+            if not held:
+                continue
+            result = await self._loans.update_one(
+                {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"payment_ids": held}}
             )
-        except DuplicateKeyError as exc:
-            raise PaymentTaken(payment_id) from exc
+            filled += result.modified_count
+        return filled
 
     # -- numbers and guards -------------------------------------------------------------
     async def next_sequence(self, key: str) -> int:

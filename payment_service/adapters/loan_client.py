@@ -131,7 +131,8 @@ class LoanClient:
                 return Unsettled(f"{code}: {_details(exc)}")
         raise AssertionError("unreachable")
 
-    async def apply(self, payment: Payment) -> ApplyOutcome:
+    async def apply(self, payment: Payment, *, agent_scope: str = "") -> ApplyOutcome:
+        """``agent_scope``: apply only if the loan is that agent's (else NOT_FOUND)."""
         request = loan_pb2.ApplyRepaymentRequest(
             loan_id=payment.loan_id,
             payment_id=payment.id,
@@ -140,6 +141,7 @@ class LoanClient:
             channel=payment.channel.value,  # the enum value's name
             # Recorded as the actor when the recovery loop calls as this service.
             on_behalf_of=payment.posted_by,
+            agent_scope=agent_scope,
         )
         reply = await self._move_money(
             lambda metadata: self._stub.ApplyRepayment(request, metadata=metadata)

@@ -112,3 +112,45 @@ async def test_staff_tokens_cannot_book_or_reverse_money_on_a_loan(
         ]
         assert [t.actor for t in reversal] == [admin.staff_id]
         assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 0
+
+
+async def test_agent_scope_applies_only_to_that_agents_loan(stack: Stack, admin: Login) -> None:
+    """payment_service's scope check for an agent's payment is part of ApplyRepayment."""
+    async with clients(stack) as c:
+        p = await portfolio(stack, c, admin)
+        loan = await loan_for(c, p, days_ago=7)
+        stranger = await stack.ready_staff(admin)
+
+        def apply(payment_id: str, scope: str) -> object:
+            return c.loans.ApplyRepayment(
+                loan_pb2.ApplyRepaymentRequest(
+                    loan_id=loan.id,
+                    payment_id=payment_id,
+                    amount=common_pb2.Money(amount_minor=700, currency="USD"),
+                    value_date=TODAY.isoformat(),
+                    channel=common_pb2.CASH,
+                    on_behalf_of=scope,
+                    agent_scope=scope,
+                ),
+                metadata=c.service,
+            )
+
+        # Another agent's loan is NOT_FOUND, word for word as an unknown loan, and nothing moves.
+        foreign = f"PAY-{uuid.uuid4().hex[:12]}"
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await apply(foreign, stranger.staff_id)  # type: ignore[misc]
+        assert err.value.code() is grpc.StatusCode.NOT_FOUND
+        assert err.value.details() == f"loan {loan.id} not found"
+        assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 0
+        assert [t for t in await loan_transactions(c, admin, loan.id) if t.payment_id] == []
+
+        # The loan's own agent: applied, recorded for the agent; a repeat is a replay.
+        mine = f"PAY-{uuid.uuid4().hex[:12]}"
+        first = await apply(mine, p.agent.staff_id)  # type: ignore[misc]
+        assert not first.replayed
+        assert first.transaction.actor == p.agent.staff_id
+        again = await apply(mine, p.agent.staff_id)  # type: ignore[misc]
+        assert (again.replayed, again.transaction.id) == (True, first.transaction.id)
+        # The refused id was never recorded: it can still be applied in scope.
+        assert not (await apply(foreign, p.agent.staff_id)).replayed  # type: ignore[misc]
+        assert (await loan_state(c, admin, loan.id)).summary.total_paid.amount_minor == 1_400

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from loan_service.adapters.eod_repository import EodRepository, row_id
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.domain.eod import LoanRefs, close_loan
-from loan_service.eod_service import EndOfDay, EndOfDayWorker, EodOptions
+from loan_service.eod_service import EndOfDay, EndOfDayFailed, EndOfDayWorker, EodOptions
 from loan_service.service import LoanService
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.events import Outbox
@@ -348,7 +348,9 @@ async def test_a_write_to_another_loan_does_not_make_a_batch_decide_again(
     repaid: list[bool] = []
     guard = eod._repo.guard_batch
 
-    async def guard_after_a_write(owner: str, loan_writes: int, session: Any) -> None:
+    async def guard_after_a_write(
+        owner: str, loan_writes: int, day: date, session: Any
+    ) -> None:
         if repaid == [True]:
             repaid.append(True)
             await service.apply_repayment(
@@ -359,7 +361,7 @@ async def test_a_write_to_another_loan_does_not_make_a_batch_decide_again(
                 amount=Money(10_000, "USD"),
                 value_date=day,
             )
-        await guard(owner, loan_writes, session)
+        await guard(owner, loan_writes, day, session)
 
     eod._decide = counting  # type: ignore[method-assign,assignment]
     eod._repo.guard_batch = guard_after_a_write  # type: ignore[method-assign]
@@ -408,3 +410,105 @@ async def test_the_schedule_closes_the_day_that_ended(mongo_client: Client, mong
     now[0] = datetime(2026, 5, 20, 23, 40, tzinfo=tz)  # 20:40 UTC
     await evening._tick()
     assert await last_closed() == date(2026, 5, 20)
+
+
+def repaying_service(db: Db, eod: EndOfDay, outbox: Outbox) -> LoanService:
+    return LoanService(
+        None,  # type: ignore[arg-type]  # products: not used by a repayment
+        LoanRepository(db),
+        None,  # type: ignore[arg-type]  # borrowers: not used by a repayment
+        eod._tx,
+        outbox,
+        clock=lambda: fixed_clock(TODAY),
+        after_write=eod.rederive,
+    )
+
+
+async def repay(service: LoanService, loan_id: str, payment_id: str, on: date) -> None:
+    await service.apply_repayment(
+        Caller(subject="service:payment", role=Role.SERVICE),
+        loan_id,
+        on_behalf_of="agent-2",
+        payment_id=payment_id,
+        amount=Money(1_000, "USD"),
+        value_date=on,
+    )
+
+
+async def test_a_loan_write_reads_snapshot_rows_only_where_some_can_exist(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    # A loan write reads the run's document once: with no run open, it reads the loan's
+    # snapshot rows only if some can be dated on or after its value date.
+    loans = portfolio(TODAY, count=8)
+    await seed(mongo_db, loans)
+    eod, outbox = end_of_day(mongo_client, mongo_db, TODAY)
+    closed = TODAY - timedelta(days=2)
+    await eod.close_now(ADMIN, closed)
+    state = await mongo_db["eod_state"].find_one({"_id": "eod"})
+    assert state is not None
+    assert state["rows_through"] == closed.isoformat()
+    service = repaying_service(mongo_db, eod, outbox)
+    read: list[date] = []
+    rows_of_loan = eod._repo.rows_of_loan
+
+    async def counted(loan_id: str, since: date, session: Any = None) -> Any:
+        read.append(since)
+        return await rows_of_loan(loan_id, since, session)
+
+    eod._repo.rows_of_loan = counted  # type: ignore[method-assign]
+    loan = loans[2]
+    await repay(service, loan.id, "today", TODAY)
+    await repay(service, loan.id, "yesterday", TODAY - timedelta(days=1))
+    assert read == []  # no row after the closed date: nothing read
+    before = await mongo_db["loan_snapshots"].find_one({"_id": row_id(closed, loan.id)})
+    await repay(service, loan.id, "into-the-closed-date", closed)
+    assert read == [closed]
+    after = await mongo_db["loan_snapshots"].find_one({"_id": row_id(closed, loan.id)})
+    assert before is not None
+    assert after is not None
+    assert after["loan_version"] > before["loan_version"]
+
+    # A state written before rows_through was kept: rows may be of any date, so read.
+    await mongo_db["eod_state"].update_one({"_id": "eod"}, {"$unset": {"rows_through": ""}})
+    await repay(service, loan.id, "legacy", TODAY)
+    assert read == [closed, TODAY]
+    # The next run's opening sets it from the rows, and its batches raise it.
+    await eod.close_now(ADMIN, TODAY - timedelta(days=1))
+    state = await mongo_db["eod_state"].find_one({"_id": "eod"})
+    assert state is not None
+    assert state["rows_through"] == (TODAY - timedelta(days=1)).isoformat()
+
+
+async def test_rows_of_a_given_up_run_are_re_derived_after_an_earlier_date_closes(
+    mongo_client: Client, mongo_db: Db
+) -> None:
+    # The first run ever fails after one batch and is given up: rows of its date exist
+    # with no run open. A run may then close an earlier date (nothing was closed yet), so
+    # rows exist after the last closed date; a loan write into that date must still
+    # re-derive its row, or the next run would keep the stale row (a row marks it done).
+    loans = portfolio(TODAY, count=8)
+    await seed(mongo_db, loans)
+    eod, outbox = end_of_day(
+        mongo_client, mongo_db, TODAY, batch_size=4, concurrency=1, give_up_after_failures=1
+    )
+    day = TODAY - timedelta(days=1)
+
+    async def fail_after_commit(day: date) -> None:
+        raise RuntimeError("disk full")
+
+    eod._after_commit = fail_after_commit  # type: ignore[method-assign]
+    with pytest.raises(EndOfDayFailed):
+        await eod.close_now(ADMIN, day)
+    del eod._after_commit  # the class's own again
+    partial = [r async for r in mongo_db["loan_snapshots"].find({"business_date": day.isoformat()})]
+    assert 0 < len(partial) < len(loans)
+    earlier = TODAY - timedelta(days=5)
+    assert (await eod.close_now(ADMIN, earlier)).last_closed == earlier
+
+    row = partial[0]
+    service = repaying_service(mongo_db, eod, outbox)
+    await repay(service, row["loan_id"], "into-the-given-up-date", day)
+    again = await mongo_db["loan_snapshots"].find_one({"_id": row["_id"]})
+    assert again is not None
+    assert again["loan_version"] > row["loan_version"]

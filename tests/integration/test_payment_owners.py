@@ -132,7 +132,7 @@ class ReassignedWhileApplying:
     def __init__(self, mongo_client: Any, repo: PaymentRepository, service: Any) -> None:
         self._client, self._repo, self.service = mongo_client, repo, service
 
-    async def apply(self, payment: Payment) -> ApplyOutcome:
+    async def apply(self, payment: Payment, *, agent_scope: str = "") -> ApplyOutcome:
         owner = LoanOwner("agent-b", "BR-2", T0)
         await run_in_transaction(
             self._client, lambda s: self.service.follow_loan(payment.loan_id, owner, s)

@@ -802,20 +802,22 @@ class WaiveChargesResponse(_message.Message):
     def __init__(self, loan: _Optional[_Union[Loan, _Mapping]] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
 
 class ApplyRepaymentRequest(_message.Message):
-    __slots__ = ("loan_id", "payment_id", "amount", "value_date", "channel", "on_behalf_of")
+    __slots__ = ("loan_id", "payment_id", "amount", "value_date", "channel", "on_behalf_of", "agent_scope")
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     VALUE_DATE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
+    AGENT_SCOPE_FIELD_NUMBER: _ClassVar[int]
     loan_id: str
     payment_id: str
     amount: _common_pb2.Money
     value_date: str
     channel: _common_pb2.Channel
     on_behalf_of: str
-    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    agent_scope: str
+    def __init__(self, loan_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., value_date: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., on_behalf_of: _Optional[str] = ..., agent_scope: _Optional[str] = ...) -> None: ...
 
 class ApplyRepaymentResponse(_message.Message):
     __slots__ = ("transaction", "allocation", "loan", "closed", "replayed", "recovery")
