@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import re
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -292,6 +293,35 @@ async def _commit(session: AsyncClientSession) -> None:
             raise
 
 
+# What to tell once a transaction ends, per session (weak: a session never run through
+# ``transaction`` must not keep its callbacks alive).
+TransactionOutcome = bool | None
+_ON_END: weakref.WeakKeyDictionary[
+    AsyncClientSession, list[Callable[[TransactionOutcome], None]]
+] = weakref.WeakKeyDictionary()
+
+
+def on_transaction_end(
+    session: AsyncClientSession, callback: Callable[[TransactionOutcome], None]
+) -> None:
+    """Have ``transaction`` call ``callback(outcome)`` when ``session``'s transaction ends.
+
+    ``outcome`` is True once committed, False when it aborted before committing (nothing
+    was written), None when the commit itself failed (it may or may not have committed).
+    Callbacks run in the committing task, right after the commit, before anything else
+    runs; they must be quick and not raise (a raise is logged and ignored).
+    """
+    _ON_END.setdefault(session, []).append(callback)
+
+
+def _ended(session: AsyncClientSession, outcome: TransactionOutcome) -> None:
+    for callback in _ON_END.pop(session, ()):
+        try:
+            callback(outcome)
+        except Exception:
+            log.exception("a transaction-end callback failed")
+
+
 @asynccontextmanager
 async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
     """One multi-document transaction: ``async with transaction(client) as session``.
@@ -305,10 +335,17 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
         await session.start_transaction(
             read_concern=_TXN_READ_CONCERN, write_concern=_TXN_WRITE_CONCERN
         )
+        committing = False
         try:
             yield session
+            committing = True
             await _commit(session)
         except BaseException as exc:
+            # A commit refused as transient (a write conflict) did not happen either.
+            transient = isinstance(exc, PyMongoError) and exc.has_error_label(
+                "TransientTransactionError"
+            )
+            _ended(session, None if committing and not transient else False)
             if session.in_transaction:
                 try:
                     await session.abort_transaction()
@@ -317,6 +354,7 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
             if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                 raise Conflict("the write conflicted with a concurrent change; retry") from exc
             raise
+        _ended(session, True)
 
 
 async def run_in_transaction(
@@ -359,6 +397,7 @@ __all__ = [
     "duplicate_key_index",
     "duplicate_key_to_error",
     "is_duplicate_key",
+    "on_transaction_end",
     "ping",
     "run_in_transaction",
     "transaction",

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from shared.events.envelope import Event
-from shared.mongo import Database, IndexRegistry
+from shared.mongo import Database, IndexRegistry, TransactionOutcome, on_transaction_end
 
 OUTBOX_COLLECTION = "outbox"
 PENDING, SENT = "pending", "sent"
@@ -33,8 +34,23 @@ def outbox_indexes(collection: str = OUTBOX_COLLECTION) -> IndexRegistry:
     )
 
 
+class CommitSink(Protocol):
+    """What a relay in this process is told about the outbox writes it commits."""
+
+    def committed(self, docs: list[dict[str, Any]]) -> None:
+        """These outbox documents are committed (in this order); publish them if you can."""
+
+    def uncertain(self) -> None:
+        """A commit failed without saying whether it happened: look in the outbox first."""
+
+
 class Outbox:
-    """Stores events in the service's ``outbox`` collection, inside the caller's transaction."""
+    """Stores events in the service's ``outbox`` collection, inside the caller's transaction.
+
+    The documents of a transaction are also kept in memory until it ends: once it commits
+    they are handed to the relays of this process (``CommitSink``) so the one holding the
+    lease publishes them without reading them back; if it aborts they are dropped.
+    """
 
     def __init__(self, db: Database, producer: str, collection: str = OUTBOX_COLLECTION) -> None:
         self.db = db
@@ -42,6 +58,7 @@ class Outbox:
         self.collection = db[collection]
         self.lease_collection = db[f"{collection}_lease"]
         self._wakers: list[asyncio.Event] = []
+        self._sinks: list[CommitSink] = []
 
     def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Event:
         return Event(event_type, aggregate_id, payload, producer=self.producer)
@@ -49,8 +66,10 @@ class Outbox:
     async def add(self, session: AsyncClientSession | None, events: Iterable[Event]) -> None:
         """Insert ``events`` with ``session`` so they commit or abort with the state change.
 
-        Call ``notify()`` after the commit so the relay publishes at once
-        (without it they go out on the relay's next poll).
+        Call ``notify()`` after the commit so the relay wakes at once. In a transaction
+        run by ``shared.mongo.transaction`` the committed documents also reach the relay
+        of this process directly (``on_transaction_end``), so it need not read them back;
+        anything else goes out on the relay's next poll.
         """
         docs = []
         for event in events:
@@ -65,10 +84,14 @@ class Outbox:
                 "attempts": 0,
             }
             docs.append(doc)
-        if docs:
-            await self.collection.insert_many(docs, ordered=True, session=session)
-            if session is None:
-                self.notify()
+        if not docs:
+            return
+        await self.collection.insert_many(docs, ordered=True, session=session)
+        if session is None:
+            self._ended(docs, True)
+            self.notify()
+        elif self._sinks:
+            on_transaction_end(session, functools.partial(self._ended, docs))
 
     async def emit(
         self,
@@ -89,12 +112,26 @@ class Outbox:
     async def pending_count(self) -> int:
         return await self.collection.count_documents({"status": PENDING})
 
-    def _register(self, waker: asyncio.Event) -> None:
-        self._wakers.append(waker)
+    def _ended(self, docs: list[dict[str, Any]], outcome: TransactionOutcome) -> None:
+        if outcome is False:
+            return  # rolled back: these events never happened
+        for sink in self._sinks:
+            if outcome:
+                sink.committed(docs)
+            else:
+                sink.uncertain()
 
-    def _unregister(self, waker: asyncio.Event) -> None:
+    def _register(self, waker: asyncio.Event, sink: CommitSink | None = None) -> None:
+        self._wakers.append(waker)
+        if sink is not None:
+            self._sinks.append(sink)
+
+    def _unregister(self, waker: asyncio.Event, sink: CommitSink | None = None) -> None:
         with contextlib.suppress(ValueError):
             self._wakers.remove(waker)
+        if sink is not None:
+            with contextlib.suppress(ValueError):
+                self._sinks.remove(sink)
 
 
 def event_from_doc(doc: dict[str, Any]) -> Event:

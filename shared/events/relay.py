@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -32,11 +34,23 @@ def _default_owner() -> str:
 
 
 class OutboxRelay:
-    """Publishes pending outbox events to RabbitMQ, in order, with publisher confirms.
+    """Publishes outbox events to RabbitMQ, in order, with publisher confirms.
 
     Only the relay holding the outbox lease publishes, so replicas of a
-    service don't send the same event side by side. It polls every
-    ``poll_interval`` seconds and also wakes on ``Outbox.notify()``.
+    service don't send the same event side by side.
+
+    Two ways in. Direct: the outbox hands over the documents of each transaction
+    committed in this process (``committed``); the relay publishes them without reading
+    them back, as long as it holds the lease and knows of no older pending event (its
+    last read of the outbox found less than a batch, and nothing has failed or been
+    missed since). Poll: every ``poll_interval`` seconds, at start, after a failure and
+    whenever the direct way cannot be trusted, it reads pending events in outbox order
+    (the events of other processes, unconfirmed ones, a crashed process's backlog).
+
+    Confirmed events are marked sent in one ``update_many`` per ``mark_interval``
+    (or per ``batch_size`` events), not one per publish; until then they stay in
+    ``_inflight`` and the poll skips them. A crash in that window publishes them
+    again, which idempotent consumers absorb (they dedupe by event id).
     """
 
     def __init__(
@@ -47,6 +61,7 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        mark_interval: float = 1.0,
         lease_seconds: float = 15.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -59,13 +74,17 @@ class OutboxRelay:
         self.exchange_name = exchange
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.mark_interval = mark_interval
         self.lease_seconds = lease_seconds
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.publish_timeout = publish_timeout
         self.connect_timeout = connect_timeout
         self.owner = owner or _default_owner()
-        self.published = 0
+        self.published = 0  # confirmed by the broker, either way
+        self.published_direct = 0  # of which handed over at commit, never read back
+        self.polls = 0  # reads of the outbox (``find``)
+        self.marks = 0  # mark-sent writes (``update_many``)
         self.failures = 0
         self.last_error: str | None = None
         self._wake = asyncio.Event()
@@ -77,18 +96,32 @@ class OutboxRelay:
         # End of the lease this relay last took (None: not held). Renewed only once a fifth
         # of it has gone by, not before every batch: one write per few seconds, not per event.
         self._held_until: datetime | None = None
+        # Committed in this process, not yet published (commit order).
+        self._direct: collections.deque[dict[str, Any]] = collections.deque()
+        self._max_direct = batch_size * 20
+        # True while every pending event older than those in ``_direct`` is known to be
+        # published or in flight: only then may ``_direct`` go out without a read.
+        self._caught_up = False
+        # Published (or being published) and not yet marked sent: the poll skips them.
+        self._inflight: set[str] = set()
+        self._to_mark: list[str] = []
+        self._mark_due: float | None = None
+        # Recently marked ids: a hand-over that lost the race with a poll is not sent again.
+        self._recent: dict[str, None] = {}
 
     # lifecycle --------------------------------------------------------------
     async def start(self) -> None:
         if self._task is not None:
             return
         self._stopping.clear()
-        self.outbox._register(self._wake)
+        self._caught_up = False
+        self.outbox._register(self._wake, self)
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.outbox.db.name}")
 
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self.outbox._unregister(self._wake, self)
         if self._task is not None:
             task, self._task = self._task, None
             try:
@@ -97,7 +130,9 @@ class OutboxRelay:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self.outbox._unregister(self._wake)
+        self._direct.clear()
+        with contextlib.suppress(PyMongoError):
+            await self._flush_marks(force=True)
         await self._release_lease()
         await self._disconnect()
 
@@ -105,23 +140,56 @@ class OutboxRelay:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    # hand-over from the outbox (CommitSink) ---------------------------------
+    def committed(self, docs: list[dict[str, Any]]) -> None:
+        """Outbox documents just committed in this process: publish them without a read."""
+        if self._held_until is None or len(self._direct) + len(docs) > self._max_direct:
+            # Not ours to publish now, or too far behind: the poll finds them, in order,
+            # and nothing goes out directly before it has.
+            self._forget_direct()
+        else:
+            self._direct.extend(docs)
+        self._wake.set()
+
+    def uncertain(self) -> None:
+        """A commit's outcome is unknown: its events, if any, are found by reading."""
+        self._forget_direct()
+        self._wake.set()
+
+    def _forget_direct(self) -> None:
+        self._direct.clear()
+        self._caught_up = False
+
     # loop -------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = self.backoff_initial
+        next_poll = loop.time()
         while not self._stopping.is_set():
             try:
                 if not await self._hold_lease():
+                    self._forget_direct()
+                    await self._flush_marks(force=True)
                     await self._wait(self.lease_seconds / 3, wakeable=False)
                     continue
-                sent_all = await self._relay_batch()
+                now = loop.time()
+                if not self._caught_up or now >= next_poll:
+                    next_poll = now + self.poll_interval
+                    # Less than a batch pending: every older event is now on its way.
+                    self._caught_up = await self._relay_pending()
+                elif self._direct:
+                    await self._relay_direct()
+                await self._flush_marks()
                 backoff = self.backoff_initial
                 self._warn.reset()
-                if sent_all:
-                    # Nothing more was pending: wait for a notify or the next poll.
-                    await self._wait(self.poll_interval, wakeable=True)
+                if self._caught_up and not self._direct:
+                    # Nothing more to send: wait for a hand-over, the next poll or mark.
+                    due = next_poll if self._mark_due is None else min(next_poll, self._mark_due)
+                    await self._wait(max(due - loop.time(), 0.0), wakeable=True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means "keep the events, try later"
+                self._forget_direct()
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._warn.warning("outbox relay cannot publish (%s); will retry", self.last_error)
@@ -146,7 +214,6 @@ class OutboxRelay:
         held = self._held_until
         if held is not None and held - now > timedelta(seconds=self.lease_seconds * 0.8):
             return True
-        self._held_until = None
         try:
             await self.outbox.lease_collection.find_one_and_update(
                 {"_id": "relay", "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
@@ -155,7 +222,11 @@ class OutboxRelay:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
+            self._held_until = None
             return False  # another relay holds a live lease
+        except BaseException:
+            self._held_until = None
+            raise
         self._held_until = until
         return True
 
@@ -196,46 +267,94 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    async def _relay_batch(self) -> bool:
-        """Publish one batch; True when the outbox had no more than a batch pending."""
-        cursor = (
-            self.outbox.collection.find({"status": PENDING})
-            .sort("order", ASCENDING)
-            .limit(self.batch_size)
-        )
+    async def _relay_pending(self) -> bool:
+        """Read and publish one batch; True when the outbox had no more than a batch pending."""
+        query: dict[str, Any] = {"status": PENDING}
+        if self._inflight:
+            query["_id"] = {"$nin": list(self._inflight)}
+        self.polls += 1
+        cursor = self.outbox.collection.find(query).sort("order", ASCENDING).limit(self.batch_size)
         docs = await cursor.to_list(length=self.batch_size)
-        if not docs:
-            return True
+        if docs:
+            await self._publish(docs)
+        return len(docs) < self.batch_size
+
+    async def _relay_direct(self) -> None:
+        """Publish the next batch handed over at commit, in outbox order."""
+        docs: list[dict[str, Any]] = []
+        while self._direct and len(docs) < self.batch_size:
+            doc = self._direct.popleft()
+            if doc["_id"] not in self._inflight and doc["_id"] not in self._recent:
+                docs.append(doc)
+        if docs:
+            docs.sort(key=lambda doc: doc["order"])
+            self.published_direct += await self._publish(docs)
+
+    async def _publish(self, docs: list[dict[str, Any]]) -> int:
+        """Publish ``docs`` in order; queue the confirmed for marking; raise if any is not."""
         exchange = await self._ensure_exchange()
         events = [event_from_doc(doc) for doc in docs]
-        results = await asyncio.gather(
-            *(
-                exchange.publish(
-                    event.to_message(),
-                    routing_key=event.type,
-                    mandatory=False,
-                    timeout=self.publish_timeout,
-                )
-                for event in events
-            ),
-            return_exceptions=True,
-        )
+        self._inflight.update(event.id for event in events)
+        try:
+            results = await asyncio.gather(
+                *(
+                    exchange.publish(
+                        event.to_message(),
+                        routing_key=event.type,
+                        mandatory=False,
+                        timeout=self.publish_timeout,
+                    )
+                    for event in events
+                ),
+                return_exceptions=True,
+            )
+        except BaseException:
+            self._inflight.difference_update(event.id for event in events)
+            raise
         outcomes = list(zip(events, results, strict=True))
         confirmed = [e.id for e, r in outcomes if isinstance(r, aiormq.spec.Basic.Ack)]
         failed = [(e.id, r) for e, r in outcomes if not isinstance(r, aiormq.spec.Basic.Ack)]
         if confirmed:
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": confirmed}},
-                {"$set": {"status": SENT, "sent_at": utcnow()}, "$inc": {"attempts": 1}},
-            )
+            self._to_mark.extend(confirmed)
+            if self._mark_due is None:
+                self._mark_due = asyncio.get_running_loop().time() + self.mark_interval
             self.published += len(confirmed)
         if failed:
+            failed_ids = [event_id for event_id, _ in failed]
+            # Pending again: the next poll sends them (and nothing newer goes out before).
+            self._inflight.difference_update(failed_ids)
             error = failed[0][1]
             await self.outbox.collection.update_many(
-                {"_id": {"$in": [event_id for event_id, _ in failed]}},
+                {"_id": {"$in": failed_ids}},
                 {"$inc": {"attempts": 1}, "$set": {"last_error": repr(error)[:500]}},
             )
             # The connection may be gone; reconnect on the next attempt.
             await self._disconnect()
             raise ConnectionError(f"{len(failed)} event(s) not confirmed: {error!r}")
-        return len(docs) < self.batch_size
+        return len(confirmed)
+
+    async def _flush_marks(self, *, force: bool = False) -> None:
+        """Mark confirmed events sent, in one write, once the window is over (or it is full)."""
+        if not self._to_mark:
+            return
+        due = self._mark_due
+        full = len(self._to_mark) >= self.batch_size
+        if not force and not full and due is not None and asyncio.get_running_loop().time() < due:
+            return
+        ids, self._to_mark, self._mark_due = self._to_mark, [], None
+        try:
+            await self.outbox.collection.update_many(
+                {"_id": {"$in": ids}},
+                {"$set": {"status": SENT, "sent_at": utcnow()}, "$inc": {"attempts": 1}},
+            )
+        except BaseException:
+            # Still confirmed, still in flight: try again on the next round.
+            self._to_mark = ids + self._to_mark
+            self._mark_due = asyncio.get_running_loop().time()
+            raise
+        self.marks += 1
+        self._inflight.difference_update(ids)
+        for event_id in ids:
+            self._recent[event_id] = None
+        while len(self._recent) > 4 * self.batch_size:
+            del self._recent[next(iter(self._recent))]

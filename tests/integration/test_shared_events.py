@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from functools import partial
 from typing import Any
@@ -9,6 +11,7 @@ import aio_pika
 import pytest
 
 from microfinance_cli.backends import free_port
+from shared.errors import Conflict
 from shared.events import (
     Event,
     IdempotentConsumer,
@@ -17,7 +20,7 @@ from shared.events import (
     outbox_indexes,
     processed_indexes,
 )
-from shared.mongo import transaction
+from shared.mongo import run_in_transaction, transaction
 from tests.integration.support import TcpProxy, eventually
 
 pytestmark = pytest.mark.integration
@@ -235,6 +238,231 @@ async def test_two_relays_do_not_both_publish(mongo_db, amqp_url, amqp_names) ->
         await eventually(lambda: _drained(outbox), what="all sent")
         assert sum(r.published for r in relays) == 20
         assert len(set(listener.ids)) == len(listener.ids) == 20
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await listener.close()
+
+
+# ------------------------------------------------ direct publish after commit --
+async def _commit_events(mongo_client, outbox: Outbox, events: list[Event]) -> None:
+    async def body(session) -> None:
+        await outbox.add(session, events)
+
+    # The stand-in may report concurrent outbox writes as conflicts: retried, as services do.
+    await run_in_transaction(mongo_client, body, attempts=50)
+    outbox.notify()
+
+
+async def _idle_after_first_poll(relay: OutboxRelay) -> None:
+    await eventually(lambda: relay.polls >= 1 and relay._caught_up, what="first poll done")
+
+
+async def test_committed_events_go_out_without_reading_the_outbox(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """The relay publishes what this process commits straight away: no ``find``; an
+    aborted transaction's events never go out; marking waits for the window, and the
+    poll never sends an event that is published but not marked yet."""
+    outbox = Outbox(mongo_db, producer="payment_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=60,
+                        mark_interval=60)
+    await relay.start()
+    try:
+        await _idle_after_first_poll(relay)
+        polls = relay.polls
+        sent: list[Event] = []
+        for i in range(10):
+            event = outbox.new_event("payment.posted", f"P{i}", {"i": i})
+            sent.append(event)
+            await _commit_events(mongo_client, outbox, [event])
+            await eventually(partial(lambda e: e.id in listener.ids, event),
+                             what=f"event {i} delivered")
+
+        async def rolled_back() -> None:
+            async with transaction(mongo_client) as session:
+                await outbox.add(session, [outbox.new_event("payment.posted", "PX", {})])
+                raise RuntimeError("rolled back after the write")
+
+        with pytest.raises(RuntimeError):
+            await rolled_back()
+        outbox.notify()
+        last = outbox.new_event("payment.posted", "P10", {"i": 10})
+        sent.append(last)
+        await _commit_events(mongo_client, outbox, [last])
+        await eventually(lambda: last.id in listener.ids, what="event after the abort")
+        assert listener.ids == [e.id for e in sent]
+        assert relay.polls == polls  # not one read of the outbox
+        assert relay.published == relay.published_direct == 11
+        # Confirmed but not marked yet (the window is a minute): still pending in Mongo.
+        assert relay.marks == 0
+        assert await outbox.pending_count() == 11
+    finally:
+        await relay.stop()
+        await listener.close()
+    # Stopping marks them, in one write.
+    assert relay.marks == 1
+    assert await outbox.pending_count() == 0
+    assert len(listener.ids) == 11
+
+    # The poll skips events published and not marked: nothing goes out twice.
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue("2"))
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.05,
+                        mark_interval=60)
+    await relay.start()
+    try:
+        await _idle_after_first_poll(relay)
+        events = [outbox.new_event("payment.posted", f"Q{i}", {}) for i in range(5)]
+        await _commit_events(mongo_client, outbox, events)
+        await eventually(lambda: len(listener.ids) >= 5, what="5 delivered")
+        polls = relay.polls
+        await eventually(lambda: relay.polls >= polls + 5, what="five more polls")
+        assert listener.ids == [e.id for e in events]
+        assert relay.published == 5
+        assert await outbox.pending_count() == 5  # not marked yet, and not sent again
+    finally:
+        await relay.stop()
+        await listener.close()
+    assert await outbox.pending_count() == 0
+
+
+async def test_order_per_aggregate_holds_with_concurrent_writers(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """Many writers, a few aggregates, rolled-back attempts and polls in between: each
+    aggregate's events arrive once each, in commit order."""
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.05,
+                        mark_interval=0.1, batch_size=8)
+    aggregates = [f"L{i}" for i in range(4)]
+    locks = {a: asyncio.Lock() for a in aggregates}  # the service's per-aggregate lock
+    per_aggregate = 30
+
+    async def write(aggregate: str, writer: int) -> None:
+        for n in range(per_aggregate // 3):
+            async with locks[aggregate]:
+                counter = await mongo_db.counters.find_one({"_id": aggregate}) or {}
+                seq = int(counter.get("seq", 0)) + 1
+                if (writer + n) % 4 == 0:  # a rolled-back attempt first
+                    with contextlib.suppress(RuntimeError, Conflict):
+                        async with transaction(mongo_client) as session:
+                            await outbox.add(session, [
+                                outbox.new_event("loan.repaid", aggregate, {"seq": -seq})])
+                            raise RuntimeError("abort")
+
+                async def body(session, aggregate: str = aggregate, seq: int = seq) -> None:
+                    await mongo_db.counters.update_one(
+                        {"_id": aggregate}, {"$set": {"seq": seq}}, upsert=True,
+                        session=session)
+                    await outbox.add(session, [
+                        outbox.new_event("loan.repaid", aggregate, {"seq": seq})])
+
+                # Concurrent writers may conflict: retried, each attempt with new events.
+                await run_in_transaction(mongo_client, body, attempts=50)
+                outbox.notify()
+
+    await relay.start()
+    try:
+        async with asyncio.TaskGroup() as writers:  # one failing cancels the others
+            for a in aggregates:
+                for w in range(3):
+                    writers.create_task(write(a, w))
+        total = len(aggregates) * per_aggregate
+        await eventually(lambda: len(listener.messages) >= total, what="all delivered")
+        await eventually(lambda: _drained(outbox), what="all marked sent")
+        seen: dict[str, list[int]] = {a: [] for a in aggregates}
+        for message in listener.messages:
+            event = Event.from_bytes(message.body)
+            seen[event.aggregate_id].append(event.payload["seq"])
+        for aggregate in aggregates:
+            assert seen[aggregate] == list(range(1, per_aggregate + 1)), aggregate
+        assert len(listener.messages) == total
+        assert relay.published_direct > 0
+    finally:
+        await relay.stop()
+        await listener.close()
+
+
+async def test_events_committed_while_rabbitmq_is_down_go_out_in_order_after(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    broker = urlsplit(amqp_url)
+    proxy = await TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672).start()
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(
+        outbox, _via(amqp_url, proxy.port), amqp_names.exchange,
+        poll_interval=60, mark_interval=0.1, backoff_initial=0.1, backoff_max=0.5,
+        publish_timeout=2.0, connect_timeout=2.0,
+    )
+    await relay.start()
+    try:
+        await _idle_after_first_poll(relay)
+        first = outbox.new_event("loan.approved", "L1", {"step": 0})
+        await _commit_events(mongo_client, outbox, [first])
+        await eventually(lambda: first.id in listener.ids, what="first event delivered")
+        assert relay.published_direct == 1
+
+        await proxy.cut()
+        during = [outbox.new_event("loan.repaid", "L1", {"step": i}) for i in range(1, 4)]
+        failures = relay.failures
+        for event in during:
+            await _commit_events(mongo_client, outbox, [event])
+        await eventually(lambda: relay.failures > failures, within=30, what="a failed attempt")
+        for event in during:
+            assert await _status(outbox, event.id) == "pending"
+
+        await proxy.restore()
+        after = outbox.new_event("loan.closed", "L1", {"step": 4})
+        await _commit_events(mongo_client, outbox, [after])
+        await eventually(lambda: after.id in listener.ids, within=30, what="all after recovery")
+        await eventually(lambda: _drained(outbox), what="all marked sent")
+        assert listener.ids == [e.id for e in [first, *during, after]]
+        assert relay.polls >= 2  # the pending ones were read back, not lost
+    finally:
+        await relay.stop()
+        await listener.close()
+        await proxy.close()
+
+
+async def test_replicas_share_an_outbox_and_only_the_lease_holder_publishes(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """Two processes' outboxes and relays on one database: the holder publishes its own
+    events directly and the other's by polling; every event goes out exactly once."""
+    outboxes = [Outbox(mongo_db, producer="loan_service") for _ in range(2)]
+    relays = [
+        OutboxRelay(o, amqp_url, amqp_names.exchange, poll_interval=0.1, mark_interval=0.1,
+                    lease_seconds=30, owner=f"replica{i}")
+        for i, o in enumerate(outboxes)
+    ]
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    for relay in relays:
+        await relay.start()
+
+    async def write(outbox: Outbox, prefix: str) -> list[str]:
+        ids = []
+        for i in range(15):
+            event = outbox.new_event("loan.repaid", f"{prefix}{i % 3}", {"i": i})
+            ids.append(event.id)
+            await _commit_events(mongo_client, outbox, [event])
+        return ids
+
+    try:
+        written = await asyncio.gather(*(write(o, f"R{i}-") for i, o in enumerate(outboxes)))
+        expected = {event_id for ids in written for event_id in ids}
+        await eventually(lambda: set(listener.ids) >= expected, what="all delivered")
+        await eventually(lambda: _drained(outboxes[0]), what="all marked sent")
+        assert len(listener.ids) == len(expected) == 30  # none twice
+        holder, other = sorted(relays, key=lambda r: r.published, reverse=True)
+        assert (holder.published, other.published) == (30, 0)
+        assert other.polls == 0  # never held the lease, never read
+        assert holder.published_direct >= 1
+        # Per aggregate, each replica's events keep their order.
+        for ids in written:
+            assert [i for i in listener.ids if i in ids] == ids
     finally:
         for relay in relays:
             await relay.stop()
