@@ -3,8 +3,10 @@
 Publishing path: a use case writes its state change and ``Outbox.add`` in the
 same Mongo transaction, then calls ``Outbox.notify()``. The ``OutboxRelay``
 (one active per service database, chosen by a lease) publishes pending events
-to the durable topic exchange with publisher confirms and marks them sent only
-once the broker has confirmed. If RabbitMQ is down the events wait in Mongo
+to the durable topic exchange with publisher confirms and marks them sent (in
+batches) only once the broker has confirmed. The events committed in its own
+process are handed to it at the commit and go out without reading the outbox;
+its poll finds the rest, in order. If RabbitMQ is down the events wait in Mongo
 and go out when it is back. A crash between publish and mark-sent publishes an
 event twice, so every consumer is idempotent: ``IdempotentConsumer`` records
 each processed event id in ``processed_events`` inside the same transaction as
