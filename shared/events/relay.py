@@ -102,6 +102,7 @@ class OutboxRelay:
         # True while every pending event older than those in ``_direct`` is known to be
         # published or in flight: only then may ``_direct`` go out without a read.
         self._caught_up = False
+        self._forgotten = 0  # how many times hand-overs were dropped
         # Published (or being published) and not yet marked sent: the poll skips them.
         self._inflight: set[str] = set()
         self._to_mark: list[str] = []
@@ -159,6 +160,7 @@ class OutboxRelay:
     def _forget_direct(self) -> None:
         self._direct.clear()
         self._caught_up = False
+        self._forgotten += 1
 
     # loop -------------------------------------------------------------------
     async def _run(self) -> None:
@@ -175,8 +177,11 @@ class OutboxRelay:
                 now = loop.time()
                 if not self._caught_up or now >= next_poll:
                     next_poll = now + self.poll_interval
-                    # Less than a batch pending: every older event is now on its way.
-                    self._caught_up = await self._relay_pending()
+                    forgotten = self._forgotten
+                    # Less than a batch pending: every older event is now on its way,
+                    # unless a hand-over was dropped while the read was under way.
+                    read_all = await self._relay_pending()
+                    self._caught_up = read_all and forgotten == self._forgotten
                 elif self._direct:
                     await self._relay_direct()
                 await self._flush_marks()

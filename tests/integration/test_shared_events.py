@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
+from pymongo.errors import PyMongoError
 
 from microfinance_cli.backends import free_port
 from shared.errors import Conflict
@@ -325,6 +326,43 @@ async def test_committed_events_go_out_without_reading_the_outbox(
         await relay.stop()
         await listener.close()
     assert await outbox.pending_count() == 0
+
+
+async def test_after_an_unknown_commit_the_outbox_is_read_before_anything_goes_direct(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """A commit whose answer was lost may have committed its event without handing it over;
+    a later event of the same aggregate must not overtake it."""
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=60)
+    await relay.start()
+    try:
+        await _idle_after_first_poll(relay)
+        polls = relay.polls
+        lost = outbox.new_event("loan.repaid", "L1", {"n": 1})
+
+        async def commit_lost() -> None:
+            async with transaction(mongo_client) as session:
+                await outbox.add(session, [lost])
+                real_commit = session.commit_transaction
+
+                async def committed_but_no_answer() -> None:
+                    await real_commit()
+                    raise PyMongoError("connection closed during commitTransaction")
+
+                session.commit_transaction = committed_but_no_answer  # type: ignore[method-assign]
+
+        with pytest.raises(PyMongoError):
+            await commit_lost()
+        later = outbox.new_event("loan.closed", "L1", {"n": 2})
+        await _commit_events(mongo_client, outbox, [later])
+        await eventually(lambda: later.id in listener.ids, what="later event delivered")
+        assert listener.ids == [lost.id, later.id]
+        assert relay.polls > polls
+    finally:
+        await relay.stop()
+        await listener.close()
 
 
 async def test_order_per_aggregate_holds_with_concurrent_writers(

@@ -6,7 +6,7 @@ import time
 import grpc
 import pytest
 from pymongo import ASCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from microfinance_cli.backends import free_port
 from shared.errors import AlreadyExists, Conflict
@@ -17,6 +17,7 @@ from shared.mongo import (
     duplicate_key_fields,
     duplicate_key_index,
     duplicate_key_to_error,
+    on_transaction_end,
     ping,
     run_in_transaction,
     transaction,
@@ -130,6 +131,41 @@ async def test_transaction_commits_and_aborts(mongo_client, mongo_db) -> None:
         await fail_after_writing()
     assert await mongo_db.a.count_documents({}) == 1
     assert await mongo_db.b.count_documents({}) == 1
+
+
+async def test_transaction_tells_how_it_ended(mongo_client, mongo_db) -> None:
+    """on_transaction_end: True once committed, False if rolled back, None if the commit
+    failed without saying whether it happened."""
+    outcomes: list[bool | None] = []
+    async with transaction(mongo_client) as session:
+        on_transaction_end(session, outcomes.append)
+        await mongo_db.a.insert_one({"_id": 1}, session=session)
+        assert outcomes == []  # not before the commit
+    assert outcomes == [True]
+
+    async def rolled_back() -> None:
+        async with transaction(mongo_client) as session:
+            on_transaction_end(session, outcomes.append)
+            await mongo_db.a.insert_one({"_id": 2}, session=session)
+            raise RuntimeError("the use case failed after writing")
+
+    with pytest.raises(RuntimeError):
+        await rolled_back()
+    assert outcomes == [True, False]
+
+    async def commit_lost() -> None:
+        async with transaction(mongo_client) as session:
+            on_transaction_end(session, outcomes.append)
+            await mongo_db.a.insert_one({"_id": 3}, session=session)
+
+            async def no_answer() -> None:
+                raise PyMongoError("connection closed during commitTransaction")
+
+            session.commit_transaction = no_answer  # type: ignore[method-assign]
+
+    with pytest.raises(PyMongoError):
+        await commit_lost()
+    assert outcomes == [True, False, None]
 
 
 async def test_write_conflict_is_conflict_and_run_in_transaction_retries(
