@@ -43,9 +43,10 @@ class OutboxRelay:
     committed in this process (``committed``); the relay publishes them without reading
     them back, as long as it holds the lease and knows of no older pending event (its
     last read of the outbox found less than a batch, and nothing has failed or been
-    missed since). Poll: every ``poll_interval`` seconds, at start, after a failure and
-    whenever the direct way cannot be trusted, it reads pending events in outbox order
-    (the events of other processes, unconfirmed ones, a crashed process's backlog).
+    missed since). Poll: at start, after a failure, whenever the direct way cannot be
+    trusted, and every ``poll_interval`` seconds (stretched up to ``max_poll_interval``
+    while reads find nothing), it reads pending events in outbox order (the events of
+    other processes, unconfirmed ones, a crashed process's backlog).
 
     Confirmed events are marked sent in one ``update_many`` per ``mark_interval``
     (or per ``batch_size`` events), not one per publish; until then they stay in
@@ -61,6 +62,7 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        max_poll_interval: float = 4.0,
         mark_interval: float = 1.0,
         lease_seconds: float = 15.0,
         backoff_initial: float = 0.5,
@@ -74,6 +76,7 @@ class OutboxRelay:
         self.exchange_name = exchange
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.max_poll_interval = max(max_poll_interval, poll_interval)
         self.mark_interval = mark_interval
         self.lease_seconds = lease_seconds
         self.backoff_initial = backoff_initial
@@ -167,6 +170,7 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         backoff = self.backoff_initial
         next_poll = loop.time()
+        interval = self.poll_interval
         while not self._stopping.is_set():
             try:
                 if not await self._hold_lease():
@@ -176,12 +180,18 @@ class OutboxRelay:
                     continue
                 now = loop.time()
                 if not self._caught_up or now >= next_poll:
-                    next_poll = now + self.poll_interval
                     forgotten = self._forgotten
+                    found, news = await self._relay_pending()
                     # Less than a batch pending: every older event is now on its way,
                     # unless a hand-over was dropped while the read was under way.
-                    read_all = await self._relay_pending()
-                    self._caught_up = read_all and forgotten == self._forgotten
+                    self._caught_up = found < self.batch_size and forgotten == self._forgotten
+                    # A read that finds nothing it was not handed already is worth less
+                    # and less often: up to max_poll_interval; one that finds news, every
+                    # poll_interval.
+                    interval = (
+                        self.poll_interval if news else min(interval * 2, self.max_poll_interval)
+                    )
+                    next_poll = now + interval
                 elif self._direct:
                     await self._relay_direct()
                 await self._flush_marks()
@@ -272,17 +282,23 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    async def _relay_pending(self) -> bool:
-        """Read and publish one batch; True when the outbox had no more than a batch pending."""
+    async def _relay_pending(self) -> tuple[int, int]:
+        """Read and publish one batch (pending, not in flight, in order).
+
+        Returns how many it found, and how many of them it had not been handed over.
+        """
         query: dict[str, Any] = {"status": PENDING}
         if self._inflight:
             query["_id"] = {"$nin": list(self._inflight)}
         self.polls += 1
         cursor = self.outbox.collection.find(query).sort("order", ASCENDING).limit(self.batch_size)
         docs = await cursor.to_list(length=self.batch_size)
-        if docs:
-            await self._publish(docs)
-        return len(docs) < self.batch_size
+        if not docs:
+            return 0, 0
+        handed = {doc["_id"] for doc in self._direct}
+        news = sum(1 for doc in docs if doc["_id"] not in handed)
+        await self._publish(docs)
+        return len(docs), news
 
     async def _relay_direct(self) -> None:
         """Publish the next batch handed over at commit, in outbox order."""

@@ -310,7 +310,7 @@ async def test_committed_events_go_out_without_reading_the_outbox(
     # The poll skips events published and not marked: nothing goes out twice.
     listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue("2"))
     relay = OutboxRelay(outbox, amqp_url, amqp_names.exchange, poll_interval=0.05,
-                        mark_interval=60)
+                        max_poll_interval=0.05, mark_interval=60)
     await relay.start()
     try:
         await _idle_after_first_poll(relay)
@@ -472,7 +472,8 @@ async def test_replicas_share_an_outbox_and_only_the_lease_holder_publishes(
     events directly and the other's by polling; every event goes out exactly once."""
     outboxes = [Outbox(mongo_db, producer="loan_service") for _ in range(2)]
     relays = [
-        OutboxRelay(o, amqp_url, amqp_names.exchange, poll_interval=0.1, mark_interval=0.1,
+        OutboxRelay(o, amqp_url, amqp_names.exchange, poll_interval=0.1,
+                    max_poll_interval=0.4, mark_interval=0.1,
                     lease_seconds=30, owner=f"replica{i}")
         for i, o in enumerate(outboxes)
     ]
