@@ -6,6 +6,7 @@ import uvicorn
 
 from api_gateway.app import create_app
 from shared.config import get_settings
+from shared.eventloop import uvicorn_loop
 from shared.logging import configure_logging
 
 
@@ -16,6 +17,7 @@ def main() -> None:
         create_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
+        loop=uvicorn_loop(settings.event_loop),
         # Our root handler (JSON, redaction, request id) does the logging; the
         # middleware writes one access line per request, so uvicorn's own is off.
         log_config=None,

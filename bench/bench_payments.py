@@ -967,7 +967,11 @@ def main() -> None:
     if args.quick:
         args.levels, args.requests, args.loans, args.profile_requests = "1,8,32", 120, 60, 150
     if args.serve:
-        asyncio.run(serve(args))
+        from shared import eventloop
+        from shared.config import Settings
+
+        # The serving processes' own loop (MF_EVENT_LOOP); the load stays on asyncio.
+        eventloop.run(serve(args), Settings().event_loop)
         return
     url = os.environ.get("MF_MONGO_URL")
     if args.deployed:

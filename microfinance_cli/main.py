@@ -109,6 +109,8 @@ def up(
         stop_timeout=stop_timeout,
         migrate=migrate,
     )
+    # The supervisor stays on the standard loop: uvloop's subprocesses take no
+    # process_group, which it needs. Each child runs on the loop MF_EVENT_LOOP names.
     raise typer.Exit(asyncio.run(run_up(opts)))
 
 

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".microfinance")
     log_level: str = "INFO"
     log_json: bool = True
+    # The event loop every serving process runs on (shared/eventloop.py): uvloop, or the
+    # standard library's, e.g. to rule uvloop out when chasing a bug.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     grpc_host: str = "127.0.0.1"
     # Address the servers bind; compose sets 0.0.0.0.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -14,6 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import eventloop
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
@@ -198,7 +198,7 @@ def run_service(service: str, build: Builder) -> None:
     settings = get_settings()
     configure_logging(f"{service}_service", settings.log_level, settings.log_json)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(service, build, settings))
+        eventloop.run(serve(service, build, settings), settings.event_loop)
 
 
 def remote_verifier(infra: Infrastructure) -> TokenVerifier:
