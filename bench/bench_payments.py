@@ -30,6 +30,9 @@ afterwards); CPU is summed over the six, and the round trips are counted in each
 a sitecustomize hook (TRIPS_HOOK) during one more run at 32 in flight. It never uses
 MF_MONGO_URL. There is no profile in that shape.
 
+With ``BENCH_SESSION=path`` in the environment the profile's pyinstrument session is also
+saved there, for a closer look (``pyinstrument --load path``).
+
 ``--json`` prints, as the last line, one JSON object (``summary``): ``shape``,
 ``cpu_ms_per_post`` (the service processes together, at 32 in flight),
 ``mongo_round_trips_per_post``, ``redis_round_trips_per_post``, ``ratio_at_32``, and
@@ -261,6 +264,8 @@ class Hotspots:
         if self.profiler is None:
             return
         self.profiler.stop()
+        if os.environ.get("BENCH_SESSION"):
+            self.profiler.last_session.save(os.environ["BENCH_SESSION"])
         root = self.profiler.last_session.root_frame()
         data = summarise(root)
         data["mongo"], data["redis"] = dict(self.trips.mongo), dict(self.trips.redis)
