@@ -18,6 +18,7 @@ from shared.grpc.access import Access
 from shared.grpc.interceptors import (
     AuthInterceptor,
     ErrorMappingInterceptor,
+    InterceptorChain,
     LoggingInterceptor,
     RequestIdInterceptor,
 )
@@ -69,10 +70,14 @@ class GrpcServiceHost:
         self.health = AsyncHealthServicer()
         self.server = aio.server(
             interceptors=[
-                RequestIdInterceptor(),
-                LoggingInterceptor(),
-                ErrorMappingInterceptor(),
-                AuthInterceptor(definition.verifier, definition.access),
+                InterceptorChain(
+                    [
+                        RequestIdInterceptor(),
+                        LoggingInterceptor(),
+                        ErrorMappingInterceptor(),
+                        AuthInterceptor(definition.verifier, definition.access),
+                    ]
+                )
             ],
             options=[
                 ("grpc.so_reuseport", 0),
