@@ -54,3 +54,14 @@ def test_json_line_has_request_id_and_no_secrets(
     assert "opaque-refresh" not in line
     # The message text is kept, minus the token and the hash.
     assert "login by amina@example.org" in record["message"]
+
+
+def test_redaction_in_free_text_whatever_the_case_and_plain_text_untouched() -> None:
+    from shared.logging import redact_text
+
+    for header in ("Bearer", "BEARER", "bEaReR"):
+        assert redact_text(f"got {header} abc.def-ghi") == "got Bearer [REDACTED]"
+    assert redact_text(f"token {JWT} here") == "token [REDACTED-JWT] here"
+    assert redact_text(f"hash {HASH}") == "hash [REDACTED-HASH]"
+    plain = "rpc /microfinance.loan.v1.LoanService/ApplyRepayment OK"
+    assert redact_text(plain) is plain
