@@ -2,12 +2,13 @@
 
 One process: a ``GrpcServiceHost`` (the four server interceptors, health, reflection) whose
 handler answers at once, and a channel from ``shared.grpc.client.create_channel`` (the
-propagating client interceptor, retries) calling it with a staff token, as the gateway and
+propagating channel, retries) calling it with a staff token, as the gateway and
 the services call each other. What it measures is the per-call overhead of our runtime and
 of grpc.aio, on both ends, without a database: process CPU time per call (all threads,
 grpc's own included) and that of the event loop's thread alone (where our code runs, the
-steadier figure for changes to it), at a given number of calls in flight, on the loop ``MF_EVENT_LOOP`` names. Logging goes to /dev/null
-at the level given (INFO writes the per-RPC line, as deployed processes do).
+steadier figure for changes to it), at a given number of calls in flight, on the loop
+``MF_EVENT_LOOP`` names. Logging goes to /dev/null at the level given (INFO writes the
+per-RPC line, as deployed processes do).
 
     python bench/bench_rpc.py [--calls 4000] [--in-flight 32] [--repeat 3]
         [--log-level WARNING|INFO] [--log-json]
@@ -51,7 +52,7 @@ async def measure(args: argparse.Namespace) -> list[dict[str, float]]:
     name = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
     class Echo(auth_pb2_grpc.AuthServiceServicer):
-        async def GetPublicKeys(self, request: Any, context: Any) -> Any:
+        async def GetPublicKeys(self, request: Any, context: Any) -> Any:  # noqa: N802
             return auth_pb2.GetPublicKeysResponse(current_kid=current_caller().subject)
 
     async def fetch() -> list[dict[str, Any]]:
