@@ -166,18 +166,14 @@ class RequestIdInterceptor(_WrappingInterceptor):
     def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
         incoming = metadata.get(REQUEST_ID_KEY, "")
         # Accept a caller's id only if it looks like one; never echo arbitrary input into logs.
-        accepted = 0 < len(incoming) <= 128 and incoming.isprintable()
-        rid = incoming if accepted else uuid.uuid4().hex
+        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
 
         async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             token = request_id_var.set(rid)
             try:
-                if not accepted:
-                    # An id made up here is sent first, so the caller gets it with any
-                    # answer, errors included. A caller's own id is not sent back: it knows
-                    # it, and the separate send costs every call a batch of its own in grpc
-                    # (our processes always send one; docs/api.md).
-                    await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+                # Sent first, so the caller gets the id with any answer, errors included,
+                # as the gateway's X-Request-ID header does.
+                await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
                 return await behavior(request, context)
             finally:
                 request_id_var.reset(token)
