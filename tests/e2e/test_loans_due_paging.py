@@ -91,6 +91,13 @@ async def portfolio(
             ghost["borrower_name"] = f"Borrower {i:04d}~"
             # Stored figures as before the repayment: a candidate the replay rejects.
             ghost["arrears_since"] = late_doc["arrears_since"]
+            # Each clone holds a payment id of its own: the loans' payment ids are unique.
+            ghost["transactions"] = [
+                {**t, "payment_id": f"{t['payment_id']}-{i:04d}"} if t.get("payment_id") else t
+                for t in paid_doc["transactions"]
+            ]
+            if paid_doc.get("payment_ids"):
+                ghost["payment_ids"] = [f"{p}-{i:04d}" for p in paid_doc["payment_ids"]]
             docs.append(ghost)
     await loans.insert_many(docs)
     # The real late loan ("Zawadi Kamau") sorts after every clone.
