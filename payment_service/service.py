@@ -54,6 +54,7 @@ from payment_service.domain.collection import (
     cash_summary,
 )
 from payment_service.domain.payment import (
+    Allocation,
     Applied,
     ApplyOutcome,
     LoanFacts,
@@ -156,21 +157,13 @@ def _base_payload(p: Payment) -> dict[str, Any]:
 
 
 def posted_payload(p: Payment) -> dict[str, Any]:
-    alloc = p.allocation
     return {
         **_base_payload(p),
         "receipt_number": p.receipt_number,
         "loan_transaction_id": p.loan_transaction_id,
         "recovery": p.recovery,
         "loan_closed": p.loan_closed,
-        "allocation": {
-            "penalty": alloc.penalty if alloc else 0,
-            "fee": alloc.fee if alloc else 0,
-            "interest": alloc.interest if alloc else 0,
-            "principal": alloc.principal if alloc else 0,
-            "recovery": alloc.recovery if alloc else 0,
-            "interest_waived": alloc.interest_waived if alloc else 0,
-        },
+        "allocation": (p.allocation or Allocation()).totals(),
         "posted_at": p.posted_at.isoformat() if p.posted_at else None,
     }
 

@@ -138,22 +138,8 @@ def exact_sum(amounts: list[Any]) -> int:
 
 def _allocation_doc(allocation: Allocation) -> dict[str, Any]:
     return {
-        "penalty": allocation.penalty,
-        "fee": allocation.fee,
-        "interest": allocation.interest,
-        "principal": allocation.principal,
-        "recovery": allocation.recovery,
-        "interest_waived": allocation.interest_waived,
-        "installments": [
-            {
-                "n": s.installment_number,
-                "penalty": s.penalty,
-                "fee": s.fee,
-                "interest": s.interest,
-                "principal": s.principal,
-            }
-            for s in allocation.installments
-        ],
+        **allocation.totals(),
+        "installments": [{"n": s.installment_number, **s.parts()} for s in allocation.installments],
     }
 
 

@@ -81,6 +81,11 @@ def check_transition(current: PaymentStatus, target: PaymentStatus) -> None:
 
 # ------------------------------------------------------------------ allocation
 
+# What one installment's share is made of, and an allocation's totals, by name: the
+# one list a stored allocation and an event's copy of it are written from.
+PARTS = ("penalty", "fee", "interest", "principal")
+TOTALS = (*PARTS, "recovery", "interest_waived")
+
 
 @dataclass(frozen=True, slots=True)
 class InstallmentSplit:
@@ -93,6 +98,10 @@ class InstallmentSplit:
     @property
     def total(self) -> int:
         return self.penalty + self.fee + self.interest + self.principal
+
+    def parts(self) -> dict[str, int]:
+        """Each part by its name (``PARTS``)."""
+        return {name: getattr(self, name) for name in PARTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,10 @@ class Allocation:
     @property
     def total(self) -> int:
         return self.penalty + self.fee + self.interest + self.principal + self.recovery
+
+    def totals(self) -> dict[str, int]:
+        """Each total by its name (``TOTALS``), the installments aside."""
+        return {name: getattr(self, name) for name in TOTALS}
 
 
 # ------------------------------------------------------------------ requests
