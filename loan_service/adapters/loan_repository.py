@@ -208,16 +208,24 @@ def transaction_from_doc(data: Mapping[str, Any]) -> Transaction:
     )
 
 
-def loan_to_doc(loan: Loan) -> dict[str, Any]:
-    facts = loan.facts
-    doc = {
-        "_id": loan.id,
+def loan_parties(loan: Loan) -> dict[str, str]:
+    """The loan's number, whose it is (borrower, agent, branch) and its product's id: alike
+    in its stored document, its search document and its events."""
+    return {
         "loan_number": loan.loan_number,
         "borrower_id": loan.borrower_id,
         "borrower_name": loan.borrower_name,
         "agent_id": loan.agent_id,
         "branch_id": loan.branch_id,
         "product_id": loan.product_id,
+    }
+
+
+def loan_to_doc(loan: Loan) -> dict[str, Any]:
+    facts = loan.facts
+    doc: dict[str, Any] = {
+        "_id": loan.id,
+        **loan_parties(loan),
         "product": product_to_doc(loan.product),
         "status": loan.status.value,
         "currency": loan.currency,

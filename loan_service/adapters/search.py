@@ -24,7 +24,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from loan_service.adapters.loan_repository import LOANS, loan_from_doc
+from loan_service.adapters.loan_repository import LOANS, loan_from_doc, loan_parties
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
 from shared.clock import utcnow
@@ -92,12 +92,7 @@ BACKLOG_INDEXES: dict[str, list[IndexModel]] = {
 def loan_labels(loan: Loan) -> dict[str, Any]:
     """Who and what a loan is for, and its amount: alike in its search document and its events."""
     return {
-        "loan_number": loan.loan_number,
-        "borrower_id": loan.borrower_id,
-        "borrower_name": loan.borrower_name,
-        "agent_id": loan.agent_id,
-        "branch_id": loan.branch_id,
-        "product_id": loan.product_id,
+        **loan_parties(loan),
         "product_code": loan.product.code,
         "status": loan.status.value,
         "currency": loan.currency,
