@@ -53,6 +53,7 @@ TRANSACTION_PAGE_SIZE = 500
 
 Metadata = tuple[tuple[str, str], ...]
 R = TypeVar("R")
+A = TypeVar("A")
 
 
 def _code(exc: grpc.RpcError) -> str:
@@ -111,16 +112,17 @@ class LoanClient:
         return (("authorization", f"Bearer {token}"),)
 
     async def _move_money(
-        self, call: Callable[[Metadata], Awaitable[R]]
-    ) -> R | Refused | Unsettled:
-        """``call`` with this service's token, asked again while the loan answers ABORTED;
-        a failure is a refusal for good or leaves things unsettled."""
+        self, call: Callable[[Metadata], Awaitable[R]], answer: Callable[[R], A]
+    ) -> A | Refused | Unsettled:
+        """``call`` with this service's token, asked again while the loan answers ABORTED,
+        and its reply read by ``answer``; a failure is a refusal for good or leaves things
+        unsettled."""
         metadata = await self._as_service()
         if isinstance(metadata, Unsettled):
             return metadata
         for attempt in range(1, ABORTED_RETRIES + 1):
             try:
-                return await call(metadata)
+                reply = await call(metadata)
             except grpc.RpcError as exc:
                 code = _code(exc)
                 if code == "ABORTED" and attempt < ABORTED_RETRIES:
@@ -129,6 +131,7 @@ class LoanClient:
                 if is_refusal(code):
                     return Refused(code, _details(exc), from_rpc_error(exc).violations)
                 return Unsettled(f"{code}: {_details(exc)}")
+            return answer(reply)
         raise AssertionError("unreachable")
 
     async def apply(self, payment: Payment, *, agent_scope: str = "") -> ApplyOutcome:
@@ -143,18 +146,16 @@ class LoanClient:
             on_behalf_of=payment.posted_by,
             agent_scope=agent_scope,
         )
-        reply = await self._move_money(
-            lambda metadata: self._stub.ApplyRepayment(request, metadata=metadata)
-        )
-        if isinstance(reply, Refused | Unsettled):
-            return reply
-        return Applied(
-            allocation=allocation_from_proto(reply.allocation),
-            loan_transaction_id=reply.transaction.id,
-            recovery=reply.recovery,
-            loan_closed=reply.closed,
-            loan=facts_from_proto(reply.loan),
-            replayed=reply.replayed,
+        return await self._move_money(
+            lambda metadata: self._stub.ApplyRepayment(request, metadata=metadata),
+            lambda reply: Applied(
+                allocation=allocation_from_proto(reply.allocation),
+                loan_transaction_id=reply.transaction.id,
+                recovery=reply.recovery,
+                loan_closed=reply.closed,
+                loan=facts_from_proto(reply.loan),
+                replayed=reply.replayed,
+            ),
         )
 
     async def owner(self, loan_id: str) -> LoanFacts | Refused | Unsettled:
@@ -192,12 +193,10 @@ class LoanClient:
             loan_id=payment.loan_id,
             on_behalf_of=requested_by,
         )
-        reply = await self._move_money(
-            lambda metadata: self._stub.ReverseRepayment(request, metadata=metadata)
+        return await self._move_money(
+            lambda metadata: self._stub.ReverseRepayment(request, metadata=metadata),
+            lambda reply: ReversedOnLoan(reply.reversal.id, reply.replayed),
         )
-        if isinstance(reply, Refused | Unsettled):
-            return reply
-        return ReversedOnLoan(reply.reversal.id, reply.replayed)
 
     async def loans_due(self, agent_id: str, on: str) -> list[DueLoan]:
         """Every page of GetLoansDue; errors reach the caller as domain errors."""
