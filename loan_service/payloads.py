@@ -16,6 +16,7 @@ from loan_service.domain.ledger import Allocation, LoanState, Transaction
 from loan_service.domain.lifecycle import LoanAction
 from loan_service.domain.loan import Loan, LoanProduct
 from loan_service.domain.schedule import Schedule
+from shared.allocation import allocation_totals
 
 # (event type, the fields it adds to the loan's common payload)
 LoanEvent = tuple[str, dict[str, Any]]
@@ -46,17 +47,6 @@ def loan_payload(loan: Loan) -> dict[str, Any]:
         "days_past_due": facts.days_past_due,
         "as_of": facts.as_of.isoformat() if facts.as_of else None,
         "version": loan.version,
-    }
-
-
-def allocation_payload(allocation: Allocation) -> dict[str, int]:
-    return {
-        "penalty": allocation.penalty,
-        "fee": allocation.fee,
-        "interest": allocation.interest,
-        "principal": allocation.principal,
-        "recovery": allocation.recovery,
-        "interest_waived": allocation.interest_waived,
     }
 
 
@@ -163,7 +153,7 @@ def repayment_applied(
         "channel": channel,
         "recovery": recovery,
         "backdated": backdated,
-        "allocation": allocation_payload(allocation),
+        "allocation": allocation_totals(allocation),
         "installment_split": installment_split(allocation, schedule),
         "applied_by": applied_by,
         "relayed_by": relayed_by,

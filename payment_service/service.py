@@ -74,6 +74,7 @@ from payment_service.domain.payment import (
     validate_request,
 )
 from payment_service.domain.receipt import Institution, ReceiptView, receipt_view
+from shared.allocation import allocation_totals
 from shared.clock import business_date, utcnow
 from shared.errors import (
     AlreadyExists,
@@ -163,7 +164,7 @@ def posted_payload(p: Payment) -> dict[str, Any]:
         "loan_transaction_id": p.loan_transaction_id,
         "recovery": p.recovery,
         "loan_closed": p.loan_closed,
-        "allocation": (p.allocation or Allocation()).totals(),
+        "allocation": allocation_totals(p.allocation or Allocation()),
         "posted_at": p.posted_at.isoformat() if p.posted_at else None,
     }
 

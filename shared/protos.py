@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
+from shared.allocation import AllocationParts
 from shared.money import to_proto
 from shared.paging import Page, encode_token, page_of
 
@@ -138,37 +139,6 @@ def search_page_info(page: Page, total: int) -> common_pb2.PageInfo:
     return common_pb2.PageInfo(
         next_page_token=encode_token(end) if end < total else "", total_size=total
     )
-
-
-class _Shares(Protocol):
-    """Where money went, in minor units: alike for a payment and one installment of it."""
-
-    @property
-    def penalty(self) -> int: ...
-    @property
-    def fee(self) -> int: ...
-    @property
-    def interest(self) -> int: ...
-    @property
-    def principal(self) -> int: ...
-
-
-class InstallmentShare(_Shares, Protocol):
-    @property
-    def installment_number(self) -> int: ...
-
-
-class AllocationParts(_Shares, Protocol):
-    """A payment's allocation as loan_service computes it and payment_service keeps it."""
-
-    @property
-    def recovery(self) -> int: ...
-    @property
-    def total(self) -> int: ...
-    @property
-    def interest_waived(self) -> int: ...
-    @property
-    def installments(self) -> Sequence[InstallmentShare]: ...
 
 
 def allocation_proto(allocation: AllocationParts, currency: str) -> loan_pb2.Allocation:

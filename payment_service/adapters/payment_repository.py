@@ -33,6 +33,7 @@ from payment_service.domain.payment import (
     Reversal,
     ReversalRequest,
 )
+from shared.allocation import allocation_totals, share_parts
 from shared.errors import FieldViolation, NotFound
 from shared.money import Money
 from shared.mongo import duplicate_key_index
@@ -138,8 +139,10 @@ def exact_sum(amounts: list[Any]) -> int:
 
 def _allocation_doc(allocation: Allocation) -> dict[str, Any]:
     return {
-        **allocation.totals(),
-        "installments": [{"n": s.installment_number, **s.parts()} for s in allocation.installments],
+        **allocation_totals(allocation),
+        "installments": [
+            {"n": s.installment_number, **share_parts(s)} for s in allocation.installments
+        ],
     }
 
 

@@ -81,11 +81,6 @@ def check_transition(current: PaymentStatus, target: PaymentStatus) -> None:
 
 # ------------------------------------------------------------------ allocation
 
-# What one installment's share is made of, and an allocation's totals, by name: the
-# one list a stored allocation and an event's copy of it are written from.
-PARTS = ("penalty", "fee", "interest", "principal")
-TOTALS = (*PARTS, "recovery", "interest_waived")
-
 
 @dataclass(frozen=True, slots=True)
 class InstallmentSplit:
@@ -98,10 +93,6 @@ class InstallmentSplit:
     @property
     def total(self) -> int:
         return self.penalty + self.fee + self.interest + self.principal
-
-    def parts(self) -> dict[str, int]:
-        """Each part by its name (``PARTS``)."""
-        return {name: getattr(self, name) for name in PARTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +110,6 @@ class Allocation:
     @property
     def total(self) -> int:
         return self.penalty + self.fee + self.interest + self.principal + self.recovery
-
-    def totals(self) -> dict[str, int]:
-        """Each total by its name (``TOTALS``), the installments aside."""
-        return {name: getattr(self, name) for name in TOTALS}
 
 
 # ------------------------------------------------------------------ requests
