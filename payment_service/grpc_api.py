@@ -24,7 +24,7 @@ from payment_service.domain.payment import (
 )
 from payment_service.service import PaymentService
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, Access, access_table
-from shared.identity import current_caller
+from shared.identity import Caller, current_caller
 from shared.money import to_proto
 from shared.protos import allocation_proto, audit, message_of, page_info, page_request
 from shared.validation import parse_date, proto_enum_name
@@ -62,6 +62,13 @@ def payment_proto(p: Payment) -> payment_pb2.Payment:
 
 def _optional_date(value: str, field: str) -> date | None:
     return parse_date(value, field) if value.strip() else None
+
+
+def _agent_day(
+    request: payment_pb2.GetCollectionSheetRequest | payment_pb2.GetCashSummaryRequest,
+) -> tuple[Caller, str, date | None]:
+    """Who asks, for which agent and which date (None: today): alike in both requests."""
+    return current_caller(), request.agent_id, _optional_date(request.date, "date")
 
 
 def _channel_name(value: int, field: str = "channel") -> str:
@@ -165,15 +172,11 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     async def GetCollectionSheet(
         self, request: payment_pb2.GetCollectionSheetRequest, context: Ctx
     ) -> payment_pb2.GetCollectionSheetResponse:
-        sheet = await self._payments.collection_sheet(
-            current_caller(), request.agent_id, _optional_date(request.date, "date")
-        )
+        sheet = await self._payments.collection_sheet(*_agent_day(request))
         return sheet_proto(sheet)
 
     async def GetCashSummary(
         self, request: payment_pb2.GetCashSummaryRequest, context: Ctx
     ) -> payment_pb2.GetCashSummaryResponse:
-        summary = await self._payments.cash_summary(
-            current_caller(), request.agent_id, _optional_date(request.date, "date")
-        )
+        summary = await self._payments.cash_summary(*_agent_day(request))
         return cash_proto(summary)
