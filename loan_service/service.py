@@ -116,6 +116,14 @@ def _text(value: str, field_name: str, max_length: int) -> str:
     return text
 
 
+def _payment_id(value: str) -> str:
+    """The payment id a repayment or its reversal names, stripped; it is required."""
+    payment_id = value.strip()
+    if not payment_id:
+        raise InvalidArgument.field("payment_id", "is required")
+    return payment_id
+
+
 class KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it."""
 
@@ -809,11 +817,15 @@ class LoanService:
         return loan.schedule
 
     @staticmethod
-    def _closing_events(
-        before: Loan, state: LoanState, via: str
-    ) -> tuple[LoanStatus, list[LoanEvent]]:
+    def _replayed(
+        before: Loan, transactions: tuple[Transaction, ...], state: LoanState, via: str
+    ) -> tuple[Loan, list[LoanEvent]]:
+        """The loan with ``transactions``, the status (and closed date) their replay gives,
+        and the events of closing or reopening it, if it did."""
         status, action = status_after_replay(before.status, state)
-        return status, payloads.closing(action, state, via)
+        closed_date = state.closed_date if status is LoanStatus.CLOSED else None
+        updated = replace(before, status=status, transactions=transactions, closed_date=closed_date)
+        return updated, payloads.closing(action, state, via)
 
     async def apply_repayment(
         self,
@@ -833,13 +845,7 @@ class LoanService:
         an unknown loan. payment_service passes an agent poster's id, so its scope check
         is made on the very loan this write is decided on (no separate read first).
         """
-        payment_id = payment_id.strip()
-        if not payment_id:
-            raise InvalidArgument.field("payment_id", "is required")
-        if len(payment_id) > MAX_PAYMENT_ID:
-            raise InvalidArgument.field(
-                "payment_id", f"must be at most {MAX_PAYMENT_ID} characters"
-            )
+        payment_id = _text(_payment_id(payment_id), "payment_id", MAX_PAYMENT_ID)
         channel = _text(channel, "channel", MAX_CHANNEL).upper()
         actor = _actor(caller, on_behalf_of)
         scope = _text(agent_scope, "agent_scope", MAX_PAYMENT_ID)
@@ -897,13 +903,7 @@ class LoanService:
                 recovery=done.recovery,
             )
             return _Change(None, outcome)
-        status, closing = cls._closing_events(loan, done.state, "repayment")
-        updated = replace(
-            loan,
-            status=status,
-            transactions=done.transactions,
-            closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
-        )
+        updated, closing = cls._replayed(loan, done.transactions, done.state, "repayment")
         txn = done.transaction
         backdated = any(t.value_date > txn.value_date for t in loan.transactions if t.id != txn.id)
         event = payloads.repayment_applied(
@@ -923,7 +923,7 @@ class LoanService:
                 LoanView(stored, done.state),
                 txn,
                 done.allocation,
-                closed=status is LoanStatus.CLOSED,
+                closed=updated.status is LoanStatus.CLOSED,
                 replayed=False,
                 recovery=done.recovery,
             )
@@ -944,9 +944,7 @@ class LoanService:
         loan_id: str = "",
         on_behalf_of: str = "",
     ) -> ReversalOutcome:
-        payment_id = payment_id.strip()
-        if not payment_id:
-            raise InvalidArgument.field("payment_id", "is required")
+        payment_id = _payment_id(payment_id)
         text = check_reason(reason)
         actor = _actor(caller, on_behalf_of)
         found = await self._loans.payment_loan(payment_id)
@@ -973,13 +971,7 @@ class LoanService:
                 txn_id=uuid.uuid4().hex,
                 created_at=now,
             )
-            status, closing = self._closing_events(loan, done.state, "reversal")
-            updated = replace(
-                loan,
-                status=status,
-                transactions=done.transactions,
-                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
-            )
+            updated, closing = self._replayed(loan, done.transactions, done.state, "reversal")
             event = payloads.repayment_reversed(
                 payment_id,
                 done.transaction,
@@ -1037,13 +1029,7 @@ class LoanService:
                 txn_id=uuid.uuid4().hex,
                 created_at=now,
             )
-            status, closing = self._closing_events(loan, done.state, "waiver")
-            updated = replace(
-                loan,
-                status=status,
-                transactions=done.transactions,
-                closed_date=done.state.closed_date if status is LoanStatus.CLOSED else None,
-            )
+            updated, closing = self._replayed(loan, done.transactions, done.state, "waiver")
             txn = done.transaction
             event = payloads.waived(txn, installment_number, reason=text, by=caller.subject)
             return _Change(
