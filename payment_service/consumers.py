@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from payment_service.adapters.payment_repository import LoanOwner
+from payment_service.domain.payment import LoanOwner
 from payment_service.service import PaymentService
 from shared.config import Settings
 from shared.events import Event

@@ -41,7 +41,6 @@ from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
 from payment_service.adapters.payment_repository import (
     NOT_MOVED,
     IdempotencyKeyTaken,
-    LoanOwner,
     PaymentFilter,
     PaymentRepository,
     ReferenceTaken,
@@ -58,6 +57,7 @@ from payment_service.domain.payment import (
     Applied,
     ApplyOutcome,
     LoanFacts,
+    LoanOwner,
     Payment,
     PaymentStatus,
     PosterRole,

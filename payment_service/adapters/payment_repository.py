@@ -27,6 +27,7 @@ from payment_service.domain.payment import (
     Channel,
     InstallmentSplit,
     LoanFacts,
+    LoanOwner,
     Payment,
     PaymentStatus,
     PosterRole,
@@ -104,14 +105,6 @@ class ReferenceTaken(Exception):
     def __init__(self, existing_id: str | None) -> None:
         super().__init__("external reference already used")
         self.existing_id = existing_id
-
-
-@dataclass(frozen=True, slots=True)
-class LoanOwner:
-    agent_id: str
-    branch_id: str
-    # When loan_service made the change (the event's time), to ignore stale events.
-    as_of: datetime
 
 
 @dataclass(frozen=True, slots=True)

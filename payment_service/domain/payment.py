@@ -303,6 +303,16 @@ class LoanFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class LoanOwner:
+    """A loan's agent and branch as loan_service last moved them: payments are scoped by them."""
+
+    agent_id: str
+    branch_id: str
+    # When loan_service made the change (the event's time), to ignore stale events.
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     """The loan service applied the repayment (now or on an earlier attempt)."""
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from payment_service.adapters.payment_repository import LoanOwner, PaymentRepository
+from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.domain.payment import (
     Allocation,
     Applied,
     ApplyOutcome,
     Channel,
     LoanFacts,
+    LoanOwner,
     Payment,
     PaymentStatus,
     PosterRole,
