@@ -11,8 +11,9 @@ Posting (see docs/payments.md):
    ``agent_scope``: the loan service applies it only to that agent's loan (else
    NOT_FOUND, the payment is REJECTED), checked on the loan it writes.
 3. Record the answer: POSTED with the allocation and a receipt number, or
-   REJECTED with the loan service's reason; in the same transaction as the
-   ``payment.posted`` / ``payment.rejected`` outbox event. Without an answer
+   REJECTED with the loan service's reason; in the same single-document write
+   as the ``payment.posted`` / ``payment.rejected`` event, stored in the
+   payment's embedded outbox (no transaction). Without an answer
    the payment stays PENDING and the recovery loop re-drives it once its lease
    runs out, with this service's own token (naming the poster, whom the loan
    records as the actor). A payment is therefore applied at
@@ -20,8 +21,8 @@ Posting (see docs/payments.md):
 
 Reversal records the request first (so a crash cannot lose it), asks the loan
 service (``ReverseRepayment``, idempotent), then marks the payment REVERSED,
-writes a separate reversal record and the ``payment.reversed`` event in one
-transaction.
+writes a separate reversal record and the ``payment.reversed`` event (in the
+payment's embedded outbox, after its ``payment.posted``) in one transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 from payment_service.adapters.loan_client import ReversedOnLoan, ReverseOutcome
 from payment_service.adapters.payment_repository import (
     NOT_MOVED,
+    PAYMENTS,
     IdempotencyKeyTaken,
     PaymentFilter,
     PaymentRepository,
@@ -92,6 +94,9 @@ from shared.paging import Page
 from shared.ports import Events, Session, Transactions
 
 log = logging.getLogger(__name__)
+
+# Settling re-reads a payment a reassignment moved meanwhile; this many tries at most.
+_SETTLE_ATTEMPTS = 5
 
 SYSTEM_ACTOR = "service:payment"
 
@@ -208,6 +213,8 @@ class PaymentService:
         self._users = users
         self._tx = transactions
         self._events = events
+        # A payment's events live in its own document (one write with the state change).
+        self._outbox = events.embedded(PAYMENTS)
         self._institution = institution
         self._opts = options or Options()
         self._clock = clock
@@ -395,30 +402,39 @@ class PaymentService:
         event_type: str,
         payload_of: Callable[[Payment], dict[str, Any]],
     ) -> Payment:
+        """Record the outcome and its event in ONE write of the payment document.
+
+        The event goes into the payment's embedded outbox in the same update as the
+        state change (no transaction); it is handed to the relay once written. The
+        compare-and-set on PENDING decides a race with another driver; a reassignment
+        consumed since the insert (``follow_loan``) is kept, re-checked on the owner read.
+        """
         final = settled
-        pending = {"status": PaymentStatus.PENDING.value}
-
-        async def body(session: Session) -> bool:
-            nonlocal final
-            final = settled
-            # The common case costs no read: still PENDING and not moved since it was recorded.
-            if not await self._repo.replace_if(final, {**pending, **NOT_MOVED}, session):
-                current = await self._repo.get(settled.id, session)
-                if current.status is not PaymentStatus.PENDING:
-                    return False
-                final = self._with_current_owner(settled, current)
-                if not await self._repo.replace_if(final, pending, session):
-                    return False
-            await self._events.add(
-                session, [self._events.new_event(event_type, final.id, payload_of(final))]
+        expect: dict[str, Any] = {"status": PaymentStatus.PENDING.value, **NOT_MOVED}
+        for _ in range(_SETTLE_ATTEMPTS):
+            staged = self._outbox.stage(
+                [self._outbox.new_event(event_type, final.id, payload_of(final))]
             )
-            return True
-
-        if await self._tx(body):
-            self._events.notify()
-            return final
-        # Another driver (the recovery loop, or a process that came back) settled it first.
-        return await self._repo.get(settled.id)
+            try:
+                # The common case costs no read: still PENDING and not moved since recorded.
+                written = await self._repo.replace_if(final, expect, also=staged.update)
+            except BaseException:
+                self._outbox.uncertain()
+                raise
+            if written:
+                self._outbox.written(final.id, staged)
+                return final
+            current = await self._repo.get(settled.id)
+            if current.status is not PaymentStatus.PENDING:
+                # Another driver (the recovery loop, a process that came back) settled it.
+                return current
+            final = self._with_current_owner(settled, current)
+            expect = {
+                "status": PaymentStatus.PENDING.value,
+                "agent_id": current.loan.agent_id,
+                "branch_id": current.loan.branch_id,
+            }
+        raise Conflict(f"payment {settled.id} kept moving while being settled; retry")
 
     async def _settle_posted(self, payment: Payment, applied: Applied, actor: str) -> Payment:
         now = self._clock()
@@ -540,17 +556,18 @@ class PaymentService:
                     "status": PaymentStatus.POSTED.value,
                     "reversal_request": {"$ne": None},
                 }
-                if not await self._repo.replace_if(done, expect, session):
+                # The event goes into the payment's embedded outbox (after its
+                # payment.posted), handed to the relay when the transaction commits.
+                staged = self._outbox.stage(
+                    [self._outbox.new_event("payment.reversed", done.id, reversed_payload(done))]
+                )
+                if not await self._repo.replace_if(done, expect, session, also=staged.update):
                     return False
                 await self._repo.insert_reversal(done, session)
-                await self._events.add(
-                    session,
-                    [self._events.new_event("payment.reversed", done.id, reversed_payload(done))],
-                )
+                self._outbox.written(done.id, staged, session)
                 return True
 
             if await self._tx(body):
-                self._events.notify()
                 return done
             current = await self._repo.get(payment.id)
             if current.status is PaymentStatus.REVERSED:

@@ -26,5 +26,7 @@ class Events(Protocol):
 
     def notify(self) -> None: ...
 
+    def embedded(self, collection: str) -> Any: ...
+
 
 __all__ = ["Events", "Session", "Transactions"]

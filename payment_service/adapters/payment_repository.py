@@ -370,10 +370,16 @@ class PaymentRepository:
         payment: Payment,
         expect: dict[str, Any],
         session: AsyncClientSession | None = None,
+        *,
+        also: dict[str, Any] | None = None,
     ) -> bool:
-        """Store ``payment`` if the stored one still matches ``expect`` (compare-and-set)."""
+        """Store ``payment`` if the stored one still matches ``expect`` (compare-and-set).
+
+        ``also``: more update operators for the same write (the payment's events, staged
+        by ``EmbeddedOutbox.stage``: ``$push`` and ``$min``, on fields ``to_doc`` never has).
+        """
         doc, unset = _changes(payment)
-        update: dict[str, Any] = {"$set": doc}
+        update: dict[str, Any] = {**(also or {}), "$set": doc}
         if unset:
             update["$unset"] = unset
         result = await self._payments.update_one(

@@ -20,17 +20,27 @@ from shared.events.consumer import (
     processed_indexes,
 )
 from shared.events.envelope import Event
-from shared.events.outbox import OUTBOX_COLLECTION, Outbox, outbox_indexes
+from shared.events.outbox import (
+    OUTBOX_COLLECTION,
+    EmbeddedOutbox,
+    Outbox,
+    Staged,
+    embedded_outbox_indexes,
+    outbox_indexes,
+)
 from shared.events.relay import OutboxRelay
 
 __all__ = [
     "OUTBOX_COLLECTION",
     "PROCESSED_COLLECTION",
+    "EmbeddedOutbox",
     "Event",
     "Handler",
     "IdempotentConsumer",
     "Outbox",
     "OutboxRelay",
+    "Staged",
+    "embedded_outbox_indexes",
     "outbox_indexes",
     "processed_indexes",
 ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -18,6 +19,12 @@ from shared.mongo import Database, IndexRegistry, TransactionOutcome, on_transac
 
 OUTBOX_COLLECTION = "outbox"
 PENDING, SENT = "pending", "sent"
+# Embedded outbox: the events array of an aggregate document, and the order of its oldest
+# unpublished event (absent once all are sent; sparse index) by which the poll finds it.
+EMBEDDED_FIELD, NEXT_FIELD = "outbox", "outbox_next"
+# In memory only, on the event documents handed to the relay: (collection, document id)
+# of an embedded event, so the relay marks it where it lives.
+HOME = "_home"
 
 
 def outbox_indexes(collection: str = OUTBOX_COLLECTION) -> IndexRegistry:
@@ -31,6 +38,13 @@ def outbox_indexes(collection: str = OUTBOX_COLLECTION) -> IndexRegistry:
                 ),
             ]
         }
+    )
+
+
+def embedded_outbox_indexes(collection: str) -> IndexRegistry:
+    """The index an embedded outbox in ``collection`` needs (see ``EmbeddedOutbox``)."""
+    return IndexRegistry(
+        {collection: [IndexModel([(NEXT_FIELD, ASCENDING)], sparse=True, name=NEXT_FIELD)]}
     )
 
 
@@ -59,6 +73,8 @@ class Outbox:
         self.lease_collection = db[f"{collection}_lease"]
         self._wakers: list[asyncio.Event] = []
         self._sinks: list[CommitSink] = []
+        # Aggregate collections whose documents carry their own events (by name).
+        self.sources: dict[str, EmbeddedOutbox] = {}
 
     def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Event:
         return Event(event_type, aggregate_id, payload, producer=self.producer)
@@ -71,19 +87,7 @@ class Outbox:
         of this process directly (``on_transaction_end``), so it need not read them back;
         anything else goes out on the relay's next poll.
         """
-        docs = []
-        for event in events:
-            doc = {
-                "_id": event.id,
-                **{k: v for k, v in event.to_json().items() if k != "id"},
-                "occurred_at": event.occurred_at,
-                "producer": event.producer or self.producer,
-                # ObjectIds grow with time and per process: a cheap publish order.
-                "order": ObjectId(),
-                "status": PENDING,
-                "attempts": 0,
-            }
-            docs.append(doc)
+        docs = [self.event_doc(event) for event in events]
         if not docs:
             return
         await self.collection.insert_many(docs, ordered=True, session=session)
@@ -92,6 +96,26 @@ class Outbox:
             self.notify()
         elif self._sinks:
             on_transaction_end(session, functools.partial(self._ended, docs))
+
+    def event_doc(self, event: Event) -> dict[str, Any]:
+        """The stored form of ``event`` (in the outbox collection or embedded)."""
+        return {
+            "_id": event.id,
+            **{k: v for k, v in event.to_json().items() if k != "id"},
+            "occurred_at": event.occurred_at,
+            "producer": event.producer or self.producer,
+            # ObjectIds grow with time and per process: a cheap publish order.
+            "order": ObjectId(),
+            "status": PENDING,
+            "attempts": 0,
+        }
+
+    def embedded(self, collection: str) -> EmbeddedOutbox:
+        """The embedded outbox of ``collection`` (made once); the relay polls it too."""
+        source = self.sources.get(collection)
+        if source is None:
+            source = self.sources[collection] = EmbeddedOutbox(self, collection)
+        return source
 
     async def emit(
         self,
@@ -110,7 +134,11 @@ class Outbox:
             waker.set()
 
     async def pending_count(self) -> int:
-        return await self.collection.count_documents({"status": PENDING})
+        """Unpublished events: in the outbox collection and embedded in aggregates."""
+        count = await self.collection.count_documents({"status": PENDING})
+        for source in self.sources.values():
+            count += await source.pending_count()
+        return count
 
     def _ended(self, docs: list[dict[str, Any]], outcome: TransactionOutcome) -> None:
         if outcome is False:
@@ -132,6 +160,90 @@ class Outbox:
         if sink is not None:
             with contextlib.suppress(ValueError):
                 self._sinks.remove(sink)
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """Events to store in an aggregate document with the write of its state change."""
+
+    docs: list[dict[str, Any]]
+    # Update operators to merge into that write (``$push`` and ``$min``).
+    update: dict[str, Any]
+
+
+class EmbeddedOutbox:
+    """Events stored inside the aggregate document whose change caused them.
+
+    The use case merges ``stage(events).update`` into its single-document write of the
+    aggregate (``$push`` onto ``outbox``, ``$min`` of ``outbox_next``): the state change
+    and its events are one atomic write, no transaction. Then it calls ``written`` (after
+    the write, or inside the transaction that holds it: they are handed over at the
+    commit), and the relay publishes them like outbox documents: directly if it can, else
+    by its poll, which reads documents with an ``outbox_next`` in that order. Confirmed
+    events are marked sent in place and ``outbox_next`` is dropped once none is pending.
+    Events of one document go out in the order they were pushed. Other writes to these
+    documents must leave ``outbox`` and ``outbox_next`` alone (``$set`` of other fields).
+    """
+
+    def __init__(self, outbox: Outbox, collection: str) -> None:
+        self.outbox = outbox
+        self.name = collection
+        self.collection = outbox.db[collection]
+
+    def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Event:
+        return self.outbox.new_event(event_type, aggregate_id, payload)
+
+    def stage(self, events: Iterable[Event]) -> Staged:
+        docs = [self.outbox.event_doc(event) for event in events]
+        if not docs:
+            return Staged([], {})
+        return Staged(
+            docs,
+            {
+                "$push": {EMBEDDED_FIELD: {"$each": docs}},
+                "$min": {NEXT_FIELD: docs[0]["order"]},
+            },
+        )
+
+    def written(
+        self,
+        parent_id: Any,
+        staged: Staged,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """``staged`` was stored in document ``parent_id``: hand it to the relay.
+
+        With a session in a transaction, at its end (dropped if it aborts); else now.
+        """
+        if not staged.docs:
+            return
+        docs = [{**doc, HOME: (self.name, parent_id)} for doc in staged.docs]
+        if session is not None and session.in_transaction:
+            if self.outbox._sinks:
+                on_transaction_end(session, functools.partial(self.outbox._ended, docs))
+            return
+        self.outbox._ended(docs, True)
+        self.outbox.notify()
+
+    def uncertain(self) -> None:
+        """A write with staged events failed without saying whether it happened."""
+        self.outbox._ended([], None)
+
+    def pending_query(self, skip: Iterable[str] = ()) -> dict[str, Any]:
+        """Documents holding an unpublished event whose id is not in ``skip``."""
+        match: dict[str, Any] = {"status": PENDING}
+        skipped = list(skip)
+        if skipped:
+            match["_id"] = {"$nin": skipped}
+        return {NEXT_FIELD: {"$exists": True}, EMBEDDED_FIELD: {"$elemMatch": match}}
+
+    async def pending_count(self) -> int:
+        count = 0
+        async for doc in self.collection.find(
+            {NEXT_FIELD: {"$exists": True}}, {EMBEDDED_FIELD: 1}
+        ):
+            count += sum(1 for e in doc.get(EMBEDDED_FIELD) or () if e.get("status") == PENDING)
+        return count
 
 
 def event_from_doc(doc: dict[str, Any]) -> Event:

@@ -18,11 +18,19 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractRobustConnection,
 )
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.clock import utcnow
-from shared.events.outbox import PENDING, SENT, Outbox, event_from_doc
+from shared.events.outbox import (
+    EMBEDDED_FIELD,
+    HOME,
+    NEXT_FIELD,
+    PENDING,
+    SENT,
+    Outbox,
+    event_from_doc,
+)
 from shared.logging import Throttled
 
 # One logger for the whole package, under the name it always had.
@@ -109,6 +117,8 @@ class OutboxRelay:
         # Published (or being published) and not yet marked sent: the poll skips them.
         self._inflight: set[str] = set()
         self._to_mark: list[str] = []
+        # Where confirmed embedded events live, (collection, document id), until marked.
+        self._homes: dict[str, tuple[str, Any]] = {}
         self._mark_due: float | None = None
         # Recently marked ids: a hand-over that lost the race with a poll is not sent again.
         self._recent: dict[str, None] = {}
@@ -283,9 +293,11 @@ class OutboxRelay:
                 await connection.close()
 
     async def _relay_pending(self) -> tuple[int, int]:
-        """Read and publish one batch (pending, not in flight, in order).
+        """Read and publish one batch (pending, not in flight, in order) of each source.
 
-        Returns how many it found, and how many of them it had not been handed over.
+        The outbox collection first, then each embedded outbox (documents by the order of
+        their oldest unpublished event, each document's events in order). Returns how
+        many it found (the most of any source), and how many it had not been handed over.
         """
         query: dict[str, Any] = {"status": PENDING}
         if self._inflight:
@@ -293,12 +305,33 @@ class OutboxRelay:
         self.polls += 1
         cursor = self.outbox.collection.find(query).sort("order", ASCENDING).limit(self.batch_size)
         docs = await cursor.to_list(length=self.batch_size)
+        found = len(docs)
+        for source in list(self.outbox.sources.values()):
+            self.polls += 1
+            cursor = (
+                source.collection.find(
+                    source.pending_query(self._inflight), {EMBEDDED_FIELD: 1, NEXT_FIELD: 1}
+                )
+                .sort(NEXT_FIELD, ASCENDING)
+                .limit(self.batch_size)
+            )
+            parents = await cursor.to_list(length=self.batch_size)
+            found = max(found, len(parents))
+            for parent in parents:
+                events = [
+                    {**event, HOME: (source.name, parent["_id"])}
+                    for event in parent.get(EMBEDDED_FIELD) or ()
+                    if event.get("status") == PENDING
+                    and event["_id"] not in self._inflight
+                    and event["_id"] not in self._recent
+                ]
+                docs.extend(sorted(events, key=lambda event: event["order"]))
         if not docs:
-            return 0, 0
+            return found, 0
         handed = {doc["_id"] for doc in self._direct}
         news = sum(1 for doc in docs if doc["_id"] not in handed)
         await self._publish(docs)
-        return len(docs), news
+        return found, news
 
     async def _relay_direct(self) -> None:
         """Publish the next batch handed over at commit, in outbox order."""
@@ -316,6 +349,9 @@ class OutboxRelay:
         exchange = await self._ensure_exchange()
         events = [event_from_doc(doc) for doc in docs]
         self._inflight.update(event.id for event in events)
+        for doc in docs:
+            if HOME in doc:
+                self._homes[str(doc["_id"])] = doc[HOME]
         try:
             results = await asyncio.gather(
                 *(
@@ -345,10 +381,13 @@ class OutboxRelay:
             # Pending again: the next poll sends them (and nothing newer goes out before).
             self._inflight.difference_update(failed_ids)
             error = failed[0][1]
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": failed_ids}},
-                {"$inc": {"attempts": 1}, "$set": {"last_error": repr(error)[:500]}},
-            )
+            # Embedded events keep no failure count: the relay's last_error says it.
+            counted = [i for i in failed_ids if self._homes.pop(i, None) is None]
+            if counted:
+                await self.outbox.collection.update_many(
+                    {"_id": {"$in": counted}},
+                    {"$inc": {"attempts": 1}, "$set": {"last_error": repr(error)[:500]}},
+                )
             # The connection may be gone; reconnect on the next attempt.
             await self._disconnect()
             raise ConnectionError(f"{len(failed)} event(s) not confirmed: {error!r}")
@@ -364,18 +403,63 @@ class OutboxRelay:
             return
         ids, self._to_mark, self._mark_due = self._to_mark, [], None
         try:
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": ids}},
-                {"$set": {"status": SENT, "sent_at": utcnow()}, "$inc": {"attempts": 1}},
-            )
+            await self._mark_sent(ids)
         except BaseException:
             # Still confirmed, still in flight: try again on the next round.
             self._to_mark = ids + self._to_mark
             self._mark_due = asyncio.get_running_loop().time()
             raise
-        self.marks += 1
         self._inflight.difference_update(ids)
+        for event_id in ids:
+            self._homes.pop(event_id, None)
         for event_id in ids:
             self._recent[event_id] = None
         while len(self._recent) > 4 * self.batch_size:
             del self._recent[next(iter(self._recent))]
+
+    async def _mark_sent(self, ids: list[str]) -> None:
+        """One write per source: ``update_many`` on the outbox collection, a ``bulk_write``
+        on each collection with embedded events (mark them sent in place, then drop
+        ``outbox_next`` from the documents left with no pending event; an event pushed
+        in between keeps it, so the poll still finds that document)."""
+        now = utcnow()
+        own = [i for i in ids if i not in self._homes]
+        by_source: dict[str, dict[Any, list[str]]] = {}
+        for event_id in ids:
+            home = self._homes.get(event_id)
+            if home is not None:
+                by_source.setdefault(home[0], {}).setdefault(home[1], []).append(event_id)
+        if own:
+            await self.outbox.collection.update_many(
+                {"_id": {"$in": own}},
+                {"$set": {"status": SENT, "sent_at": now}, "$inc": {"attempts": 1}},
+            )
+            self.marks += 1
+        for name, parents in by_source.items():
+            writes: list[UpdateOne] = []
+            for parent_id, event_ids in parents.items():
+                writes.append(
+                    UpdateOne(
+                        {"_id": parent_id},
+                        {
+                            "$set": {
+                                f"{EMBEDDED_FIELD}.$[e].status": SENT,
+                                f"{EMBEDDED_FIELD}.$[e].sent_at": now,
+                            },
+                            "$inc": {f"{EMBEDDED_FIELD}.$[e].attempts": 1},
+                        },
+                        array_filters=[{"e._id": {"$in": event_ids}, "e.status": PENDING}],
+                    )
+                )
+                writes.append(
+                    UpdateOne(
+                        {
+                            "_id": parent_id,
+                            NEXT_FIELD: {"$exists": True},
+                            f"{EMBEDDED_FIELD}.status": {"$ne": PENDING},
+                        },
+                        {"$unset": {NEXT_FIELD: ""}},
+                    )
+                )
+            await self.outbox.db[name].bulk_write(writes, ordered=True)
+            self.marks += 1
