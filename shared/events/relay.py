@@ -331,6 +331,11 @@ class OutboxRelay:
         handed = {doc["_id"] for doc in self._direct}
         news = sum(1 for doc in docs if doc["_id"] not in handed)
         await self._publish(docs)
+        if len(docs) > news:
+            # Sent by this read: not again when the hand-overs are drained (``_recent``
+            # forgets, and a relay that polls often may drain them late).
+            read = {doc["_id"] for doc in docs}
+            self._direct = collections.deque(d for d in self._direct if d["_id"] not in read)
         return found, news
 
     async def _relay_direct(self) -> None:

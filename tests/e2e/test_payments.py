@@ -38,9 +38,16 @@ def payments_db(stack: Stack):
     return stack.infra["payment"].db
 
 
-async def _sent(db: Any, event_id: str) -> bool:
-    doc = await db.outbox.find_one({"_id": event_id})
-    return bool(doc and doc["status"] == "sent")
+async def _events(db: Any, payment_id: str) -> list[dict[str, Any]]:
+    """The payment's events: in its own document (embedded outbox), in order."""
+    doc = await db.payments.find_one({"_id": payment_id}, {"outbox": 1})
+    return list((doc or {}).get("outbox") or [])
+
+
+async def _sent(db: Any, payment_id: str, event_id: str) -> bool:
+    doc = await db.payments.find_one({"_id": payment_id})
+    event = next((e for e in (doc or {}).get("outbox") or [] if e["_id"] == event_id), None)
+    return bool(event and event["status"] == "sent")
 
 
 async def test_post_replay_and_key_reuse(stack: Stack, admin: Login) -> None:
@@ -128,7 +135,8 @@ async def test_100_concurrent_posts_with_one_key_post_once(stack: Stack, admin: 
 
         db = payments_db(stack)
         assert await db.payments.count_documents({"loan_id": loan.id}) == 1
-        assert await db.outbox.count_documents({"aggregate_id": payment_id}) == 1
+        assert [e["type"] for e in await _events(db, payment_id)] == ["payment.posted"]
+        assert await db.outbox.count_documents({}) == 0  # nothing in the outbox collection
         txns = await loan_transactions(c, admin, loan.id)
         assert [t.payment_id for t in txns if t.type == loan_pb2.REPAYMENT] == [payment_id]
         state = await loan_state(c, admin, loan.id)
@@ -184,11 +192,13 @@ async def test_loan_refusals_are_rejected_payments(stack: Stack, admin: Login) -
         db = payments_db(stack)
         refused = await db.payments.find_one({"loan_id": loan.id, "idempotency_key": key})
         assert refused is not None
-        (event,) = [e async for e in db.outbox.find({"aggregate_id": refused["_id"]})]
+        (event,) = await _events(db, refused["_id"])
         assert event["type"] == "payment.rejected"
         assert event["payload"]["code"] == "FAILED_PRECONDITION"
         assert "payoff amount" in event["payload"]["reason"]
-        await eventually(lambda: _sent(db, event["_id"]), what="payment.rejected published")
+        await eventually(
+            lambda: _sent(db, refused["_id"], event["_id"]), what="payment.rejected published"
+        )
 
         wrong_key = f"k-{uuid.uuid4().hex}"
         wrong = await post(stack, p.agent, loan.id, 100, currency="KES", key=wrong_key)
@@ -354,13 +364,15 @@ async def test_reversal(stack: Stack, admin: Login) -> None:
         assert record is not None
         assert record["reason"] == "posted to the wrong loan"
         assert await db.payments.count_documents({"_id": paid["id"]}) == 1  # kept, not deleted
-        events = [e async for e in db.outbox.find({"aggregate_id": paid["id"]})]
-        assert sorted(e["type"] for e in events) == ["payment.posted", "payment.reversed"]
+        events = await _events(db, paid["id"])
+        assert [e["type"] for e in events] == ["payment.posted", "payment.reversed"]
         reversed_event = next(e for e in events if e["type"] == "payment.reversed")
         assert reversed_event["payload"]["reason"] == "posted to the wrong loan"
         assert reversed_event["payload"]["reversed_by"] == admin.staff_id
         for e in events:
-            await eventually(partial(_sent, db, e["_id"]), what=f"{e['type']} published")
+            await eventually(
+                partial(_sent, db, paid["id"], e["_id"]), what=f"{e['type']} published"
+            )
 
         receipt = await stack.client.get(
             f"/api/v1/payments/{paid['id']}/receipt", headers=admin.headers

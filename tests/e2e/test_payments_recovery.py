@@ -326,9 +326,10 @@ async def test_killed_mid_flow_the_payment_settles_exactly_once(
             assert stored["receipt_number"].startswith("RC-")
             events = [
                 e["type"]
-                async for e in payments.outbox.find(
-                    {"aggregate_id": {"$in": [doc["_id"], second["_id"]]}}
+                async for p in payments.payments.find(
+                    {"_id": {"$in": [doc["_id"], second["_id"]]}}, {"outbox": 1}
                 )
+                for e in p.get("outbox") or []
             ]
             assert sorted(events) == ["payment.posted", "payment.posted"]
 

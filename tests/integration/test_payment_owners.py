@@ -104,8 +104,9 @@ def service_on(mongo_client: Any, mongo_db: Any, repo: PaymentRepository,
 
 
 async def events_of(mongo_db: Any) -> list[tuple[str, str]]:
-    stored = await mongo_db.outbox.find({}, {"type": 1, "payload.agent_id": 1}).to_list()
-    return [(e["type"], e["payload"]["agent_id"]) for e in stored]
+    # A payment's events are embedded in its document (the payments' embedded outbox).
+    stored = await mongo_db.payments.find({"outbox": {"$exists": True}}, {"outbox": 1}).to_list()
+    return [(e["type"], e["payload"]["agent_id"]) for p in stored for e in p["outbox"]]
 
 
 async def test_a_payment_settled_after_a_reassignment_takes_the_new_owner(
