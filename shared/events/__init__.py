@@ -11,6 +11,10 @@ and go out when it is back. A crash between publish and mark-sent publishes an
 event twice, so every consumer is idempotent: ``IdempotentConsumer`` records
 each processed event id in ``processed_events`` inside the same transaction as
 the handler's own writes.
+
+Embedded outbox (``EmbeddedOutbox``, from ``Outbox.embedded(collection)``): an aggregate
+keeps its events in its own document, written with the state change in one update (no
+transaction); the same relay hands them over, polls and marks them there.
 """
 
 from shared.events.consumer import (
