@@ -10,6 +10,13 @@ from shared.clock import business_date
 from shared.config import DEV_SERVICE_SECRET, Settings
 
 
+class _NoEvents:
+    """Stands in for the outbox where no event is written (the service asks for its source)."""
+
+    def embedded(self, collection: str) -> None:
+        return None
+
+
 def test_dev_gets_the_well_known_service_secret() -> None:
     settings = Settings(env="dev", service_token_secret=None)
     assert settings.service_token_secret is not None
@@ -71,7 +78,8 @@ def test_services_use_the_business_date() -> None:
         clock=lambda: late, timezone=nairobi,
     )
     payments = PaymentService(
-        None, None, None, None, None,  # type: ignore[arg-type]
+        None, None, None, None,  # type: ignore[arg-type]
+        _NoEvents(),  # type: ignore[arg-type]
         institution=Institution("MFI", "", ""), clock=lambda: late, timezone=nairobi,
     )
     assert loans.today() == payments.today() == date(2026, 3, 10)
