@@ -324,18 +324,29 @@ class ReceiptNumbers:
         # year -> (next number to hand out, last number of the reserved block)
         self._reserved: dict[int, tuple[int, int]] = {}
 
-    async def next(self, year: int) -> int:
-        async with self._lock:
-            nxt, last = self._reserved.get(year, (1, 0))
-            if nxt > last:
+    async def _reserve(self, year: int) -> int:
+        """The last number of a new block for ``year``, taken with one ``$inc``."""
+        for _ in range(5):
+            try:
                 doc = await self._counters.find_one_and_update(
                     {"_id": f"receipt-{year}"},
                     {"$inc": {"seq": self._block}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
-                assert doc is not None
-                last = int(doc["seq"])
+            except DuplicateKeyError:
+                doc = None
+            # Two processes taking a year's first block at once: one upsert creates the
+            # counter, the other's may fail (or find nothing); the counter is there now.
+            if doc is not None:
+                return int(doc["seq"])
+        raise RuntimeError(f"could not reserve receipt numbers for {year}")
+
+    async def next(self, year: int) -> int:
+        async with self._lock:
+            nxt, last = self._reserved.get(year, (1, 0))
+            if nxt > last:
+                last = await self._reserve(year)
                 nxt = last - self._block + 1
             # Only the current year's block (and a late posting's) is worth keeping.
             self._reserved = {y: r for y, r in self._reserved.items() if y >= year - 1}
