@@ -451,7 +451,7 @@ class PaymentService:
     def _with_current_owner(payment: Payment, stored: Payment) -> Payment:
         """``payment`` with the owner ``stored`` was moved to by a reassignment.
 
-        The loan facts came from loan_service before the settling transaction; a
+        The loan facts came from loan_service before the settle's write; a
         reassignment consumed since the PENDING insert (follow_loan moved and
         marked the stored payment) must not be overwritten. A reassignment
         consumed before the insert needs nothing: the loan's answer came later.

@@ -417,7 +417,6 @@ class OutboxRelay:
         self._inflight.difference_update(ids)
         for event_id in ids:
             self._homes.pop(event_id, None)
-        for event_id in ids:
             self._recent[event_id] = None
         while len(self._recent) > 4 * self.batch_size:
             del self._recent[next(iter(self._recent))]
