@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from api_gateway.app import create_app
+from shared import heap
 from shared.config import get_settings
 from shared.eventloop import uvicorn_loop
 from shared.logging import configure_logging
@@ -13,8 +14,10 @@ from shared.logging import configure_logging
 def main() -> None:
     settings = get_settings()
     configure_logging("api_gateway", settings.log_level, settings.log_json)
+    app = create_app(settings)
+    heap.settle(settings.gc_gen0_threshold)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         loop=uvicorn_loop(settings.event_loop),

@@ -37,7 +37,8 @@ saved there, for a closer look (``pyinstrument --load path``).
 ``--json`` prints, as the last line, one JSON object (``summary``): ``shape``,
 ``cpu_ms_per_post`` (the service processes together, at 32 in flight),
 ``mongo_round_trips_per_post``, ``redis_round_trips_per_post``, ``ratio_at_32``, and
-``posts_per_s``, ``p50_ms``, ``p99_ms`` by level (docs/performance.md, issue 15).
+``posts_per_s``, ``p50_ms``, ``p99_ms`` by level (docs/performance.md, issue 15), and in process
+``gc_cpu_ms_per_post``: the serving process's garbage collection during the levels.
 
 It prints figures and asserts nothing about speed.
 
@@ -52,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -244,18 +246,50 @@ class RoundTrips:
         self.redis.clear()
 
 
+class Collections:
+    """The serving process's garbage collections: how many of each generation, the CPU
+    (thread time) they took and the longest one; ``gc.callbacks``, installed once."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.cpu = 0.0
+        self.longest = 0.0
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.thread_time()
+            return
+        took = time.thread_time() - self._began
+        self.counts[info["generation"]] += 1
+        self.cpu += took
+        self.longest = max(self.longest, took)
+
+    def reset(self) -> None:
+        self.counts, self.cpu, self.longest = [0, 0, 0], 0.0, 0.0
+
+    def figures(self) -> dict[str, Any]:
+        return {"counts": list(self.counts), "cpu_s": self.cpu, "longest_s": self.longest}
+
+
 class Hotspots:
     """pyinstrument in the serving process, switched on and off by signals."""
 
-    def __init__(self, out: Path, trips: RoundTrips) -> None:
+    def __init__(self, out: Path, trips: RoundTrips, collections: Collections) -> None:
         self.out = out
         self.trips = trips
+        self.collections = collections
+        # The collections of the measured levels (from ready to the profile's start).
+        self.levels_gc: dict[str, Any] = {}
         self.profiler: Any = None
 
     def start(self) -> None:
         from pyinstrument import Profiler
 
         self.trips.reset()
+        self.levels_gc = self.collections.figures()
+        self.collections.reset()
         # async_mode disabled: sample the whole thread, waits in the event loop included.
         self.profiler = Profiler(interval=0.001, async_mode="disabled")
         self.profiler.start()
@@ -269,6 +303,8 @@ class Hotspots:
         root = self.profiler.last_session.root_frame()
         data = summarise(root)
         data["mongo"], data["redis"] = dict(self.trips.mongo), dict(self.trips.redis)
+        data["gc"] = self.collections.figures()
+        data["levels_gc"] = self.levels_gc
         self.out.write_text(json.dumps(data))
         self.profiler = None
 
@@ -346,6 +382,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     from api_gateway.app import create_app
     from microfinance_cli.migrate import create_admin
+    from shared import heap
     from shared.config import Settings
     from shared.grpc.server import GrpcServiceHost
     from shared.logging import configure_logging
@@ -375,7 +412,7 @@ async def serve(args: argparse.Namespace) -> None:
         login_rate_limit_per_minute=100_000,
     )
     await create_admin(settings, email=ADMIN[0], password=ADMIN[1])
-    hotspots = Hotspots(Path(args.profile_out), trips)
+    hotspots = Hotspots(Path(args.profile_out), trips, Collections())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGUSR1, hotspots.start)
@@ -407,6 +444,9 @@ async def serve(args: argparse.Namespace) -> None:
         task = asyncio.create_task(server.serve())
         if not await poll(lambda: bool(server.started), within=30):
             raise SystemExit("uvicorn did not start")
+        # As the services' and the gateway's main do once wired (MF_GC_GEN0_THRESHOLD).
+        heap.settle(settings.gc_gen0_threshold)
+        hotspots.collections.reset()
         print(json.dumps({"ready": True, "token": token, "loans": loans}), flush=True)
         await stop.wait()
         server.should_exit = True
@@ -580,6 +620,26 @@ def print_round_trips(data: dict[str, Any], posts: int) -> tuple[float, float]:
         if n / posts >= 0.05:
             print(f"  {n / posts:5.2f}  {name}")
     return sum(mongo.values()) / posts, sum(redis.values()) / posts
+
+
+def print_collections(data: dict[str, Any], posts: int, profiled: int) -> float | None:
+    """The serving process's garbage collections during the measured levels (``posts``
+    repayments; the profiler's own allocations would inflate them) and, apart, during the
+    profiled run; CPU ms per repayment of the levels."""
+    per_post: float | None = None
+    for key, label, n in (("levels_gc", "the levels", posts), ("gc", "the profiled run", profiled)):
+        figures = data.get(key)
+        if not figures:
+            continue
+        young, middle, full = figures["counts"]
+        ms = 1000 * figures["cpu_s"] / n
+        print(
+            f"garbage collection in the serving process during {label}: {young} / {middle} / "
+            f"{full} collections of generation 0 / 1 / 2, {ms:.2f} ms CPU per repayment, "
+            f"the longest {1000 * figures['longest_s']:.1f} ms"
+        )
+        per_post = ms if key == "levels_gc" else per_post
+    return per_post
 
 
 @dataclass(frozen=True)
@@ -759,6 +819,7 @@ async def drive(
             )
             levels = await measure_levels(args, url, port, token, loans, [child.pid], db_pid)
             trips: tuple[float | None, float | None] = (None, None)
+            gc_ms: float | None = None
             child.send_signal(signal.SIGUSR1)
             await asyncio.sleep(0.2)  # let the profiler start before the load
             await post_many(port, token, loans, args.profile_requests, 32)
@@ -769,6 +830,8 @@ async def drive(
                 data = json.loads(profile_out.read_text())
                 print_profile(data, args.top)
                 trips = print_round_trips(data, args.profile_requests)
+                posted = sum(lv.requests for lv in levels)
+                gc_ms = print_collections(data, posted, args.profile_requests)
             errors = [
                 line
                 for line in child_log.read_text(errors="replace").splitlines()
@@ -776,7 +839,7 @@ async def drive(
             ]
             if errors:
                 print(f"the system logged {len(errors)} errors; first: {errors[0]}")
-            return summary("in-process", levels, *trips)
+            return {**summary("in-process", levels, *trips), "gc_cpu_ms_per_post": gc_ms}
         finally:
             child.send_signal(signal.SIGTERM)
             try:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # The event loop every serving process runs on (shared/eventloop.py): uvloop, or the
     # standard library's, e.g. to rule uvloop out when chasing a bug.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Once wired, a serving process freezes its heap out of the cyclic collector and
+    # collects its youngest generation every this many allocations (shared/heap.py);
+    # 0 leaves CPython's collector as it is.
+    gc_gen0_threshold: int = Field(default=10_000, ge=0)
 
     grpc_host: str = "127.0.0.1"
     # Address the servers bind; compose sets 0.0.0.0.

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import eventloop
+from shared import eventloop, heap
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
@@ -183,6 +183,7 @@ async def serve(service: str, build: Builder, settings: Settings | None = None) 
     infra = await open_infrastructure(settings, service)
     try:
         definition = await build(infra)
+        heap.settle(settings.gc_gen0_threshold)
         host = GrpcServiceHost(
             definition,
             host=settings.bind_host,
