@@ -18,7 +18,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from loan_service.adapters.loan_repository import LOANS, loan_from_doc
+from loan_service.adapters.loan_repository import LOAN_FIELDS, LOANS, loan_from_doc
 from loan_service.adapters.search import LoanSearch, SearchBacklog, Today
 from loan_service.service import LoanService
 from shared.config import Settings
@@ -72,7 +72,9 @@ class LoanSearchIndexer:
     async def __call__(self, event: Event, session: AsyncClientSession) -> None:
         if event.type.startswith("loan.product_"):
             return
-        doc = await self._db[LOANS].find_one({"_id": event.aggregate_id}, session=session)
+        doc = await self._db[LOANS].find_one(
+            {"_id": event.aggregate_id}, LOAN_FIELDS, session=session
+        )
         if doc is None:
             return
         loan = loan_from_doc(doc)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 
 from loan_service.adapters.eod_repository import EOD_INDEXES
-from loan_service.adapters.loan_repository import LOAN_INDEXES, LoanRepository
+from loan_service.adapters.loan_repository import LOAN_INDEXES, LOANS, LoanRepository
 from loan_service.adapters.product_repository import PRODUCT_INDEXES
 from loan_service.adapters.search import BACKLOG_INDEXES, ES_INDICES
 from shared.config import Settings
-from shared.events import outbox_indexes, processed_indexes
+from shared.events import embedded_outbox_indexes, outbox_indexes, processed_indexes
 from shared.mongo import Database, IndexRegistry
 from shared.runtime import apply_indexes
 from shared.search import create_es_client, ensure_indices
 
+# A loan's own events live in the loan document until sent (embedded outbox, issue 15);
+# the outbox collection is still relayed: the end of day's, the borrower moves', the
+# products', and events written before the embedded outbox. No data to move: a loan
+# stored before simply has no pending embedded event.
 REGISTRY = (
     IndexRegistry({**PRODUCT_INDEXES, **LOAN_INDEXES, **BACKLOG_INDEXES, **EOD_INDEXES})
     .merge(outbox_indexes())
+    .merge(embedded_outbox_indexes(LOANS))
     .merge(processed_indexes())
 )
 

@@ -2,8 +2,13 @@
 
 Loan products' use cases are in ``product_service``; each event's fields in ``payloads``.
 
-Every state change and its outbox events are written in one Mongo
-transaction, and ``Outbox.notify()`` runs after the commit. Loans are
+Every state change and its events are written in one Mongo transaction, and
+``Outbox.notify()`` runs after the commit. A loan's own events (every event of
+``_change`` and the submission's) live in the loan document until published (its
+embedded outbox, ``Outbox.embedded(LOANS, drop_sent=True)``): the write of the
+loan carries them, so a loan write is the end-of-day guard's read, one update and
+the commit. The transaction stays for the end-of-day exclusion (``after_write``,
+``EndOfDay.rederive``). Loans are
 written by compare-and-set on ``version``: a use case that loses a race
 re-reads the loan and runs its domain step again (which re-validates
 against the new state), unless the client pinned ``expected_version``, in
@@ -35,6 +40,7 @@ from zoneinfo import ZoneInfo
 from loan_service import payloads
 from loan_service.adapters.borrower_client import BorrowerInfo
 from loan_service.adapters.loan_repository import (
+    LOANS,
     LoanFilter,
     LoanRepository,
     PaymentTaken,
@@ -309,6 +315,8 @@ class LoanService:
         self._borrowers = borrowers
         self._tx = transactions
         self._events = events
+        # The loan's own events, in its document; sent ones leave it (it would keep growing).
+        self._outbox = events.embedded(LOANS, drop_sent=True)
         self._search = search
         self._clock = clock
         self._tz = timezone
@@ -566,17 +574,17 @@ class LoanService:
         base = payloads.loan_payload(updated)
 
         async def body(session: Session) -> None:
-            # A payment id another loan holds is refused by this write itself (PaymentTaken).
-            await self._loans.replace(updated, before.version, session)
+            # The events go into the loan document with the change: ONE update of the loan
+            # (compare-and-set on its version), handed to the relay at the commit. A payment
+            # id another loan holds is refused by this write itself (PaymentTaken).
+            staged = self._outbox.stage(
+                self._outbox.new_event(kind, updated.id, {**base, **extra})
+                for kind, extra in change.events
+            )
+            await self._loans.update(updated, before.version, session, also=staged.update)
+            self._outbox.written(updated.id, staged, session)
             if self.after_write is not None:
                 await self.after_write(before, updated, session)
-            await self._events.add(
-                session,
-                [
-                    self._events.new_event(kind, updated.id, {**base, **extra})
-                    for kind, extra in change.events
-                ],
-            )
 
         return body
 
@@ -637,12 +645,13 @@ class LoanService:
                 borrower.id, product.id, sorted(OPEN_STATUSES), session
             )
             product.terms.check_active_loan_limit(open_loans)
-            await self._loans.insert(loan, session)
             kind, extra = payloads.submitted(caller.subject)
-            await self._events.add(
-                session,
-                [self._events.new_event(kind, loan.id, {**payloads.loan_payload(loan), **extra})],
+            # The loan's first event is inserted with it, in its embedded outbox.
+            staged = self._outbox.stage(
+                [self._outbox.new_event(kind, loan.id, {**payloads.loan_payload(loan), **extra})]
             )
+            await self._loans.insert(loan, session, also=staged.fields())
+            self._outbox.written(loan.id, staged, session)
 
         await self._tx(body)
         self._events.notify()

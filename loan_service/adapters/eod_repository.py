@@ -34,16 +34,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from loan_service.adapters.loan_repository import (
+    LOAN_FIELDS,
     LOANS,
     VersionConflict,
     loan_from_doc,
-    loan_to_doc,
+    loan_update,
 )
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
@@ -376,7 +377,9 @@ class EodRepository:
         """The date's candidate loans without a row yet, in id order, ``size`` at a time.
 
         One cursor over the whole date (one scan, not one query per batch)."""
-        cursor = self._loans.find(candidates_query(day)).sort("_id", 1).batch_size(size)
+        cursor = (
+            self._loans.find(candidates_query(day), LOAN_FIELDS).sort("_id", 1).batch_size(size)
+        )
         page: list[Loan] = []
         async for doc in cursor:
             page.append(loan_from_doc(doc))
@@ -419,7 +422,7 @@ class EodRepository:
         return {str(d["loan_id"]) async for d in cursor if d["loan_id"] in wanted}
 
     async def reload(self, loan_ids: Sequence[str]) -> list[Loan]:
-        docs = self._loans.find({"_id": {"$in": list(loan_ids)}}).sort("_id", 1)
+        docs = self._loans.find({"_id": {"$in": list(loan_ids)}}, LOAN_FIELDS).sort("_id", 1)
         return [loan_from_doc(d) async for d in docs]
 
     async def buckets(
@@ -453,11 +456,13 @@ class EodRepository:
         self, changed: Sequence[tuple[Loan, int]], session: AsyncClientSession
     ) -> None:
         """Store the loans that got penalties, by compare-and-set on the version read. The
-        others are not written: their rows are all that changes."""
+        others are not written: their rows are all that changes. Each is an update of the
+        loan's fields (``loan_update``), not a replace: events of the loan waiting in its
+        document (its embedded outbox) stay there."""
         if not changed:
             return
         ops = [
-            ReplaceOne({"_id": loan.id, "version": expected}, loan_to_doc(loan))
+            UpdateOne({"_id": loan.id, "version": expected}, loan_update(loan))
             for loan, expected in changed
         ]
         result = await self._loans.bulk_write(ops, ordered=False, session=session)

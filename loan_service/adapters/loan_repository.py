@@ -2,7 +2,7 @@
 
 * ``loans``: the loan, its product snapshot, frozen schedule and transaction
   list, plus a few derived figures (``LoanFacts``) for lists and filters.
-  Every write replaces the document where ``version`` still has the value
+  Every write sets the loan's fields where ``version`` still has the value
   that was read; a concurrent writer makes it a ``VersionConflict`` (the
   use case re-reads and retries, or answers ABORTED).
   ``payment_ids`` lists the payment ids of its repayments and recoveries (left
@@ -12,6 +12,11 @@
   loans too, with no write of its own. (Until issue 15 a ``loan_payments``
   document per payment id did this, inserted in the loan write's transaction;
   the ``payment_ids`` migration fills the field in on loans stored before.)
+  The loan's own events wait in the document until the relay has published them
+  (an embedded outbox: ``outbox``, ``outbox_next``; see ``shared.events.EmbeddedOutbox``),
+  pushed by the same write as the change they tell of. Every write here therefore sets
+  the loan's fields (``loan_update``) and never replaces the whole document, and the
+  reads leave those two fields out (``LOAN_FIELDS``).
 * ``loan_counters``: per-year sequences for loan numbers (atomic ``$inc``).
 * ``borrower_guards``: touched by every submission in its transaction, so two
   concurrent submissions for one borrower conflict and the active-loan limit
@@ -38,6 +43,7 @@ from loan_service.domain.products import RepaymentFrequency
 from loan_service.domain.schedule import Schedule, ScheduleRow
 from shared.clock import utcnow
 from shared.errors import Conflict, NotFound
+from shared.events.outbox import EMBEDDED_FIELD, NEXT_FIELD
 from shared.paging import Page
 
 LOANS = "loans"
@@ -71,6 +77,8 @@ LOAN_INDEXES: dict[str, list[IndexModel]] = {
     ],
 }
 PAYMENT_IDS_INDEX = "payment_ids_unique"
+# What a read of a loan fetches: everything but its embedded outbox (the relay's).
+LOAN_FIELDS: dict[str, Any] = {EMBEDDED_FIELD: 0, NEXT_FIELD: 0}
 # The transactions whose payment id belongs to the loan for good (a reversal keeps it).
 _PAID = frozenset({TransactionType.REPAYMENT, TransactionType.RECOVERY})
 
@@ -272,6 +280,18 @@ def loan_to_doc(loan: Loan) -> dict[str, Any]:
     return doc
 
 
+def loan_update(loan: Loan) -> dict[str, Any]:
+    """The update that stores ``loan`` over its document: ``$set`` of every field
+    (``$unset`` of ``payment_ids`` while there are none), leaving the embedded outbox
+    (``outbox``, ``outbox_next``) alone, which a whole-document replace would drop."""
+    fields = loan_to_doc(loan)
+    del fields["_id"]
+    update: dict[str, Any] = {"$set": fields}
+    if "payment_ids" not in fields:
+        update["$unset"] = {"payment_ids": ""}
+    return update
+
+
 def loan_from_doc(doc: dict[str, Any]) -> Loan:
     schedule = doc.get("schedule")
     return Loan(
@@ -380,11 +400,19 @@ class LoanRepository:
         self._borrower_versions = db[BORROWER_VERSIONS]
 
     # -- loans ---------------------------------------------------------------------
-    async def insert(self, loan: Loan, session: AsyncClientSession | None = None) -> None:
-        await self._loans.insert_one(loan_to_doc(loan), session=session)
+    async def insert(
+        self,
+        loan: Loan,
+        session: AsyncClientSession | None = None,
+        *,
+        also: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Insert ``loan``; ``also``: more fields of the new document (its first events,
+        ``Staged.fields``)."""
+        await self._loans.insert_one({**loan_to_doc(loan), **(also or {})}, session=session)
 
     async def get(self, loan_id: str, session: AsyncClientSession | None = None) -> Loan:
-        doc = await self._loans.find_one({"_id": loan_id}, session=session)
+        doc = await self._loans.find_one({"_id": loan_id}, LOAN_FIELDS, session=session)
         if doc is None:
             raise NotFound(f"loan {loan_id} not found")
         return loan_from_doc(doc)
@@ -392,22 +420,33 @@ class LoanRepository:
     async def find_doc(
         self, loan_id: str, session: AsyncClientSession | None = None
     ) -> dict[str, Any] | None:
-        return await self._loans.find_one({"_id": loan_id}, session=session)
+        return await self._loans.find_one({"_id": loan_id}, LOAN_FIELDS, session=session)
 
     async def get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
         if not loan_ids:
             return {}
-        cursor = self._loans.find({"_id": {"$in": list(loan_ids)}})
+        cursor = self._loans.find({"_id": {"$in": list(loan_ids)}}, LOAN_FIELDS)
         return {str(d["_id"]): loan_from_doc(d) async for d in cursor}
 
-    async def replace(
-        self, loan: Loan, expected_version: int, session: AsyncClientSession | None = None
+    async def update(
+        self,
+        loan: Loan,
+        expected_version: int,
+        session: AsyncClientSession | None = None,
+        *,
+        also: Mapping[str, Any] | None = None,
     ) -> None:
         """Store ``loan`` if the stored version is still ``expected_version``;
-        PaymentTaken if it adds a payment id that another loan holds."""
+        PaymentTaken if it adds a payment id that another loan holds.
+
+        One ``update_one`` setting the loan's fields (``loan_update``), never a replace:
+        the document's embedded outbox is left as it is. ``also``: more update operators
+        for the same write (the loan's events, ``EmbeddedOutbox.stage``: ``$push`` onto
+        ``outbox`` and ``$min`` of ``outbox_next``, fields ``loan_to_doc`` never has)."""
+        update = {**(also or {}), **loan_update(loan)}
         try:
-            result = await self._loans.replace_one(
-                {"_id": loan.id, "version": expected_version}, loan_to_doc(loan), session=session
+            result = await self._loans.update_one(
+                {"_id": loan.id, "version": expected_version}, update, session=session
             )
         except DuplicateKeyError as exc:
             if _payment_taken(exc):
@@ -440,7 +479,10 @@ class LoanRepository:
         query = flt.query()
         total = await self._loans.count_documents(query)
         cursor = (
-            self._loans.find(query).sort(loan_sort(page.sort)).skip(page.offset).limit(page.size)
+            self._loans.find(query, LOAN_FIELDS)
+            .sort(loan_sort(page.sort))
+            .skip(page.offset)
+            .limit(page.size)
         )
         return [loan_from_doc(d) async for d in cursor], total
 
@@ -505,7 +547,9 @@ class LoanRepository:
                 ]
             }
         cursor = (
-            self._loans.find(query).sort([("borrower_name", 1), ("loan_number", 1)]).limit(limit)
+            self._loans.find(query, LOAN_FIELDS)
+            .sort([("borrower_name", 1), ("loan_number", 1)])
+            .limit(limit)
         )
         return [loan_from_doc(d) async for d in cursor]
 
@@ -536,7 +580,7 @@ class LoanRepository:
     async def batches(self, size: int = 500) -> AsyncIterator[list[Loan]]:
         """Every loan, in id order, ``size`` at a time (for a reindex)."""
         batch: list[Loan] = []
-        async for doc in self._loans.find({}).sort("_id", 1).batch_size(size):
+        async for doc in self._loans.find({}, LOAN_FIELDS).sort("_id", 1).batch_size(size):
             batch.append(loan_from_doc(doc))
             if len(batch) >= size:
                 yield batch

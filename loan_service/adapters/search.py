@@ -24,7 +24,12 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from loan_service.adapters.loan_repository import LOANS, loan_from_doc, loan_parties
+from loan_service.adapters.loan_repository import (
+    LOAN_FIELDS,
+    LOANS,
+    loan_from_doc,
+    loan_parties,
+)
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
 from shared.clock import utcnow
@@ -227,7 +232,7 @@ async def index_loans(
     *,
     refresh: bool = False,
 ) -> int:
-    cursor = db[LOANS].find({"_id": {"$in": loan_ids}})
+    cursor = db[LOANS].find({"_id": {"$in": loan_ids}}, LOAN_FIELDS)
     loans = [loan_from_doc(d) async for d in cursor]
     return await search.put(loans, today, refresh=refresh)
 

@@ -110,11 +110,18 @@ class Outbox:
             "attempts": 0,
         }
 
-    def embedded(self, collection: str) -> EmbeddedOutbox:
-        """The embedded outbox of ``collection`` (made once); the relay polls it too."""
+    def embedded(self, collection: str, *, drop_sent: bool = False) -> EmbeddedOutbox:
+        """The embedded outbox of ``collection`` (made once); the relay polls it too.
+
+        ``drop_sent``: the relay removes (``$pull``) an event from its document once it
+        is confirmed, instead of marking it sent in place: for aggregates that collect
+        many events over their life (a loan), so their documents do not keep growing.
+        """
         source = self.sources.get(collection)
         if source is None:
-            source = self.sources[collection] = EmbeddedOutbox(self, collection)
+            source = self.sources[collection] = EmbeddedOutbox(self, collection, drop_sent)
+        elif source.drop_sent != drop_sent:
+            raise ValueError(f"embedded outbox {collection!r} asked for with another drop_sent")
         return source
 
     async def emit(
@@ -170,6 +177,12 @@ class Staged:
     # Update operators to merge into that write (``$push`` and ``$min``).
     update: dict[str, Any]
 
+    def fields(self) -> dict[str, Any]:
+        """The same events as fields of a document being inserted."""
+        if not self.docs:
+            return {}
+        return {EMBEDDED_FIELD: list(self.docs), NEXT_FIELD: self.docs[0]["order"]}
+
 
 class EmbeddedOutbox:
     """Events stored inside the aggregate document whose change caused them.
@@ -180,15 +193,19 @@ class EmbeddedOutbox:
     the write, or inside the transaction that holds it: they are handed over at the
     commit), and the relay publishes them like outbox documents: directly if it can, else
     by its poll, which reads documents with an ``outbox_next`` in that order. Confirmed
-    events are marked sent in place and ``outbox_next`` is dropped once none is pending.
-    Events of one document go out in the order they were pushed. Other writes to these
-    documents must leave ``outbox`` and ``outbox_next`` alone (``$set`` of other fields).
+    events are marked sent in place (or, with ``drop_sent``, removed from the document)
+    and ``outbox_next`` is dropped once none is pending. Events of one document go out
+    in the order they were pushed. Other writes to these documents must leave ``outbox``
+    and ``outbox_next`` alone (``$set`` of other fields, never a whole-document replace).
+    A new document may carry its first events from its insert (``Staged.fields``).
     """
 
-    def __init__(self, outbox: Outbox, collection: str) -> None:
+    def __init__(self, outbox: Outbox, collection: str, drop_sent: bool = False) -> None:
         self.outbox = outbox
         self.name = collection
         self.collection = outbox.db[collection]
+        # Sent events are removed from the document (``$pull``), not kept marked.
+        self.drop_sent = drop_sent
 
     def new_event(self, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> Event:
         return self.outbox.new_event(event_type, aggregate_id, payload)

@@ -423,9 +423,10 @@ class OutboxRelay:
 
     async def _mark_sent(self, ids: list[str]) -> None:
         """One write per source: ``update_many`` on the outbox collection, a ``bulk_write``
-        on each collection with embedded events (mark them sent in place, then drop
-        ``outbox_next`` from the documents left with no pending event; an event pushed
-        in between keeps it, so the poll still finds that document)."""
+        on each collection with embedded events (mark them sent in place, or remove them
+        where the source drops sent events, then drop ``outbox_next`` from the documents
+        left with no pending event; an event pushed in between keeps it, so the poll
+        still finds that document)."""
         now = utcnow()
         own = [i for i in ids if i not in self._homes]
         by_source: dict[str, dict[Any, list[str]]] = {}
@@ -440,21 +441,31 @@ class OutboxRelay:
             )
             self.marks += 1
         for name, parents in by_source.items():
+            source = self.outbox.sources.get(name)
+            drop = source is not None and source.drop_sent
             writes: list[UpdateOne] = []
             for parent_id, event_ids in parents.items():
-                writes.append(
-                    UpdateOne(
-                        {"_id": parent_id},
-                        {
-                            "$set": {
-                                f"{EMBEDDED_FIELD}.$[e].status": SENT,
-                                f"{EMBEDDED_FIELD}.$[e].sent_at": now,
-                            },
-                            "$inc": {f"{EMBEDDED_FIELD}.$[e].attempts": 1},
-                        },
-                        array_filters=[{"e._id": {"$in": event_ids}, "e.status": PENDING}],
+                if drop:  # sent events leave the document (it would grow with every event)
+                    writes.append(
+                        UpdateOne(
+                            {"_id": parent_id},
+                            {"$pull": {EMBEDDED_FIELD: {"_id": {"$in": event_ids}}}},
+                        )
                     )
-                )
+                else:
+                    writes.append(
+                        UpdateOne(
+                            {"_id": parent_id},
+                            {
+                                "$set": {
+                                    f"{EMBEDDED_FIELD}.$[e].status": SENT,
+                                    f"{EMBEDDED_FIELD}.$[e].sent_at": now,
+                                },
+                                "$inc": {f"{EMBEDDED_FIELD}.$[e].attempts": 1},
+                            },
+                            array_filters=[{"e._id": {"$in": event_ids}, "e.status": PENDING}],
+                        )
+                    )
                 writes.append(
                     UpdateOne(
                         {

@@ -13,7 +13,7 @@ from shared.config import DEV_SERVICE_SECRET, Settings
 class _NoEvents:
     """Stands in for the outbox where no event is written (the service asks for its source)."""
 
-    def embedded(self, collection: str) -> None:
+    def embedded(self, collection: str, *, drop_sent: bool = False) -> None:
         return None
 
 
