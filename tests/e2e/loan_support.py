@@ -20,6 +20,7 @@ from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from microfinance.user.v1 import user_pb2, user_pb2_grpc
 from shared.runtime import service_identity
 from tests.e2e.conftest import Login, Stack
+from tests.integration.support import eventually
 
 
 def md(login: Login) -> tuple[tuple[str, str], ...]:
@@ -200,3 +201,18 @@ async def reverse(
         metadata=c.service,
     )
     return reply
+
+
+async def loan_events(stack: Stack, loan_id: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` events of loan ``loan_id`` as they were published, in arrival
+    order: a loan's events leave its document once sent (its embedded outbox), so they
+    are read where they arrived, reporting_service's event log (every ``loan.*``)."""
+    log = stack.infra["reporting"].db["event_log"]
+
+    async def arrived() -> list[dict[str, Any]]:
+        cursor = log.find({"body.aggregate_id": loan_id}).sort("seq", 1)
+        found = [doc["body"] async for doc in cursor]
+        return found if len(found) >= count else []
+
+    events: list[dict[str, Any]] = await eventually(arrived, what=f"{count} events of {loan_id}")
+    return events
