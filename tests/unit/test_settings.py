@@ -11,7 +11,7 @@ from shared.config import DEV_SERVICE_SECRET, Settings
 
 
 class _NoEvents:
-    """Stands in for the outbox where no event is written (the service asks for its source)."""
+    """Stands in for the outbox where no event is written (a service asks for its source)."""
 
     def embedded(self, collection: str, *, drop_sent: bool = False) -> None:
         return None
@@ -74,7 +74,8 @@ def test_services_use_the_business_date() -> None:
     nairobi = ZoneInfo("Africa/Nairobi")
     # Only the clock and zone matter to today(); nothing else is touched.
     loans = LoanService(
-        None, None, None, None, None,  # type: ignore[arg-type]
+        None, None, None, None,  # type: ignore[arg-type]
+        _NoEvents(),  # type: ignore[arg-type]
         clock=lambda: late, timezone=nairobi,
     )
     payments = PaymentService(
