@@ -11,9 +11,10 @@ Two processes besides the database:
 
 For each level it prints throughput and p50/p95/p99 latency, then the database's
 own ceiling for the same writes at the same concurrency (per repayment: the PENDING
-insert, the loan read, the loan service's transaction of the end-of-day guard's read, the
-compare-and-set with the payment id under a unique index and the outbox insert, the
-settle's one update carrying its event, and the relays' marks, batched per 20 repayments),
+insert, the loan read, the loan service's transaction of the end-of-day guard's read and
+the compare-and-set with the payment id under a unique index carrying the loan's event,
+the settle's one update carrying its event, and the relays' marks, batched per 20
+repayments: the loans' sent events pulled, the payments' marked),
 and the ratio. Finally it
 profiles the child with pyinstrument during one more run at concurrency 32 and
 prints where the time goes: by area (event-loop wait, gRPC, pymongo, HTTP stack, our
@@ -526,24 +527,29 @@ async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> flo
     published: list[int] = []
 
     async def loan_write(i: int) -> None:
-        loan = await db.loans.find_one({"_id": f"L{i % loans}"})
+        loan = await db.loans.find_one(
+            {"_id": f"L{i % loans}"}, {"outbox": 0, "outbox_next": 0}
+        )
         assert loan is not None
 
         async def txn(session: Any) -> None:
             # The end-of-day guard: one read of the run's document in the transaction.
             await db.eod_state.find_one({"_id": "eod"}, session=session)
-            # The payment id goes into the loan, under a unique index (no document of its own).
-            await db.loans.replace_one(
+            # The payment id goes into the loan, under a unique index (no document of its
+            # own), and the loan's event into the loan document (no outbox insert).
+            fields = {k: v for k, v in loan.items() if k not in ("_id", "outbox", "outbox_next")}
+            await db.loans.update_one(
                 {"_id": loan["_id"], "version": loan["version"]},
                 {
-                    **loan,
-                    "version": loan["version"] + 1,
-                    "payment_ids": [*loan.get("payment_ids", []), f"p{i}"],
+                    "$set": {
+                        **fields,
+                        "version": loan["version"] + 1,
+                        "payment_ids": [*loan.get("payment_ids", []), f"p{i}"],
+                    },
+                    "$push": {"outbox": {"_id": f"le{i}", "status": "pending"}},
+                    "$min": {"outbox_next": i},
                 },
                 session=session,
-            )
-            await db.loan_outbox.insert_one(
-                {"_id": f"le{i}", "status": "pending"}, session=session
             )
 
         await run_in_transaction(client, txn)
@@ -567,8 +573,13 @@ async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> flo
             if len(published) >= mark_every:
                 batch = published[:]
                 published.clear()
-                await db.loan_outbox.update_many(
-                    {"_id": {"$in": [f"le{k}" for k in batch]}}, {"$set": {"status": "sent"}}
+                # A loan's sent events leave its document (one bulk write of $pulls).
+                await db.loans.update_many(
+                    {"_id": {"$in": [f"L{k % loans}" for k in batch]}},
+                    {
+                        "$pull": {"outbox": {"_id": {"$in": [f"le{k}" for k in batch]}}},
+                        "$unset": {"outbox_next": ""},
+                    },
                 )
                 await db.payments.update_many(
                     {"_id": {"$in": [f"p{k}" for k in batch]}},
