@@ -507,6 +507,8 @@ async def post_many(
 
 async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> float:
     """The same writes as ``count`` repayments, straight to MongoDB: repayments/s."""
+    from pymongo import UpdateOne
+
     from shared.mongo import create_mongo_client, run_in_transaction
 
     client = create_mongo_client(url, app_name="bench-raw")
@@ -573,13 +575,20 @@ async def raw_ceiling(url: str, count: int, concurrency: int, loans: int) -> flo
             if len(published) >= mark_every:
                 batch = published[:]
                 published.clear()
-                # A loan's sent events leave its document (one bulk write of $pulls).
-                await db.loans.update_many(
-                    {"_id": {"$in": [f"L{k % loans}" for k in batch]}},
-                    {
-                        "$pull": {"outbox": {"_id": {"$in": [f"le{k}" for k in batch]}}},
-                        "$unset": {"outbox_next": ""},
-                    },
+                # A loan's sent events leave its document: one bulk write of one $pull per
+                # loan, as the relay marks (an update_many over loans that transactions are
+                # writing stalls the MongoDB substitute; per-document updates do not).
+                await db.loans.bulk_write(
+                    [
+                        UpdateOne(
+                            {"_id": f"L{k % loans}"},
+                            {
+                                "$pull": {"outbox": {"_id": f"le{k}"}},
+                                "$unset": {"outbox_next": ""},
+                            },
+                        )
+                        for k in batch
+                    ]
                 )
                 await db.payments.update_many(
                     {"_id": {"$in": [f"p{k}" for k in batch]}},
