@@ -1,7 +1,7 @@
-"""Server interceptors: request id, logging, error mapping and authentication.
+"""The server interceptor: request id, logging, error mapping and authentication.
 
-Each wraps the method's behaviour, so they compose in the order given to the
-server: the first is outermost.
+They wrap the method's behaviour in that order, the first outermost, in one coroutine
+(``ServiceInterceptor``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,6 @@ REQUEST_ID_KEY = "x-request-id"
 
 Unary = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
 Wrapper = Callable[[Unary, str], Unary]
-
-
-def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for key, value in details.invocation_metadata or ():
-        if isinstance(value, str):
-            result[key.lower()] = value
-    return result
 
 
 def _is_open(method: str) -> bool:
@@ -100,45 +92,49 @@ def _streaming(inner: Any, wrapper: Wrapper, method: str) -> Unary:
         async for item in result:
             await context.write(item)
 
-    async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> None:
-        await wrapper(run, method)(request, context)
-
-    return stream
+    return wrapper(run, method)
 
 
-class _WrappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
-    skip_open = True
-
-    def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        raise NotImplementedError
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if self.skip_open and _is_open(method):
-            return handler
-        metadata = _metadata(handler_call_details)
-        wrapped: Any = _wrap(handler, lambda b, m: self.wrap(b, m, metadata), method)
-        return wrapped
+Translator = Callable[[Exception], DomainError | None]
 
 
-class InterceptorChain(aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Wrapping interceptors run as one, in the order given (the first outermost).
+def default_translator(exc: Exception) -> DomainError | None:
+    if isinstance(exc, ConnectionFailure):
+        return Unavailable("the database is unavailable, try again shortly")
+    if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
+        return Unavailable("a transient database error occurred, try again")
+    if isinstance(exc, aio.AioRpcError):
+        return from_rpc_error(exc)
+    return None
 
-    The same behaviour as passing them to the server one by one, for less: grpc.aio awaits
-    each interceptor in turn for every call and each builds a method handler of its own;
-    here the handler is looked up once, the metadata read once and the behaviours composed
-    into one handler. Open methods (health, reflection) get only the interceptors that do
-    not skip them.
+
+class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Request id, logging, error mapping and authentication, in that order (the first
+    outermost), run as one coroutine around each call.
+
+    Per call: the request id from the metadata (or a new one) is set for the call's logs and
+    sent back first in the initial metadata, errors included; the call is logged with its
+    status code; domain errors become their status code and anything else INTERNAL, logged
+    once; the bearer token is verified and the caller's role checked against the access
+    table (a method absent from it is refused), and the caller is set for the handler.
+    Open methods (health, reflection) get the request id only.
+
+    A method's wrapped handler is built once and kept: the per-call parts (metadata, token)
+    are read from the call's context, so a call costs one coroutine of ours, not a nest of
+    them and a new method handler each time.
     """
 
-    def __init__(self, interceptors: Sequence[_WrappingInterceptor]) -> None:
-        self._all = tuple(interceptors)
-        self._open = tuple(i for i in self._all if not i.skip_open)
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        table: Mapping[str, Access],
+        translators: Sequence[Translator] = (default_translator,),
+    ) -> None:
+        self._verifier = verifier
+        self._table = table
+        self._translators = tuple(translators)
+        # method -> (the handler it was built from, the wrapped handler)
+        self._handlers: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -146,59 +142,133 @@ class InterceptorChain(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
         method = handler_call_details.method
-        chain = self._open if _is_open(method) else self._all
-        if not chain:
-            return handler
-        metadata = _metadata(handler_call_details)
+        built = self._handlers.get(method)
+        if built is not None and built[0] is handler:
+            return built[1]
+        wrapper = _request_id_only if _is_open(method) else self._guarded
+        wrapped = _wrap(handler, wrapper, method)
+        self._handlers[method] = (handler, wrapped)
+        return wrapped
 
-        def wrapper(behavior: Unary, name: str) -> Unary:
-            for interceptor in reversed(chain):
-                behavior = interceptor.wrap(behavior, name, metadata)
-            return behavior
-
-        return _wrap(handler, wrapper, method)
-
-
-class RequestIdInterceptor(_WrappingInterceptor):
-    skip_open = False
-
-    def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        incoming = metadata.get(REQUEST_ID_KEY, "")
-        # Accept a caller's id only if it looks like one; never echo arbitrary input into logs.
-        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    def _guarded(self, behavior: Unary, method: str) -> Unary:
+        access = self._table.get(method)
+        name = method.rsplit("/", 1)[-1]
+        verify = self._verifier.verify
+        translators = self._translators
 
         async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            token = request_id_var.set(rid)
+            metadata = _call_metadata(context)
+            rid = _request_id(metadata)
+            rid_token = request_id_var.set(rid)
             try:
                 # Sent first, so the caller gets the id with any answer, errors included,
                 # as the gateway's X-Request-ID header does.
                 await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
-                return await behavior(request, context)
+                started = time.perf_counter()
+                code = "OK"
+                try:
+                    try:
+                        if access is None:
+                            log.error("no access rule for %s; refusing", method)
+                            raise PermissionDenied("this operation is not available")
+                        if access.public:
+                            return await behavior(request, context)
+                        scheme, _, token = metadata.get("authorization", "").partition(" ")
+                        if scheme.lower() != "bearer" or not token.strip():
+                            raise Unauthenticated("a bearer token is required")
+                        caller = await verify(token.strip())
+                        assert access.roles is not None
+                        if caller.role not in access.roles:
+                            raise PermissionDenied(f"role {caller.role.value} may not call {name}")
+                        if (
+                            caller.must_change_password
+                            and not access.allowed_before_password_change
+                        ):
+                            raise PermissionDenied(
+                                "the password must be changed before anything else"
+                            )
+                        caller_token = caller_var.set(caller)
+                        try:
+                            return await behavior(request, context)
+                        finally:
+                            caller_var.reset(caller_token)
+                    except aio.AbortError:
+                        raise
+                    except DomainError as err:
+                        await _abort(context, err)
+                    except NotImplementedError:
+                        await context.abort(
+                            grpc.StatusCode.UNIMPLEMENTED,
+                            f"{name} is not available in this version",
+                        )
+                    except Exception as exc:
+                        await _internal(context, exc, method, translators)
+                except aio.AbortError:
+                    code = _code_name(context)
+                    raise
+                except BaseException:
+                    code = "INTERNAL"
+                    raise
+                finally:
+                    if log.isEnabledFor(logging.INFO):
+                        _log_call(method, code, started)
             finally:
-                request_id_var.reset(token)
+                request_id_var.reset(rid_token)
 
         return run
 
 
-class LoggingInterceptor(_WrappingInterceptor):
-    def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                return await behavior(request, context)
-            except aio.AbortError:
-                code = _code_name(context)
-                raise
-            except BaseException:
-                code = "INTERNAL"
-                raise
-            finally:
-                if log.isEnabledFor(logging.INFO):
-                    _log_call(method, code, started)
+def _call_metadata(context: aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if isinstance(value, str):
+            result[key.lower()] = value
+    return result
 
-        return run
+
+def _request_id(metadata: Mapping[str, str]) -> str:
+    incoming = metadata.get(REQUEST_ID_KEY, "")
+    # Accept a caller's id only if it looks like one; never echo arbitrary input into logs.
+    return incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+
+
+def _request_id_only(behavior: Unary, method: str) -> Unary:
+    """What open methods (health, reflection) get: the request id, nothing else."""
+
+    async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        rid = _request_id(_call_metadata(context))
+        token = request_id_var.set(rid)
+        try:
+            await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+            return await behavior(request, context)
+        finally:
+            request_id_var.reset(token)
+
+    return run
+
+
+async def _internal(
+    context: aio.ServicerContext[Any, Any],
+    exc: Exception,
+    method: str,
+    translators: Sequence[Translator],
+) -> None:
+    """An exception no domain error named: translated if a translator knows it (a database
+    outage is UNAVAILABLE), else INTERNAL, logged once; either way the call is aborted."""
+    for translate in translators:
+        mapped = translate(exc)
+        if mapped is not None:
+            if status_code_for(mapped) is grpc.StatusCode.UNAVAILABLE:
+                log.warning("%s unavailable: %r", method, exc)
+            await _abort(context, mapped)
+    log.exception("unhandled error in %s", method)
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error (request id {request_id_var.get()})",
+    )
 
 
 def _log_call(method: str, code: str, started: float) -> None:
@@ -226,95 +296,6 @@ def _code_name(context: aio.ServicerContext[Any, Any]) -> str:
     return str(code) if code is not None else "UNKNOWN"
 
 
-Translator = Callable[[Exception], DomainError | None]
-
-
-def default_translator(exc: Exception) -> DomainError | None:
-    if isinstance(exc, ConnectionFailure):
-        return Unavailable("the database is unavailable, try again shortly")
-    if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
-        return Unavailable("a transient database error occurred, try again")
-    if isinstance(exc, aio.AioRpcError):
-        return from_rpc_error(exc)
-    return None
-
-
-class ErrorMappingInterceptor(_WrappingInterceptor):
-    """Domain errors become their status code; anything else is INTERNAL, logged once."""
-
-    def __init__(self, translators: Sequence[Translator] = (default_translator,)) -> None:
-        self._translators = translators
-
-    def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            try:
-                return await behavior(request, context)
-            except aio.AbortError:
-                raise
-            except DomainError as err:
-                await _abort(context, err)
-            except NotImplementedError:
-                await context.abort(
-                    grpc.StatusCode.UNIMPLEMENTED,
-                    f"{method.rsplit('/', 1)[-1]} is not available in this version",
-                )
-            except Exception as exc:
-                for translate in self._translators:
-                    mapped = translate(exc)
-                    if mapped is not None:
-                        if status_code_for(mapped) is grpc.StatusCode.UNAVAILABLE:
-                            log.warning("%s unavailable: %r", method, exc)
-                        await _abort(context, mapped)
-                log.exception("unhandled error in %s", method)
-                await context.abort(
-                    grpc.StatusCode.INTERNAL,
-                    f"internal error (request id {request_id_var.get()})",
-                )
-
-        return run
-
-
 async def _abort(context: aio.ServicerContext[Any, Any], err: DomainError) -> None:
     status = to_grpc_status(err)
     await context.abort(status.code, status.details, status.trailing_metadata)
-
-
-class AuthInterceptor(_WrappingInterceptor):
-    """Verifies the bearer token and checks the role from the access table.
-
-    Methods absent from the table are refused: a new RPC is closed until someone
-    decides who may call it.
-    """
-
-    def __init__(self, verifier: TokenVerifier, table: Mapping[str, Access]) -> None:
-        self._verifier = verifier
-        self._table = table
-
-    def wrap(self, behavior: Unary, method: str, metadata: Mapping[str, str]) -> Unary:
-        access = self._table.get(method)
-        header = metadata.get("authorization", "")
-
-        async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            if access is None:
-                log.error("no access rule for %s; refusing", method)
-                raise PermissionDenied("this operation is not available")
-            if access.public:
-                return await behavior(request, context)
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("a bearer token is required")
-            caller = await self._verifier.verify(token.strip())
-            assert access.roles is not None
-            if caller.role not in access.roles:
-                raise PermissionDenied(
-                    f"role {caller.role.value} may not call {method.rsplit('/', 1)[-1]}"
-                )
-            if caller.must_change_password and not access.allowed_before_password_change:
-                raise PermissionDenied("the password must be changed before anything else")
-            reset = caller_var.set(caller)
-            try:
-                return await behavior(request, context)
-            finally:
-                caller_var.reset(reset)
-
-        return run

@@ -15,13 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer as AsyncHealthServicer
 
 from shared.grpc.access import Access
-from shared.grpc.interceptors import (
-    AuthInterceptor,
-    ErrorMappingInterceptor,
-    InterceptorChain,
-    LoggingInterceptor,
-    RequestIdInterceptor,
-)
+from shared.grpc.interceptors import ServiceInterceptor
 from shared.grpc.reflection import enable_reflection
 from shared.tokens import TokenVerifier
 
@@ -69,16 +63,7 @@ class GrpcServiceHost:
         self._interval = health_interval_seconds
         self.health = AsyncHealthServicer()
         self.server = aio.server(
-            interceptors=[
-                InterceptorChain(
-                    [
-                        RequestIdInterceptor(),
-                        LoggingInterceptor(),
-                        ErrorMappingInterceptor(),
-                        AuthInterceptor(definition.verifier, definition.access),
-                    ]
-                )
-            ],
+            interceptors=[ServiceInterceptor(definition.verifier, definition.access)],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 8 * 1024 * 1024),
