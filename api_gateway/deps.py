@@ -23,7 +23,9 @@ class GatewayState:
     login_limiter: LoginRateLimiter
 
 
-def get_state(request: Request) -> GatewayState:
+async def get_state(request: Request) -> GatewayState:
+    # async, though it awaits nothing: FastAPI runs a plain-function dependency in a worker
+    # thread, which cost more CPU per request than everything else this does.
     state = getattr(request.app.state, "gateway", None)
     if not isinstance(state, GatewayState):
         # Only reachable if the app is served without running its lifespan.
