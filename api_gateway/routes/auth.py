@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypedDict
 
-from fastapi import APIRouter, Body, Cookie, Header, Request, Response, status
+from fastapi import Body, Cookie, Header, Request, Response, status
 
 from api_gateway.convert import common as convert
 from api_gateway.deps import State, client_ip, user_agent
-from api_gateway.routes import error_responses
+from api_gateway.routes import Router, error_responses
 from api_gateway.schemas import common as schemas
 from api_gateway.security import SelfService
 from microfinance.auth.v1 import auth_pb2
 from microfinance.user.v1 import user_pb2
 from shared.errors import InvalidArgument, Unauthenticated
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = Router(prefix="/api/v1", tags=["auth"])
 
 # The browser client keeps its refresh token here, out of reach of scripts (docs/security.md).
 REFRESH_COOKIE = "mf_refresh"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import borrowers as borrower_convert
@@ -20,6 +20,7 @@ from api_gateway.routes import (
     PageSize,
     PageToken,
     RecordId,
+    Router,
     error_responses,
     expected_version,
     tagged,
@@ -31,7 +32,7 @@ from microfinance.user.v1 import user_pb2
 from shared.errors import FieldViolation, InvalidArgument
 from shared.validation import parse_date
 
-router = APIRouter(prefix="/api/v1/borrowers", tags=["borrowers"])
+router = Router(prefix="/api/v1/borrowers", tags=["borrowers"])
 
 DateQuery = Annotated[str | None, Query(pattern=s.DATE_PATTERN, description="YYYY-MM-DD")]
 

@@ -3,16 +3,16 @@ any staff member reads the last closed date (agents see nothing more)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import error_responses
+from api_gateway.routes import Router, error_responses
 from api_gateway.schemas import eod as schemas
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.loan.v1 import loan_pb2
 
-router = APIRouter(prefix="/api/v1/eod", tags=["end of day"])
+router = Router(prefix="/api/v1/eod", tags=["end of day"])
 
 
 @router.post(

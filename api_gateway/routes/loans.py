@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import Body, Query, Response, status
 
 from api_gateway.convert import loans as loan_convert
 from api_gateway.convert.common import to_model
@@ -20,6 +20,7 @@ from api_gateway.routes import (
     PageSize,
     PageToken,
     RecordId,
+    Router,
     error_responses,
     expected_version,
     tagged,
@@ -32,7 +33,7 @@ from microfinance.loan.v1 import loan_pb2
 from shared.errors import FieldViolation, InvalidArgument
 from shared.money import to_proto
 
-router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
+router = Router(prefix="/api/v1/loans", tags=["loans"])
 
 
 

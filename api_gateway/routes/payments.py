@@ -15,12 +15,12 @@ import hashlib
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import Header, Query, Request, Response, status
 
 from api_gateway.convert import payments as pc
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import PageSize, PageToken, RecordId, error_responses
+from api_gateway.routes import PageSize, PageToken, RecordId, Router, error_responses
 from api_gateway.schemas import payments as ps
 from api_gateway.security import AdminOnly, AnyStaff
 from microfinance.common.v1 import common_pb2
@@ -28,7 +28,7 @@ from microfinance.payment.v1 import payment_pb2
 from shared.errors import InvalidArgument
 from shared.money import to_proto
 
-router = APIRouter(prefix="/api/v1", tags=["payments"])
+router = Router(prefix="/api/v1", tags=["payments"])
 
 DateParam = Annotated[
     str | None, Query(pattern=ps.DATE_PATTERN, description="YYYY-MM-DD; default today.")

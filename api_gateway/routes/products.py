@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
@@ -14,6 +14,7 @@ from api_gateway.routes import (
     PageSize,
     PageToken,
     RecordId,
+    Router,
     error_responses,
     expected_version,
     tagged,
@@ -25,7 +26,7 @@ from microfinance.common.v1 import common_pb2
 from microfinance.loan.v1 import loan_pb2
 from shared.errors import InvalidArgument
 
-router = APIRouter(prefix="/api/v1/loan-products", tags=["loan products"])
+router = Router(prefix="/api/v1/loan-products", tags=["loan products"])
 
 
 

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
 from api_gateway.convert.common import to_model
 from api_gateway.deps import State
-from api_gateway.routes import IdFilter, PageSize, PageToken, error_responses
+from api_gateway.routes import IdFilter, PageSize, PageToken, Router, error_responses
 from api_gateway.schemas import reports as rs
 from api_gateway.schemas.payments import DATE_PATTERN, ReportFormatName
 from api_gateway.security import AnyStaff
@@ -29,7 +29,7 @@ from microfinance.common.v1 import common_pb2
 from microfinance.reporting.v1 import reporting_pb2 as pb
 from microfinance.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = Router(prefix="/api/v1/reports", tags=["reports"])
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=Message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from api_gateway.convert import common as convert
@@ -13,6 +13,7 @@ from api_gateway.routes import (
     PageSize,
     PageToken,
     RecordId,
+    Router,
     error_responses,
     expected_version,
     tagged,
@@ -23,7 +24,7 @@ from microfinance.common.v1 import common_pb2
 from microfinance.user.v1 import user_pb2
 from shared.errors import InvalidArgument
 
-router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+router = Router(prefix="/api/v1/staff", tags=["staff"])
 
 
 
