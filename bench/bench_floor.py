@@ -23,7 +23,9 @@ primitives alone, in a loop, in processes of its own, on the loop the services u
   without interceptors and a plain channel. ``project``: ``GrpcServiceHost`` (the
   interceptor chain, auth with a staff token, health, reflection; logging at INFO to
   /dev/null) and ``create_channel`` (identity propagation), as our processes call each
-  other.
+  other. Between them, to tell the parts apart: ``bare+metadata`` (the bare server's
+  handler sends the request id in the initial metadata first, as ours does) and
+  ``project-quiet`` (``project`` logging at WARNING: no line per call).
 * **MongoDB**: ``find_one`` by ``_id``, ``update_one`` by ``_id`` and ``insert_one`` with
   the project's client options against the in-memory substitute started as
   bench_payments.py starts it (or ``MF_MONGO_URL``); the client's CPU only.
@@ -442,10 +444,12 @@ async def serve_grpc(kind: str, key_pem: str) -> None:
 
     class Payments(payment_pb2_grpc.PaymentServiceServicer):
         async def PostPayment(self, request: Any, context: Any) -> Any:  # noqa: N802
+            if kind == "bare+metadata":
+                await context.send_initial_metadata((("x-request-id", "bench-floor"),))
             return answer
 
     name = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
-    if kind == "bare":
+    if kind.startswith("bare"):
         server = aio.server()
         payment_pb2_grpc.add_PaymentServiceServicer_to_server(Payments(), server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -457,7 +461,7 @@ async def serve_grpc(kind: str, key_pem: str) -> None:
     from shared.grpc.access import ANY_STAFF, access_table
     from shared.grpc.server import GrpcServiceHost, ServiceDefinition
 
-    quiet_logging("INFO")
+    quiet_logging("WARNING" if kind == "project-quiet" else "INFO")
     definition = ServiceDefinition(
         name="bench",
         register=lambda s: payment_pb2_grpc.add_PaymentServiceServicer_to_server(Payments(), s),
@@ -483,11 +487,11 @@ async def part_grpc(args: argparse.Namespace) -> dict[str, Any]:
     key, token = signing()
     request = sample_request()
     rows: dict[str, Any] = {}
-    for kind in ("bare", "project"):
+    for kind in ("bare", "bare+metadata", "project-quiet", "project"):
         child, ready = spawn("--serve-grpc", kind, "--key", dump_key(key))
         try:
             target = f"127.0.0.1:{ready['port']}"
-            if kind == "bare":
+            if kind.startswith("bare"):
                 channel = aio.insecure_channel(target)
             else:
                 # As a route or a servicer calls on: the caller and request id in context.
