@@ -55,54 +55,6 @@ def _too_large(limit: int) -> str:
     return f"the request body is larger than {limit} bytes"
 
 
-_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode("latin-1")
-_DOCS_CSP = DOCS_CSP.encode("latin-1")
-_API_CSP = API_CSP.encode("latin-1")
-
-
-class _ResponseHeaders:
-    """``MutableHeaders``' ``setdefault``, ``get`` and item assignment on a response's raw
-    headers, for lower-case names given as bytes, with the same results; the names are
-    indexed once rather than the list scanned (and each name encoded) on every call."""
-
-    __slots__ = ("_first", "_raw", "_repeated")
-
-    def __init__(self, message: Message) -> None:
-        self._raw: list[tuple[bytes, bytes]] = list(message["headers"])
-        message["headers"] = self._raw
-        self._index()
-
-    def _index(self) -> None:
-        first: dict[bytes, int] = {}
-        for at, (name, _) in enumerate(self._raw):
-            first.setdefault(name, at)
-        self._first = first
-        self._repeated = len(first) != len(self._raw)
-
-    def setdefault(self, name: bytes, value: bytes) -> None:
-        if name not in self._first:
-            self._first[name] = len(self._raw)
-            self._raw.append((name, value))
-
-    def get(self, name: bytes) -> str:
-        at = self._first.get(name)
-        return "" if at is None else self._raw[at][1].decode("latin-1")
-
-    def set(self, name: bytes, value: bytes) -> None:
-        if self._repeated:
-            # Some name comes more than once (Set-Cookie): let MutableHeaders drop the
-            # repeats of this one, then index again.
-            MutableHeaders(raw=self._raw)[name.decode("latin-1")] = value.decode("latin-1")
-            self._index()
-            return
-        at = self._first.get(name)
-        if at is None:
-            self._first[name] = len(self._raw)
-            self._raw.append((name, value))
-        else:
-            self._raw[at] = (name, value)
-
-
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -114,37 +66,37 @@ class RequestContextMiddleware:
         self.app = app
         self._max_body = max_body_bytes
         self._hsts = (
-            f"max-age={hsts_max_age_seconds}; includeSubDomains".encode("latin-1")
+            f"max-age={hsts_max_age_seconds}; includeSubDomains"
             if hsts_max_age_seconds > 0
-            else b""
+            else ""
         )
 
-    def _security_headers(self, path: str, headers: _ResponseHeaders) -> None:
-        headers.setdefault(b"x-content-type-options", b"nosniff")
-        headers.setdefault(b"x-frame-options", b"DENY")
-        headers.setdefault(b"referrer-policy", b"no-referrer")
-        headers.setdefault(b"cross-origin-opener-policy", b"same-origin")
-        headers.setdefault(b"permissions-policy", b"camera=(), geolocation=(), microphone=()")
-        own = headers.get(b"content-security-policy")
+    def _security_headers(self, path: str, headers: MutableHeaders) -> None:
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=()")
+        own = headers.get("Content-Security-Policy", "")
         if path.startswith(DOCS_PATHS):
             # The docs pages send DOCS_CSP plus their scripts' hashes; anything else there
             # (a 404 under /docs) gets DOCS_CSP itself.
             if not own.startswith("default-src 'none';"):
-                headers.set(b"content-security-policy", _DOCS_CSP)
+                headers["Content-Security-Policy"] = DOCS_CSP
         elif own != CLIENT_CSP and not own.startswith("default-src 'none';"):
             # A route may send its own policy only if it starts from "nothing allowed"
             # (a printable receipt allows its one inline stylesheet by hash), or if it is
             # the web client's page.
-            headers.set(b"content-security-policy", _API_CSP)
+            headers["Content-Security-Policy"] = API_CSP
         if self._hsts:
-            headers.set(b"strict-transport-security", self._hsts)
+            headers["Strict-Transport-Security"] = self._hsts
         if path.startswith("/api/"):
             # Responses carry tokens and personal data: no cache may keep them.
-            headers.set(b"cache-control", b"no-store")
-            headers.set(b"pragma", b"no-cache")
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
         elif path.startswith("/static/"):
             # Asset names carry no content hash (no build step): revalidate by ETag each time.
-            headers.setdefault(b"cache-control", b"no-cache")
+            headers.setdefault("Cache-Control", "no-cache")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,8 +128,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = _ResponseHeaders(message)
-                headers.set(_REQUEST_ID_KEY, rid.encode("latin-1"))
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = rid
                 self._security_headers(path, headers)
             await send(message)
 
