@@ -20,8 +20,8 @@ primitives alone, in a loop, in processes of its own, on the loop the services u
   gateway itself spends on a repayment.
 * **gRPC**: one unary ``PostPayment`` call with a realistic request and response, client
   and server in two processes, each one's CPU counted. ``bare``: ``grpc.aio`` server
-  without interceptors and a plain channel. ``project``: ``GrpcServiceHost`` (the
-  interceptor chain, auth with a staff token, health, reflection; logging at INFO to
+  without interceptors and a plain channel. ``project``: ``GrpcServiceHost`` (its
+  interceptor, auth with a staff token, health, reflection; logging at INFO to
   /dev/null) and ``create_channel`` (identity propagation), as our processes call each
   other. Between them, to tell the parts apart: ``bare+metadata`` (the bare server's
   handler sends the request id in the initial metadata first, as ours does) and
