@@ -148,17 +148,19 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, list[float]]:
             target = relay.published + count
             profiler = None
             if profile:
-                from pyinstrument import Profiler
+                import cProfile
 
-                profiler = Profiler(interval=0.0005, async_mode="disabled")
-                profiler.start()
+                profiler = cProfile.Profile(time.process_time)
+                profiler.enable()
             c0, w0 = time.process_time(), time.monotonic()
             await hand_over(relay, docs, per, rate)
             await until(lambda: settled(target), within=120, what=f"{count} events marked")
             cpu, wall = time.process_time() - c0, time.monotonic() - w0
             if profiler is not None:
-                profiler.stop()
-                print(profiler.output_text(unicode=False, color=False, show_all=False))
+                import pstats
+
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
             left = await outbox.collection.count_documents(
                 {"_id": {"$in": [d["_id"] for d in docs]}, "status": {"$ne": "sent"}})
             if left:
@@ -198,7 +200,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mongo-url", default=os.environ.get("MF_MONGO_URL"))
     parser.add_argument("--profile", action="store_true",
-                        help="pyinstrument over the last repeat of each shape")
+                        help="cProfile (CPU time) over the last repeat of each shape")
+    parser.add_argument("--top", type=int, default=30, help="functions the profile prints")
     args = parser.parse_args()
     from shared.eventloop import run as run_on
 
