@@ -69,8 +69,12 @@ def payload(i: int) -> dict[str, Any]:
         "loan_transaction_id": uuid.uuid4().hex,
         "recovery": False,
         "loan_closed": False,
-        "allocation": {"principal_minor": 10_000, "interest_minor": 2_500 + i, "fees_minor": 0,
-                       "penalty_minor": 0},
+        "allocation": {
+            "principal_minor": 10_000,
+            "interest_minor": 2_500 + i,
+            "fees_minor": 0,
+            "penalty_minor": 0,
+        },
         "posted_at": datetime.now(UTC).isoformat(),
     }
 
@@ -133,13 +137,15 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, list[float]]:
             return relay.published >= target and not relay._inflight and not relay._to_mark
 
         async def one(shape: str, count: int, profile: bool = False) -> float:
-            events = [outbox.new_event("payment.posted", f"pay-{i}", payload(i))
-                      for i in range(count)]
+            events = [
+                outbox.new_event("payment.posted", f"pay-{i}", payload(i)) for i in range(count)
+            ]
             docs = [outbox.event_doc(e) for e in events]
             # Stored as "staged", not pending: the relay's polls (measured) must not find
             # them before they are handed over; its marks set them sent all the same.
             await outbox.collection.insert_many(
-                [{**doc, "status": "staged"} for doc in docs], ordered=True)
+                [{**doc, "status": "staged"} for doc in docs], ordered=True
+            )
             per, rate = (1, args.rate) if shape == "trickle" else (2, 0.0)
             # The pacing loop alone, to take off.
             c0 = time.process_time()
@@ -162,13 +168,17 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, list[float]]:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
             left = await outbox.collection.count_documents(
-                {"_id": {"$in": [d["_id"] for d in docs]}, "status": {"$ne": "sent"}})
+                {"_id": {"$in": [d["_id"] for d in docs]}, "status": {"$ne": "sent"}}
+            )
             if left:
                 raise SystemExit(f"{left} events not marked sent")
             per_event = (cpu - pacing) / count * 1000
-            print(f"{shape:8} {count:6d} events  {wall:6.2f} s  CPU {cpu * 1000:8.1f} ms"
-                  f" (pacing {pacing * 1000:5.1f})  {per_event:6.3f} ms/event"
-                  f"  polls {relay.polls} marks {relay.marks}", flush=True)
+            print(
+                f"{shape:8} {count:6d} events  {wall:6.2f} s  CPU {cpu * 1000:8.1f} ms"
+                f" (pacing {pacing * 1000:5.1f})  {per_event:6.3f} ms/event"
+                f"  polls {relay.polls} marks {relay.marks}",
+                flush=True,
+            )
             return per_event
 
         async def leased() -> bool:
@@ -195,12 +205,16 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=400.0,
-                        help="hand-overs a second in the trickle shape")
+    parser.add_argument(
+        "--rate", type=float, default=400.0, help="hand-overs a second in the trickle shape"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mongo-url", default=os.environ.get("MF_MONGO_URL"))
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile (CPU time) over the last repeat of each shape")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile (CPU time) over the last repeat of each shape",
+    )
     parser.add_argument("--top", type=int, default=30, help="functions the profile prints")
     args = parser.parse_args()
     from shared.eventloop import run as run_on
@@ -209,8 +223,10 @@ def main() -> None:
         print(f"MongoDB: {source}; RabbitMQ: {os.environ.get('MF_AMQP_URL') or DEFAULT_AMQP}")
         figures = run_on(run(args, url), "uvloop")
     for shape, values in figures.items():
-        print(f"{shape}: CPU per event {statistics.median(values):.3f} ms (median of "
-              f"{len(values)}: {', '.join(f'{v:.3f}' for v in values)})")
+        print(
+            f"{shape}: CPU per event {statistics.median(values):.3f} ms (median of "
+            f"{len(values)}: {', '.join(f'{v:.3f}' for v in values)})"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
+import aiormq
 
 from shared.clock import utcnow
 from shared.logging import request_id_var
@@ -42,19 +43,13 @@ class Event:
         json.dumps(self.payload)  # fail at the producer, not in the relay
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "aggregate_id": self.aggregate_id,
-            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
-            "payload": self.payload,
-            "request_id": self.request_id,
-            "producer": self.producer,
-            "version": self.version,
-        }
+        return _json_of(
+            self.id, self.type, self.aggregate_id, self.occurred_at, self.payload,
+            self.request_id, self.producer, self.version,
+        )  # fmt: skip
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+        return _dumps(self.to_json())
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Event:
@@ -91,3 +86,62 @@ class Event:
             correlation_id=self.request_id or None,
             headers={"aggregate_id": self.aggregate_id},
         )
+
+
+_dumps_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return _dumps_json(data).encode()
+
+
+def _json_of(
+    id: str,
+    type: str,
+    aggregate_id: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    request_id: str,
+    producer: str,
+    version: int,
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "type": type,
+        "aggregate_id": aggregate_id,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "payload": payload,
+        "request_id": request_id,
+        "producer": producer,
+        "version": version,
+    }
+
+
+def wire(
+    id: str,
+    type: str,
+    aggregate_id: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    request_id: str,
+    producer: str,
+    version: int,
+) -> tuple[bytes, aiormq.spec.Basic.Properties]:
+    """What ``Event(...).to_message()`` puts on the wire (its body and properties), built
+    without the ``Event`` (its checks ran when it was made) nor an ``aio_pika.Message``:
+    the relay publishes stored events this way, with aiormq."""
+    body = _dumps(
+        _json_of(id, type, aggregate_id, occurred_at, payload, request_id, producer, version)
+    )
+    properties = aiormq.spec.Basic.Properties(
+        content_type="application/json",
+        delivery_mode=2,  # persistent
+        priority=0,
+        correlation_id=request_id or None,
+        message_id=id,
+        timestamp=occurred_at,
+        message_type=type,
+        app_id=producer or None,
+        headers={"aggregate_id": aggregate_id},
+    )
+    return body, properties

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import aiormq
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from shared.events.envelope import Event
+from shared.events.envelope import Event, wire
 from shared.mongo import Database, IndexRegistry, TransactionOutcome, on_transaction_end
 
 OUTBOX_COLLECTION = "outbox"
@@ -276,4 +277,21 @@ def event_from_doc(doc: dict[str, Any]) -> Event:
         request_id=doc.get("request_id") or "",
         producer=doc.get("producer") or "",
         version=int(doc.get("version") or 1),
+    )
+
+
+def wire_of_doc(doc: dict[str, Any]) -> tuple[bytes, aiormq.spec.Basic.Properties]:
+    """``event_from_doc(doc).to_message()``'s body and properties, without either object."""
+    occurred = doc["occurred_at"]
+    if isinstance(occurred, datetime) and occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return wire(
+        str(doc["_id"]),
+        doc["type"],
+        doc["aggregate_id"],
+        occurred,
+        doc.get("payload") or {},
+        doc.get("request_id") or "",
+        doc.get("producer") or "",
+        int(doc.get("version") or 1),
     )

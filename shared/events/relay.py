@@ -10,12 +10,12 @@ import os
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import aiormq
 from aio_pika.abc import (
-    AbstractExchange,
+    AbstractChannel,
     AbstractRobustConnection,
 )
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
@@ -29,7 +29,7 @@ from shared.events.outbox import (
     PENDING,
     SENT,
     Outbox,
-    event_from_doc,
+    wire_of_doc,
 )
 from shared.logging import Throttled
 
@@ -102,7 +102,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connection: AbstractRobustConnection | None = None
-        self._exchange: AbstractExchange | None = None
+        self._channel: AbstractChannel | None = None  # the exchange is declared on it
         self._warn = Throttled(log)
         # End of the lease this relay last took (None: not held). Renewed only once a fifth
         # of it has gone by, not before every batch: one write per few seconds, not per event.
@@ -218,6 +218,10 @@ class OutboxRelay:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._warn.warning("outbox relay cannot publish (%s); will retry", self.last_error)
+                # What was confirmed before the failure is marked all the same, in its
+                # window: an event that keeps failing must not hold back every mark.
+                with contextlib.suppress(Exception):
+                    await self._flush_marks()
                 await self._wait(backoff, wakeable=False)
                 backoff = min(backoff * 2, self.backoff_max)
 
@@ -263,31 +267,34 @@ class OutboxRelay:
                 {"$set": {"until": datetime(1970, 1, 1, tzinfo=UTC)}},
             )
 
-    async def _ensure_exchange(self) -> AbstractExchange:
-        connection = self._connection
-        if self._exchange is not None and connection is not None and not connection.is_closed:
-            return self._exchange
-        await self._disconnect()
-        connection = await aio_pika.connect_robust(
-            self.amqp_url,
-            timeout=self.connect_timeout,
-            reconnect_interval=1.0,
-            client_properties={"connection_name": f"outbox-relay {self.owner}"},
-        )
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            self._exchange = await channel.declare_exchange(
-                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+    async def _ensure_channel(self) -> aiormq.Channel:
+        """The confirming channel to publish on (aiormq's, under aio-pika's robust one:
+        after a reconnect it is a new one), the exchange declared on it."""
+        connection, channel = self._connection, self._channel
+        if channel is None or connection is None or connection.is_closed:
+            await self._disconnect()
+            connection = await aio_pika.connect_robust(
+                self.amqp_url,
+                timeout=self.connect_timeout,
+                reconnect_interval=1.0,
+                client_properties={"connection_name": f"outbox-relay {self.owner}"},
             )
-        except BaseException:
-            await connection.close()
-            raise
-        self._connection = connection
-        log.info("outbox relay connected to RabbitMQ, exchange %s", self.exchange_name)
-        return self._exchange
+            try:
+                channel = await connection.channel(publisher_confirms=True)
+                await channel.declare_exchange(
+                    self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+                )
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection, self._channel = connection, channel
+            log.info("outbox relay connected to RabbitMQ, exchange %s", self.exchange_name)
+        if channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        return cast(aiormq.Channel, await channel.get_underlay_channel())
 
     async def _disconnect(self) -> None:
-        connection, self._connection, self._exchange = self._connection, None, None
+        connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
@@ -350,44 +357,77 @@ class OutboxRelay:
             self.published_direct += await self._publish(docs)
 
     async def _publish(self, docs: list[dict[str, Any]]) -> int:
-        """Publish ``docs`` in order; queue the confirmed for marking; raise if any is not."""
-        exchange = await self._ensure_exchange()
-        events = [event_from_doc(doc) for doc in docs]
-        self._inflight.update(event.id for event in events)
-        for doc in docs:
+        """Publish ``docs`` in order; queue the confirmed for marking; raise if any is not.
+
+        Pipelined: every publish is written before any confirm is awaited, all under one
+        deadline (``publish_timeout``). An event is marked sent only once the broker
+        confirmed it and every earlier event of its aggregate in this batch: one that
+        failed holds back the later ones of its aggregate (published, maybe delivered,
+        but left pending, so they go out again after it, in order; consumers dedupe).
+        """
+        channel = await self._ensure_channel()
+        ids = [str(doc["_id"]) for doc in docs]
+        self._inflight.update(ids)
+        for event_id, doc in zip(ids, docs, strict=True):
             if HOME in doc:
-                self._homes[str(doc["_id"])] = doc[HOME]
+                self._homes[event_id] = doc[HOME]
+        exchange = self.exchange_name
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            results = await asyncio.gather(
-                *(
-                    exchange.publish(
-                        event.to_message(),
-                        routing_key=event.type,
-                        mandatory=False,
-                        timeout=self.publish_timeout,
-                    )
-                    for event in events
-                ),
-                return_exceptions=True,
-            )
+            for doc in docs:
+                body, properties = wire_of_doc(doc)
+                # No timeout each (one timer per publish): the batch has one deadline.
+                # wait=False: the frames go to the connection's writer; the confirm is
+                # what counts, and the writer's bounded queue still holds a publisher back.
+                publish = channel.basic_publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=doc["type"],
+                    properties=properties,
+                    mandatory=False,
+                    wait=False,
+                )
+                tasks.append(loop.create_task(publish))
+            _, late = await asyncio.wait(tasks, timeout=self.publish_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
         except BaseException:
-            self._inflight.difference_update(event.id for event in events)
+            for task in tasks:
+                task.cancel()
+            self._inflight.difference_update(ids)
             raise
-        outcomes = list(zip(events, results, strict=True))
-        confirmed = [e.id for e, r in outcomes if isinstance(r, aiormq.spec.Basic.Ack)]
-        failed = [(e.id, r) for e, r in outcomes if not isinstance(r, aiormq.spec.Basic.Ack)]
+        confirmed: list[str] = []
+        failed: list[tuple[str, BaseException | None]] = []
+        held: list[str] = []
+        stopped: set[str] = set()  # aggregates with an unconfirmed event in this batch
+        for event_id, doc, task in zip(ids, docs, tasks, strict=True):
+            error = _failure(task)
+            aggregate = doc["aggregate_id"]
+            if error is None and aggregate not in stopped:
+                confirmed.append(event_id)
+                continue
+            stopped.add(aggregate)
+            if error is None:
+                held.append(event_id)
+            else:
+                failed.append((event_id, error))
         if confirmed:
             self._to_mark.extend(confirmed)
             if self._mark_due is None:
-                self._mark_due = asyncio.get_running_loop().time() + self.mark_interval
+                self._mark_due = loop.time() + self.mark_interval
             self.published += len(confirmed)
-        if failed:
-            failed_ids = [event_id for event_id, _ in failed]
+        if failed or held:
             # Pending again: the next poll sends them (and nothing newer goes out before).
-            self._inflight.difference_update(failed_ids)
-            error = failed[0][1]
+            self._inflight.difference_update(held)
+            self._inflight.difference_update(event_id for event_id, _ in failed)
+            for event_id in held:
+                self._homes.pop(event_id, None)
+            error = failed[0][1] if failed else None
             # Embedded events keep no failure count: the relay's last_error says it.
-            counted = [i for i in failed_ids if self._homes.pop(i, None) is None]
+            counted = [i for i, _ in failed if self._homes.pop(i, None) is None]
             if counted:
                 await self.outbox.collection.update_many(
                     {"_id": {"$in": counted}},
@@ -395,7 +435,10 @@ class OutboxRelay:
                 )
             # The connection may be gone; reconnect on the next attempt.
             await self._disconnect()
-            raise ConnectionError(f"{len(failed)} event(s) not confirmed: {error!r}")
+            raise ConnectionError(
+                f"{len(failed)} event(s) not confirmed, {len(held)} held back behind them: "
+                f"{error!r}"
+            )
         return len(confirmed)
 
     async def _flush_marks(self, *, force: bool = False) -> None:
@@ -478,3 +521,15 @@ class OutboxRelay:
                 )
             await self.outbox.db[name].bulk_write(writes, ordered=True)
             self.marks += 1
+
+
+def _failure(task: asyncio.Task[Any]) -> BaseException | None:
+    """Why a publish did not end in a confirm (None: the broker confirmed it)."""
+    if task.cancelled():
+        return TimeoutError("no confirm before the publish timeout")
+    error = task.exception()
+    if error is not None:
+        return error
+    if isinstance(task.result(), aiormq.spec.Basic.Ack):
+        return None
+    return aiormq.exceptions.DeliveryError(None, task.result())

@@ -365,6 +365,62 @@ async def test_after_an_unknown_commit_the_outbox_is_read_before_anything_goes_d
         await listener.close()
 
 
+async def test_a_failed_publish_in_a_pipelined_batch_holds_back_its_aggregate(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """One batch, published without waiting for each confirm in turn: one publish fails
+    (its routing key is longer than AMQP allows, so the client refuses it after the
+    earlier ones were written). The events of other aggregates, before and after it, are
+    marked; it and the later events of its aggregate stay pending even where the broker
+    confirmed them, and go out again after it, in order, once it can be sent."""
+    outbox = Outbox(mongo_db, producer="loan_service")
+    listener = await Listener().start(amqp_url, amqp_names.exchange, amqp_names.queue())
+    relay = OutboxRelay(
+        outbox, amqp_url, amqp_names.exchange, poll_interval=0.05, max_poll_interval=0.05,
+        mark_interval=0.05, backoff_initial=0.05, backoff_max=0.2,
+    )  # fmt: skip
+    await relay.start()
+    try:
+        await _idle_after_first_poll(relay)
+        a1 = outbox.new_event("loan.repaid", "A", {"n": 1})
+        b1 = outbox.new_event("loan.repaid", "B", {"n": 1})
+        a2 = outbox.new_event("loan.r" + "x" * 300, "A", {"n": 2})  # cannot be published
+        b2 = outbox.new_event("loan.repaid", "B", {"n": 2})
+        a3 = outbox.new_event("loan.repaid", "A", {"n": 3})
+        b3 = outbox.new_event("loan.repaid", "B", {"n": 3})
+        await _commit_events(mongo_client, outbox, [a1, b1, a2, b2, a3, b3])
+        good = [a1, b1, b2, b3]
+        await eventually(lambda: relay.failures >= 3, what="three failed attempts")
+        for event in good:
+            await eventually(partial(_is_sent, outbox, event.id), what="others marked")
+        # Marked only once confirmed: each marked event reached the queue.
+        assert {e.id for e in good} <= set(listener.ids)
+        # a3 was published, and confirmed, every time; it waits for a2 all the same.
+        await eventually(lambda: listener.ids.count(a3.id) >= 2, what="a3 sent again")
+        assert await _status(outbox, a2.id) == "pending"
+        assert await _status(outbox, a3.id) == "pending"
+        assert a2.id not in listener.ids
+        assert relay.published == 4
+
+        # The cause goes away: a2, then a3 again, and both are marked.
+        await outbox.collection.update_one({"_id": a2.id}, {"$set": {"type": "loan.repaid"}})
+        await eventually(partial(_is_sent, outbox, a3.id), what="a3 marked at last")
+        assert await _status(outbox, a2.id) == "sent"
+        ids = listener.ids
+        last_a3 = len(ids) - 1 - ids[::-1].index(a3.id)
+        assert ids.index(a1.id) < ids.index(a2.id) < last_a3
+        assert [i for i in ids if i in (b1.id, b2.id, b3.id)] == [b1.id, b2.id, b3.id]
+        attempts = {
+            d["_id"]: d["attempts"]
+            async for d in outbox.collection.find({"_id": {"$in": [a2.id, a3.id]}})
+        }
+        assert attempts[a2.id] >= 3  # its failures are counted
+        assert attempts[a3.id] == 1  # held back is no failure: only its mark
+    finally:
+        await relay.stop()
+        await listener.close()
+
+
 async def test_order_per_aggregate_holds_with_concurrent_writers(
     mongo_client, mongo_db, amqp_url, amqp_names
 ) -> None:
