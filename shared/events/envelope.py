@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,8 +133,8 @@ def wire(
     body = _dumps(
         _json_of(id, type, aggregate_id, occurred_at, payload, request_id, producer, version)
     )
-    properties = _EventProperties(
-        content_type=_CONTENT_TYPE,
+    properties = aiormq.spec.Basic.Properties(
+        content_type="application/json",
         delivery_mode=2,  # persistent
         priority=0,
         correlation_id=request_id or None,
@@ -146,56 +145,3 @@ def wire(
         headers={"aggregate_id": aggregate_id},
     )
     return body, properties
-
-
-_CONTENT_TYPE = "application/json"
-_byte, _long, _longlong = (struct.Struct(f).pack for f in ("B", ">I", ">Q"))
-_FLAGS = {name: aiormq.spec.Basic.Properties.flags[name] for name in (
-    "content_type", "headers", "delivery_mode", "priority", "correlation_id",
-    "message_id", "timestamp", "message_type", "app_id",
-)}  # fmt: skip
-# Always there: content type, headers, delivery mode and priority (with their bytes).
-_FIXED_FLAGS = sum(_FLAGS[n] for n in ("content_type", "headers", "delivery_mode", "priority"))
-_CONTENT_TYPE_BYTES = _byte(len(_CONTENT_TYPE)) + _CONTENT_TYPE.encode()
-_HEADER_KEY = b"\x0caggregate_id" + b"S"
-_PERSISTENT_PRIORITY_0 = _byte(2) + _byte(0)
-
-
-def _shortstr(value: str) -> bytes:
-    data = value.encode()
-    if len(data) > 255:
-        raise TypeError("string exceeds maximum length of 255 bytes")
-    return _byte(len(data)) + data
-
-
-class _EventProperties(aiormq.spec.Basic.Properties):
-    """The properties ``wire`` makes, marshalled for the content header by hand: the
-    same bytes as pamqp's generic ``marshal`` (tests/unit/test_event_wire.py), which looks
-    up every property's type and encoder per message."""
-
-    def marshal(self) -> bytes:
-        flags = _FIXED_FLAGS | _FLAGS["message_id"] | _FLAGS["timestamp"]
-        flags |= _FLAGS["message_type"]
-        aggregate = str((self.headers or {})["aggregate_id"]).encode()
-        parts = [
-            b"",  # the flags
-            _CONTENT_TYPE_BYTES,
-            _long(len(_HEADER_KEY) + 4 + len(aggregate)) + _HEADER_KEY,
-            _long(len(aggregate)) + aggregate,
-            _PERSISTENT_PRIORITY_0,
-        ]
-        if self.correlation_id:
-            flags |= _FLAGS["correlation_id"]
-            parts.append(_shortstr(self.correlation_id))
-        parts.append(_shortstr(self.message_id))  # type: ignore[arg-type]
-        timestamp = self.timestamp
-        assert timestamp is not None
-        if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=UTC)
-        parts.append(_longlong(int(timestamp.timestamp())))
-        parts.append(_shortstr(self.message_type))  # type: ignore[arg-type]
-        if self.app_id:
-            flags |= _FLAGS["app_id"]
-            parts.append(_shortstr(self.app_id))
-        parts[0] = struct.pack(">H", flags)
-        return b"".join(parts)

@@ -371,13 +371,36 @@ class OutboxRelay:
         for event_id, doc in zip(ids, docs, strict=True):
             if HOME in doc:
                 self._homes[event_id] = doc[HOME]
+        exchange = self.exchange_name
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            tasks = await self._send(channel, docs)
+            for doc in docs:
+                body, properties = wire_of_doc(doc)
+                # No timeout each (one timer per publish): the batch has one deadline.
+                # wait=False: the frames go to the connection's writer; the confirm is
+                # what counts, and the writer's bounded queue still holds a publisher back.
+                publish = channel.basic_publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=doc["type"],
+                    properties=properties,
+                    mandatory=False,
+                    wait=False,
+                )
+                tasks.append(loop.create_task(publish))
+            _, late = await asyncio.wait(tasks, timeout=self.publish_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
         except BaseException:
+            for task in tasks:
+                task.cancel()
             self._inflight.difference_update(ids)
             raise
         confirmed: list[str] = []
-        failed: list[tuple[str, BaseException]] = []
+        failed: list[tuple[str, BaseException | None]] = []
         held: list[str] = []
         stopped: set[str] = set()  # aggregates with an unconfirmed event in this batch
         for event_id, doc, task in zip(ids, docs, tasks, strict=True):
@@ -394,7 +417,7 @@ class OutboxRelay:
         if confirmed:
             self._to_mark.extend(confirmed)
             if self._mark_due is None:
-                self._mark_due = asyncio.get_running_loop().time() + self.mark_interval
+                self._mark_due = loop.time() + self.mark_interval
             self.published += len(confirmed)
         if failed or held:
             # Pending again: the next poll sends them (and nothing newer goes out before).
@@ -417,38 +440,6 @@ class OutboxRelay:
                 f"{error!r}"
             )
         return len(confirmed)
-
-    async def _send(
-        self, channel: aiormq.Channel, docs: list[dict[str, Any]]
-    ) -> list[asyncio.Task[Any]]:
-        """Publish each of ``docs``, in order, and wait for the confirms; one task each."""
-        loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task[Any]] = []
-        try:
-            for doc in docs:
-                body, properties = wire_of_doc(doc)
-                # No timeout each (one timer per publish): the batch has one deadline.
-                # wait=False: the frames go to the connection's writer; the confirm is
-                # what counts, and the writer's bounded queue still holds a publisher back.
-                publish = channel.basic_publish(
-                    body,
-                    exchange=self.exchange_name,
-                    routing_key=doc["type"],
-                    properties=properties,
-                    mandatory=False,
-                    wait=False,
-                )
-                tasks.append(loop.create_task(publish))
-            _, late = await asyncio.wait(tasks, timeout=self.publish_timeout)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
-        return tasks
 
     async def _flush_marks(self, *, force: bool = False) -> None:
         """Mark confirmed events sent, in one write, once the window is over (or it is full)."""
