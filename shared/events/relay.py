@@ -399,21 +399,7 @@ class OutboxRelay:
                 task.cancel()
             self._inflight.difference_update(ids)
             raise
-        confirmed: list[str] = []
-        failed: list[tuple[str, BaseException | None]] = []
-        held: list[str] = []
-        stopped: set[str] = set()  # aggregates with an unconfirmed event in this batch
-        for event_id, doc, task in zip(ids, docs, tasks, strict=True):
-            error = _failure(task)
-            aggregate = doc["aggregate_id"]
-            if error is None and aggregate not in stopped:
-                confirmed.append(event_id)
-                continue
-            stopped.add(aggregate)
-            if error is None:
-                held.append(event_id)
-            else:
-                failed.append((event_id, error))
+        confirmed, failed, held = _outcome(ids, docs, tasks)
         if confirmed:
             self._to_mark.extend(confirmed)
             if self._mark_due is None:
@@ -533,3 +519,26 @@ def _failure(task: asyncio.Task[Any]) -> BaseException | None:
     if isinstance(task.result(), aiormq.spec.Basic.Ack):
         return None
     return aiormq.exceptions.DeliveryError(None, task.result())
+
+
+def _outcome(
+    ids: list[str], docs: list[dict[str, Any]], tasks: list[asyncio.Task[Any]]
+) -> tuple[list[str], list[tuple[str, BaseException | None]], list[str]]:
+    """A batch's events as (confirmed, failed with their error, held back): an event is
+    confirmed only if it and every earlier event of its aggregate in the batch were."""
+    confirmed: list[str] = []
+    failed: list[tuple[str, BaseException | None]] = []
+    held: list[str] = []
+    stopped: set[str] = set()  # aggregates with an unconfirmed event in this batch
+    for event_id, doc, task in zip(ids, docs, tasks, strict=True):
+        error = _failure(task)
+        aggregate = doc["aggregate_id"]
+        if error is None and aggregate not in stopped:
+            confirmed.append(event_id)
+            continue
+        stopped.add(aggregate)
+        if error is None:
+            held.append(event_id)
+        else:
+            failed.append((event_id, error))
+    return confirmed, failed, held
