@@ -10,7 +10,8 @@ its poll finds the rest, in order. If RabbitMQ is down the events wait in Mongo
 and go out when it is back. A crash between publish and mark-sent publishes an
 event twice, so every consumer is idempotent: ``IdempotentConsumer`` records
 each processed event id in ``processed_events`` inside the same transaction as
-the handler's own writes.
+the handler's own writes; given a batch handler, it takes the messages waiting
+together and records them and the batch's writes in one transaction.
 
 Embedded outbox (``EmbeddedOutbox``, from ``Outbox.embedded(collection)``): an aggregate
 keeps its events in its own document, written with the state change in one update (no
@@ -19,6 +20,7 @@ transaction); the same relay hands them over, polls and marks them there.
 
 from shared.events.consumer import (
     PROCESSED_COLLECTION,
+    BatchHandler,
     Handler,
     IdempotentConsumer,
     processed_indexes,
@@ -37,6 +39,7 @@ from shared.events.relay import OutboxRelay
 __all__ = [
     "OUTBOX_COLLECTION",
     "PROCESSED_COLLECTION",
+    "BatchHandler",
     "EmbeddedOutbox",
     "Event",
     "Handler",

@@ -1,8 +1,17 @@
-"""Idempotent consumers: each event handled once, in the same transaction as its writes."""
+"""Idempotent consumers: each event handled once, in the same transaction as its writes.
+
+Batch mode (a ``batch_handler``, or ``handle_batch`` overridden): the messages already
+delivered and waiting when the consumer is free (up to ``batch_max``) are handled together:
+one ``find`` of their markers, one transaction of ``insert_many`` of the new markers and
+the batch handler over the new events (queue order), then every message is acked. A batch
+that fails is handled again one event at a time, so a poison event is retried and
+dead-lettered alone while the others go through.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +25,7 @@ from aio_pika.abc import (
 )
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.clock import utcnow
 from shared.errors import Conflict
@@ -51,8 +60,17 @@ class _AlreadyProcessed(Exception):
     pass
 
 
+class _Overlap(Exception):
+    """A batch's marker insert met a marker written since its find (a concurrent delivery)."""
+
+
 Handler = Callable[[Event, AsyncClientSession], Awaitable[None]]
+BatchHandler = Callable[[list[Event], AsyncClientSession], Awaitable[None]]
 RETRY_HEADER = "x-mf-attempt"
+# Batch mode waits no timer: a batch is what was delivered by the time the consumer is
+# free, plus what arrives within this many turns of the event loop (frames already read
+# from the socket reach the consumer through two tasks each).
+LINGER_TURNS = 3
 
 
 class IdempotentConsumer:
@@ -65,6 +83,19 @@ class IdempotentConsumer:
     skipped. A failing handler is retried ``max_attempts`` times with backoff,
     then the message is dead-lettered to ``<queue>.dead``. Messages are
     handled one at a time, in queue order, unless ``concurrency`` > 1.
+
+    Batch mode: pass ``batch_handler`` (or override ``handle_batch``), which takes
+    the events of a batch in queue order with the session. Messages delivered
+    while the consumer is busy wait and are taken together, up to ``batch_max``
+    (default ``prefetch``): one ``find`` of their markers (``$in``), one
+    transaction of the new markers' ``insert_many`` and ``handle_batch`` over the
+    events not processed yet, then every message of the batch is acked. No timer
+    holds a message back: at low load a batch is one event, costing what it did.
+    If the batch fails (the handler raises, conflicts persist, or a marker
+    appeared meanwhile) nothing of it is committed and its events are handled
+    again one at a time, each as ``handle_batch([event])`` with its own marker
+    check, transaction, retries and dead-lettering: exactly the per-event path.
+    ``handle_batch`` must therefore give the same result for a list of one.
     """
 
     def __init__(
@@ -77,6 +108,8 @@ class IdempotentConsumer:
         queue: str,
         routing_keys: Sequence[str],
         handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
+        batch_max: int | None = None,
         prefetch: int = 16,
         concurrency: int = 1,
         max_attempts: int = 5,
@@ -94,7 +127,11 @@ class IdempotentConsumer:
         self.queue_name = queue
         self.routing_keys = list(routing_keys)
         self._handler = handler
+        self._batch_handler = batch_handler
         self.prefetch = prefetch
+        self.batch_max = max(1, prefetch if batch_max is None else batch_max)
+        # Delivered messages waiting for a batch (batch mode only), in delivery order.
+        self._waiting: collections.deque[AbstractIncomingMessage] = collections.deque()
         # One at a time keeps the queue's order; projections that tolerate
         # reordering can raise it.
         self._slots: asyncio.Lock | asyncio.Semaphore = (
@@ -108,6 +145,7 @@ class IdempotentConsumer:
         self.handled = 0
         self.skipped = 0
         self.dead_lettered = 0
+        self.batches = 0  # transactions that committed more than one event
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
@@ -128,6 +166,25 @@ class IdempotentConsumer:
         if self._handler is None:
             raise NotImplementedError("override handle() or pass handler=")
         await self._handler(event, session)
+
+    async def handle_batch(self, events: list[Event], session: AsyncClientSession) -> None:
+        """Handle several events, in queue order, in one transaction (batch mode)."""
+        if self._batch_handler is None:
+            raise NotImplementedError("override handle_batch() or pass batch_handler=")
+        await self._batch_handler(events, session)
+
+    @property
+    def batching(self) -> bool:
+        """True when messages are taken in batches (a batch handler is set)."""
+        return (
+            self._batch_handler is not None
+            or type(self).handle_batch is not IdempotentConsumer.handle_batch
+        )
+
+    @property
+    def waiting(self) -> int:
+        """Delivered messages waiting for the consumer to take them (batch mode)."""
+        return len(self._waiting)
 
     # lifecycle --------------------------------------------------------------
     async def start(self) -> None:
@@ -227,8 +284,13 @@ class IdempotentConsumer:
         if task is not None:
             self._inflight.add(task)
         try:
-            async with self._slots:
-                await self._process(message)
+            if self.batching:
+                self._waiting.append(message)
+                async with self._slots:
+                    await self._take_batch()
+            else:
+                async with self._slots:
+                    await self._process(message)
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -237,9 +299,10 @@ class IdempotentConsumer:
         # Per queue: two consumers in one database each process the event once.
         return f"{self.queue_name}:{event_id}"
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
+    async def _parse(self, message: AbstractIncomingMessage) -> Event | None:
+        """The message's event; a malformed message is dead-lettered (None)."""
         try:
-            event = Event.from_bytes(message.body)
+            return Event.from_bytes(message.body)
         except (ValueError, KeyError, TypeError) as exc:
             log.error(
                 "dead-lettering malformed message %s on %s: %s",
@@ -249,7 +312,14 @@ class IdempotentConsumer:
             )
             self.dead_lettered += 1
             await message.reject(requeue=False)
-            return
+            return None
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        event = await self._parse(message)
+        if event is not None:
+            await self._process_event(message, event)
+
+    async def _process_event(self, message: AbstractIncomingMessage, event: Event) -> None:
         token = request_id_var.set(event.request_id)
         try:
             outcome = await self._handle_once(event)
@@ -286,7 +356,10 @@ class IdempotentConsumer:
                         )
                     except DuplicateKeyError:
                         raise _AlreadyProcessed from None
-                    await self.handle(event, session)
+                    if self.batching:
+                        await self.handle_batch([event], session)
+                    else:
+                        await self.handle(event, session)
                 return True
             except _AlreadyProcessed:
                 return False
@@ -295,6 +368,113 @@ class IdempotentConsumer:
                 # try again: we will either see the marker or succeed.
                 if attempt == 5:
                     raise
+        raise AssertionError("unreachable")
+
+    # batches ---------------------------------------------------------------
+    async def _take_batch(self) -> None:
+        """Take the waiting messages (up to ``batch_max``) and handle them as one batch.
+
+        Every waiting message has a task queued on the slots, so a task whose
+        own message an earlier batch took finds less (or nothing) and returns.
+        """
+        for _ in range(LINGER_TURNS):
+            if not self._waiting or len(self._waiting) >= self.batch_max:
+                break
+            await asyncio.sleep(0)  # one loop turn, no timer: let delivered frames arrive
+        messages: list[AbstractIncomingMessage] = []
+        while self._waiting and len(messages) < self.batch_max:
+            messages.append(self._waiting.popleft())
+        if messages:
+            await self._process_batch(messages)
+
+    async def _process_batch(self, messages: list[AbstractIncomingMessage]) -> None:
+        batch: list[tuple[AbstractIncomingMessage, Event]] = []
+        for message in messages:
+            event = await self._parse(message)
+            if event is not None:
+                batch.append((message, event))
+        if len(batch) <= 1:
+            for message, event in batch:
+                await self._process_event(message, event)
+            return
+        try:
+            handled = await self._handle_batch_once([event for _, event in batch])
+        except _Overlap:
+            log.info(
+                "a batch of %d on %s met events processed meanwhile; one at a time",
+                len(batch),
+                self.queue_name,
+            )
+        except Exception as exc:
+            log.warning(
+                "a batch of %d on %s failed (%s: %s); handling its events one at a time",
+                len(batch),
+                self.queue_name,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            for (message, _), fresh in zip(batch, handled, strict=True):
+                if fresh:
+                    self.handled += 1
+                else:
+                    self.skipped += 1
+                await message.ack()
+            return
+        # Nothing of the batch committed: each event on its own, with its own retries.
+        for message, event in batch:
+            await self._process_event(message, event)
+
+    async def _handle_batch_once(self, events: list[Event]) -> list[bool]:
+        """Handle the events not processed yet in one transaction; which ones were new.
+
+        Raises ``_Overlap`` if a marker was written between the find and the insert,
+        and whatever the handler raises; then nothing was committed.
+        """
+        markers = [self._marker_id(event.id) for event in events]
+        cursor = self.processed.find({"_id": {"$in": list(set(markers))}}, {"_id": 1})
+        seen = {str(doc["_id"]) async for doc in cursor}
+        new: list[bool] = []
+        for marker in markers:
+            # A copy of an event within the batch counts as a redelivery too.
+            new.append(marker not in seen)
+            seen.add(marker)
+        fresh = [event for event, is_new in zip(events, new, strict=True) if is_new]
+        if not fresh:
+            return new
+        now = utcnow()
+        for attempt in range(1, 6):
+            try:
+                async with transaction(self.client) as session:
+                    try:
+                        await self.processed.insert_many(
+                            [
+                                {
+                                    "_id": self._marker_id(event.id),
+                                    "event_id": event.id,
+                                    "type": event.type,
+                                    "queue": self.queue_name,
+                                    "processed_at": now,
+                                }
+                                for event in fresh
+                            ],
+                            session=session,
+                        )
+                    except BulkWriteError as exc:
+                        if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+                            raise _Overlap from None
+                        raise
+                    except DuplicateKeyError:
+                        raise _Overlap from None
+                    await self.handle_batch(fresh, session)
+            except Conflict:
+                # A concurrent delivery (or another writer) won; the next attempt
+                # either succeeds or meets the marker (_Overlap).
+                if attempt == 5:
+                    raise
+                continue
+            self.batches += 1
+            return new
         raise AssertionError("unreachable")
 
     async def _retry_or_dead_letter(

@@ -3,12 +3,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import PyMongoError
 
 from microfinance_cli.backends import free_port
@@ -31,6 +33,22 @@ def _via(amqp_url: str, port: int) -> str:
     parts = urlsplit(amqp_url)
     auth = f"{parts.username}:{parts.password}@" if parts.username else ""
     return f"amqp://{auth}127.0.0.1:{port}{parts.path or '/'}"
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends: (name, body), in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 class Listener:
@@ -722,3 +740,280 @@ async def test_consumer_started_during_an_outage_connects_later(
     finally:
         await consumer.stop()
         await proxy.close()
+
+
+# --------------------------------------------------------- batch consumer --
+async def _publish_all(amqp_url: str, exchange: str, events: list[Event]) -> None:
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        for event in events:
+            await ex.publish(event.to_message(), routing_key=event.type)
+    finally:
+        await connection.close()
+
+
+class Gate:
+    """A batch handler's first call waits here, so the next messages queue up behind it."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+
+    async def hold(self) -> None:
+        if not self.opened.is_set():
+            self.entered.set()
+            await self.opened.wait()  # released by the test, bounded by its deadlines
+
+
+def _mongo_commands(commands: Commands) -> list[tuple[str, str]]:
+    """(command, collection) of the data commands seen, in order."""
+    names = {"find", "insert", "update", "delete", "commitTransaction", "abortTransaction"}
+    return [
+        (name, str(body.get(name)) if name not in ("commitTransaction", "abortTransaction")
+         else "")
+        for name, body in commands.seen
+        if name in names
+    ]
+
+
+@pytest.fixture
+async def watched(mongo_url: str, mongo_db: Any) -> AsyncIterator[tuple[Any, Commands]]:
+    """The test's database on a client of its own whose commands are recorded."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_url, event_listeners=[commands]
+    )
+    try:
+        yield client[mongo_db.name], commands
+    finally:
+        await client.close()
+
+
+def _batched(db: Any, amqp_url: str, amqp_names: Any, batch: Any, **kw: Any) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        client=db.client, db=db, amqp_url=amqp_url, exchange=amqp_names.exchange,
+        queue=amqp_names.queue("batched"), routing_keys=["loan.*"], batch_handler=batch, **kw,
+    )
+
+
+async def test_waiting_messages_are_one_marker_find_and_one_transaction(
+    watched, amqp_url, amqp_names
+) -> None:
+    db, commands = watched
+    await processed_indexes().apply(db)
+    gate = Gate()
+    batches: list[list[str]] = []
+
+    async def project(events: list[Event], session) -> None:
+        batches.append([e.id for e in events])
+        await gate.hold()
+        await db.projection.insert_many(
+            [{"event": e.id, "amount": e.payload["amount_minor"]} for e in events],
+            session=session,
+        )
+
+    consumer = _batched(db, amqp_url, amqp_names, project)
+    await consumer.start()
+    try:
+        first = Event("loan.disbursed", "L0", {"amount_minor": 1})
+        await _publish(amqp_url, amqp_names.exchange, first)
+        await eventually(gate.entered.is_set, what="the first event held in its handler")
+        burst = [Event("loan.disbursed", f"L{i}", {"amount_minor": 10 + i}) for i in range(1, 9)]
+        # A redelivery of the first event, and one of the burst's events twice.
+        await _publish_all(
+            amqp_url, amqp_names.exchange, [*burst[:4], first, *burst[4:], burst[2]]
+        )
+        await eventually(lambda: consumer.waiting == 10, what="the burst delivered and waiting")
+        commands.seen.clear()
+        gate.opened.set()
+        await eventually(lambda: consumer.handled + consumer.skipped == 11, what="all handled")
+
+        assert batches == [[first.id], [e.id for e in burst]]  # queue order, each once
+        assert (consumer.handled, consumer.skipped, consumer.batches) == (9, 2, 1)
+        # After the gate: the first event's write and commit, then the whole burst in one
+        # marker find, one transaction (markers, the handler's writes) and one commit.
+        assert _mongo_commands(commands) == [
+            ("insert", "projection"),
+            ("commitTransaction", ""),
+            ("find", "processed_events"),
+            ("insert", "processed_events"),
+            ("insert", "projection"),
+            ("commitTransaction", ""),
+        ]
+        assert await db.processed_events.count_documents({}) == 9
+        assert await db.projection.count_documents({}) == 9
+    finally:
+        await consumer.stop()
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone(
+    watched, amqp_url, amqp_names
+) -> None:
+    db, _ = watched
+    await processed_indexes().apply(db)
+    gate = Gate()
+    calls: list[list[str]] = []
+
+    async def project(events: list[Event], session) -> None:
+        calls.append([e.aggregate_id for e in events])
+        await gate.hold()
+        await db.projection.insert_many(
+            [{"event": e.id, "loan": e.aggregate_id} for e in events], session=session
+        )
+        if any(e.aggregate_id == "poison" for e in events):
+            raise RuntimeError("cannot project this event")
+
+    consumer = _batched(db, amqp_url, amqp_names, project, retry_backoff=0.01, max_attempts=3)
+    await consumer.start()
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        await _publish(amqp_url, amqp_names.exchange, Event("loan.approved", "gate", {}))
+        await eventually(gate.entered.is_set, what="the gate event held")
+        good = [Event("loan.approved", f"ok{i}", {}) for i in range(6)]
+        poison = Event("loan.approved", "poison", {})
+        queued = [*good[:3], poison, *good[3:]]
+        await _publish_all(amqp_url, amqp_names.exchange, queued)
+        await eventually(lambda: consumer.waiting == 7, what="the batch waiting")
+        gate.opened.set()
+        channel = await connection.channel()
+        dead = await channel.declare_queue(consumer.dead_letter_queue, durable=True)
+
+        async def dead_lettered() -> aio_pika.abc.AbstractIncomingMessage | None:
+            return await dead.get(no_ack=True, fail=False)
+
+        message = await eventually(dead_lettered, what="the poison event dead-lettered")
+        assert message.message_id == poison.id
+        assert (message.headers or {}).get("x-mf-attempt") == 3
+        assert consumer.dead_lettered == 1
+        assert consumer.handled == 7  # the gate and the six good ones
+        # The batch failed as a whole and was handled again one event at a time: the
+        # good events committed once each, in queue order, the poison never.
+        assert calls[1] == [e.aggregate_id for e in queued]
+        assert calls[2:9] == [[e.aggregate_id] for e in queued]
+        assert calls[9:] == [["poison"], ["poison"]]  # its retries, alone
+        stored = [d["loan"] async for d in db.projection.find({}).sort("_id", 1)]
+        assert stored == ["gate", *[e.aggregate_id for e in good]]
+        assert await db.processed_events.count_documents({}) == 7
+    finally:
+        await connection.close()
+        await consumer.stop()
+
+
+async def test_batches_keep_queue_order_and_their_size_limit(
+    watched, amqp_url, amqp_names
+) -> None:
+    db, _ = watched
+    await processed_indexes().apply(db)
+    gate = Gate()
+    batches: list[list[str]] = []
+
+    async def project(events: list[Event], session) -> None:
+        await gate.hold()
+        batches.append([e.id for e in events])
+
+    consumer = _batched(db, amqp_url, amqp_names, project, prefetch=32, batch_max=5)
+    await consumer.start()
+    try:
+        first = Event("loan.approved", "L0", {})
+        await _publish(amqp_url, amqp_names.exchange, first)
+        await eventually(gate.entered.is_set, what="the first event held")
+        events = [Event("loan.approved", f"L{i}", {"n": i}) for i in range(1, 24)]
+        await _publish_all(amqp_url, amqp_names.exchange, events)
+        await eventually(lambda: consumer.waiting == 23, what="the events waiting")
+        gate.opened.set()
+        await eventually(lambda: consumer.handled == 24, what="all handled")
+        assert [i for b in batches for i in b] == [first.id, *[e.id for e in events]]
+        assert [len(b) for b in batches] == [1, 5, 5, 5, 5, 3]
+        # One event alone goes the per-event way, unchanged.
+        late = Event("loan.approved", "L99", {})
+        await _publish(amqp_url, amqp_names.exchange, late)
+        await eventually(lambda: consumer.handled == 25, what="a lone event handled")
+        assert batches[-1] == [late.id]
+    finally:
+        await consumer.stop()
+
+
+class MarkedMeanwhile:
+    """The consumer's ``processed_events``, where another replica records ``event`` just
+    after the consumer's marker find of a batch: the interleaving a unique _id guards."""
+
+    def __init__(self, consumer: IdempotentConsumer, event: Event) -> None:
+        self._inner = consumer.processed
+        self._marker = f"{consumer.queue_name}:{event.id}"
+        self._event = event
+        self.done = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        cursor = self._inner.find(*args, **kwargs)
+        if not self.done:
+            self.done = True
+            return self._then_mark(cursor)
+        return cursor
+
+    async def _then_mark(self, cursor: Any) -> Any:
+        found = [doc async for doc in cursor]
+        await self._inner.insert_one({"_id": self._marker, "event_id": self._event.id})
+        for doc in found:
+            yield doc
+
+
+async def test_a_marker_written_meanwhile_sends_the_batch_one_at_a_time(
+    watched, amqp_url, amqp_names
+) -> None:
+    db, _ = watched
+    await processed_indexes().apply(db)
+    gate = Gate()
+    calls: list[list[str]] = []
+
+    async def project(events: list[Event], session) -> None:
+        calls.append([e.aggregate_id for e in events])
+        await gate.hold()
+        await db.projection.insert_many([{"loan": e.aggregate_id} for e in events],
+                                        session=session)
+
+    consumer = _batched(db, amqp_url, amqp_names, project)
+    await consumer.start()
+    try:
+        await _publish(amqp_url, amqp_names.exchange, Event("loan.approved", "gate", {}))
+        await eventually(gate.entered.is_set, what="the gate event held")
+        events = [Event("loan.approved", f"L{i}", {}) for i in range(4)]
+        await _publish_all(amqp_url, amqp_names.exchange, events)
+        await eventually(lambda: consumer.waiting == 4, what="the batch waiting")
+        consumer.processed = MarkedMeanwhile(consumer, events[1])  # type: ignore[assignment]
+        gate.opened.set()
+        await eventually(lambda: consumer.handled + consumer.skipped == 5, what="all taken")
+        assert (consumer.handled, consumer.skipped, consumer.batches) == (4, 1, 0)
+        # The batch's insert met the marker: nothing of it committed, then one at a time.
+        assert calls == [["gate"], ["L0"], ["L2"], ["L3"]]
+        stored = [d["loan"] async for d in db.projection.find({}).sort("_id", 1)]
+        assert stored == ["gate", "L0", "L2", "L3"]
+    finally:
+        await consumer.stop()
+
+
+async def test_stop_drains_the_waiting_batch(watched, amqp_url, amqp_names) -> None:
+    db, _ = watched
+    await processed_indexes().apply(db)
+    gate = Gate()
+
+    async def project(events: list[Event], session) -> None:
+        await gate.hold()
+
+    consumer = _batched(db, amqp_url, amqp_names, project)
+    await consumer.start()
+    await _publish(amqp_url, amqp_names.exchange, Event("loan.approved", "gate", {}))
+    await eventually(gate.entered.is_set, what="the gate event held")
+    await _publish_all(amqp_url, amqp_names.exchange,
+                       [Event("loan.approved", f"L{i}", {}) for i in range(5)])
+    await eventually(lambda: consumer.waiting == 5, what="the batch waiting")
+    stopping = asyncio.create_task(consumer.stop(drain_seconds=20))
+    await eventually(lambda: not consumer.ready.is_set(), what="the consumer stopping")
+    gate.opened.set()
+    await stopping
+    assert (consumer.handled, consumer.batches) == (6, 1)
+    assert await db.processed_events.count_documents({}) == 6
