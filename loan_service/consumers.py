@@ -59,7 +59,12 @@ class FollowBorrower:
 
 
 class LoanSearchIndexer:
-    """Indexes the loan *as MongoDB has it now*; parks it in the backlog while search is down."""
+    """Indexes the loan *as MongoDB has it now*; parks it in the backlog while search is down.
+
+    ``batch`` is the consumer's batch handler: the batch's loans read in one ``find``,
+    indexed in one bulk request, or parked in one backlog write. A loan that several
+    events of the batch name is read and indexed once, in its current version.
+    """
 
     def __init__(
         self, db: AsyncDatabase[dict[str, Any]], search: LoanSearch, today: Today
@@ -70,16 +75,25 @@ class LoanSearchIndexer:
         self._db = db
 
     async def __call__(self, event: Event, session: AsyncClientSession) -> None:
-        if event.type.startswith("loan.product_"):
-            return
-        doc = await self._db[LOANS].find_one(
-            {"_id": event.aggregate_id}, LOAN_FIELDS, session=session
+        await self.batch([event], session)
+
+    async def batch(self, events: list[Event], session: AsyncClientSession) -> None:
+        ids = list(
+            dict.fromkeys(e.aggregate_id for e in events if not e.type.startswith("loan.product_"))
         )
-        if doc is None:
+        if not ids:
             return
-        loan = loan_from_doc(doc)
+        if len(ids) == 1:
+            doc = await self._db[LOANS].find_one({"_id": ids[0]}, LOAN_FIELDS, session=session)
+            docs = [] if doc is None else [doc]
+        else:
+            cursor = self._db[LOANS].find({"_id": {"$in": ids}}, LOAN_FIELDS, session=session)
+            docs = await cursor.to_list()
+        loans = [loan_from_doc(doc) for doc in docs]
+        if not loans:
+            return
         try:
-            await self.search.put([loan], self._today())
+            await self.search.put(loans, self._today())
         except SearchUnavailable:
-            # Committed with the processed marker; the sweeper indexes it later.
-            await self.backlog.add(loan.id, session)
+            # Committed with the processed markers; the sweeper indexes them later.
+            await self.backlog.add_many([loan.id for loan in loans], session)

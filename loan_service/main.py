@@ -91,8 +91,10 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     )
     loans.after_write = eod.rederive
     eod_worker = EndOfDayWorker(eod, at=settings.eod_at, timezone=settings.business_tz())
+    search_indexer = LoanSearchIndexer(infra.db, search, loans.today)
+    # Batched: the loan events waiting together cost one marker find and one transaction.
     indexer = infra.consumer(
-        SEARCH_QUEUE, SEARCH_ROUTING_KEYS, LoanSearchIndexer(infra.db, search, loans.today)
+        SEARCH_QUEUE, SEARCH_ROUTING_KEYS, search_indexer, batch_handler=search_indexer.batch
     )
     follower = infra.consumer(BORROWER_QUEUE, BORROWER_ROUTING_KEYS, FollowBorrower(loans))
     sweeper = SearchBacklogSweeper(search, infra.db, loans.today)

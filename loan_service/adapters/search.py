@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -205,9 +205,28 @@ class SearchBacklog:
         self.collection = db[BACKLOG]
 
     async def add(self, loan_id: str, session: AsyncClientSession | None = None) -> None:
-        await self.collection.update_one(
-            {"_id": loan_id}, {"$setOnInsert": {"since": utcnow()}}, upsert=True, session=session
-        )
+        await self.add_many([loan_id], session)
+
+    async def add_many(
+        self, loan_ids: Iterable[str], session: AsyncClientSession | None = None
+    ) -> None:
+        """Park loans (each once; one already parked keeps its ``since``), in one write."""
+        ids = list(dict.fromkeys(loan_ids))
+        if len(ids) == 1:
+            await self.collection.update_one(
+                {"_id": ids[0]}, {"$setOnInsert": {"since": utcnow()}}, upsert=True,
+                session=session,
+            )
+        elif ids:
+            since = utcnow()
+            await self.collection.bulk_write(
+                [
+                    UpdateOne({"_id": i}, {"$setOnInsert": {"since": since}}, upsert=True)
+                    for i in ids
+                ],
+                ordered=False,
+                session=session,
+            )
 
     async def take(self, limit: int) -> list[str]:
         cursor = self.collection.find({}, {"_id": 1}).sort("since", 1).limit(limit)
