@@ -13,8 +13,10 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from elasticsearch import NotFoundError
 
 from loan_service.adapters.loan_repository import LoanRepository
 from loan_service.adapters.product_repository import ProductRepository
@@ -24,7 +26,7 @@ from loan_service.reindex import reindex_loans
 from loan_service.service import LoanService
 from microfinance.loan.v1 import loan_pb2
 from microfinance.user.v1 import user_pb2
-from shared.events import Event
+from shared.events import Event, IdempotentConsumer
 from shared.identity import Caller, Role
 from shared.mongo import create_mongo_client, transaction
 from shared.paging import Page
@@ -102,6 +104,24 @@ async def test_with_search_down_writes_succeed_and_search_is_unavailable(
         await indexer(Event("loan.approved", loan.id, {}), session)
     backlog = SearchBacklog(infra.db)
     assert loan.id in await backlog.take(1000)
+    # A batch parks its loans (each once, only those that exist) in one write.
+    other = await submit(c, agent, await make_borrower(c, agent, boss, first_name="Baraka"),
+                         product.id)
+    async with transaction(infra.mongo) as session:
+        await indexer.batch(
+            [
+                Event("loan.submitted", other.id, {}),
+                Event("loan.product_updated", product.id, {}),
+                Event("loan.approved", loan.id, {}),
+                Event("loan.approved", "no-such-loan", {}),
+                Event("loan.updated", other.id, {}),
+            ],
+            session,
+        )
+    parked = await backlog.take(1000)
+    assert {loan.id, other.id} <= set(parked)
+    assert "no-such-loan" not in parked
+    assert product.id not in parked
 
     # ...and the sweeper indexes it once search answers again.
     live = LoanSearch(create_es_client(stack.settings.es_url_or_default()), dead_search.prefix)
@@ -114,6 +134,50 @@ async def test_with_search_down_writes_succeed_and_search_is_unavailable(
         assert ids[:1] == [loan.id]
     finally:
         await live.es.close()
+
+
+async def test_the_index_holds_the_latest_loan_after_a_burst_of_writes(
+    stack: Stack, c: Clients, boss: Login, agent: Login
+) -> None:
+    """Repayments while the indexer is stopped: its queue keeps their events, which then
+    arrive together and are indexed in batches; the index ends at the loan's last version."""
+    (indexer,) = [
+        task for task in stack.hosts["loan"].definition.background
+        if isinstance(task, IdempotentConsumer) and task.queue_name.endswith(".loan-search")
+    ]
+    assert indexer.batching
+    borrower = await make_borrower(c, agent, boss, first_name="Neema")
+    product = await make_product(c, boss)
+    loan = await active_loan(
+        c, agent, boss, borrower, product.id, disbursed_on=TODAY - timedelta(days=10)
+    )
+    es = create_es_client(stack.settings.es_url_or_default())
+    search = LoanSearch(es, stack.settings.es_index_prefix)
+    batches = indexer.batches
+    await indexer.stop()
+    try:
+        for i in range(8):
+            await pay(c, agent, loan.id, 500 + i, TODAY)
+        current = await c.loans.GetLoan(loan_pb2.GetLoanRequest(id=loan.id), metadata=md(boss))
+        version = current.loan.version
+        outstanding = current.loan.summary.total_outstanding.amount_minor
+    finally:
+        await indexer.start()
+    try:
+
+        async def indexed() -> dict[str, Any] | None:
+            try:
+                doc = await es.get(index=search.index, id=loan.id)
+            except NotFoundError:
+                return None
+            source: dict[str, Any] = doc["_source"]
+            return source if source["version"] == version else None
+
+        source = await eventually(indexed, within=30, what="the loan's last version indexed")
+        assert source["total_outstanding"] == outstanding
+        assert indexer.batches > batches  # the waiting events went in batches
+    finally:
+        await es.close()
 
 
 async def test_reindex_rebuilds_the_index_from_mongodb(
