@@ -842,6 +842,9 @@ async def test_waiting_messages_are_one_marker_find_and_one_transaction(
             ("insert", "projection"),
             ("commitTransaction", ""),
         ]
+        markers = [body for name, body in commands.seen
+                   if name == "insert" and body["insert"] == "processed_events"]
+        assert [len(body["documents"]) for body in markers] == [8]
         assert await db.processed_events.count_documents({}) == 9
         assert await db.projection.count_documents({}) == 9
     finally:
