@@ -79,7 +79,8 @@ class Infrastructure:
         self, queue: str, routing_keys: Sequence[str], handler: Handler, **options: Any
     ) -> IdempotentConsumer:
         """A background consumer of this service's durable queue ``queue``; ``options``
-        go to ``IdempotentConsumer`` (prefetch, concurrency, retries)."""
+        go to ``IdempotentConsumer`` (prefetch, concurrency, retries, ``batch_handler``
+        and ``batch_max`` for batch mode)."""
         return IdempotentConsumer(
             client=self.mongo,
             db=self.db,
