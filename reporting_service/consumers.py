@@ -16,6 +16,12 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from reporting_service.adapters.read_models import (
+    ApplicationStep,
+    BorrowerUpdate,
+    Repayment,
+    Reversal,
+)
 from reporting_service.domain.facts import (
     CollectionFact,
     DisbursementFact,
@@ -77,6 +83,12 @@ def snapshot_row(raw: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return row, _int(raw, "loan_version")
 
 
+# Projected one event at a time even in a batch: they read and rewrite many documents
+# (a date's rows and totals, a loan's installments); the rest go through one pass.
+_ONE_BY_ONE = frozenset({"loan.snapshots", "eod.date_closed", "loan.disbursed",
+                         "loan.written_off"})
+
+
 class Project:
     def __init__(self, reports: ReportingService) -> None:
         self._reports = reports
@@ -85,6 +97,44 @@ class Project:
         body = event.to_json()
         await self._reports.log_event(body, session)
         await self.apply(event, session)
+
+    async def batch(self, events: list[Event], session: AsyncClientSession) -> None:
+        """``__call__`` of each event, in order, with a few round trips for them all: the
+        event log written at once, then ``apply_many``."""
+        await self._reports.log_events([event.to_json() for event in events], session)
+        await self.apply_many(events, session)
+
+    async def apply_many(self, events: list[Event], session: AsyncClientSession | None
+                         ) -> None:
+        """``apply`` of each event, in order, leaving the same documents: repayments,
+        reversals, application steps and borrowers between two of the events
+        ``_ONE_BY_ONE`` (or the ends) are projected as one pass
+        (``ReportingService.project_many``), each of the others on its own."""
+        money: list[Repayment | Reversal] = []
+        steps: list[ApplicationStep] = []
+        borrowers: list[BorrowerUpdate] = []
+
+        async def flush() -> None:
+            if money or steps or borrowers:
+                await self._reports.project_many(money, steps, borrowers, session)
+                money.clear()
+                steps.clear()
+                borrowers.clear()
+
+        for event in events:
+            kind = event.type
+            if kind in _ONE_BY_ONE:
+                await flush()
+                await self.apply(event, session)
+            elif kind == "loan.repayment_applied":
+                money.append(self._repayment(event.payload, event.aggregate_id))
+            elif kind == "loan.repayment_reversed":
+                money.append(_reversal(event.payload))
+            elif kind in _APPLICATION_STEPS:
+                steps.append(self._step(event, _APPLICATION_STEPS[kind]))
+            elif kind.startswith("borrower."):
+                borrowers.append(_borrower(event))
+        await flush()
 
     async def apply(self, event: Event, session: AsyncClientSession | None) -> None:
         p = event.payload
@@ -109,9 +159,10 @@ class Project:
         elif kind in _APPLICATION_STEPS:
             await self._application(event, _APPLICATION_STEPS[kind], session)
         elif kind == "loan.repayment_applied":
-            await r.repaid(*self._repayment(p, event.aggregate_id), session)
+            repayment = self._repayment(p, event.aggregate_id)
+            await r.repaid(repayment.fact, list(repayment.parts), session)
         elif kind == "loan.repayment_reversed":
-            await r.reversed(_text(p, "reversed_transaction_id"), session)
+            await r.reversed(_reversal(p).transaction_id, session)
         elif kind == "loan.written_off":
             await r.written_off(
                 _loan_id(p, event.aggregate_id),
@@ -119,13 +170,18 @@ class Project:
                 session,
             )
         elif kind.startswith("borrower."):
-            borrower_id = _text(p, "borrower_id") or _text(p, "id") or event.aggregate_id
-            fields: dict[str, Any] = {
-                k: p[k] for k in ("assigned_agent_id", "branch_id", "account_status") if k in p
-            }
-            await r.borrower(borrower_id, fields, _int(p, "version"), session)
+            b = _borrower(event)
+            await r.borrower(b.borrower_id, b.fields, b.version, session)
         # Other events (payment.*, approvals, waivers ...) are logged only: the money a
         # loan received is loan.repayment_applied, as the loan's ledger applied it.
+
+    def _step(self, event: Event, step: str) -> ApplicationStep:
+        p = event.payload
+        labels = {k: _text(p, k) for k in ("agent_id", "branch_id", "product_id", "currency")}
+        return self._reports.application_step(
+            _loan_id(p, event.aggregate_id), labels, _int(p, "version"), step,
+            event.occurred_at,
+        )
 
     async def _application(
         self, event: Event, step: str, session: AsyncClientSession | None,
@@ -161,8 +217,7 @@ class Project:
         return fact, dues
 
     @staticmethod
-    def _repayment(p: dict[str, Any], loan_id: str) -> tuple[CollectionFact,
-                                                             list[InstallmentPayment]]:
+    def _repayment(p: dict[str, Any], loan_id: str) -> Repayment:
         loan_id, currency, agent = _loan_id(p, loan_id), _text(p, "currency"), _text(p, "agent_id")
         split = p.get("allocation") or {}
         value_date = _date(p, "value_date")
@@ -174,7 +229,7 @@ class Project:
             interest=_int(split, "interest"), fee=_int(split, "fee"),
             penalty=_int(split, "penalty"), recovery=_int(split, "recovery"),
         )
-        parts = [
+        parts = tuple(
             InstallmentPayment(
                 loan_id=loan_id, agent_id=agent, currency=currency,
                 installment_number=_int(part, "number"),
@@ -184,5 +239,18 @@ class Project:
             )
             for part in p.get("installment_split") or []
             if part.get("due_date")
-        ]
-        return fact, parts
+        )
+        return Repayment(fact, parts)
+
+
+def _reversal(p: dict[str, Any]) -> Reversal:
+    return Reversal(_text(p, "reversed_transaction_id"))
+
+
+def _borrower(event: Event) -> BorrowerUpdate:
+    p = event.payload
+    borrower_id = _text(p, "borrower_id") or _text(p, "id") or event.aggregate_id
+    fields: dict[str, Any] = {
+        k: p[k] for k in ("assigned_agent_id", "branch_id", "account_status") if k in p
+    }
+    return BorrowerUpdate(borrower_id, fields, _int(p, "version"))

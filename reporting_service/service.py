@@ -26,7 +26,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from reporting_service.adapters.read_models import ReadModels
+from reporting_service.adapters.read_models import (
+    ApplicationStep,
+    BorrowerUpdate,
+    ReadModels,
+    Repayment,
+    Reversal,
+)
 from reporting_service.domain import export
 from reporting_service.domain.facts import (
     CollectionFact,
@@ -196,10 +202,22 @@ class ReportingService:
 
     # ================================================================== projection
     async def log_event(self, body: dict[str, Any], session: Session) -> None:
-        await self.models.log_event(
-            str(body["id"]), str(body["type"]),
-            datetime.fromisoformat(str(body["occurred_at"])), body, session,
-        )
+        await self.models.log_event(*_logged(body), session)
+
+    async def log_events(self, bodies: list[dict[str, Any]], session: Session) -> None:
+        """``log_event`` of each, in order, in a few round trips."""
+        await self.models.log_events([_logged(body) for body in bodies], session)
+
+    async def project_many(
+        self, money: list[Repayment | Reversal], steps: list[ApplicationStep],
+        borrowers: list[BorrowerUpdate], session: Session,
+    ) -> None:
+        """``repaid``, ``reversed``, ``application`` and ``borrower`` of each, in order, as
+        one pass: the documents come out as those calls one by one leave them."""
+        await self.models.put_facts(money, steps, session)
+        if money:
+            await self.models.bump_flows(session, len(money))
+        await self.models.put_borrowers(borrowers, session)
 
     async def snapshots(self, rows: list[tuple[dict[str, Any], int]], session: Session) -> None:
         built: dict[str, bool] = {}
@@ -249,9 +267,16 @@ class ReportingService:
         """A loan submitted, approved, or leaving the pipeline (``step`` its date's field).
 
         ``moment`` is when it happened; its business date is the step's date."""
+        s = self.application_step(loan_id, labels, version, step, moment)
+        await self.models.put_application(s.loan_id, s.labels, s.version, s.dates, session)
+
+    def application_step(
+        self, loan_id: str, labels: dict[str, str], version: int, step: str,
+        moment: datetime | date,
+    ) -> ApplicationStep:
         day = moment if not isinstance(moment, datetime) else business_date(moment,
                                                                              self.timezone)
-        await self.models.put_application(loan_id, labels, version, {step: day}, session)
+        return ApplicationStep(loan_id, labels, version, {step: day})
 
     async def borrower(
         self, borrower_id: str, fields: dict[str, Any], version: int, session: Session
@@ -454,6 +479,12 @@ class ReportingService:
             as_of, start, end, page, found.flows, found.book,
             encode_token(stop) if stop < len(performance) else "", len(performance),
         )
+
+
+def _logged(body: dict[str, Any]) -> tuple[str, str, datetime, dict[str, Any]]:
+    """An event's id, type and time, and its body, as the event log keeps them."""
+    return (str(body["id"]), str(body["type"]),
+            datetime.fromisoformat(str(body["occurred_at"])), body)
 
 
 _GROUP_LABELS: dict[str, Dimension] = {

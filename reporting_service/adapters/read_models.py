@@ -31,12 +31,21 @@ replaying the event log (``rebuild-reports``) gives the same documents:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    DeleteOne,
+    IndexModel,
+    InsertOne,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateOne,
+)
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -91,6 +100,8 @@ READ_MODELS = (
     CURRENCIES,
     META,
 )
+# The day flows' sums that may be below 0 (a loan leaving the pipeline takes 1 off its day).
+_SIGNED = frozenset({"pending", "approved"})
 # What the totals are built like; a database with older ones gets them again at start.
 TOTALS_VERSION = 2
 
@@ -142,6 +153,44 @@ _SNAPSHOT_FIELDS = (
     "outstanding_principal", "outstanding_interest", "outstanding_fees",
     "outstanding_penalties", "arrears_amount", "days_past_due", "installments_overdue",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Repayment:
+    """A ``loan.repayment_applied`` to project (``put_facts``)."""
+
+    fact: CollectionFact
+    parts: tuple[InstallmentPayment, ...]
+
+    @property
+    def transaction_id(self) -> str:
+        return self.fact.transaction_id
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """A ``loan.repayment_reversed`` to project (``put_facts``)."""
+
+    transaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationStep:
+    """A loan's step towards disbursement (``put_application``'s arguments)."""
+
+    loan_id: str
+    labels: dict[str, str]
+    version: int
+    dates: dict[str, date]
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowerUpdate:
+    """A ``borrower.*`` event's fields (``put_borrower``'s arguments)."""
+
+    borrower_id: str
+    fields: dict[str, Any]
+    version: int
 
 
 def _day(value: str) -> date:
@@ -303,6 +352,34 @@ class ReadModels:
         await self._db[EVENT_LOG].insert_one(
             {"_id": event_id, "seq": int(counter["seq"]), "type": event_type,
              "occurred_at": occurred_at, "body": body},
+            session=session,
+        )
+
+    async def log_events(
+        self, entries: Sequence[tuple[str, str, datetime, dict[str, Any]]], session: Session,
+    ) -> None:
+        """``log_event`` of each (id, type, occurred_at, body) in order, in three round
+        trips: the ids held, the arrival numbers reserved at once, one insert."""
+        if not entries:
+            return
+        held = {str(d["_id"]) async for d in self._db[EVENT_LOG].find(
+            {"_id": {"$in": sorted({e[0] for e in entries})}}, {"_id": 1}, session=session)}
+        fresh = []
+        for entry in entries:
+            if entry[0] not in held:
+                held.add(entry[0])
+                fresh.append(entry)
+        if not fresh:
+            return
+        counter = await self._db[COUNTERS].find_one_and_update(
+            {"_id": EVENT_LOG}, {"$inc": {"seq": len(fresh)}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session,
+        )
+        assert counter is not None  # upserted
+        first = int(counter["seq"]) - len(fresh) + 1
+        await self._db[EVENT_LOG].insert_many(
+            [{"_id": event_id, "seq": first + i, "type": event_type, "occurred_at": at,
+              "body": body} for i, (event_id, event_type, at, body) in enumerate(fresh)],
             session=session,
         )
 
@@ -477,7 +554,11 @@ class ReadModels:
 
     async def _apply_flows(self, delta: flow.Flows, session: Session) -> None:
         """Add ``delta`` to its days (one bulk write), and its money to date to every built
-        date from them."""
+        date from them (one read, one bulk write).
+
+        The documents stay those a recount would write (``upgrade_totals``): no zero
+        entry, no document whose sums are all 0. So ``delta`` may be one fact's change or
+        the sum of many (``put_facts``): the documents come out the same."""
         if not delta:
             return
         keys = sorted(delta)
@@ -488,23 +569,21 @@ class ReadModels:
                        upsert=True) for k in keys],
             session=session,
         )
-        if any(v < 0 for sums in delta.values() for v in sums.values()):
-            # Only a decrease can leave a zero: none is left behind, so a document is what
-            # its sums make, in any order.
+        if any(v < 0 or n in _SIGNED for sums in delta.values() for n, v in sums.items()):
+            # Only a decrease, or a sum that may be below 0 (a loan leaving the pipeline
+            # on a day takes 1 off it), can leave a zero: none is left behind.
             await self._drop_zeros([_flows_id(k) for k in keys], session)
-        built: list[str] | None = None
-        for key in keys:
-            cum = {f"cum_{n}": delta[key][n] for n in flow.CUMULATIVE if delta[key].get(n)}
-            if cum:
-                if built is None:
-                    built = [str(d["_id"]) async for d in self._db[BUSINESS_DATES].find(
-                        {"_id": {"$gte": keys[0].day.isoformat()}, "totals_built": True},
-                        {"_id": 1}, session=session)]
-                dates = [d for d in built if d >= key.day.isoformat()]
-                if dates:
-                    await self._inc_to_date(key, dates, cum, session)
+        cums = {key: cum for key in keys if (cum := {
+            f"cum_{n}": delta[key][n] for n in flow.CUMULATIVE if delta[key].get(n)})}
+        if cums:
+            first = min(cums).day.isoformat()
+            built = [str(d["_id"]) async for d in self._db[BUSINESS_DATES].find(
+                {"_id": {"$gte": first}, "totals_built": True}, {"_id": 1}, session=session)]
+            if built:
+                await self._inc_to_date(cums, built, session)
 
     async def _drop_zeros(self, ids: list[str], session: Session) -> None:
+        ops: list[Any] = []
         async for held in self._db[DAY_FLOWS].find({"_id": {"$in": ids}}, session=session):
             unset: dict[str, str] = {}
             left = False
@@ -520,36 +599,45 @@ class ReadModels:
                     left = True
                     unset.update({f"{prefix}{k}": "" for k in gone})
             if not left and not any(held.get(n) for n in flow.DAY_FIELDS):
-                await self._db[DAY_FLOWS].delete_one({"_id": held["_id"]}, session=session)
+                ops.append(DeleteOne({"_id": held["_id"]}))
             elif unset:
-                await self._db[DAY_FLOWS].update_one({"_id": held["_id"]}, {"$unset": unset},
-                                                     session=session)
+                ops.append(UpdateOne({"_id": held["_id"]}, {"$unset": unset}))
+        if ops:
+            await self._db[DAY_FLOWS].bulk_write(ops, session=session)
 
     async def _inc_to_date(
-        self, key: flow.FlowKey, built: list[str], cum: day.Sums, session: Session
+        self, cums: dict[flow.FlowKey, day.Sums], built: list[str], session: Session
     ) -> None:
-        """Add ``cum`` to the totals of ``key``'s labels on the ``built`` dates (from its
-        day): one update for the documents held, an insert for the dates without one."""
-        labels = _labels_of(key)
-        where = {"business_date": {"$in": built}, **labels}
-        held = {str(d["business_date"]) async for d in self._db[DAY_TOTALS].find(
-            where, {"business_date": 1}, session=session)}
+        """Add each key's ``cum`` to the totals of its labels on the ``built`` dates from its
+        day: an increment for the documents held, an insert for the others, a delete for
+        those left with every sum 0 (a recount writes none)."""
+        incs: dict[str, tuple[day.TotalsKey, day.Sums]] = {}
+        for key, cum in cums.items():
+            for on in built:
+                if on >= key.day.isoformat():
+                    to = day.TotalsKey(_day(on), key.currency, key.agent_id, key.branch_id,
+                                       key.product_id)
+                    into = incs.setdefault(_totals_id(to), (to, {}))[1]
+                    for name, value in cum.items():
+                        into[name] = into.get(name, 0) + value
+        ids = sorted(i for i, (_, sums) in incs.items() if any(sums.values()))
+        if not ids:
+            return
         width = (*day.FIELDS, *flow.CUM_FIELDS)
-        if held:
-            await self._db[DAY_TOTALS].update_many(
-                {**where, "business_date": {"$in": sorted(held)}}, {"$inc": cum},
-                session=session)
-        missing = [d for d in built if d not in held]
-        if missing:
-            await self._db[DAY_TOTALS].insert_many(
-                [{"_id": _totals_id(day.TotalsKey(_day(d), *_labels(labels))),
-                  **_totals_labels(day.TotalsKey(_day(d), *_labels(labels))),
-                  **{n: cum.get(n, 0) for n in width}} for d in missing],
-                session=session)
-        if any(v < 0 for v in cum.values()):
-            # Every sum 0: no document, as a recount would write none.
-            await self._db[DAY_TOTALS].delete_many(
-                {**where, **dict.fromkeys(width, 0)}, session=session)
+        held = {str(d["_id"]): d async for d in self._db[DAY_TOTALS].find(
+            {"_id": {"$in": ids}}, session=session)}
+        ops: list[Any] = []
+        for i in ids:
+            to, cum = incs[i]
+            doc = held.get(i)
+            if doc is None:
+                ops.append(InsertOne({"_id": i, **_totals_labels(to),
+                                      **{n: cum.get(n, 0) for n in width}}))
+            elif all(int(doc.get(n, 0)) + cum.get(n, 0) == 0 for n in width):
+                ops.append(DeleteOne({"_id": i}))
+            else:
+                ops.append(UpdateOne({"_id": i}, {"$inc": {n: v for n, v in cum.items() if v}}))
+        await self._db[DAY_TOTALS].bulk_write(ops, session=session)
 
     async def _disbursement_flows(
         self, loan_id: str, session: Session, *, payments: bool = False
@@ -752,9 +840,9 @@ class ReadModels:
                 )
 
     # ------------------------------------------------------------------ facts
-    async def bump_flows(self, session: Session) -> None:
+    async def bump_flows(self, session: Session, by: int = 1) -> None:
         await self._db[META].update_one(
-            {"_id": "flows"}, {"$inc": {"revision": 1}}, upsert=True, session=session
+            {"_id": "flows"}, {"$inc": {"revision": by}}, upsert=True, session=session
         )
 
     async def flows_revision(self) -> int:
@@ -916,6 +1004,131 @@ class ReadModels:
             session,
         )
 
+    # ------------------------------------------------------------------ many at once
+    async def put_facts(
+        self, money: Sequence[Repayment | Reversal], steps: Sequence[ApplicationStep],
+        session: Session,
+    ) -> None:
+        """``put_collection``, ``reverse_collection`` and ``put_application`` of each, in
+        order, with a few round trips for them all: the documents they touch read once
+        (``$in``), each changed in memory as those calls change it, written back with one
+        bulk write per collection, and the day flows changed by the sum of their changes.
+        The documents come out as the calls one by one leave them."""
+        delta: flow.Flows = {}
+        if money:
+            await self._put_money(money, delta, session)
+        if steps:
+            await self._put_steps(steps, delta, session)
+        await self._apply_flows(
+            {k: c for k, s in delta.items() if (c := {n: v for n, v in s.items() if v})},
+            session)
+
+    async def _put_money(
+        self, money: Sequence[Repayment | Reversal], delta: flow.Flows, session: Session
+    ) -> None:
+        txs = sorted({step.transaction_id for step in money})
+        held = {str(d["_id"]): d async for d in self._db[COLLECTIONS].find(
+            {"_id": {"$in": txs}}, session=session)}
+        parts: dict[str, dict[str, dict[str, Any]]] = {tx: {} for tx in txs}
+        async for doc in self._db[INSTALLMENT_PAYMENTS].find(
+            {"transaction_id": {"$in": txs}}, session=session
+        ):
+            parts[str(doc["transaction_id"])][str(doc["_id"])] = doc
+        loans = {str(p.get("loan_id") or "") for by_id in parts.values() for p in by_id.values()}
+        loans.update(p.loan_id for step in money if isinstance(step, Repayment)
+                     for p in step.parts)
+        cuts: dict[str, date | None] = dict.fromkeys(loans)
+        async for doc in self._db[DISBURSEMENTS].find(
+            {"_id": {"$in": sorted(loans)}}, {"written_off_from": 1}, session=session
+        ):
+            cut = doc.get("written_off_from")
+            cuts[str(doc["_id"])] = _day(str(cut)) if cut else None
+
+        def flows_of(tx: str) -> flow.Flows:  # _collection_flows, in memory
+            doc = held.get(tx)
+            if doc is None:
+                return {}
+            out = _collection_flows(doc)
+            for part in parts[tx].values():
+                flow.add(out, _payment_flows(part, cuts[str(part.get("loan_id") or "")]))
+            return out
+
+        written: set[tuple[str, str]] = set()
+        for step in money:
+            tx = step.transaction_id
+            before = flows_of(tx)
+            doc = dict(held.get(tx) or {"_id": tx})
+            if isinstance(step, Repayment):
+                # find_one_and_update: $set the fact, $setOnInsert reversed.
+                doc.setdefault("reversed", False)
+                fact = _jsonable(step.fact)
+                fact.pop("reversed")
+                doc.update(fact)
+                for p in step.parts:
+                    part_id = f"{tx}|{p.installment_number}"
+                    parts[tx][part_id] = {
+                        **parts[tx].get(part_id, {"_id": part_id}), **_jsonable(p),
+                        "transaction_id": tx, "branch_id": step.fact.branch_id,
+                        "product_id": step.fact.product_id, "reversed": bool(doc["reversed"]),
+                    }
+                    written.add((tx, part_id))
+            else:
+                doc["reversed"] = True
+                for part_id, part in parts[tx].items():
+                    parts[tx][part_id] = {**part, "reversed": True}
+                    written.add((tx, part_id))
+            held[tx] = doc
+            flow.add(delta, flow.diff(before, flows_of(tx)))
+        await self._db[COLLECTIONS].bulk_write(
+            [ReplaceOne({"_id": tx}, held[tx], upsert=True) for tx in txs], session=session)
+        if written:
+            await self._db[INSTALLMENT_PAYMENTS].bulk_write(
+                [ReplaceOne({"_id": part_id}, parts[tx][part_id], upsert=True)
+                 for tx, part_id in sorted(written)],
+                session=session,
+            )
+
+    async def _put_steps(
+        self, steps: Sequence[ApplicationStep], delta: flow.Flows, session: Session
+    ) -> None:
+        ids = sorted({s.loan_id for s in steps})
+        held = {str(d["_id"]): d async for d in self._db[APPLICATIONS].find(
+            {"_id": {"$in": ids}}, session=session)}
+        for step in steps:
+            was = held.get(step.loan_id)
+            doc = dict(was or {"_id": step.loan_id})
+            for name, on in step.dates.items():  # $min
+                text, kept = on.isoformat(), doc.get(name)
+                if name not in doc or (isinstance(kept, str) and text < kept):
+                    doc[name] = text
+            if was is None or int(was.get("version", 0)) <= step.version:
+                doc.update({**step.labels, "version": step.version})
+            held[step.loan_id] = doc
+            flow.add(delta, flow.diff({} if was is None else _application_flows(was),
+                                      _application_flows(doc)))
+        await self._db[APPLICATIONS].bulk_write(
+            [ReplaceOne({"_id": i}, held[i], upsert=True) for i in ids], session=session)
+
+    async def put_borrowers(self, updates: Sequence[BorrowerUpdate], session: Session) -> None:
+        """``put_borrower`` of each, in order: one read, one bulk write."""
+        if not updates:
+            return
+        ids = sorted({u.borrower_id for u in updates})
+        versions = {str(d["_id"]): int(d.get("version", 0)) async for d in self._db[
+            BORROWERS].find({"_id": {"$in": ids}}, {"version": 1}, session=session)}
+        sets: dict[str, dict[str, Any]] = {}
+        for u in updates:
+            held = versions.get(u.borrower_id)
+            if held is not None and held > u.version:
+                continue
+            sets.setdefault(u.borrower_id, {}).update({**u.fields, "version": u.version})
+            versions[u.borrower_id] = u.version
+        if sets:
+            await self._db[BORROWERS].bulk_write(
+                [UpdateOne({"_id": i}, {"$set": s}, upsert=True) for i, s in sorted(sets.items())],
+                session=session,
+            )
+
     async def applications(self, as_of: date, scope: dict[str, str]) -> list[ApplicationFact]:
         """The loans submitted or approved on or before ``as_of`` and still in the pipeline."""
         day = as_of.isoformat()
@@ -1002,4 +1215,12 @@ def _ranged(field: str, start: date, end: date, scope: dict[str, str]) -> dict[s
     return query
 
 
-__all__ = ["READ_MODELS", "READ_MODEL_INDEXES", "ReadModels"]
+__all__ = [
+    "READ_MODELS",
+    "READ_MODEL_INDEXES",
+    "ApplicationStep",
+    "BorrowerUpdate",
+    "ReadModels",
+    "Repayment",
+    "Reversal",
+]
