@@ -220,14 +220,18 @@ class ReportingService:
         await self.models.put_borrowers(borrowers, session)
 
     async def snapshots(self, rows: list[tuple[dict[str, Any], int]], session: Session) -> None:
-        built: dict[str, bool] = {}
+        days = list(dict.fromkeys(str(row["business_date"]) for row, _ in rows))
+        built = await self.models.totals_built_of(days, session)
+        # A date without totals yet (the usual case: its rows come before its close) takes
+        # its rows at once; a built date's rows revise its totals one by one. The dates
+        # are apart (their rows, counters and totals), so the order between them is free.
+        await self.models.upsert_snapshots(
+            [(row, v) for row, v in rows if str(row["business_date"]) not in built], session)
         for row, version in rows:
-            day = str(row["business_date"])
-            if day not in built:
-                built[day] = await self.models.totals_built(day, session)
-            await self.models.upsert_snapshot(row, version, session, totals_built=built[day])
+            if str(row["business_date"]) in built:
+                await self.models.upsert_snapshot(row, version, session, totals_built=True)
         await self.models.saw_currencies((str(row["currency"]) for row, _ in rows), session)
-        for day in built:
+        for day in days:
             # The date's last rows may be what closes it.
             await self.models.build_totals(day, session)
 

@@ -398,6 +398,46 @@ class ReadModels:
         return [doc async for doc in self._db[name].find({}).sort("_id", ASCENDING)]
 
     # ------------------------------------------------------------------ snapshots
+    async def upsert_snapshots(
+        self, rows: Sequence[tuple[dict[str, Any], int]], session: Session
+    ) -> None:
+        """``upsert_snapshot`` of each (row, loan version) in order, of dates whose totals
+        are not built, in three round trips: the rows held read at once, the kept ones
+        written in one bulk write, each date's counters in another."""
+        if not rows:
+            return
+        keys = [f"{row['business_date']}|{row['loan_id']}" for row, _ in rows]
+        versions = {str(d["_id"]): int(d["loan_version"]) async for d in self._db[
+            SNAPSHOTS].find({"_id": {"$in": sorted(set(keys))}}, {"loan_version": 1},
+                            session=session)}
+        kept: dict[str, dict[str, Any]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        for key, (row, version) in zip(keys, rows, strict=True):
+            old = versions.get(key, -1)
+            if version <= old:
+                continue
+            kept[key] = {**row, "loan_version": version}
+            versions[key] = version
+            into = counts.setdefault(str(row["business_date"]), {"rows_held": 0, "revision": 0})
+            into["rows_held"] += 1 if old == -1 else 0
+            into["revision"] += version - max(old, 0)
+        if kept:
+            await self._db[SNAPSHOTS].bulk_write(
+                [ReplaceOne({"_id": key}, doc, upsert=True) for key, doc in kept.items()],
+                session=session,
+            )
+            await self._db[BUSINESS_DATES].bulk_write(
+                [UpdateOne({"_id": d}, {"$inc": inc}, upsert=True)
+                 for d, inc in sorted(counts.items())],
+                session=session,
+            )
+
+    async def totals_built_of(self, days: Iterable[str], session: Session) -> set[str]:
+        """Those of ``days`` whose totals are built (one read)."""
+        return {str(d["_id"]) async for d in self._db[BUSINESS_DATES].find(
+            {"_id": {"$in": sorted(set(days))}, "totals_built": True}, {"_id": 1},
+            session=session)}
+
     async def upsert_snapshot(
         self, row: dict[str, Any], loan_version: int, session: Session, *,
         totals_built: bool = False,
@@ -474,12 +514,6 @@ class ReadModels:
             await self._db[DAY_TOTALS].delete_one(
                 {"_id": _totals_id(key), **dict.fromkeys((*day.FIELDS, *flow.CUM_FIELDS), 0)},
                 session=session)
-
-    async def totals_built(self, day_: str, session: Session) -> bool:
-        doc = await self._db[BUSINESS_DATES].find_one(
-            {"_id": day_}, {"totals_built": 1}, session=session
-        )
-        return bool(doc and doc.get("totals_built"))
 
     async def build_totals(self, day_: str, session: Session) -> None:
         """Add up a date's totals once, when it is closed (the event came, all rows held):
@@ -832,12 +866,13 @@ class ReadModels:
         return {str(doc["_id"]) async for doc in self._db[CURRENCIES].find({})}
 
     async def saw_currencies(self, codes: Iterable[str], session: Session) -> None:
-        for code in sorted(set(codes)):
-            if code:
-                await self._db[CURRENCIES].update_one(
-                    {"_id": code}, {"$setOnInsert": {"_id": code}}, upsert=True,
-                    session=session,
-                )
+        seen = sorted({code for code in codes if code})
+        if seen:
+            await self._db[CURRENCIES].bulk_write(
+                [UpdateOne({"_id": code}, {"$setOnInsert": {"_id": code}}, upsert=True)
+                 for code in seen],
+                session=session,
+            )
 
     # ------------------------------------------------------------------ facts
     async def bump_flows(self, session: Session, by: int = 1) -> None:

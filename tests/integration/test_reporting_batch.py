@@ -121,7 +121,8 @@ async def test_batches_give_what_one_by_one_gives(
             assert got[name] == expected[name], name
         # Not vacuous: the repayments, their flows and a closed date's totals are there.
         assert {c["_id"] for c in expected["collections"]} >= {"T1", "T2", "T5", "T6", "T7"}
-        assert expected["day_flows"] and expected["day_totals"]
+        assert expected["day_flows"]
+        assert expected["day_totals"]
         assert len(expected[EVENT_LOG]) == len(EVENTS)
     finally:
         await mongo_client.drop_database(one_name)
@@ -170,7 +171,7 @@ async def test_a_batch_of_repayments_takes_a_few_round_trips(
 ) -> None:
     """A closed date's totals are built, so each repayment moves its money to date too."""
     client, commands = counted
-    models, project, name = await _fresh(client)
+    _, project, name = await _fresh(client)
     try:
         for event in TOTALS_EVENTS:  # two closed dates
             await project.apply(event, None)
@@ -200,3 +201,36 @@ async def test_a_batch_of_repayments_takes_a_few_round_trips(
               f"one repayment alone: {len(commands.names)}")
     finally:
         await client.drop_database(name)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.sampled_from(["L1", "L2", "L3"]), st.sampled_from([D1, D2]),
+                               st.integers(0, 4), st.integers(0, 9)), max_size=12),
+       held=st.lists(st.tuples(st.sampled_from(["L1", "L2"]), st.integers(0, 3)), max_size=2))
+async def test_a_chunk_of_rows_at_once_as_one_by_one(
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+    rows: list[tuple[str, str, int, int]], held: list[tuple[str, int]],
+) -> None:
+    """``upsert_snapshots`` (a date without totals) leaves what ``upsert_snapshot`` of each
+    row does: the highest version of each row, the dates' row counts and revisions."""
+    chunk = [({**_row(loan, 0, dpd, 1_000), "business_date": on}, version)
+             for loan, on, version, dpd in rows]
+    chunk = [({k: v for k, v in row.items() if k != "loan_version"}, version)
+             for row, version in chunk]
+    dumps = []
+    for at_once in (False, True):
+        models, _, name = await _fresh(mongo_client)
+        try:
+            for loan, version in held:
+                await models.upsert_snapshot(
+                    {**_row(loan, 0, 1, 5), "business_date": D1}, version, None)
+            if at_once:
+                await models.upsert_snapshots(chunk, None)
+            else:
+                for row, version in chunk:
+                    await models.upsert_snapshot(row, version, None)
+            dumps.append((await models.dump("snapshots"), await models.dump("business_dates")))
+        finally:
+            await mongo_client.drop_database(name)
+    assert dumps[1] == dumps[0]
