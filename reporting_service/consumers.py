@@ -5,8 +5,10 @@ replay it), then projected. ``Project`` runs inside the idempotent consumer's
 transaction, so the log entry, the read model writes and the processed-event
 marker commit together: a redelivered event is skipped, and even if it were
 not, every projection is keyed so that a second pass rewrites the same
-documents. ``rebuild-reports`` calls the same ``Project.apply`` on each
-logged event, oldest first.
+documents. ``Project.batch`` takes several events in one transaction (the
+consumer's batch mode) and leaves the documents ``Project`` one by one leaves,
+in a few round trips (``apply_many``). ``rebuild-reports`` runs
+``apply_many`` over the logged events, oldest first.
 """
 
 from __future__ import annotations
