@@ -891,7 +891,9 @@ import json, os, threading, time
 
 _DIR = os.environ.get("BENCH_TRIPS_DIR")
 if _DIR:
-    _counts = [0, 0]
+    # MongoDB commands, Redis commands, events the process's consumers recorded
+    # (processed-event markers inserted).
+    _counts = [0, 0, 0]
     try:
         from pymongo import monitoring
         from redis.asyncio.client import Redis
@@ -901,6 +903,9 @@ if _DIR:
         class _Listener(monitoring.CommandListener):
             def started(self, event):
                 _counts[0] += 1
+                if (event.command_name == "insert"
+                        and event.command.get("insert") == "processed_events"):
+                    _counts[2] += len(event.command.get("documents") or ())
 
             def succeeded(self, event):
                 pass
@@ -920,7 +925,8 @@ if _DIR:
         def _write():
             path = os.path.join(_DIR, str(os.getpid()) + ".json")
             while True:
-                figures = {"t": time.time(), "mongo": _counts[0], "redis": _counts[1]}
+                figures = {"t": time.time(), "mongo": _counts[0], "redis": _counts[1],
+                           "events": _counts[2]}
                 with open(path + ".tmp", "w") as out:
                     json.dump(figures, out)
                 os.replace(path + ".tmp", path)
@@ -930,9 +936,11 @@ if _DIR:
 """
 
 
-async def trips_of(trips_dir: Path, pids: list[int], after: float) -> dict[int, tuple[int, int]]:
-    """(MongoDB, Redis) commands each process had made, as written after ``after``."""
-    found: dict[int, tuple[int, int]] = {}
+async def trips_of(trips_dir: Path, pids: list[int], after: float
+                   ) -> dict[int, tuple[int, int, int]]:
+    """(MongoDB, Redis) commands each process had made, and the events its consumers had
+    recorded, as written after ``after``."""
+    found: dict[int, tuple[int, int, int]] = {}
 
     def fresh() -> bool:
         for pid in pids:
@@ -942,7 +950,7 @@ async def trips_of(trips_dir: Path, pids: list[int], after: float) -> dict[int, 
                 return False
             if data["t"] <= after:
                 return False
-            found[pid] = data["mongo"], data["redis"]
+            found[pid] = data["mongo"], data["redis"], data.get("events", 0)
         return True
 
     if not await poll(fresh, within=15):
@@ -976,7 +984,11 @@ async def deployed_round_trips(
         f"(background work during the run included): MongoDB {mongo:.1f}, Redis {redis:.1f}"
     )
     for pid, (m, r) in sorted(by.items(), key=lambda kv: -kv[1][0]):
-        print(f"  {names.get(pid, pid)!s:>10}: MongoDB {m:5.2f}, Redis {r:5.2f}")
+        # A consumer behind its queue takes fewer events during the run: its round trips
+        # per repayment only mean something beside the events it took.
+        events = (after[pid][2] - before[pid][2]) / n
+        took = f", events its consumers recorded {events:5.2f}" if events else ""
+        print(f"  {names.get(pid, pid)!s:>10}: MongoDB {m:5.2f}, Redis {r:5.2f}{took}")
     return mongo, redis
 
 
