@@ -2,7 +2,8 @@
 
 Background work: the outbox relay, and the consumer that builds the read
 models from every loan.*, payment.*, borrower.* and eod.* event (one queue,
-one at a time, so the event log keeps the order they came in).
+in queue order, so the event log keeps the order they came in; the events
+waiting together are projected as one batch).
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
             short_ttl=settings.report_cache_open_seconds,
         ),
     )
-    projector = infra.consumer(QUEUE, ROUTING_KEYS, Project(reports))
+    project = Project(reports)
+    # Batched: the events waiting together are projected in one transaction, a few round
+    # trips for them all (Project.batch); one at a time when the queue is quiet.
+    projector = infra.consumer(QUEUE, ROUTING_KEYS, project, batch_handler=project.batch)
     servicer = ReportingServicer(reports)
     return infra.definition(
         lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server),
