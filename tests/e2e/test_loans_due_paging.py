@@ -74,6 +74,11 @@ async def portfolio(
     paid_doc = await loans.find_one({"_id": paid.id})
     assert late_doc is not None
     assert paid_doc is not None
+    # Clones carry none of the originals' events still waiting in them (their embedded
+    # outbox): those are the originals' to publish, once.
+    for original in (late_doc, paid_doc):
+        original.pop("outbox", None)
+        original.pop("outbox_next", None)
     tag = uuid.uuid4().hex[:6].upper()
     docs: list[dict[str, Any]] = []
     names: dict[str, str] = {}
