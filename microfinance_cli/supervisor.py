@@ -4,15 +4,18 @@ Each child runs in its own process group, so a Ctrl-C in the terminal reaches on
 supervisor, which then stops the children in a known order (SIGTERM, a deadline, then
 SIGKILL) instead of every process racing to exit on its own. Each child also gets
 PR_SET_PDEATHSIG, so if the supervisor itself is killed with SIGKILL the children still
-receive a SIGTERM rather than living on holding their ports.
+receive a SIGTERM rather than living on holding their ports: util-linux's ``setpriv
+--pdeathsig`` sets it and then execs the child (same pid), so no Python code runs between
+fork and exec (a ``preexec_fn`` runs the interpreter's at-fork hooks there, which can
+crash a process that has other threads, such as gRPC's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import sys
 import time
@@ -24,17 +27,15 @@ from typing import Any, TextIO
 _COLORS = (36, 32, 33, 35, 34, 31, 96, 92, 93, 95)  # ANSI foreground codes, cycled per child
 _READ_LIMIT = 1 << 20  # a log line longer than this is split, never dropped
 
-# Looked up once in the parent: the pre-exec hook must not import or load anything.
-_PR_SET_PDEATHSIG = 1
-try:
-    _prctl: Callable[..., int] | None = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux: no parent-death signal, the rest still works
-    _prctl = None
+# Not Linux (or no util-linux): no parent-death signal, the rest still works.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def _child_preexec() -> None:
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _with_death_signal(argv: Sequence[str]) -> list[str]:
+    """``argv`` run with SIGTERM as its parent-death signal, where setpriv exists."""
+    if _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
 def use_color(stream: TextIO) -> bool:
@@ -158,7 +159,7 @@ class Supervisor:
         env = dict(spec.env) if spec.env is not None else dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")  # logs should appear as they happen
         process = await asyncio.create_subprocess_exec(
-            *spec.argv,
+            *_with_death_signal(spec.argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -166,7 +167,6 @@ class Supervisor:
             cwd=spec.cwd,
             limit=_READ_LIMIT,
             process_group=0,
-            preexec_fn=_child_preexec,
         )
         child = Child(spec, process)
         assert process.stdout is not None
