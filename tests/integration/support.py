@@ -1,4 +1,5 @@
-"""Test support: polling with a deadline, and a TCP proxy to simulate outages.
+"""Test support: polling with a deadline, the commands a MongoDB client sends, and a TCP
+proxy to simulate outages.
 
 Stopping a shared server (RabbitMQ, Redis) would disturb other tests, so the
 client under test talks to the server through this proxy instead: ``cut()``
@@ -15,6 +16,8 @@ import socket
 import time
 from collections.abc import Callable
 from typing import Any
+
+from pymongo import monitoring
 
 
 async def eventually(
@@ -35,6 +38,22 @@ async def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached within {within:.0f}s")
         await asyncio.sleep(interval)  # between polls; the deadline bounds the wait
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends: (name, body), in order (``event_listeners=[...]``)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 class TcpProxy:

@@ -14,31 +14,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from payment_service.adapters.payment_repository import PaymentRepository
 from payment_service.domain.payment import PaymentStatus
 from payment_service.migrations import REGISTRY
 from shared.events import EmbeddedOutbox, Outbox, OutboxRelay, embedded_outbox_indexes
-from tests.integration.support import TcpProxy, eventually
+from tests.integration.support import Commands, TcpProxy, eventually
 from tests.integration.test_payment_owners import applied_to, pending, service_on
 from tests.integration.test_shared_events import Listener, _via
 
 pytestmark = pytest.mark.integration
 
-
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def _stored(source: EmbeddedOutbox, doc_id: str) -> dict[str, Any]:

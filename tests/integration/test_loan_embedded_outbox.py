@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from loan_service.adapters.loan_repository import (
@@ -33,7 +33,7 @@ from shared.events import Outbox, OutboxRelay
 from shared.identity import Caller, Role
 from shared.money import Money
 from tests.integration.eod_support import end_of_day, fixed_clock, portfolio, seed
-from tests.integration.support import eventually
+from tests.integration.support import Commands, eventually
 from tests.integration.test_shared_events import Listener
 
 pytestmark = pytest.mark.integration
@@ -44,19 +44,6 @@ SERVICE = Caller(subject="service:payment", role=Role.SERVICE)
 Db = AsyncDatabase[dict[str, Any]]
 Client = AsyncMongoClient[dict[str, Any]]
 
-
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 def loan_service(eod: EndOfDay, outbox: Outbox, db: Db) -> LoanService:

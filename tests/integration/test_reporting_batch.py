@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from reporting_service.adapters.read_models import EVENT_LOG, READ_MODELS, ReadModels
 from reporting_service.consumers import Project
 from reporting_service.service import NoCache, ReportingService
 from shared.events import Event
 from shared.mongo import create_mongo_client, transaction
+from tests.integration.support import Commands
 from tests.integration.test_reporting_projection import EVENTS as PROJECTION_EVENTS
 from tests.integration.test_reporting_totals_db import D1, D2, LOANS, _closed, _repaid, _row
 from tests.integration.test_reporting_totals_db import EVENTS as TOTALS_EVENTS
@@ -129,26 +130,10 @@ async def test_batches_give_what_one_by_one_gives(
         await mongo_client.drop_database(many_name)
 
 
-class _Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.on = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.on:
-            self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
 async def counted(mongo_url: str) -> AsyncIterator[tuple[AsyncMongoClient[dict[str, Any]],
-                                                         _Commands]]:
-    commands = _Commands()
+                                                         Commands]]:
+    commands = Commands()
     client = create_mongo_client(mongo_url, "mf-tests-batch", event_listeners=[commands])
     try:
         yield client, commands
@@ -167,7 +152,7 @@ def _repayments(n: int) -> list[Event]:
 
 
 async def test_a_batch_of_repayments_takes_a_few_round_trips(
-    counted: tuple[AsyncMongoClient[dict[str, Any]], _Commands],
+    counted: tuple[AsyncMongoClient[dict[str, Any]], Commands],
 ) -> None:
     """A closed date's totals are built, so each repayment moves its money to date too."""
     client, commands = counted
@@ -182,23 +167,22 @@ async def test_a_batch_of_repayments_takes_a_few_round_trips(
                 {"transaction_id": f"{e.payload['transaction_id']}-{n}"}
                 if "transaction_id" in e.payload else {})}) for e in batch]
             async with transaction(client) as session:
-                commands.on, commands.names = True, []
+                commands.seen.clear()
                 await project.batch(batch, session)
-                commands.on = False
-            counts[n] = len(commands.names)
+                counts[n] = len(commands.seen)  # before the commit
         # The same whatever the batch's size: 3 for the event log, 3 reads (collections,
         # their parts, the loans' write-offs), a bulk write each for collections, parts
         # and day flows, the built dates, the totals held and their bulk write, the
         # counter of money events.
-        assert counts[50] == counts[1] <= 13, (counts, commands.names)
+        assert counts[50] == counts[1] <= 13, (counts, [name for name, _ in commands.seen])
         # One event at a time takes that for each repayment.
         async with transaction(client) as session:
-            commands.on, commands.names = True, []
+            commands.seen.clear()
             await project(_repayments(1)[0], session)
-            commands.on = False
-        assert len(commands.names) > counts[1]
+            one = len(commands.seen)  # before the commit
+        assert one > counts[1]
         print(f"round trips: batch of 1 or 50 repayments (+50 logged): {counts}; "
-              f"one repayment alone: {len(commands.names)}")
+              f"one repayment alone: {one}")
     finally:
         await client.drop_database(name)
 

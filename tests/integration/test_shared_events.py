@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from microfinance_cli.backends import free_port
@@ -24,7 +24,7 @@ from shared.events import (
     processed_indexes,
 )
 from shared.mongo import run_in_transaction, transaction
-from tests.integration.support import TcpProxy, eventually
+from tests.integration.support import Commands, TcpProxy, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,21 +34,6 @@ def _via(amqp_url: str, port: int) -> str:
     auth = f"{parts.username}:{parts.password}@" if parts.username else ""
     return f"amqp://{auth}127.0.0.1:{port}{parts.path or '/'}"
 
-
-class Commands(monitoring.CommandListener):
-    """The commands a client sends: (name, body), in order."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 class Listener:
