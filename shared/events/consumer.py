@@ -15,6 +15,8 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -299,6 +301,16 @@ class IdempotentConsumer:
         # Per queue: two consumers in one database each process the event once.
         return f"{self.queue_name}:{event_id}"
 
+    def _marker(self, event: Event, at: datetime) -> dict[str, Any]:
+        """The processed marker of ``event``, stored with the handler's writes."""
+        return {
+            "_id": self._marker_id(event.id),
+            "event_id": event.id,
+            "type": event.type,
+            "queue": self.queue_name,
+            "processed_at": at,
+        }
+
     async def _parse(self, message: AbstractIncomingMessage) -> Event | None:
         """The message's event; a malformed message is dead-lettered (None)."""
         try:
@@ -345,14 +357,7 @@ class IdempotentConsumer:
                 async with transaction(self.client) as session:
                     try:
                         await self.processed.insert_one(
-                            {
-                                "_id": marker,
-                                "event_id": event.id,
-                                "type": event.type,
-                                "queue": self.queue_name,
-                                "processed_at": utcnow(),
-                            },
-                            session=session,
+                            self._marker(event, utcnow()), session=session
                         )
                     except DuplicateKeyError:
                         raise _AlreadyProcessed from None
@@ -448,17 +453,7 @@ class IdempotentConsumer:
                 async with transaction(self.client) as session:
                     try:
                         await self.processed.insert_many(
-                            [
-                                {
-                                    "_id": self._marker_id(event.id),
-                                    "event_id": event.id,
-                                    "type": event.type,
-                                    "queue": self.queue_name,
-                                    "processed_at": now,
-                                }
-                                for event in fresh
-                            ],
-                            session=session,
+                            [self._marker(event, now) for event in fresh], session=session
                         )
                     except BulkWriteError as exc:
                         if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
