@@ -264,28 +264,15 @@ class EmbeddedOutbox:
         return count
 
 
-def event_from_doc(doc: dict[str, Any]) -> Event:
+def _stored(
+    doc: dict[str, Any],
+) -> tuple[str, str, str, datetime, dict[str, Any], str, str, int]:
+    """A stored event's fields in ``wire``'s order: id, type, aggregate id, when it
+    occurred (UTC-aware), payload, request id, producer, version."""
     occurred = doc["occurred_at"]
     if isinstance(occurred, datetime) and occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
-    return Event(
-        type=doc["type"],
-        aggregate_id=doc["aggregate_id"],
-        payload=doc.get("payload") or {},
-        id=str(doc["_id"]),
-        occurred_at=occurred,
-        request_id=doc.get("request_id") or "",
-        producer=doc.get("producer") or "",
-        version=int(doc.get("version") or 1),
-    )
-
-
-def wire_of_doc(doc: dict[str, Any]) -> tuple[bytes, aiormq.spec.Basic.Properties]:
-    """``event_from_doc(doc).to_message()``'s body and properties, without either object."""
-    occurred = doc["occurred_at"]
-    if isinstance(occurred, datetime) and occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
-    return wire(
+    return (
         str(doc["_id"]),
         doc["type"],
         doc["aggregate_id"],
@@ -295,3 +282,22 @@ def wire_of_doc(doc: dict[str, Any]) -> tuple[bytes, aiormq.spec.Basic.Propertie
         doc.get("producer") or "",
         int(doc.get("version") or 1),
     )
+
+
+def event_from_doc(doc: dict[str, Any]) -> Event:
+    id, type, aggregate_id, occurred, payload, request_id, producer, version = _stored(doc)
+    return Event(
+        type=type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        id=id,
+        occurred_at=occurred,
+        request_id=request_id,
+        producer=producer,
+        version=version,
+    )
+
+
+def wire_of_doc(doc: dict[str, Any]) -> tuple[bytes, aiormq.spec.Basic.Properties]:
+    """``event_from_doc(doc).to_message()``'s body and properties, without either object."""
+    return wire(*_stored(doc))
