@@ -404,6 +404,75 @@ def demo_data(
         _echo(line)
 
 
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Option("--out", help="A new (or empty) directory.")],
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Read without a point-in-time snapshot; refused unless every service is "
+            "stopped (for a standalone MongoDB or one older than 5.0).",
+        ),
+    ] = False,
+) -> None:
+    """Back up every service database at one point in time: gzip'd BSON per collection,
+    indexes, a manifest and SHA-256 checksums."""
+    from microfinance_cli.backup import BackupRefused
+    from microfinance_cli.backup import backup as run_backup
+    from shared.config import Settings
+
+    _require_mongo()
+    try:
+        manifest = asyncio.run(run_backup(Settings(), out, _echo, offline=offline))
+    except BackupRefused as exc:
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    collections = sum(len(d.collections) for d in manifest.databases)
+    _echo(f"backup written to {out}: {len(manifest.databases)} databases, {collections} "
+          f"collections, {manifest.documents} documents, {manifest.bytes} bytes in "
+          f"{manifest.seconds:.1f}s ({manifest.consistency})")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Option("--from", help="A directory `backup` wrote.")],
+    drop: Annotated[
+        bool, typer.Option("--drop", help="Drop the target's service databases first.")
+    ] = False,
+    search: Annotated[
+        bool,
+        typer.Option("--reindex/--no-reindex", help="Rebuild both search indexes after."),
+    ] = True,
+) -> None:
+    """Restore a backup into the databases MF_MONGO_DB names (services stopped): every
+    checksum is checked first, a non-empty target is refused unless --drop."""
+    from microfinance_cli.backup import BackupRefused
+    from microfinance_cli.backup import restore as run_restore
+    from shared.config import Settings
+
+    _require_mongo()
+    try:
+        result = asyncio.run(run_restore(Settings(), source, _echo, drop=drop, reindex=search))
+    except BackupRefused as exc:
+        _echo(f"error: {exc}")
+        raise typer.Exit(1) from None
+    _echo(f"restored {result.documents} documents and {result.indexes} indexes from "
+          f"{source} in {sum(result.seconds.values()):.1f}s")
+    if not search:
+        _echo("search indexes not rebuilt: run `microfinance reindex borrowers --recreate` "
+              "and `microfinance reindex loans --recreate`")
+    if result.manifest.app_version != _app_version():
+        _echo(f"the backup was made by microfinance {result.manifest.app_version}; "
+              "`microfinance migrate` (or `up`) brings its indexes up to this version")
+
+
+def _app_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("microfinance")
+
+
 # ---- checking ---------------------------------------------------------------------------
 
 
