@@ -20,7 +20,8 @@ On a standalone MongoDB, or one older than 5.0, backup refuses unless ``--offlin
 
 Restore checks the whole backup first (``backup_files.verify``), refuses a target that
 holds any document unless told to drop it, writes each collection (options, documents,
-then indexes), and rebuilds both search indexes from the restored data.
+then indexes), removes the target's cached borrowers and reports from Redis, and rebuilds
+both search indexes from the restored data.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ Say = Callable[[str], None]
 RAW: CodecOptions[RawBSONDocument] = CodecOptions(document_class=RawBSONDocument)
 # The services that own a database, in start order.
 DATA_SERVICES: tuple[str, ...] = tuple(s.name for s in SERVICES if s.kind == "grpc")
-_INSERT_DOCS = 1_000
-_INSERT_BYTES = 8 << 20
+_INSERT_DOCS = 5_000  # measured: 25 s -> 19 s for 47k documents on the stand-in
+_INSERT_BYTES = 16 << 20
 _BATCH = 1_000
 
 
@@ -291,6 +292,7 @@ class RestoreResult:
     indexes: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     search: list[str] = field(default_factory=list)
+    cleared: int | None = None  # cache keys removed; None when Redis did not answer
 
 
 async def _held(client: MongoClient, names: Sequence[str]) -> list[str]:
@@ -386,6 +388,7 @@ async def restore(
         result.seconds["load"] = time.monotonic() - loading
     finally:
         await client.close()
+    result.cleared = await _clear_caches(settings, say)
     if reindex:
         searching = time.monotonic()
         result.search = await _rebuild_search(settings, say)
@@ -411,3 +414,35 @@ async def _rebuild_search(settings: Settings, say: Say) -> list[str]:
         done.append(outcome.index)
         say(f"  search {outcome.index}: {outcome.indexed} of {outcome.total} indexed")
     return done
+
+
+async def _clear_caches(settings: Settings, say: Say) -> int | None:
+    """Removes the cached borrowers and reports of the target deployment.
+
+    Their keys carry a record's version or a data version, and a restore can set those
+    back: a borrower cached at a later version would be served in place of the restored
+    one until its TTL, and a report cached under a version the restored data reaches
+    again, by another history, for a day. Nothing else in Redis depends on the data."""
+    from redis.exceptions import RedisError
+
+    from reporting_service.service import CACHE_PREFIX
+    from shared.cache import create_redis
+    from user_service.adapters.borrower_cache import KEY_PREFIX
+
+    redis = create_redis(settings.redis_url, socket_timeout=5.0, connect_timeout=5.0)
+    removed = 0
+    try:
+        for pattern in (CACHE_PREFIX, KEY_PREFIX):
+            match = f"{settings.redis_key_prefix}{pattern}*"
+            keys = [k async for k in redis.scan_iter(match=match, count=1000)]
+            for start in range(0, len(keys), 1000):
+                removed += int(await redis.unlink(*keys[start:start + 1000]))
+    except (RedisError, OSError) as exc:
+        say(f"cached borrowers and reports not cleared ({exc}): before starting the "
+            f"services, delete the keys {settings.redis_key_prefix}{KEY_PREFIX}* and "
+            f"{settings.redis_key_prefix}{CACHE_PREFIX}* (or wait a day for them to expire)")
+        return None
+    finally:
+        await redis.aclose()
+    say(f"  cache: {removed} cached borrowers and reports removed")
+    return removed

@@ -457,8 +457,9 @@ def restore(
     except BackupRefused as exc:
         _echo(f"error: {exc}")
         raise typer.Exit(1) from None
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     _echo(f"restored {result.documents} documents and {result.indexes} indexes from "
-          f"{source} in {sum(result.seconds.values()):.1f}s")
+          f"{source} in {sum(result.seconds.values()):.1f}s ({steps})")
     if not search:
         _echo("search indexes not rebuilt: run `microfinance reindex borrowers --recreate` "
               "and `microfinance reindex loans --recreate`")

@@ -26,6 +26,7 @@ from bson.raw_bson import RawBSONDocument
 from elasticsearch import AsyncElasticsearch
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
 
 from loan_service.adapters.loan_repository import LoanRepository, loan_from_doc
 from loan_service.domain import ledger
@@ -51,7 +52,7 @@ from shared.events import Outbox
 from shared.identity import Caller, Role
 from shared.mongo import run_in_transaction
 from shared.runtime import database_name
-from tests.cleanup import delete_indices, drop_databases
+from tests.cleanup import delete_indices, delete_keys, drop_databases
 
 pytestmark = pytest.mark.integration
 
@@ -60,11 +61,12 @@ SIZES = DemoSizes(borrowers=25, loans=30, days=30, seed=11, currencies=("KES", "
 NOT_RUNNING = "127.0.0.1:1"
 
 
-def settings_for(mongo_url: str, es_url: str, tmp: Path) -> Settings:
+def settings_for(mongo_url: str, es_url: str, tmp: Path, redis_url: str = "") -> Settings:
     token = uuid.uuid4().hex[:8]
     return Settings(
         env="test", mongo_url=mongo_url, mongo_db=f"mfbk_{token}", es_url=es_url,
         es_index_prefix=f"mfbk{token}", data_dir=tmp, log_json=False,
+        redis_url=redis_url or "redis://127.0.0.1:1/0", redis_key_prefix=f"mfbk:{token}:",
         auth_addr=NOT_RUNNING, user_addr=NOT_RUNNING, loan_addr=NOT_RUNNING,
         payment_addr=NOT_RUNNING, reporting_addr=NOT_RUNNING,
     )
@@ -121,15 +123,16 @@ async def portfolio(
 
 @pytest.fixture
 async def target(
-    mongo_url: str, es_url: str, mongo_client: Client, es_client: AsyncElasticsearch,
-    tmp_path: Path,
+    mongo_url: str, es_url: str, redis_url: str, mongo_client: Client,
+    es_client: AsyncElasticsearch, redis_client: Redis, tmp_path: Path,
 ) -> AsyncIterator[Settings]:
-    settings = settings_for(mongo_url, es_url, tmp_path)
+    settings = settings_for(mongo_url, es_url, tmp_path, redis_url)
     try:
         yield settings
     finally:
         await drop_databases(mongo_client, f"{settings.mongo_db}_")
         await delete_indices(es_client, settings.es_index_prefix)
+        await delete_keys(redis_client, settings.redis_key_prefix)
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +175,16 @@ def _replayed(doc: dict[str, Any]) -> ledger.LoanState | None:
 
 async def test_a_restore_equals_the_original_and_every_loan_replays(
     portfolio: Portfolio, backed_up: tuple[Path, Manifest, float], target: Settings,
-    mongo_client: Client, es_client: AsyncElasticsearch, mongo_url: str,
+    mongo_client: Client, es_client: AsyncElasticsearch, redis_client: Redis,
 ) -> None:
     out, manifest, backup_seconds = backed_up
+    # What a restore in place must not leave behind: records and reports cached from the
+    # history it replaces (their versions can come round again). Other keys stay.
+    prefix = target.redis_key_prefix
+    cached = [f"{prefix}user:borrower:b1", f"{prefix}reports:v1:x"]
+    kept = f"{prefix}mf:auth:deny:t1"
+    for key in [*cached, kept]:
+        await redis_client.set(key, "1", ex=60)
     source = portfolio.settings
     assert manifest.consistency in (Mode.TRANSACTION, Mode.SNAPSHOT)
     if "secantusdb" in manifest.server:
@@ -187,6 +197,9 @@ async def test_a_restore_equals_the_original_and_every_loan_replays(
           f"{manifest.bytes} bytes backed up in {backup_seconds:.2f}s, restored in "
           f"{restore_seconds:.2f}s ({result.seconds})")
     assert result.documents == manifest.documents
+    assert result.cleared == len(cached)
+    assert await redis_client.exists(*cached) == 0
+    assert await redis_client.exists(kept) == 1
 
     for entry in manifest.databases:
         original = database_name(source, entry.service)
@@ -333,3 +346,46 @@ async def test_offline_is_refused_while_a_service_answers(
         assert not any((tmp_path / "b").iterdir())
     finally:
         await server.stop(None)
+
+
+def test_the_commands_back_up_refuse_and_restore(
+    mongo_url: str, es_url: str, redis_url: str, tmp_path: Path,
+) -> None:
+    """The CLI wiring: exit codes and what each command says."""
+    from typer.testing import CliRunner
+
+    from microfinance_cli.main import app
+
+    source, copy = (settings_for(mongo_url, es_url, tmp_path, redis_url) for _ in range(2))
+    env = {
+        "MF_MONGO_URL": mongo_url, "MF_ES_URL": es_url, "MF_REDIS_URL": redis_url,
+        "MF_REDIS_KEY_PREFIX": source.redis_key_prefix, "MF_ES_INDEX_PREFIX": copy.es_index_prefix,
+        **{f"MF_{s.upper()}_ADDR": NOT_RUNNING for s in DATA_SERVICES},
+    }
+    sync: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
+    runner = CliRunner()
+    out = tmp_path / "b"
+    try:
+        sync[database_name(source, "loan")]["loans"].insert_one({"_id": "L1", "n": 1})
+        done = runner.invoke(app, ["backup", "--out", str(out)],
+                             env={**env, "MF_MONGO_DB": source.mongo_db})
+        assert done.exit_code == 0, done.output
+        assert "1 documents" in done.output
+        assert "(transaction)" in done.output or "(snapshot)" in done.output
+        again = runner.invoke(app, ["restore", "--from", str(out), "--no-reindex"],
+                              env={**env, "MF_MONGO_DB": source.mongo_db})
+        assert again.exit_code == 1
+        assert "is not empty" in again.output
+        assert "--drop" in again.output
+        restored = runner.invoke(app, ["restore", "--from", str(out), "--no-reindex"],
+                                 env={**env, "MF_MONGO_DB": copy.mongo_db})
+        assert restored.exit_code == 0, restored.output
+        assert "restored 1 documents" in restored.output
+        assert "microfinance reindex loans --recreate" in restored.output
+        assert sync[database_name(copy, "loan")]["loans"].find_one() == {"_id": "L1", "n": 1}
+    finally:
+        for settings in (source, copy):
+            for name in sync.list_database_names():
+                if name.startswith(f"{settings.mongo_db}_"):
+                    sync.drop_database(name)
+        sync.close()
