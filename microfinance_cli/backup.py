@@ -201,7 +201,7 @@ async def _reading(client: MongoClient, mode: Mode) -> AsyncIterator[AsyncClient
 async def _pin(client: MongoClient, plans: Sequence[_Plan], session: Any) -> str | None:
     """Makes the first read, which fixes the point in time; returns its cluster time."""
     first = next(((p.db, c) for p in plans for c in sorted(p.collections)), None)
-    db, coll = first or (database_name_of(plans), "__backup_pin__")
+    db, coll = first or (plans[0].db if plans else "admin", "__backup_pin__")
     await client[db][coll].find_one({}, {"_id": 1}, session=session)
     when = session.operation_time if session is not None else None
     return f"{when.time}.{when.inc}" if when is not None else None
@@ -227,10 +227,6 @@ async def _dump(
         ))
         say(f"  {plan.db}.{name}: {writer.documents} documents")
     return entry
-
-
-def database_name_of(plans: Sequence[_Plan]) -> str:
-    return plans[0].db if plans else "admin"
 
 
 def _empty_dir(out: Path) -> None:
