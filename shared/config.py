@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     es_request_timeout_seconds: float = 5.0
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     amqp_exchange: str = "microfinance.events"
+    # The type of the queues (and dead-letter queues) the consumers declare: classic, or
+    # quorum (replicated, for a RabbitMQ cluster; compose sets it). An existing queue keeps
+    # its type: switching needs a migration (docs/operations.md#at-scale).
+    amqp_queue_type: Literal["classic", "quorum"] = "classic"
 
     data_dir: Path = Path(".microfinance")
     log_level: str = "INFO"

@@ -89,6 +89,7 @@ class Infrastructure:
             queue=queue_name(self.settings, self.service, queue),
             routing_keys=routing_keys,
             handler=handler,
+            queue_type=self.settings.amqp_queue_type,
             **options,
         )
 

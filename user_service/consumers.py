@@ -78,4 +78,5 @@ def search_consumer(
         max_attempts=max_attempts,
         retry_backoff=retry_backoff,
         retry_backoff_max=retry_backoff_max,
+        queue_type=settings.amqp_queue_type,
     )

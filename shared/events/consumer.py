@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import (
@@ -67,6 +67,9 @@ class _Overlap(Exception):
 
 
 Handler = Callable[[Event, AsyncClientSession], Awaitable[None]]
+# classic: one node's queue (the default); quorum: replicated over a RabbitMQ cluster
+# (Raft), durable and never exclusive or auto-deleted, as quorum queues must be.
+QueueType = Literal["classic", "quorum"]
 BatchHandler = Callable[[list[Event], AsyncClientSession], Awaitable[None]]
 RETRY_HEADER = "x-mf-attempt"
 # Batch mode waits no timer: a batch is what was delivered by the time the consumer is
@@ -119,6 +122,7 @@ class IdempotentConsumer:
         retry_backoff_max: float = 5.0,
         processed_collection: str = PROCESSED_COLLECTION,
         connect_timeout: float = 5.0,
+        queue_type: QueueType = "classic",
     ) -> None:
         if not routing_keys:
             raise ValueError("a consumer needs at least one routing key")
@@ -144,6 +148,7 @@ class IdempotentConsumer:
         self.retry_backoff_max = retry_backoff_max
         self.processed = db[processed_collection]
         self.connect_timeout = connect_timeout
+        self.queue_type = queue_type
         self.handled = 0
         self.skipped = 0
         self.dead_lettered = 0
@@ -155,6 +160,16 @@ class IdempotentConsumer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._connector: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+
+    def _type_arguments(self) -> dict[str, Any]:
+        """The queue-type argument; none for classic, so existing queues still match.
+
+        A queue cannot change type in place: redeclaring an existing queue with another
+        type fails (PRECONDITION_FAILED), see docs/operations.md on migrating.
+        """
+        if self.queue_type == "classic":
+            return {}
+        return {"x-queue-type": self.queue_type}
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -235,12 +250,15 @@ class IdempotentConsumer:
             dlx = await channel.declare_exchange(
                 self.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
             )
-            dead = await channel.declare_queue(self.dead_letter_queue, durable=True)
+            dead = await channel.declare_queue(
+                self.dead_letter_queue, durable=True, arguments=self._type_arguments()
+            )
             await dead.bind(dlx, routing_key=self.queue_name)
             queue = await channel.declare_queue(
                 self.queue_name,
                 durable=True,
                 arguments={
+                    **self._type_arguments(),
                     "x-dead-letter-exchange": self.dead_letter_exchange,
                     "x-dead-letter-routing-key": self.queue_name,
                 },
