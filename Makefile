@@ -15,3 +15,19 @@ check-protos:
 # buf lint and buf breaking against proto/baseline.binpb (installs the pinned buf with npm).
 contracts:
 	$(PYTHON) -m microfinance_cli contracts
+
+.PHONY: lock audit
+# requirements.lock: the runtime dependencies of pyproject.toml (and its build backend), every
+# version pinned with the hashes of its files on PyPI; the Dockerfile installs from it. Run it
+# after changing [project].dependencies. It resolves against PyPI alone (PIP_CONFIG_FILE and
+# PIP_FIND_LINKS are ignored), so local wheel caches cannot leave a hash the image won't find.
+lock:
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	  $(PYTHON) -m piptools compile --quiet \
+	  --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
+	  --no-emit-index-url --no-emit-find-links --upgrade \
+	  --output-file requirements.lock pyproject.toml
+
+# pip-audit over requirements.lock: fails on a locked version with a known vulnerability.
+audit:
+	$(PYTHON) scripts/audit_deps.py
