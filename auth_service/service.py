@@ -518,7 +518,12 @@ class AuthService:
 
     # --- keys ---------------------------------------------------------------
     async def public_keys(self) -> list[SigningKey]:
-        keys = await self.keyring.keys()
+        # Read from MongoDB every time, not the key-reload cache: with several replicas, a
+        # verifier that meets a freshly rotated kid refetches from whichever replica its
+        # channel picks, and that one must publish a key another replica already signs
+        # with. Rare calls (each process every MF_PUBLIC_KEY_CACHE_SECONDS, or on an
+        # unknown kid), one small find.
+        keys = await self.keyring.keys(force=True)
         return published_keys(
             keys, self._clock(), timedelta(seconds=self._policy.access_ttl_seconds)
         )

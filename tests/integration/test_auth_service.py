@@ -305,6 +305,40 @@ async def test_rotated_keys_keep_old_tokens_valid(env: Env) -> None:
     assert [k.kid for k in await env.service.public_keys()] == [new_key.kid]
 
 
+async def test_a_rotation_is_published_by_every_replica_at_once(
+    env: Env, mongo_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """Two auth replicas, keys rotated by `microfinance rotate-keys` (a third writer).
+
+    The replica that reloads first signs with the new key while the other's key-reload
+    interval has not run out; a verifier refetching from that other replica still finds it.
+    """
+    _, username = await env.staff()
+    await env.service.login(username, PASSWORD)  # loads replica A's key ring
+    replica_b = AuthService(
+        AuthRepository(mongo_db), env.service._store, env.hashing,
+        policy=AuthPolicy(), clock=env.clock,
+    )
+    await replica_b.public_keys()
+    await replica_b.keyring.active()  # B's ring is loaded, and fresh for 30 s
+    cli = AuthService(
+        AuthRepository(mongo_db), env.service._store, env.hashing,
+        policy=AuthPolicy(), clock=env.clock,
+    )
+    new_key = await cli.rotate_keys()
+    await env.service.keyring.keys(force=True)  # replica A's reload came round first
+    token = (await env.service.login(username, PASSWORD)).access.token
+
+    async def fetch_from_b() -> list[dict[str, Any]]:
+        return [k.jwk() for k in await replica_b.public_keys()]
+
+    verifier = TokenVerifier(
+        JwksKeyCache(fetch_from_b), issuer="microfinance-auth",
+        clock=lambda: env.clock().timestamp(),
+    )
+    assert (await verifier.verify(token)).key_id == new_key.kid
+
+
 async def test_only_hashes_are_stored(env: Env, mongo_db: AsyncDatabase[dict[str, Any]]) -> None:
     """A copy of the database gives no usable refresh token and no password."""
     _, username = await env.staff()
