@@ -68,6 +68,11 @@ class GrpcServiceHost:
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 8 * 1024 * 1024),
                 ("grpc.keepalive_permit_without_calls", 1),
+                # Clients reconnect at least every 5 minutes, and a dns:/// client re-resolves
+                # when it does: replicas added by scaling out get their share of calls.
+                # All RPCs are unary, so the 30 s grace lets any call in flight finish.
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 30_000),
             ],
         )
         self.port = 0
