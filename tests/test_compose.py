@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tomllib
 from importlib import metadata
@@ -17,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from microfinance_cli.services import SERVICES, get_service
 from shared.config import Settings
+from tests.nginx_support import adapt, command, find_nginx
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("mongo", "elasticsearch", "redis", "rabbitmq")
@@ -369,55 +369,18 @@ def test_the_gateway_trusts_the_proxy_headers(services: dict[str, dict[str, Any]
         assert "FORWARDED_ALLOW_IPS" not in env_of(services[name]), name
 
 
-def _nginx() -> str | None:
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-
-
-@pytest.mark.skipif(_nginx() is None, reason="nginx is not installed (apt-get install nginx)")
-def test_the_nginx_config_parses(nginx_conf: str, tmp_path: Path) -> None:
-    """`nginx -t` on the config, adapted to run outside Docker with any nginx >= 1.22.
-
-    Docker's names (gateway, loan ...) are not resolvable here, and Debian 12's nginx 1.22
-    predates `resolve` in upstreams (1.27.3) and `http2 on;` (1.25.1): those few tokens are
-    rewritten, and everything else is checked as written.
-    """
-    nginx = _nginx()
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (see .ci/run)")
+def test_the_nginx_config_parses(tmp_path: Path) -> None:
+    """`nginx -t` on deploy/nginx/nginx.conf, adapted to run outside Docker (nginx_support)."""
+    nginx = find_nginx()
     assert nginx is not None
-    version = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False).stderr
-    found = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
-    assert found, version
-    modern = tuple(map(int, found.groups())) >= (1, 27, 3)
-    conf = re.sub(r"server (\w+):(\d+) resolve", r"server 127.0.0.1:\2", nginx_conf)
-    if not modern:
-        conf = conf.replace("    http2 on;\n", "")
-        conf = re.sub(r"listen (\d+) ssl;", r"listen \1 ssl http2;", conf)
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-keyout", str(tls / "tls.key"), "-out", str(tls / "tls.crt")],
-        check=True, capture_output=True,
-    )
-    conf = conf.replace("/etc/nginx/tls/", f"{tls}/")
-    conf = conf.replace("/tmp/nginx.pid", str(tmp_path / "pid"))
-    # Temp dirs of our own: a packaged nginx's compiled-in ones may not exist or be writable.
-    temps = "".join(
-        f"  {kind}_temp_path {tmp_path / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = conf.replace("http {\n", "http {\n" + temps, 1)
-    (tmp_path / "nginx.conf").write_text(conf)
-    (tmp_path / "logs").mkdir()
-    result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-e", str(tmp_path / "logs" / "error.log")],
-        capture_output=True, text=True, check=False,
-    )
+    conf = adapt(nginx, tmp_path)
+    result = subprocess.run(command(nginx, conf, "-t"), capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 
 
 def test_dockerignore_keeps_local_state_out() -> None:
     ignored = (REPO / ".dockerignore").read_text().split()
-    for entry in (".git", ".venv", ".microfinance"):
+    for entry in (".git", ".venv", ".microfinance", "deploy/tls"):
         assert entry in ignored
