@@ -31,7 +31,7 @@ from api_gateway.web_client import install_web
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.money import set_max_amount_minor
-from shared.runtime import auth_jwks_fetcher, make_verifier, metrics_endpoint
+from shared.runtime import auth_jwks_fetcher, make_verifier
 
 HSTS_PRODUCTION_SECONDS = 365 * 24 * 3600
 
@@ -93,9 +93,7 @@ def create_app(
             ),
         )
         try:
-            # /metrics on a port of its own (MF_METRICS_PORT), never on the public one.
-            with metrics_endpoint(cfg):
-                yield
+            yield
         finally:
             app.state.gateway = None
             await verifier.stop()
