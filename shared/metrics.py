@@ -139,6 +139,12 @@ class _EventCounters(Collector):
     def __init__(self) -> None:
         self.relays: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
         self.consumers: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Added to on the loop, read by the scrape thread.
+        self.lock = threading.Lock()
+
+    def watched(self) -> tuple[list[tuple[Any, str]], list[Any]]:
+        with self.lock:
+            return list(self.relays.items()), list(self.consumers)
 
     def collect(self) -> Iterable[CounterMetricFamily]:
         published = CounterMetricFamily(
@@ -151,8 +157,9 @@ class _EventCounters(Collector):
             "Relay passes that failed (broker down, events not confirmed).",
             labels=["service"],
         )
+        relays, consumers = self.watched()
         sums: dict[str, list[int]] = {}
-        for relay, service in list(self.relays.items()):
+        for relay, service in relays:
             row = sums.setdefault(service, [0, 0])
             row[0] += relay.published
             row[1] += relay.failures
@@ -175,7 +182,7 @@ class _EventCounters(Collector):
             labels=["queue"],
         )
         by_queue: dict[str, list[int]] = {}
-        for consumer in list(self.consumers):
+        for consumer in consumers:
             row = by_queue.setdefault(consumer.queue_name, [0, 0, 0])
             row[0] += consumer.handled
             row[1] += consumer.skipped
@@ -192,11 +199,13 @@ REGISTRY.register(EVENT_COUNTERS)
 
 
 def watch_relay(relay: _Relay, service: str) -> None:
-    EVENT_COUNTERS.relays[relay] = service
+    with EVENT_COUNTERS.lock:
+        EVENT_COUNTERS.relays[relay] = service
 
 
 def watch_consumer(consumer: _Consumer) -> None:
-    EVENT_COUNTERS.consumers.add(consumer)
+    with EVENT_COUNTERS.lock:
+        EVENT_COUNTERS.consumers.add(consumer)
 
 
 # --- the listener ------------------------------------------------------------------------
