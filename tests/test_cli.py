@@ -500,6 +500,7 @@ def _metrics_move_with_a_login(up: UpProcess) -> None:
     from microfinance_cli.services import SERVICES
     from tests.up_stack import ADMIN_EMAIL, ADMIN_PASSWORD
 
+    up.read_until("press Ctrl-C to stop", 30)  # the rest of the banner
     base = int(up.env["MF_METRICS_PORT"])
     ports = {s.name: base + i for i, s in enumerate(SERVICES)}
     for name, port in ports.items():

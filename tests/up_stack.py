@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -40,11 +41,12 @@ def closed_port() -> int:
 
 
 def closed_port_run(count: int) -> int:
-    """The first of ``count`` consecutive loopback ports with nothing listening."""
-    for _ in range(50):
-        first = closed_port()
-        if first + count > 65535:
-            continue
+    """The first of ``count`` consecutive loopback ports with nothing listening, below the
+    kernel's ephemeral range: there, the processes' own outgoing connections cannot take
+    one of them between this check and their bind."""
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(100):
+        first = random.randrange(10_000, max(10_001, low - count))
         with contextlib.ExitStack() as held:
             try:
                 for port in range(first, first + count):
