@@ -25,6 +25,8 @@ from prometheus_client import REGISTRY, Counter, Enum, Gauge, Histogram, start_h
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from shared.background import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 # Latency buckets (seconds) around the repayment path's few to tens of milliseconds.
@@ -241,29 +243,17 @@ class MetricsEndpoint:
 Sample = Callable[[], Awaitable[None]]
 
 
-class Sampler:
+class Sampler(BackgroundLoop):
     """Runs each sample (a coroutine setting gauges) every ``interval`` seconds, one after
     another, on the process' loop. A failing sample is counted and logged at debug, and
     its gauges keep their last value until the next pass succeeds."""
 
+    task_name = "metrics-sampler"
+
     def __init__(self, samples: Sequence[tuple[str, Sample]], interval: float) -> None:
+        super().__init__()
         self.samples = list(samples)
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="metrics-sampler")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def sample_once(self) -> None:
         for name, sample in self.samples:

@@ -15,15 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from elasticsearch import AsyncElasticsearch
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 
 from microfinance_cli.backends import free_port
 from shared.clock import business_date
 from shared.runtime import database_name, metrics_endpoint
-from tests.e2e.conftest import Stack, open_stack
+from tests.e2e.conftest import Stack, StackBackends
 from tests.e2e.loan_support import clients, make_borrower
 from tests.integration.support import eventually
 
@@ -37,22 +35,10 @@ AUTH = "microfinance.auth.v1.AuthService"
 
 @pytest.fixture(scope="module")
 async def metered(
-    mongo_url: str,
-    redis_url: str,
-    es_url: str,
-    mongo_client: AsyncMongoClient[dict[str, Any]],
-    es_client: AsyncElasticsearch,
-    redis_client: Redis,
-    tmp_path_factory: pytest.TempPathFactory,
+    stack_backends: StackBackends, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    async with open_stack(
-        mongo_url=mongo_url,
-        redis_url=redis_url,
-        es_url=es_url,
-        mongo_client=mongo_client,
-        es_client=es_client,
-        redis_client=redis_client,
-        data_dir=tmp_path_factory.mktemp("metrics-data"),
+    async with stack_backends.open(
+        tmp_path_factory.mktemp("metrics-data"),
         metrics_port=free_port(),
         metrics_sample_seconds=0.2,
     ) as running:
