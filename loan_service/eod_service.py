@@ -303,7 +303,8 @@ class EndOfDay:
             phase = "retrying" if run.last_error is not None else "running"
         else:
             phase = "given_up" if status.failed_run is not None else "idle"
-        metrics.EOD_PHASE.state(phase)
+        for each in metrics.EOD_PHASES:
+            metrics.EOD_PHASE.labels(each).set(1 if each == phase else 0)
         metrics.EOD_LOANS_TOTAL.set(run.loans_total if run else 0)
         metrics.EOD_LOANS_DONE.set(run.loans_done if run else 0)
         metrics.EOD_FAILURES.set(run.last_error.attempts if run and run.last_error else 0)

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, Counter, Enum, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
@@ -76,10 +76,14 @@ OUTBOX_PENDING = Gauge(
     "Events stored and not yet published (outbox collection and embedded), per service.",
     ["service"],
 )
-EOD_PHASE = Enum(
+EOD_PHASES = ("idle", "running", "retrying", "given_up")
+# A labelled gauge, not an Enum: it appears only where end of day is sampled (loan_service),
+# where an Enum would say "idle" in every process.
+EOD_PHASE = Gauge(
     "microfinance_eod_phase",
-    "End of day: idle, running, retrying (the run failed and is tried again) or given_up.",
-    states=["idle", "running", "retrying", "given_up"],
+    "End of day: 1 for the current phase, idle, running, retrying (the run failed and is "
+    "tried again) or given_up; 0 for the others.",
+    ["phase"],
 )
 EOD_LOANS_TOTAL = Gauge(
     "microfinance_eod_loans_total", "End of day: loans to process on the date being closed."

@@ -176,7 +176,7 @@ async def test_end_of_day_progress_is_sampled(metered: Stack) -> None:
         samples = await scrape(metered)
         return (
             value(samples, "microfinance_eod_last_closed_date_seconds") == closed_at
-            and value(samples, "microfinance_eod_phase", microfinance_eod_phase="idle") == 1
+            and value(samples, "microfinance_eod_phase", phase="idle") == 1
         )
 
     await eventually(closed, what="today closed and the run over")
