@@ -1,5 +1,5 @@
 """Per-request plumbing as plain ASGI middleware: request id, security headers,
-an access log line, and a last-resort 500 in the standard error shape.
+an access log line, metrics, and a last-resort 500 in the standard error shape.
 
 Plain ASGI (not BaseHTTPMiddleware) so that the context variables set here
 (request id, caller) are the ones the route and the gRPC client interceptor see.
@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api_gateway.errors import error_response, internal_error_response
 from shared.identity import caller_var
 from shared.logging import request_id_var
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 log = logging.getLogger("microfinance.gateway.access")
 
@@ -42,6 +44,9 @@ CLIENT_CSP = (
 )
 DOCS_PATHS = ("/docs", "/redoc")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Requests no route matched share one label: raw paths would make a series per URL.
+UNMATCHED_ROUTE = "<unmatched>"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def accept_request_id(value: str | None) -> str:
@@ -55,6 +60,30 @@ def _too_large(limit: int) -> str:
     return f"the request body is larger than {limit} bytes"
 
 
+class _RouteMetrics:
+    """Requests counted and timed by route template, method and status, each label set
+    bound once and kept (a few dozen routes, a handful of methods and statuses)."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Callable[[], None]] = {}
+        self._timers: dict[tuple[str, str], Callable[[float], None]] = {}
+
+    def record(self, scope: Scope, method: str, status: int, seconds: float) -> None:
+        # Set by the router on the request's scope once it matched (FastAPI and Starlette).
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+        if method not in _METHODS:
+            method = "OTHER"
+        count = self._counters.get((route, method, status))
+        if count is None:
+            count = HTTP_REQUESTS.labels(route, method, str(status)).inc
+            self._counters[(route, method, status)] = count
+        count()
+        observe = self._timers.get((route, method))
+        if observe is None:
+            observe = self._timers[(route, method)] = HTTP_SECONDS.labels(route, method).observe
+        observe(seconds)
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -65,6 +94,7 @@ class RequestContextMiddleware:
     ) -> None:
         self.app = app
         self._max_body = max_body_bytes
+        self._metrics = _RouteMetrics()
         self._hsts = (
             f"max-age={hsts_max_age_seconds}; includeSubDomains"
             if hsts_max_age_seconds > 0
@@ -146,6 +176,8 @@ class RequestContextMiddleware:
                 raise  # the response has begun; all we can do is drop the connection
             await internal_error_response()(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.record(scope, method, status or 500, elapsed)
             caller = caller_var.get()
             client = scope.get("client")
             log.info(
@@ -157,7 +189,7 @@ class RequestContextMiddleware:
                     "method": method,
                     "path": path,
                     "status": status or 500,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "client_ip": client[0] if client else "",
                     "caller": caller.subject if caller else "",
                 },

@@ -60,6 +60,7 @@ from loan_service.domain.eod import (
 )
 from loan_service.domain.ledger import SYSTEM_ACTOR
 from loan_service.domain.loan import Loan, facts_of
+from shared import metrics
 from shared.background import BackgroundLoop
 from shared.clock import business_date, utcnow
 from shared.errors import Conflict, FailedPrecondition
@@ -154,6 +155,11 @@ def _figures(doc: dict[str, Any] | None) -> DateFigures | None:
         penalty_totals={str(k): int(v) for k, v in (doc.get("penalty_totals") or {}).items()},
         closed_at=closed_at,
     )
+
+
+def _epoch(day: date | None) -> float:
+    """A date as the Unix time of its midnight UTC (Grafana shows it as a date); 0: none."""
+    return datetime.combine(day, time(), UTC).timestamp() if day is not None else 0.0
 
 
 def _day(value: Any) -> date | None:
@@ -287,6 +293,26 @@ class EndOfDay:
         last = _figures(await self._repo.date_figures(last_closed)) if last_closed else None
         return EodStatus(last_closed=last_closed, run=run, last_date=last,
                          failed_run=_run_state(failed, 0) if failed else None)
+
+    async def sample_progress(self) -> None:
+        """The end-of-day gauges (shared/metrics.py) from the stored status: the phase,
+        the date being closed with its loans done of total, and what is left."""
+        status = await self.status()
+        run = status.run
+        if run is not None:
+            phase = "retrying" if run.last_error is not None else "running"
+        else:
+            phase = "given_up" if status.failed_run is not None else "idle"
+        for each in metrics.EOD_PHASES:
+            metrics.EOD_PHASE.labels(each).set(1 if each == phase else 0)
+        metrics.EOD_LOANS_TOTAL.set(run.loans_total if run else 0)
+        metrics.EOD_LOANS_DONE.set(run.loans_done if run else 0)
+        metrics.EOD_FAILURES.set(run.last_error.attempts if run and run.last_error else 0)
+        closed = status.last_closed
+        remaining = [d for d in run.dates if closed is None or d > closed] if run else []
+        metrics.EOD_DATES_REMAINING.set(len(remaining))
+        metrics.EOD_CURRENT_DATE.set(_epoch(run.current if run else None))
+        metrics.EOD_LAST_CLOSED.set(_epoch(closed))
 
     async def figures(self, day: date | None) -> DateFigures | None:
         return _figures(await self._repo.date_figures(day)) if day is not None else None

@@ -90,6 +90,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         options=eod_options(settings),
     )
     loans.after_write = eod.rederive
+    infra.samples.append(("eod", eod.sample_progress))
     eod_worker = EndOfDayWorker(eod, at=settings.eod_at, timezone=settings.business_tz())
     search_indexer = LoanSearchIndexer(infra.db, search, loans.today)
     # Batched: the loan events waiting together cost one marker find and one transaction.

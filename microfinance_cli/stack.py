@@ -32,6 +32,8 @@ from shared.config import Settings
 
 DEFAULT_MONGO_PORT = 27018
 DEFAULT_ES_PORT = 9201
+# /metrics of the first process; each next one gets the next port (auth 9460 ... gateway 9465).
+DEFAULT_METRICS_PORT = 9460
 T = TypeVar("T")
 
 
@@ -221,13 +223,27 @@ async def prepare_backends(opts: UpOptions, found: Backends, say: Callable[[str]
     )
 
 
+def metrics_ports(settings: Settings) -> dict[str, int]:
+    """Each process' /metrics port, the one place `up` assigns them: MF_METRICS_PORT (when
+    set, else DEFAULT_METRICS_PORT) for the first process, then one more for each next one.
+    MF_METRICS_PORT=0: no metrics (an empty map)."""
+    base = settings.metrics_port if "MF_METRICS_PORT" in os.environ else DEFAULT_METRICS_PORT
+    if not base:
+        return {}
+    return {svc.name: base + i for i, svc in enumerate(SERVICES)}
+
+
 def busy_service_ports(settings: Settings) -> list[str]:
     """Ports our six processes would bind that something already listens on."""
     busy: list[str] = []
+    metrics = metrics_ports(settings)
     for svc in SERVICES:
         host = local_host(settings.gateway_host if svc.kind == "http" else settings.bind_host)
         if backends.port_open(host, svc.port(settings), timeout=0.3):
             busy.append(f"{svc.port(settings)} ({svc.name})")
+        port = metrics.get(svc.name)
+        if port and backends.port_open(local_host(settings.metrics_host), port, timeout=0.3):
+            busy.append(f"{port} ({svc.name} metrics)")
     return busy
 
 
@@ -241,9 +257,23 @@ def child_environment(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def banner(settings: Settings, found: Backends) -> str:
-    rows = [("gateway", f"{gateway_url(settings)}  (web client at /, REST /api/v1, docs /docs)")]
-    rows += [(s.name, f"{s.grpc_addr(settings)}  (gRPC)") for s in SERVICES if s.kind == "grpc"]
+def banner(settings: Settings, found: Backends, metrics: dict[str, int]) -> str:
+    def scraped(name: str) -> str:
+        port = metrics.get(name)
+        return f", metrics :{port}" if port else ""
+
+    rows = [
+        (
+            "gateway",
+            f"{gateway_url(settings)}  (web client at /, REST /api/v1, docs /docs"
+            f"{scraped('gateway')})",
+        )
+    ]
+    rows += [
+        (s.name, f"{s.grpc_addr(settings)}  (gRPC{scraped(s.name)})")
+        for s in SERVICES
+        if s.kind == "grpc"
+    ]
     labels = {
         "MF_MONGO_URL": "mongo",
         "MF_ES_URL": "elasticsearch",
@@ -303,8 +333,11 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
                 log.say(traceback.format_exc().rstrip())
                 log.say(f"error: migrations failed ({type(exc).__name__}: {exc}); not starting")
                 return 1
+        metrics = metrics_ports(settings)
+        # Always set: a child must not take up's own MF_METRICS_PORT (the first port) as its.
+        envs = {s.name: {**env, "MF_METRICS_PORT": str(metrics.get(s.name, 0))} for s in specs}
         supervisor = Supervisor(
-            [ChildSpec(s.name, s.argv, env=env) for s in specs],
+            [ChildSpec(s.name, s.argv, env=envs[s.name]) for s in specs],
             out=out,
             stop_timeout=opts.stop_timeout,
         )
@@ -317,7 +350,7 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
                 opts.ready_timeout,
                 on_ready=lambda p: sup.say(f"{p.name}: SERVING at {p.target}"),
             )
-            sup.say(banner(settings, found))
+            sup.say(banner(settings, found, metrics))
 
         return await supervisor.run(stop, ready)
     except BackendUnavailable as exc:

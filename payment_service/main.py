@@ -86,6 +86,7 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
         batch=settings.payment_recovery_batch,
     )
     follower = infra.consumer(LOAN_QUEUE, LOAN_ROUTING_KEYS, FollowLoan(payments))
+    infra.samples.append(("payment_recovery", payments.sample_recovery_backlog))
     servicer = PaymentServicer(payments)
 
     def register(server: aio.Server) -> None:

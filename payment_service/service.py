@@ -90,6 +90,7 @@ from shared.errors import (
     Unavailable,
 )
 from shared.identity import Caller
+from shared.metrics import PAYMENTS_PENDING_RECOVERY, PAYMENTS_RECOVERY_DUE
 from shared.paging import Page
 from shared.ports import Events, Session, Transactions
 
@@ -479,6 +480,14 @@ class PaymentService:
         return moved
 
     # ------------------------------------------------------------------ recovery
+    async def sample_recovery_backlog(self) -> None:
+        """The recovery gauges (shared/metrics.py): outstanding payments and reversals, and
+        how many of them the recovery loop would take up now."""
+        payments, reversals, due = await self._repo.recovery_backlog(self._clock())
+        PAYMENTS_PENDING_RECOVERY.labels("payment").set(payments)
+        PAYMENTS_PENDING_RECOVERY.labels("reversal").set(reversals)
+        PAYMENTS_RECOVERY_DUE.set(due)
+
     async def recover_due(self, limit: int = 100) -> int:
         """Re-drive every PENDING payment and requested reversal whose lease ran out.
 

@@ -64,6 +64,7 @@ from reporting_service.domain.portfolio import (
     par_report,
 )
 from reporting_service.domain.totals import aging_from, by_currency, par_from, trend_from
+from shared.cache import CacheCounter
 from shared.clock import business_date, utcnow
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.identity import Caller
@@ -74,6 +75,7 @@ from shared.validation import parse_date
 
 Session = Any
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_REPORT_LOOKUPS = CacheCounter("report")
 # A range report with no dates: the month up to today.
 CACHE_PREFIX = "reports:v1"
 
@@ -300,7 +302,9 @@ class ReportingService:
         key = _cache_key(resolved, getattr(render, "__name__", "render"))
         hit = await self.cache.get(key)
         if hit is not None:
+            _REPORT_LOOKUPS.hit()
             return hit
+        _REPORT_LOOKUPS.miss()
         text = render(await self._compute(resolved))
         await self.cache.set(key, text, resolved.ttl)
         return text

@@ -12,12 +12,15 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from shared.metrics import CACHE_HITS, CACHE_MISSES
 
 log = logging.getLogger(__name__)
 
@@ -347,4 +350,15 @@ class Cache:
                 log.debug("error closing redis client", exc_info=True)
 
 
-__all__ = ["Cache", "create_redis"]
+class CacheCounter:
+    """Hits and misses of one named cache (``microfinance_cache_hits_total`` and
+    ``..._misses_total``), with the label bound once: ``counter.hit()``, ``counter.miss()``."""
+
+    __slots__ = ("hit", "miss")
+
+    def __init__(self, name: str) -> None:
+        self.hit: Callable[[], None] = CACHE_HITS.labels(name).inc
+        self.miss: Callable[[], None] = CACHE_MISSES.labels(name).inc
+
+
+__all__ = ["Cache", "CacheCounter", "create_redis"]

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     payment_addr: str = ""
     reporting_addr: str = ""
 
+    # Prometheus /metrics of this process on its own small HTTP port (0: none); every
+    # process needs its own (`microfinance up` assigns them). Loopback unless opened up:
+    # the figures name routes, volumes and backlogs, so only the scraper should read them.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # How often the gauges that cost a query (outbox backlog, end of day, payments
+    # awaiting recovery) are refreshed, on the process' loop.
+    metrics_sample_seconds: float = Field(default=10.0, gt=0)
+
     grpc_deadline_seconds: float = 5.0
     shutdown_grace_seconds: float = 10.0
 

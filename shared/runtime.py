@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import eventloop, heap
+from shared import eventloop, heap, metrics
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
@@ -56,6 +56,9 @@ class Infrastructure:
     outbox: Outbox
     relay: OutboxRelay
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Gauges refreshed on a timer while metrics are on (shared/metrics.py); the outbox
+    # backlog is there from the start, services add theirs while building.
+    samples: list[tuple[str, metrics.Sample]] = field(default_factory=list)
     _auth_channel: aio.Channel | None = field(default=None, repr=False)
 
     def auth_channel(self) -> aio.Channel:
@@ -81,7 +84,7 @@ class Infrastructure:
         """A background consumer of this service's durable queue ``queue``; ``options``
         go to ``IdempotentConsumer`` (prefetch, concurrency, retries, ``batch_handler``
         and ``batch_max`` for batch mode)."""
-        return IdempotentConsumer(
+        consumer = IdempotentConsumer(
             client=self.mongo,
             db=self.db,
             amqp_url=self.settings.amqp_url,
@@ -92,6 +95,8 @@ class Infrastructure:
             queue_type=self.settings.amqp_queue_type,
             **options,
         )
+        metrics.watch_consumer(consumer)
+        return consumer
 
     async def in_transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run ``body`` in a Mongo transaction, retried on transient conflicts."""
@@ -118,7 +123,11 @@ class Infrastructure:
     ) -> ServiceDefinition:
         """This service as every one runs: healthy while its Mongo answers, its outbox
         relayed (before its own ``background``), tokens checked against auth_service's keys
-        unless it brings its own ``verifier``."""
+        unless it brings its own ``verifier``, its sampled gauges refreshed while metrics
+        are on (``MF_METRICS_PORT``)."""
+        sampled: list[Background] = []
+        if self.settings.metrics_port and self.samples:
+            sampled.append(metrics.Sampler(self.samples, self.settings.metrics_sample_seconds))
         return ServiceDefinition(
             name=f"{self.service}_service",
             register=register,
@@ -126,7 +135,7 @@ class Infrastructure:
             access=access,
             verifier=verifier or remote_verifier(self),
             health_checks={"mongo": self.mongo_healthy},
-            background=[self.relay, *background],
+            background=[self.relay, *background, *sampled],
         )
 
 
@@ -137,6 +146,8 @@ async def open_infrastructure(settings: Settings, service: str) -> Infrastructur
     cache = Cache(create_redis(settings.redis_url), prefix=settings.redis_key_prefix)
     db = mongo[database_name(settings, service)]
     outbox = Outbox(db, producer=f"{service}_service")
+    relay = OutboxRelay(outbox, settings.amqp_url, settings.amqp_exchange)
+    metrics.watch_relay(relay, service)
     return Infrastructure(
         settings=settings,
         service=service,
@@ -144,7 +155,8 @@ async def open_infrastructure(settings: Settings, service: str) -> Infrastructur
         db=db,
         cache=cache,
         outbox=outbox,
-        relay=OutboxRelay(outbox, settings.amqp_url, settings.amqp_exchange),
+        relay=relay,
+        samples=[("outbox", metrics.outbox_sample(outbox, service))],
     )
 
 
@@ -192,9 +204,24 @@ async def serve(service: str, build: Builder, settings: Settings | None = None) 
             port=settings.port_for(service),
             grace_seconds=settings.shutdown_grace_seconds,
         )
-        await run_until_signalled(host)
+        with metrics_endpoint(settings):
+            await run_until_signalled(host)
     finally:
         await infra.close()
+
+
+@contextlib.contextmanager
+def metrics_endpoint(settings: Settings) -> Iterator[metrics.MetricsEndpoint | None]:
+    """This process' /metrics listener while the block runs; None when MF_METRICS_PORT=0."""
+    if not settings.metrics_port:
+        yield None
+        return
+    endpoint = metrics.MetricsEndpoint(settings.metrics_host, settings.metrics_port)
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 def run_service(service: str, build: Builder) -> None:

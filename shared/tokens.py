@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import jwt
 
+from shared.cache import CacheCounter
 from shared.errors import Unauthenticated
 from shared.identity import Caller, Role
 from shared.revocation import (
@@ -101,12 +102,15 @@ class TokenVerifier:
         # Signature checks cost ~0.1 ms and a token is presented many times (gateway and
         # every service it reaches), so verified claims are remembered, bounded.
         self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        self._lookups = CacheCounter("verified_token")
 
     async def _signed_claims(self, token: str) -> tuple[dict[str, Any], str]:
         cached = self._verified.get(token)
         if cached is not None:
+            self._lookups.hit()
             self._verified.move_to_end(token)
             return cached
+        self._lookups.miss()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

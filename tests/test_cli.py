@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from microfinance_cli.doctor import FAIL, OK, check_amqp, check_redis, redact_url, render
@@ -476,6 +477,7 @@ def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         )
         assert health.returncode == 0, health.stdout + health.stderr
         assert health.stdout.count("SERVING") == len(SERVICES)
+        _metrics_move_with_a_login(up)
 
         up.interrupt(timeout=90)
     finally:
@@ -488,3 +490,45 @@ def test_up_serves_all_six_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     assert _port_closed(up.port("embedded_mongo_port")), "embedded mongo left running"
     assert _port_closed(up.port("embedded_es_port")), "embedded elasticsearch left running"
     assert (tmp_path / "data" / "mongo").is_dir()
+
+
+def _metrics_move_with_a_login(up: UpProcess) -> None:
+    """Each process serves /metrics on the port `up` printed for it; a login through the
+    gateway shows at the gateway (its route) and at auth_service (its RPC)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from microfinance_cli.services import SERVICES
+    from tests.up_stack import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    up.read_until("press Ctrl-C to stop", 30)  # the rest of the banner
+    base = int(up.env["MF_METRICS_PORT"])
+    ports = {s.name: base + i for i, s in enumerate(SERVICES)}
+    for name, port in ports.items():
+        assert any(name in line and f"metrics :{port}" in line for line in up.seen), name
+
+    def scrape(name: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        r = httpx.get(f"http://127.0.0.1:{ports[name]}/metrics", timeout=10)
+        assert r.status_code == 200
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+        }
+
+    route = frozenset({"route": "/api/v1/auth/login", "method": "POST", "status": "200"}.items())
+    rpc = frozenset(
+        {"grpc_service": "microfinance.auth.v1.AuthService", "grpc_method": "Login",
+         "grpc_code": "OK"}.items()
+    )
+    before = scrape("gateway").get(("microfinance_http_requests_total", route), 0.0)
+    before_rpc = scrape("auth").get(("microfinance_grpc_server_handled_total", rpc), 0.0)
+    r = httpx.post(
+        f"{up.gateway_url}/api/v1/auth/login",
+        json={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert scrape("gateway")[("microfinance_http_requests_total", route)] == before + 1
+    assert scrape("auth")[("microfinance_grpc_server_handled_total", rpc)] == before_rpc + 1
+    # Every service process has its own registry: the loan service saw no login.
+    assert ("microfinance_grpc_server_handled_total", rpc) not in scrape("loan")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -38,6 +40,24 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def closed_port_run(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports with nothing listening, below the
+    kernel's ephemeral range: there, the processes' own outgoing connections cannot take
+    one of them between this check and their bind."""
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(100):
+        first = random.randrange(10_000, max(10_001, low - count))
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 def up_env(data_dir: Path) -> dict[str, str]:
     """The environment for an isolated `microfinance up` (no MF_* leaks in from ours,
     except where the brokers are)."""
@@ -45,6 +65,8 @@ def up_env(data_dir: Path) -> dict[str, str]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
     env.update({f"MF_{s.port_setting.upper()}": str(closed_port()) for s in SERVICES})
+    # `up` gives each process the next port from this one for its /metrics.
+    env["MF_METRICS_PORT"] = str(closed_port_run(len(SERVICES)))
     env.update(
         MF_DATA_DIR=str(data_dir),
         MF_EMBEDDED_MONGO_PORT=str(closed_port()),

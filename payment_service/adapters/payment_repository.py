@@ -429,6 +429,18 @@ class PaymentRepository:
         )
         return [from_doc(d) async for d in cursor]
 
+    async def recovery_backlog(self, now: datetime) -> tuple[int, int, int]:
+        """Outstanding work (a lease is held): PENDING payments, requested reversals, and
+        of both those whose lease ran out by ``now`` (``due_for_recovery``'s next pick)."""
+        outstanding = {"lease_until": {"$exists": True}}
+        pending = PaymentStatus.PENDING.value
+        payments, reversals, due = await asyncio.gather(
+            self._payments.count_documents({**outstanding, "status": pending}),
+            self._payments.count_documents({**outstanding, "status": {"$ne": pending}}),
+            self._payments.count_documents({"lease_until": {"$lte": now}}),
+        )
+        return payments, reversals, due
+
     async def next_receipt_sequence(self, year: int) -> int:
         """The next receipt sequence of ``year`` (see ``ReceiptNumbers``)."""
         return await self._receipts.next(year)

@@ -1,4 +1,4 @@
-"""The server interceptor: request id, logging, error mapping and authentication.
+"""The server interceptor: request id, logging, metrics, error mapping and authentication.
 
 They wrap the method's behaviour in that order, the first outermost, in one coroutine
 (``ServiceInterceptor``).
@@ -22,6 +22,7 @@ from shared.grpc.access import OPEN_PREFIXES, Access
 from shared.grpc.status import from_rpc_error, status_code_for, to_grpc_status
 from shared.identity import caller_var
 from shared.logging import request_id_var
+from shared.metrics import GRPC_HANDLED, GRPC_SECONDS
 from shared.tokens import TokenVerifier
 
 log = logging.getLogger("microfinance.rpc")
@@ -114,9 +115,10 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
 
     Per call: the request id from the metadata (or a new one) is set for the call's logs and
     sent back first in the initial metadata, errors included; the call is logged with its
-    status code; domain errors become their status code and anything else INTERNAL, logged
-    once; the bearer token is verified and the caller's role checked against the access
-    table (a method absent from it is refused), and the caller is set for the handler.
+    status code, counted and timed (shared/metrics.py); domain errors become their status
+    code and anything else INTERNAL, logged once; the bearer token is verified and the
+    caller's role checked against the access table (a method absent from it is refused),
+    and the caller is set for the handler.
     Open methods (health, reflection) get the request id only.
 
     A method's wrapped handler is built once and kept: the per-call parts (metadata, token)
@@ -158,6 +160,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         name = method.rsplit("/", 1)[-1]
         verify = self._verifier.verify
         translators = self._translators
+        record = _method_metrics(method)
 
         async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             metadata = _call_metadata(context)
@@ -213,12 +216,30 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                     code = "INTERNAL"
                     raise
                 finally:
+                    record(code, started)
                     if log.isEnabledFor(logging.INFO):
                         _log_call(method, code, started)
             finally:
                 request_id_var.reset(rid_token)
 
         return run
+
+
+def _method_metrics(method: str) -> Callable[[str, float], None]:
+    """Records one call of ``/pkg.Service/Method`` (its status code, when it started): the
+    label values are bound here, once per method, so a call only looks its code up."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    observe = GRPC_SECONDS.labels(service, name).observe
+    counters = {"OK": GRPC_HANDLED.labels(service, name, "OK").inc}
+
+    def record(code: str, started: float) -> None:
+        observe(time.perf_counter() - started)
+        count = counters.get(code)
+        if count is None:
+            count = counters[code] = GRPC_HANDLED.labels(service, name, code).inc
+        count()
+
+    return record
 
 
 def _call_metadata(context: aio.ServicerContext[Any, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,25 +288,48 @@ async def open_stack(
         )
 
 
+@dataclass(frozen=True)
+class StackBackends:
+    """The session's backends, from which a module opens a system of its own."""
+
+    mongo_url: str
+    redis_url: str
+    es_url: str
+    mongo_client: AsyncMongoClient[dict[str, Any]]
+    es_client: AsyncElasticsearch
+    redis_client: Redis
+
+    def open(self, data_dir: Path, **overrides: Any) -> AbstractAsyncContextManager[Stack]:
+        """``open_stack`` on these backends; ``overrides`` as there."""
+        return open_stack(
+            mongo_url=self.mongo_url,
+            redis_url=self.redis_url,
+            es_url=self.es_url,
+            mongo_client=self.mongo_client,
+            es_client=self.es_client,
+            redis_client=self.redis_client,
+            data_dir=data_dir,
+            **overrides,
+        )
+
+
 @pytest.fixture(scope="session")
-async def stack(
+def stack_backends(
     mongo_url: str,
     redis_url: str,
     es_url: str,
     mongo_client: AsyncMongoClient[dict[str, Any]],
     es_client: AsyncElasticsearch,
     redis_client: Redis,
-    tmp_path_factory: pytest.TempPathFactory,
+) -> StackBackends:
+    return StackBackends(mongo_url, redis_url, es_url, mongo_client, es_client, redis_client)
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    stack_backends: StackBackends, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    async with open_stack(
-        mongo_url=mongo_url,
-        redis_url=redis_url,
-        es_url=es_url,
-        mongo_client=mongo_client,
-        es_client=es_client,
-        redis_client=redis_client,
-        data_dir=tmp_path_factory.mktemp("e2e-data"),
-    ) as running:
+    async with stack_backends.open(tmp_path_factory.mktemp("e2e-data")) as running:
         yield running
 
 

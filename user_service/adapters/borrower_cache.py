@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from shared.cache import Cache
+from shared.cache import Cache, CacheCounter
 from user_service.adapters.borrower_repository import from_doc, to_doc
 from user_service.domain.borrower import Borrower
 
@@ -47,6 +47,7 @@ class BorrowerCache:
         self._ttl = ttl_seconds
         self.hits = 0
         self.misses = 0
+        self._lookups = CacheCounter("borrower")
 
     @staticmethod
     def key(borrower_id: str) -> str:
@@ -56,6 +57,7 @@ class BorrowerCache:
         found = await self._cache.get_versioned(self.key(borrower_id))
         if found is None:
             self.misses += 1
+            self._lookups.miss()
             return None
         try:
             raw = json.loads(found[1])
@@ -66,8 +68,10 @@ class BorrowerCache:
             # An entry from an older shape is a miss, and goes away.
             await self._cache.delete(self.key(borrower_id))
             self.misses += 1
+            self._lookups.miss()
             return None
         self.hits += 1
+        self._lookups.hit()
         return borrower
 
     async def put(self, borrower: Borrower) -> bool:
