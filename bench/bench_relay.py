@@ -182,7 +182,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, list[float]]:
             return per_event
 
         async def leased() -> bool:
-            return relay._held_until is not None
+            return relay._lease.held
 
         await until(leased, within=30, what="the relay's lease")
         await one("burst", 200)  # warm up: connection, channel, code paths

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from microfinance_cli.backends import find_executable
-from microfinance_cli.health import probe, target_for
+from microfinance_cli.health import endpoints, probe_endpoints
 from microfinance_cli.services import SERVICES
 from shared.config import Settings
 
@@ -222,14 +222,15 @@ def check_protos_fresh() -> Check:
 
 
 async def check_services(settings: Settings) -> list[Check]:
-    results = await asyncio.gather(*(probe(s, settings, CHECK_TIMEOUT) for s in SERVICES))
+    """One check per address (each replica of a list on its own)."""
+    results = await probe_endpoints(endpoints(SERVICES, settings), CHECK_TIMEOUT)
     checks: list[Check] = []
-    for svc, result in zip(SERVICES, results, strict=True):
-        name = f"service {svc.name}"
+    for result in results:
+        name = f"service {result.name}"
         if result.serving:
             checks.append(Check(name, OK, f"SERVING at {result.target}"))
         elif result.status == "UNREACHABLE":
-            checks.append(Check(name, WARN, f"not running at {target_for(svc, settings)}"))
+            checks.append(Check(name, WARN, f"not running at {result.target}"))
         else:
             detail = f"{result.status} at {result.target} {result.detail}".strip()
             fix = "see its log; `microfinance health` re-checks"

@@ -26,6 +26,7 @@ from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.loan.v1 import loan_pb2, loan_pb2_grpc
 from microfinance_cli.progress import start_bar
 from shared.config import Settings
+from shared.grpc.client import plain_channel
 
 # The service whose identity the CLI borrows: end of day is loan_service's own work.
 ACTING_AS = "loan"
@@ -158,8 +159,8 @@ async def run_eod(
     ``stall_seconds``."""
     deadline = settings.grpc_deadline_seconds
     async with (
-        grpc.aio.insecure_channel(settings.auth_addr) as auth_channel,
-        grpc.aio.insecure_channel(settings.loan_addr) as loan_channel,
+        plain_channel(settings.auth_addr) as auth_channel,
+        plain_channel(settings.loan_addr) as loan_channel,
     ):
         token = await service_token(settings, auth_channel)
         metadata = (("authorization", f"Bearer {token}"),)

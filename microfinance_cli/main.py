@@ -87,8 +87,19 @@ def up(
             "day, before 12:00 (e.g. 00:30) the day that just ended; empty: never.",
         ),
     ] = "",
+    replicas: Annotated[
+        int,
+        typer.Option(
+            "--replicas",
+            min=1,
+            max=16,
+            help="Run this many of each service and of the gateway (loan.1, loan.2 ...): "
+            "replica r of a service on its port + 100*(r-1), the gateways on consecutive "
+            "ports from MF_GATEWAY_PORT; every process is given all the addresses.",
+        ),
+    ] = 1,
 ) -> None:
-    """Run all six processes locally, with prefixed logs; Ctrl-C stops them all."""
+    """Run all six processes locally (or N of each), with prefixed logs; Ctrl-C stops them."""
     from microfinance_cli.stack import UpOptions
     from microfinance_cli.stack import up as run_up
     from shared.config import clock_time
@@ -108,6 +119,7 @@ def up(
         ready_timeout=ready_timeout,
         stop_timeout=stop_timeout,
         migrate=migrate,
+        replicas=replicas,
     )
     # The supervisor stays on the standard loop: uvloop's subprocesses take no
     # process_group, which it needs. Each child runs on the loop MF_EVENT_LOOP names.

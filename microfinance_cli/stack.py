@@ -1,4 +1,5 @@
-"""`microfinance up`: backends, migrations, the six processes, a ready banner, a clean stop.
+"""`microfinance up`: backends, migrations, the six processes (or N replicas of each), a
+ready banner, a clean stop.
 
 Backends come from MF_*_URL when set. Otherwise MongoDB and Elasticsearch are the
 embedded substitutes, with their data under the data dir and on fixed ports so a restart
@@ -20,20 +21,30 @@ from typing import TextIO, TypeVar
 from microfinance_cli import backends
 from microfinance_cli.backends import BackendUnavailable, RunningBackend
 from microfinance_cli.doctor import redact_url
-from microfinance_cli.health import gateway_url, local_host, wait_until_serving
+from microfinance_cli.health import (
+    Endpoint,
+    local_host,
+    replica_name,
+    wait_until_endpoints_serving,
+)
 from microfinance_cli.migrate import (
     admin_from_settings,
     create_first_admin,
     run_migrations,
 )
-from microfinance_cli.services import SERVICES
+from microfinance_cli.services import SERVICES, ServiceDef
 from microfinance_cli.supervisor import ChildSpec, Supervisor, install_stop_signals
 from shared.config import Settings
 
 DEFAULT_MONGO_PORT = 27018
 DEFAULT_ES_PORT = 9201
-# /metrics of the first process; each next one gets the next port (auth 9460 ... gateway 9465).
+# /metrics of the first process; each next one gets the next port (auth 9460 ... gateway 9465;
+# with replicas, auth.1 9460, auth.2 9461, ...).
 DEFAULT_METRICS_PORT = 9460
+# Replica r of a gRPC service listens this many ports above replica r-1: the services'
+# default ports are consecutive (50051-50055), so their second replicas are 50151-50155.
+REPLICA_PORT_STRIDE = 100
+MAX_REPLICAS = 16
 T = TypeVar("T")
 
 
@@ -50,6 +61,87 @@ class UpOptions:
     ready_timeout: float = 120.0
     stop_timeout: float = 15.0
     migrate: bool = True
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process `up` runs: replica ``index`` (from 1) of ``count`` of a service."""
+
+    svc: ServiceDef
+    index: int
+    count: int
+    port: int
+    metrics_port: int = 0  # its /metrics (0: none)
+
+    @property
+    def name(self) -> str:
+        """Its log prefix: ``loan`` when it runs alone, ``loan.2`` for a second replica."""
+        return replica_name(self.svc.name, self.index, self.count)
+
+    def env(self) -> dict[str, str]:
+        """What this process is told on top of the common environment: its own ports.
+        MF_METRICS_PORT always: a child must not take up's own (the first port) as its."""
+        return {
+            f"MF_{self.svc.port_setting.upper()}": str(self.port),
+            "MF_METRICS_PORT": str(self.metrics_port),
+        }
+
+    def endpoint(self, settings: Settings) -> Endpoint:
+        """Where its health is probed (gRPC health, or the gateway's /healthz)."""
+        if self.svc.kind == "http":
+            url = f"http://{local_host(settings.gateway_host)}:{self.port}"
+            return Endpoint(self.name, "http", f"{url}/healthz")
+        if self.count == 1:
+            return Endpoint(self.name, "grpc", self.svc.grpc_addr(settings))
+        return Endpoint(self.name, "grpc", f"{settings.grpc_host}:{self.port}")
+
+
+def plan_processes(settings: Settings, replicas: int = 1) -> list[Process]:
+    """Every process `up` runs and the ports it listens on, in start order: the one place
+    ports are assigned. Replica r of a gRPC service listens on its MF_<NAME>_PORT +
+    (r - 1) * REPLICA_PORT_STRIDE; the gateways on consecutive ports from MF_GATEWAY_PORT;
+    each process serves /metrics on the next port from MF_METRICS_PORT (when set, else
+    DEFAULT_METRICS_PORT; 0: no metrics). ValueError when two would share a port."""
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise ValueError(f"replicas must be 1 to {MAX_REPLICAS}, not {replicas}")
+    metrics = settings.metrics_port if "MF_METRICS_PORT" in os.environ else DEFAULT_METRICS_PORT
+    planned: list[Process] = []
+    for svc in SERVICES:
+        stride = 1 if svc.kind == "http" else REPLICA_PORT_STRIDE
+        base = svc.port(settings)
+        for r in range(1, replicas + 1):
+            scrape = metrics + len(planned) if metrics else 0
+            planned.append(Process(svc, r, replicas, base + (r - 1) * stride, scrape))
+    owners: dict[int, str] = {}
+    for proc in planned:
+        for port, what in ((proc.port, proc.name), (proc.metrics_port, f"{proc.name} metrics")):
+            if port == 0 and what != proc.name:
+                continue
+            if port in owners or not 0 < port < 65536:
+                clash = f"and {owners[port]} " if port in owners else ""
+                raise ValueError(
+                    f"{what} {clash}would listen on port {port}: move the ports apart "
+                    "with MF_<NAME>_PORT (and MF_METRICS_PORT)"
+                )
+            owners[port] = what
+    return planned
+
+
+def metrics_ports(settings: Settings, replicas: int = 1) -> dict[str, int]:
+    """Each process' /metrics port by its name (``plan_processes``); empty with
+    MF_METRICS_PORT=0."""
+    return {p.name: p.metrics_port for p in plan_processes(settings, replicas) if p.metrics_port}
+
+
+def replica_addresses(settings: Settings, planned: list[Process]) -> dict[str, str]:
+    """MF_<NAME>_ADDR for each gRPC service run as several replicas: all their addresses,
+    so every process balances its calls over them. Empty for one of each (as configured)."""
+    addrs: dict[str, list[str]] = {}
+    for proc in planned:
+        if proc.svc.kind == "grpc" and proc.count > 1:
+            addrs.setdefault(proc.svc.name, []).append(f"{settings.grpc_host}:{proc.port}")
+    return {f"MF_{name.upper()}_ADDR": ",".join(found) for name, found in addrs.items()}
 
 
 @dataclass
@@ -223,27 +315,17 @@ async def prepare_backends(opts: UpOptions, found: Backends, say: Callable[[str]
     )
 
 
-def metrics_ports(settings: Settings) -> dict[str, int]:
-    """Each process' /metrics port, the one place `up` assigns them: MF_METRICS_PORT (when
-    set, else DEFAULT_METRICS_PORT) for the first process, then one more for each next one.
-    MF_METRICS_PORT=0: no metrics (an empty map)."""
-    base = settings.metrics_port if "MF_METRICS_PORT" in os.environ else DEFAULT_METRICS_PORT
-    if not base:
-        return {}
-    return {svc.name: base + i for i, svc in enumerate(SERVICES)}
-
-
-def busy_service_ports(settings: Settings) -> list[str]:
-    """Ports our six processes would bind that something already listens on."""
+def busy_service_ports(settings: Settings, planned: list[Process] | None = None) -> list[str]:
+    """Ports our processes would bind that something already listens on."""
     busy: list[str] = []
-    metrics = metrics_ports(settings)
-    for svc in SERVICES:
-        host = local_host(settings.gateway_host if svc.kind == "http" else settings.bind_host)
-        if backends.port_open(host, svc.port(settings), timeout=0.3):
-            busy.append(f"{svc.port(settings)} ({svc.name})")
-        port = metrics.get(svc.name)
+    for proc in planned if planned is not None else plan_processes(settings):
+        kind = proc.svc.kind
+        host = local_host(settings.gateway_host if kind == "http" else settings.bind_host)
+        if backends.port_open(host, proc.port, timeout=0.3):
+            busy.append(f"{proc.port} ({proc.name})")
+        port = proc.metrics_port
         if port and backends.port_open(local_host(settings.metrics_host), port, timeout=0.3):
-            busy.append(f"{port} ({svc.name} metrics)")
+            busy.append(f"{port} ({proc.name} metrics)")
     return busy
 
 
@@ -257,22 +339,21 @@ def child_environment(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def banner(settings: Settings, found: Backends, metrics: dict[str, int]) -> str:
-    def scraped(name: str) -> str:
-        port = metrics.get(name)
-        return f", metrics :{port}" if port else ""
+def banner(settings: Settings, found: Backends, planned: list[Process] | None = None) -> str:
+    planned = planned if planned is not None else plan_processes(settings)
+    def scraped(p: Process) -> str:
+        return f", metrics :{p.metrics_port}" if p.metrics_port else ""
 
     rows = [
-        (
-            "gateway",
-            f"{gateway_url(settings)}  (web client at /, REST /api/v1, docs /docs"
-            f"{scraped('gateway')})",
-        )
+        (p.name, f"{p.endpoint(settings).target.removesuffix('/healthz')}  "
+         f"(web client at /, REST /api/v1, docs /docs{scraped(p)})")
+        for p in planned
+        if p.svc.kind == "http"
     ]
     rows += [
-        (s.name, f"{s.grpc_addr(settings)}  (gRPC{scraped(s.name)})")
-        for s in SERVICES
-        if s.kind == "grpc"
+        (p.name, f"{p.endpoint(settings).target}  (gRPC{scraped(p)})")
+        for p in planned
+        if p.svc.kind == "grpc"
     ]
     labels = {
         "MF_MONGO_URL": "mongo",
@@ -282,7 +363,13 @@ def banner(settings: Settings, found: Backends, metrics: dict[str, int]) -> str:
     }
     rows += [(labels[k], f"{redact_url(v)}  ({found.notes[k]})") for k, v in found.urls.items()]
     width = max(len(r[0]) for r in rows)
-    lines = ["all six processes SERVING:"] + [f"  {n:<{width}}  {t}" for n, t in rows]
+    count = max(p.count for p in planned)
+    title = (
+        "all six processes SERVING:"
+        if count == 1
+        else f"all {len(planned)} processes SERVING ({count} replicas of each):"
+    )
+    lines = [title] + [f"  {n:<{width}}  {t}" for n, t in rows]
     lines.append("press Ctrl-C to stop")
     return "\n".join(lines)
 
@@ -301,7 +388,12 @@ async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
 async def up(opts: UpOptions, out: TextIO | None = None) -> int:
     stop = asyncio.Event()
     supervisor: Supervisor | None = None
-    specs = [ChildSpec(s.name, [sys.executable, "-m", s.package]) for s in SERVICES]
+    try:
+        planned = plan_processes(Settings(), opts.replicas)
+    except ValueError as exc:
+        Supervisor([], out=out).say(f"error: {exc}")
+        return 1
+    specs = [ChildSpec(p.name, [sys.executable, "-m", p.svc.package]) for p in planned]
     log = Supervisor(specs, out=out)  # only for its prefixed, coloured output until start
 
     def kill_now() -> None:
@@ -311,7 +403,7 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
     restore = install_stop_signals(stop, on_repeat=kill_now)
     found = Backends()
     try:
-        busy = await asyncio.to_thread(busy_service_ports, Settings())
+        busy = await asyncio.to_thread(busy_service_ports, Settings(), planned)
         if busy:
             raise BackendUnavailable(
                 f"port(s) already in use: {', '.join(busy)}",
@@ -321,8 +413,11 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ["MF_DATA_DIR"] = str(opts.data_dir)
         await _unless_stopped(prepare_backends(opts, found, log.say), stop)
-        env = child_environment(opts.data_dir, found.urls)
-        os.environ.update(found.urls)  # so Settings() here sees what the children will see
+        addresses = replica_addresses(Settings(), planned)
+        env = child_environment(opts.data_dir, {**found.urls, **addresses})
+        # So Settings() here sees what the children will see.
+        os.environ.update(found.urls)
+        os.environ.update(addresses)
         settings = Settings()
         if opts.migrate:
             try:
@@ -333,24 +428,23 @@ async def up(opts: UpOptions, out: TextIO | None = None) -> int:
                 log.say(traceback.format_exc().rstrip())
                 log.say(f"error: migrations failed ({type(exc).__name__}: {exc}); not starting")
                 return 1
-        metrics = metrics_ports(settings)
-        # Always set: a child must not take up's own MF_METRICS_PORT (the first port) as its.
-        envs = {s.name: {**env, "MF_METRICS_PORT": str(metrics.get(s.name, 0))} for s in specs}
         supervisor = Supervisor(
-            [ChildSpec(s.name, s.argv, env=envs[s.name]) for s in specs],
+            [
+                ChildSpec(s.name, s.argv, env={**env, **p.env()})
+                for s, p in zip(specs, planned, strict=True)
+            ],
             out=out,
             stop_timeout=opts.stop_timeout,
         )
         sup = supervisor
 
         async def ready() -> None:
-            await wait_until_serving(
-                SERVICES,
-                settings,
+            await wait_until_endpoints_serving(
+                [p.endpoint(settings) for p in planned],
                 opts.ready_timeout,
                 on_ready=lambda p: sup.say(f"{p.name}: SERVING at {p.target}"),
             )
-            sup.say(banner(settings, found, metrics))
+            sup.say(banner(settings, found, planned))
 
         return await supervisor.run(stop, ready)
     except BackendUnavailable as exc:

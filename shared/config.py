@@ -31,6 +31,44 @@ def clock_time(value: str) -> str:
     return f"{int(hour):02d}:{minute}"
 
 
+# Schemes gRPC's core resolves itself; an address starting with one is a target URI.
+TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:", "xds:")
+
+
+def split_addresses(addr: str) -> list[str]:
+    """The ``host:port`` entries of an address setting: a comma-separated list, or a
+    literal ``ipv4:``/``ipv6:`` list; any other target URI (``dns:///loan:50053``) is one
+    entry, as it is."""
+    text = addr.strip()
+    for scheme in ("ipv4:", "ipv6:"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+            break
+    else:
+        if text.startswith(TARGET_SCHEMES) or "://" in text:
+            return [text]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def address_list(value: str) -> str:
+    """An address setting checked and tidied (``a:1, b:2`` -> ``a:1,b:2``); ValueError
+    for an entry of a list without a port (one address alone is gRPC's to read)."""
+    text = value.strip()
+    if not text or text.startswith(TARGET_SCHEMES) or "://" in text:
+        return text
+    entries = split_addresses(text)
+    if len(entries) == 1:
+        return entries[0]
+    for entry in entries:
+        host, sep, port = entry.rpartition(":")
+        if not (sep and host and port.isdigit()):
+            raise ValueError(
+                f"{entry!r} is not host:port; give host:port, a comma-separated list of "
+                "them, or a gRPC target such as dns:///loan:50053"
+            )
+    return ",".join(entries)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MF_", extra="ignore")
 
@@ -75,7 +113,10 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
 
-    # Empty means "same host, default port"; compose sets e.g. auth:50051.
+    # Where clients reach each service: host:port, a comma-separated list of them (one per
+    # replica), or a gRPC target URI such as dns:///loan:50053 (a name resolving to every
+    # replica); calls are balanced round-robin over all of them (shared/grpc/client.py).
+    # Empty means "same host, the service's port".
     auth_addr: str = ""
     user_addr: str = ""
     loan_addr: str = ""
@@ -180,6 +221,11 @@ class Settings(BaseSettings):
                 f"{value!r} is not an IANA time zone such as 'Africa/Nairobi' or 'UTC'"
             ) from None
         return value
+
+    @field_validator("auth_addr", "user_addr", "loan_addr", "payment_addr", "reporting_addr")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        return address_list(value)
 
     @field_validator("eod_at")
     @classmethod

@@ -58,15 +58,45 @@ def closed_port_run(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found")
 
 
-def up_env(data_dir: Path) -> dict[str, str]:
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def replica_base_port(replicas: int, stride: int) -> int:
+    """A port with nothing listening on it nor on the ``replicas - 1`` ports above it,
+    ``stride`` apart: where `up --replicas` will put the replicas."""
+    for _ in range(200):
+        base = closed_port()
+        ports = [base + r * stride for r in range(replicas)]
+        if ports[-1] < 65536 and all(_free(p) for p in ports):
+            return base
+    raise RuntimeError(f"no {replicas} free ports {stride} apart")
+
+
+def up_env(data_dir: Path, replicas: int = 1) -> dict[str, str]:
     """The environment for an isolated `microfinance up` (no MF_* leaks in from ours,
-    except where the brokers are)."""
+    except where the brokers are); with ``replicas``, ports free for all of them."""
     from microfinance_cli.services import SERVICES
+    from microfinance_cli.stack import REPLICA_PORT_STRIDE
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MF_")}
-    env.update({f"MF_{s.port_setting.upper()}": str(closed_port()) for s in SERVICES})
+    env.update(
+        {
+            f"MF_{s.port_setting.upper()}": str(
+                replica_base_port(replicas, 1 if s.kind == "http" else REPLICA_PORT_STRIDE)
+                if replicas > 1
+                else closed_port()
+            )
+            for s in SERVICES
+        }
+    )
     # `up` gives each process the next port from this one for its /metrics.
-    env["MF_METRICS_PORT"] = str(closed_port_run(len(SERVICES)))
+    env["MF_METRICS_PORT"] = str(closed_port_run(len(SERVICES) * replicas))
     env.update(
         MF_DATA_DIR=str(data_dir),
         MF_EMBEDDED_MONGO_PORT=str(closed_port()),
@@ -92,9 +122,16 @@ class UpProcess:
     seen: list[str] = field(default_factory=list)
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
 
+    replicas: int = 1
+
     @classmethod
-    def start(cls, workdir: Path, *args: str, env: dict[str, str] | None = None) -> UpProcess:
-        env = env or up_env(workdir / "data")
+    def start(
+        cls, workdir: Path, *args: str, env: dict[str, str] | None = None, replicas: int = 1
+    ) -> UpProcess:
+        """`microfinance up` with ``args``; ``replicas`` > 1 adds ``--replicas``."""
+        env = env or up_env(workdir / "data", replicas)
+        if replicas > 1:
+            args = ("--replicas", str(replicas), *args)
         proc = subprocess.Popen(
             [PY, "-m", "microfinance_cli", "up", *args],
             env=env,
@@ -104,7 +141,7 @@ class UpProcess:
             text=True,
             process_group=0,
         )
-        up = cls(proc, env)
+        up = cls(proc, env, replicas=replicas)
         threading.Thread(target=up._pump, daemon=True).start()
         return up
 
@@ -120,6 +157,17 @@ class UpProcess:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.port('gateway_port')}"
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        """Every gateway's URL (consecutive ports from MF_GATEWAY_PORT)."""
+        base = self.port("gateway_port")
+        return [f"http://127.0.0.1:{base + r}" for r in range(self.replicas)]
+
+    @property
+    def serving_marker(self) -> str:
+        """The line `up` prints once every process is SERVING."""
+        return SERVING if self.replicas == 1 else f"all {6 * self.replicas} processes SERVING"
 
     def read_until(self, marker: str, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -33,6 +33,7 @@ from loan_service.adapters.loan_repository import (
 from loan_service.domain.lifecycle import LoanStatus
 from loan_service.domain.loan import Loan
 from shared.clock import utcnow
+from shared.lease import Lease
 from shared.search import (
     IndexMappingRegistry,
     SearchUnavailable,
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 LOANS_INDEX = "loans"
 BACKLOG = "search_backlog"
+# Background work one replica at a time does (shared/lease.py).
+LEASES = "leases"
 
 _SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
@@ -257,7 +260,9 @@ async def index_loans(
 
 
 class SearchBacklogSweeper:
-    """Indexes backlogged loans once Elasticsearch is reachable again."""
+    """Indexes backlogged loans once Elasticsearch is reachable again; one replica at a
+    time (the one holding the ``search-backlog`` lease), so two do not index the same
+    loans side by side."""
 
     def __init__(
         self,
@@ -267,10 +272,12 @@ class SearchBacklogSweeper:
         *,
         interval: float = 5.0,
         batch: int = 500,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.search = search
         self.db = db
         self.backlog = SearchBacklog(db)
+        self.lease = Lease(db[LEASES], "search-backlog", seconds=lease_seconds)
         self._today = today
         self.interval = interval
         self.batch = batch
@@ -290,6 +297,7 @@ class SearchBacklogSweeper:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.lease.release()
 
     async def sweep(self) -> int:
         """Index one batch of backlogged loans; returns how many were indexed."""
@@ -303,7 +311,7 @@ class SearchBacklogSweeper:
     async def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                while count := await self.sweep():
+                while await self.lease.hold() and (count := await self.sweep()):
                     self.indexed += count
             except SearchUnavailable:
                 pass  # still down; try on the next tick

@@ -6,10 +6,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import socket
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import aio_pika
@@ -18,8 +14,8 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractRobustConnection,
 )
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import ASCENDING, UpdateOne
+from pymongo.errors import PyMongoError
 
 from shared.clock import utcnow
 from shared.events.outbox import (
@@ -31,14 +27,11 @@ from shared.events.outbox import (
     Outbox,
     wire_of_doc,
 )
+from shared.lease import Lease, default_owner
 from shared.logging import Throttled
 
 # One logger for the whole package, under the name it always had.
 log = logging.getLogger("shared.events")
-
-
-def _default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class OutboxRelay:
@@ -91,7 +84,7 @@ class OutboxRelay:
         self.backoff_max = backoff_max
         self.publish_timeout = publish_timeout
         self.connect_timeout = connect_timeout
-        self.owner = owner or _default_owner()
+        self.owner = owner or default_owner()
         self.published = 0  # confirmed by the broker, either way
         self.published_direct = 0  # of which handed over at commit, never read back
         self.polls = 0  # reads of the outbox (``find``)
@@ -104,9 +97,11 @@ class OutboxRelay:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None  # the exchange is declared on it
         self._warn = Throttled(log)
-        # End of the lease this relay last took (None: not held). Renewed only once a fifth
-        # of it has gone by, not before every batch: one write per few seconds, not per event.
-        self._held_until: datetime | None = None
+        # Renewed only once a fifth of it has gone by, not before every batch: one write
+        # per few seconds, not per event.
+        self._lease = Lease(
+            outbox.lease_collection, "relay", seconds=lease_seconds, owner=self.owner
+        )
         # Committed in this process, not yet published (commit order).
         self._direct: collections.deque[dict[str, Any]] = collections.deque()
         self._max_direct = batch_size * 20
@@ -157,7 +152,7 @@ class OutboxRelay:
     # hand-over from the outbox (CommitSink) ---------------------------------
     def committed(self, docs: list[dict[str, Any]]) -> None:
         """Outbox documents just committed in this process: publish them without a read."""
-        if self._held_until is None or len(self._direct) + len(docs) > self._max_direct:
+        if not self._lease.held or len(self._direct) + len(docs) > self._max_direct:
             # Not ours to publish now, or too far behind: the poll finds them, in order,
             # and nothing goes out directly before it has.
             self._forget_direct()
@@ -238,34 +233,10 @@ class OutboxRelay:
             self._wake.clear()
 
     async def _hold_lease(self) -> bool:
-        now = utcnow()
-        until = now + timedelta(seconds=self.lease_seconds)
-        held = self._held_until
-        if held is not None and held - now > timedelta(seconds=self.lease_seconds * 0.8):
-            return True
-        try:
-            await self.outbox.lease_collection.find_one_and_update(
-                {"_id": "relay", "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "until": until}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            self._held_until = None
-            return False  # another relay holds a live lease
-        except BaseException:
-            self._held_until = None
-            raise
-        self._held_until = until
-        return True
+        return await self._lease.hold()
 
     async def _release_lease(self) -> None:
-        self._held_until = None
-        with contextlib.suppress(PyMongoError):
-            await self.outbox.lease_collection.update_one(
-                {"_id": "relay", "owner": self.owner},
-                {"$set": {"until": datetime(1970, 1, 1, tzinfo=UTC)}},
-            )
+        await self._lease.release()
 
     async def _ensure_channel(self) -> aiormq.Channel:
         """The confirming channel to publish on (aiormq's, under aio-pika's robust one:

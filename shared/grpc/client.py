@@ -1,19 +1,34 @@
-"""Client channels to other services, with deadlines, retries and identity propagation."""
+"""Client channels to other services, with deadlines, retries, identity propagation and
+round-robin balancing over every replica of the service.
+
+An address setting (``MF_<NAME>_ADDR``) is one ``host:port``, a comma-separated list of
+them, or any gRPC target URI (``dns:///loan:50053``, ``ipv4:10.0.0.5:50053,10.0.0.6:50053``):
+``channel_target`` turns it into the target the channel is made with. Every channel uses the
+``round_robin`` policy, so calls spread over all the addresses the target resolves to (a
+DNS name's A records, or the list), and a replica that stops answering is skipped until it
+is back.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 from typing import Any
 
 import grpc
 from grpc import aio
 
+from shared.config import TARGET_SCHEMES, split_addresses
 from shared.identity import caller_var
 from shared.logging import request_id_var
 
 # Retries only UNAVAILABLE: the request never reached a handler, so it is safe.
+# round_robin: one connection per address, each call to the next ready one (gRPC's default,
+# pick_first, would send everything to the first address that answers).
 _SERVICE_CONFIG = json.dumps(
     {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],
@@ -120,17 +135,72 @@ class PropagatingChannel(aio.Channel):
         return self._channel.stream_stream(method, *args, **kwargs)
 
 
+def _host_port(entry: str) -> tuple[str, str]:
+    host, sep, port = entry.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{entry!r} is not host:port")
+    return host.removeprefix("[").removesuffix("]"), port
+
+
+def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The host's IP: itself if literal, else its first address (IPv4 first)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    if not infos:
+        raise ValueError(f"{host!r} does not resolve")
+    return ipaddress.ip_address(infos[0][4][0])
+
+
+def channel_target(addr: str) -> str:
+    """The gRPC target for an address setting.
+
+    One ``host:port`` or a target URI stays as it is. A list becomes gRPC's static list,
+    ``ipv4:a:p,b:p`` (or ``ipv6:[a]:p,...``); host names in a list are resolved once, here
+    (a name whose addresses change belongs in a ``dns:///`` target instead). ValueError
+    for an entry without a port, or a list mixing IPv4 and IPv6.
+    """
+    text = addr.strip()
+    if text.startswith(TARGET_SCHEMES) or "://" in text:
+        return text
+    entries = split_addresses(text)
+    if len(entries) == 1:
+        return entries[0]
+    if not entries:
+        raise ValueError("an empty address")
+    ips = [(_ip_of(host), port) for host, port in map(_host_port, entries)]
+    versions = {ip.version for ip, _ in ips}
+    if versions == {4}:
+        return "ipv4:" + ",".join(f"{ip}:{port}" for ip, port in ips)
+    if versions == {6}:
+        return "ipv6:" + ",".join(f"[{ip}]:{port}" for ip, port in ips)
+    raise ValueError(f"{addr!r} mixes IPv4 and IPv6 addresses; give one family")
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    """Retries on UNAVAILABLE, round-robin over the target's addresses, keepalive."""
+    return [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.keepalive_time_ms", 30_000),
+    ]
+
+
 def create_channel(target: str, *, default_timeout: float = 5.0) -> aio.Channel:
-    """Create inside the running event loop; the channel belongs to that loop."""
-    channel = aio.insecure_channel(
-        target,
-        options=[
-            ("grpc.enable_retries", 1),
-            ("grpc.service_config", _SERVICE_CONFIG),
-            ("grpc.keepalive_time_ms", 30_000),
-        ],
-    )
+    """A channel to an address setting (``channel_target``), balanced round-robin.
+
+    Create inside the running event loop; the channel belongs to that loop."""
+    channel = aio.insecure_channel(channel_target(target), options=channel_options())
     return PropagatingChannel(channel, default_timeout)
+
+
+def plain_channel(target: str) -> aio.Channel:
+    """Like ``create_channel`` (same target and balancing), without the identity
+    propagation: for the command line, which sends its own metadata."""
+    return aio.insecure_channel(channel_target(target), options=channel_options())
 
 
 def is_unavailable(exc: BaseException) -> bool:
