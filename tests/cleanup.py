@@ -84,6 +84,8 @@ def process_topology(settings: Any) -> tuple[list[str], list[str]]:
     """
     from loan_service.consumers import borrower_queue, search_queue
     from payment_service.consumers import loan_events_queue
+    from reporting_service.consumers import QUEUE as READ_MODELS
+    from shared.runtime import queue_name
     from user_service.consumers import search_queue as user_search_queue
 
     queues = [
@@ -91,6 +93,7 @@ def process_topology(settings: Any) -> tuple[list[str], list[str]]:
         search_queue(settings),
         borrower_queue(settings),
         loan_events_queue(settings),
+        queue_name(settings, "reporting", READ_MODELS),
     ]
     exchange = settings.amqp_exchange
     return [n for q in queues for n in (q, f"{q}.dead")], [exchange, f"{exchange}.dlx"]

@@ -183,6 +183,14 @@ class UpProcess:
                 return
         raise AssertionError(f"no {marker!r} in time:\n" + "\n".join(self.seen[-60:]))
 
+    def collect(self) -> list[str]:
+        """Every line printed so far (without waiting), kept in ``seen``."""
+        with contextlib.suppress(queue.Empty):
+            while (line := self._lines.get_nowait()) is not None:
+                self.seen.append(line)
+            self._lines.put(None)  # the end stays there for drain()
+        return self.seen
+
     def child_pids(self) -> list[int]:
         return [
             int(line.rsplit("(pid ", 1)[1].rstrip(")"))

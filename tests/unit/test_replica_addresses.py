@@ -39,8 +39,10 @@ def test_channel_targets() -> None:
 def test_health_probes_each_address_of_a_list() -> None:
     settings = Settings(loan_addr="127.0.0.1:1,127.0.0.1:2")
     found = {e.name: e.target for e in endpoints(SERVICES, settings)}
-    assert found["loan.1"] == "127.0.0.1:1" and found["loan.2"] == "127.0.0.1:2"
-    assert "auth" in found and "gateway" in found
+    assert found["loan.1"] == "127.0.0.1:1"
+    assert found["loan.2"] == "127.0.0.1:2"
+    assert "auth" in found
+    assert "gateway" in found
 
 
 def test_one_replica_plans_the_configured_ports() -> None:
