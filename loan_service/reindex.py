@@ -38,7 +38,7 @@ async def reindex_loans(
     search = LoanSearch(es, prefix)
     repo = LoanRepository(db)
     backlog = SearchBacklog(db)
-    waiting = await backlog.take(1_000_000)
+    waiting = await backlog.take_marked(1_000_000)
 
     async def put(loans: Sequence[Loan]) -> int:
         fresh = [with_facts(loan, day) for loan in loans]
@@ -51,7 +51,7 @@ async def reindex_loans(
         search, LOANS_INDEX, repo.batches, put, repo.count, options or ReindexOptions()
     )
     # Only what was waiting before the scan started: later entries may be newer.
-    await backlog.done(waiting)
+    await backlog.done(list(waiting), waiting)
     return result
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -213,18 +213,26 @@ class SearchBacklog:
     async def add_many(
         self, loan_ids: Iterable[str], session: AsyncClientSession | None = None
     ) -> None:
-        """Park loans (each once; one already parked keeps its ``since``), in one write."""
+        """Park loans (each once; one already parked keeps its ``since``), in one write.
+        Each parking counts in ``parked``, so a sweep that took a loan before it was
+        parked again does not remove it (``done``)."""
         ids = list(dict.fromkeys(loan_ids))
         if len(ids) == 1:
             await self.collection.update_one(
-                {"_id": ids[0]}, {"$setOnInsert": {"since": utcnow()}}, upsert=True,
+                {"_id": ids[0]},
+                {"$setOnInsert": {"since": utcnow()}, "$inc": {"parked": 1}},
+                upsert=True,
                 session=session,
             )
         elif ids:
             since = utcnow()
             await self.collection.bulk_write(
                 [
-                    UpdateOne({"_id": i}, {"$setOnInsert": {"since": since}}, upsert=True)
+                    UpdateOne(
+                        {"_id": i},
+                        {"$setOnInsert": {"since": since}, "$inc": {"parked": 1}},
+                        upsert=True,
+                    )
                     for i in ids
                 ],
                 ordered=False,
@@ -232,12 +240,26 @@ class SearchBacklog:
             )
 
     async def take(self, limit: int) -> list[str]:
-        cursor = self.collection.find({}, {"_id": 1}).sort("since", 1).limit(limit)
-        return [str(d["_id"]) async for d in cursor]
+        return list(await self.take_marked(limit))
 
-    async def done(self, loan_ids: list[str]) -> None:
-        if loan_ids:
+    async def take_marked(self, limit: int) -> dict[str, int | None]:
+        """The oldest parked loans, each with its parking count (for ``done``)."""
+        cursor = self.collection.find({}, {"parked": 1}).sort("since", 1).limit(limit)
+        return {str(d["_id"]): d.get("parked") async for d in cursor}
+
+    async def done(
+        self, loan_ids: list[str], marks: Mapping[str, int | None] | None = None
+    ) -> None:
+        """Unpark loans; with ``marks`` (from ``take_marked``) only those not parked again
+        since (by a writer on another replica while they were being indexed)."""
+        if not loan_ids:
+            return
+        if marks is None:
             await self.collection.delete_many({"_id": {"$in": loan_ids}})
+            return
+        await self.collection.bulk_write(
+            [DeleteOne({"_id": i, "parked": marks.get(i)}) for i in loan_ids], ordered=False
+        )
 
     async def size(self) -> int:
         return await self.collection.count_documents({})
@@ -301,11 +323,12 @@ class SearchBacklogSweeper:
 
     async def sweep(self) -> int:
         """Index one batch of backlogged loans; returns how many were indexed."""
-        ids = await self.backlog.take(self.batch)
-        if not ids:
+        marks = await self.backlog.take_marked(self.batch)
+        if not marks:
             return 0
+        ids = list(marks)
         count = await index_loans(self.search, self.db, ids, self._today())
-        await self.backlog.done(ids)
+        await self.backlog.done(ids, marks)
         return count
 
     async def _run(self) -> None:
