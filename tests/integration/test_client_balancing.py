@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared.grpc.client import create_channel
 
 
-class _Counting(health.aio.HealthServicer):
+class _Counting(health_pb2_grpc.HealthServicer):  # type: ignore[misc]  # untyped stubs
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
