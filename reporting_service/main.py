@@ -36,8 +36,12 @@ async def build(infra: Infrastructure) -> ServiceDefinition:
     )
     project = Project(reports)
     # Batched: the events waiting together are projected in one transaction, a few round
-    # trips for them all (Project.batch); one at a time when the queue is quiet.
-    projector = infra.consumer(QUEUE, ROUTING_KEYS, project, batch_handler=project.batch)
+    # trips for them all (Project.batch); one at a time when the queue is quiet. One replica
+    # at a time (single active consumer): the event log keeps the queue's order, and two
+    # replicas would only collide on the same documents (the arrival counter, the day's flows).
+    projector = infra.consumer(
+        QUEUE, ROUTING_KEYS, project, batch_handler=project.batch, single_active=True
+    )
     servicer = ReportingServicer(reports)
     return infra.definition(
         lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server),

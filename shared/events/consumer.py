@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
     AbstractQueue,
+    AbstractRobustChannel,
     AbstractRobustConnection,
 )
 from pymongo import ASCENDING, IndexModel
@@ -123,6 +125,7 @@ class IdempotentConsumer:
         processed_collection: str = PROCESSED_COLLECTION,
         connect_timeout: float = 5.0,
         queue_type: QueueType = "classic",
+        single_active: bool = False,
     ) -> None:
         if not routing_keys:
             raise ValueError("a consumer needs at least one routing key")
@@ -149,6 +152,9 @@ class IdempotentConsumer:
         self.processed = db[processed_collection]
         self.connect_timeout = connect_timeout
         self.queue_type = queue_type
+        # RabbitMQ's single active consumer: of the replicas consuming the queue, one gets
+        # the messages (in queue order) and the others stand by until it goes away.
+        self.single_active = single_active
         self.handled = 0
         self.skipped = 0
         self.dead_lettered = 0
@@ -254,15 +260,7 @@ class IdempotentConsumer:
                 self.dead_letter_queue, durable=True, arguments=self._type_arguments()
             )
             await dead.bind(dlx, routing_key=self.queue_name)
-            queue = await channel.declare_queue(
-                self.queue_name,
-                durable=True,
-                arguments={
-                    **self._type_arguments(),
-                    "x-dead-letter-exchange": self.dead_letter_exchange,
-                    "x-dead-letter-routing-key": self.queue_name,
-                },
-            )
+            channel, queue = await self._declare_queue(connection, channel)
             for key in self.routing_keys:
                 await queue.bind(exchange, routing_key=key)
             self._consumer_tag = await queue.consume(self._on_message, no_ack=False)
@@ -277,6 +275,41 @@ class IdempotentConsumer:
             self.exchange_name,
             ", ".join(self.routing_keys),
         )
+
+    async def _declare_queue(
+        self, connection: AbstractRobustConnection, channel: AbstractRobustChannel
+    ) -> tuple[AbstractRobustChannel, AbstractQueue]:
+        """The queue, declared with its arguments. A queue declared before without single
+        active consumer keeps its arguments (RabbitMQ cannot change them; deleting it would
+        lose its messages): it is consumed as it is, with a warning. Any other difference
+        (another queue type) fails as it always did."""
+        arguments: dict[str, Any] = {
+            **self._type_arguments(),
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": self.queue_name,
+        }
+        if not self.single_active:
+            queue = await channel.declare_queue(self.queue_name, durable=True, arguments=arguments)
+            return channel, queue
+        try:
+            queue = await channel.declare_queue(
+                self.queue_name,
+                durable=True,
+                arguments={**arguments, "x-single-active-consumer": True},
+            )
+        except aiormq.exceptions.ChannelPreconditionFailed:
+            # The refusal closed the channel: a new one, with the same settings, and the
+            # declaration without the argument (which fails too if more differs).
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=self.prefetch)
+            queue = await channel.declare_queue(self.queue_name, durable=True, arguments=arguments)
+            log.warning(
+                "queue %s was declared without single active consumer; every replica "
+                "consumes it side by side until it is deleted (with the services stopped) "
+                "and declared again",
+                self.queue_name,
+            )
+        return channel, queue
 
     async def stop(self, drain_seconds: float = 10.0) -> None:
         """Stop taking messages, let the in-flight ones finish, close the connection."""

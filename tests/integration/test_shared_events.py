@@ -622,6 +622,66 @@ async def test_consumer_ignores_a_redelivered_event(
         await consumer.stop()
 
 
+async def test_single_active_consumer_replicas_take_turns_not_messages(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """Two replicas of a single-active consumer: one gets every message; when it stops,
+    the other takes over."""
+    await processed_indexes().apply(mongo_db)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+
+    def handler(name: str) -> Any:
+        async def handle(event: Event, session) -> None:
+            got[name].append(event.id)
+
+        return handle
+
+    first = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, handler("a"),
+                      single_active=True)
+    second = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, handler("b"),
+                       single_active=True)
+    await first.start()
+    await second.start()
+    try:
+        events = [Event("loan.disbursed", f"L{n}", {}) for n in range(10)]
+        for event in events:
+            await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: len(got["a"]) + len(got["b"]) == 10, what="all ten handled")
+        assert sorted(map(len, got.values())) == [0, 10], "one replica took them all"
+        active, standby = (first, second) if got["a"] else (second, first)
+        await active.stop()
+        later = Event("loan.disbursed", "L10", {})
+        await _publish(amqp_url, amqp_names.exchange, later)
+        await eventually(lambda: standby.handled == 1, what="the standby takes over")
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_single_active_consumer_on_a_queue_declared_without_it(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """A queue declared before without the argument is consumed as it is, with a warning."""
+    await processed_indexes().apply(mongo_db)
+    seen: list[str] = []
+
+    async def handle(event: Event, session) -> None:
+        seen.append(event.id)
+
+    before = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, handle)
+    await before.start()
+    await before.stop()
+    after = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, handle, single_active=True)
+    await after.start()
+    try:
+        assert after.ready.is_set()
+        event = Event("loan.disbursed", "L1", {})
+        await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: seen == [event.id], what="the event handled")
+    finally:
+        await after.stop()
+
+
 async def test_failed_handler_rolls_back_and_is_retried(
     mongo_client, mongo_db, amqp_url, amqp_names
 ) -> None:
