@@ -260,6 +260,7 @@ def served(lines: list[str], process: str, rpc: str) -> int:
     return sum(1 for line in lines if pattern.search(line))
 
 
+@pytest.mark.timeout(1200 if FULL else 300)
 async def test_two_replicas_of_everything_do_nothing_twice_and_lose_nothing(
     tmp_path: Path,
 ) -> None:
