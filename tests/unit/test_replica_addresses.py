@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from microfinance_cli.health import endpoints
 from microfinance_cli.services import SERVICES
-from microfinance_cli.stack import plan_processes, replica_addresses
+from microfinance_cli.stack import DEFAULT_METRICS_PORT, plan_processes, replica_addresses
 from shared.config import Settings, split_addresses
 from shared.grpc.client import channel_target
 
@@ -45,7 +45,8 @@ def test_health_probes_each_address_of_a_list() -> None:
     assert "gateway" in found
 
 
-def test_one_replica_plans_the_configured_ports() -> None:
+def test_one_replica_plans_the_configured_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MF_METRICS_PORT", "0")
     settings = Settings()
     planned = plan_processes(settings, 1)
     assert [p.name for p in planned] == [s.name for s in SERVICES]
@@ -53,7 +54,10 @@ def test_one_replica_plans_the_configured_ports() -> None:
     assert replica_addresses(settings, planned) == {}
 
 
-def test_replicas_get_distinct_ports_and_everyone_all_addresses() -> None:
+def test_replicas_get_distinct_ports_and_everyone_all_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MF_METRICS_PORT", raising=False)
     settings = Settings(gateway_port=8000, loan_port=50053)
     planned = plan_processes(settings, 3)
     ports = {p.name: p.port for p in planned}
@@ -63,11 +67,16 @@ def test_replicas_get_distinct_ports_and_everyone_all_addresses() -> None:
     addrs = replica_addresses(settings, planned)
     assert addrs["MF_LOAN_ADDR"] == "127.0.0.1:50053,127.0.0.1:50153,127.0.0.1:50253"
     assert set(addrs) == {f"MF_{s.name.upper()}_ADDR" for s in SERVICES if s.kind == "grpc"}
+    # /metrics: the next port for each process, in start order (auth.1 first).
+    assert [p.metrics_port for p in planned] == list(
+        range(DEFAULT_METRICS_PORT, DEFAULT_METRICS_PORT + 18)
+    )
     loan2 = next(p for p in planned if p.name == "loan.2")
-    assert loan2.env() == {"MF_LOAN_PORT": "50153"}
+    assert loan2.env() == {"MF_LOAN_PORT": "50153", "MF_METRICS_PORT": str(loan2.metrics_port)}
 
 
-def test_replicas_that_would_share_a_port_are_refused() -> None:
+def test_replicas_that_would_share_a_port_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MF_METRICS_PORT", "0")
     with pytest.raises(ValueError, match="would listen on port 40100"):
         plan_processes(Settings(loan_port=40000, payment_port=40100), 2)
     with pytest.raises(ValueError, match="replicas must be"):
