@@ -53,9 +53,7 @@ def test_unknown_enum_numbers_and_negative_counts_are_named() -> None:
     request = user_pb2.ListStaffRequest(page=common_pb2.PageRequest(page_size=-1))
     request.role = 99  # type: ignore[assignment]
     assert sorted(fields(request)) == ["page.page_size", "role"]
-    assert fields(loan_pb2.ApproveLoanRequest(id="a1", expected_version=-1)) == [
-        "expected_version"
-    ]
+    assert fields(loan_pb2.ApproveLoanRequest(id="a1", expected_version=-1)) == ["expected_version"]
 
 
 def test_any_string_over_the_cap_is_named_without_echoing_it() -> None:
