@@ -46,6 +46,8 @@ def _is_date(name: str) -> bool:
 def _text_problem(name: str, value: str) -> str | None:
     if len(value) > MAX_TEXT:
         return f"must be at most {MAX_TEXT} characters"
+    if not value:
+        return None  # unset (an optional field may be set to ""): required is the service's rule
     if _is_id(name):
         if len(value) > MAX_ID or not _ID.fullmatch(value):
             return "is not a valid id"
@@ -71,10 +73,18 @@ def _valid_date(text: str) -> bool:
     return True
 
 
+# A create or update request's resource: the services name its fields from inside it
+# ("date_of_birth", not "borrower.date_of_birth"), as the gateway's bodies do.
+_RESOURCES = frozenset({"borrower", "staff", "product"})
+
+
 def request_violations(message: Message, prefix: str = "") -> list[FieldViolation]:
     """Every set field of ``message`` (recursively) that breaks the shared rules."""
     found: list[FieldViolation] = []
     for field, value in message.ListFields():
+        if not prefix and field.name in _RESOURCES and field.type == _MESSAGE:
+            found.extend(request_violations(value, ""))
+            continue
         path = f"{prefix}{field.name}"
         repeated = field.is_repeated
         items = list(value) if repeated else [value]

@@ -62,3 +62,24 @@ def test_any_string_over_the_cap_is_named_without_echoing_it() -> None:
         check_request(request)
     assert [v.field for v in err.value.violations] == ["ids[1]"]
     assert len(err.value.message) < 100
+
+
+def test_empty_values_are_left_to_the_services() -> None:
+    request = user_pb2.ListStaffRequest(branch_id="")
+    assert fields(request) == []
+    # An optional id set to "" (an admin's credential has no agent id) is not malformed.
+    from microfinance.auth.v1 import auth_pb2
+
+    assert fields(auth_pb2.UpdateCredentialRequest(staff_id="s1", agent_id="")) == []
+
+
+def test_a_resource_s_fields_are_named_from_inside_it() -> None:
+    request = user_pb2.CreateBorrowerRequest(
+        borrower=user_pb2.Borrower(
+            date_of_birth="1990-02-30",
+            employment=user_pb2.Employment(
+                monthly_income=common_pb2.Money(amount_minor=1, currency="ZZZ")
+            ),
+        )
+    )
+    assert sorted(fields(request)) == ["date_of_birth", "employment.monthly_income.currency"]
