@@ -32,6 +32,9 @@ Descriptor = Any
 FieldDescriptor_ = Any
 
 OVERSIZED = 10_000
+# The services' cap on any string (shared/grpc/request_check.py): the longest value that
+# reaches a handler, so the longest an error message could echo.
+LONGEST_ACCEPTED = 4_096
 # gRPC's receive limit on every service (shared/grpc/server.py).
 MAX_MESSAGE = 8 * 1024 * 1024
 INT32 = (-(2**31), 2**31 - 1)
@@ -367,6 +370,7 @@ def cases(rpc: Rpc, base: Callable[[], Message], *, full: bool = False) -> list[
             continue
         if t == FieldDescriptor.TYPE_STRING:
             add("oversized", "x" * OVERSIZED, True, f"'x' * {OVERSIZED}")
+            add("longest", "x" * LONGEST_ACCEPTED, False, f"'x' * {LONGEST_ACCEPTED}")
             if is_currency(field):
                 for cur in BAD_CURRENCIES:
                     add("currency", cur, True)

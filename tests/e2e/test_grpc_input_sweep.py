@@ -157,6 +157,10 @@ def judge(
     """What is wrong with this answer, or None."""
     if code in NEVER:
         return f"{code.name} is never a clean answer"
+    if "metadata size" in details:
+        # The answer's message or details echoed the input past the metadata limit: the
+        # caller never sees the status the service chose.
+        return f"{code.name}: the error did not reach the caller: {details[:120]!r}"
     if case.kind == "over-limit":
         # gRPC refuses the message before any of our code, whoever calls.
         return None if code is Code.RESOURCE_EXHAUSTED else f"{code.name} over the size limit"
