@@ -83,3 +83,15 @@ def test_a_resource_s_fields_are_named_from_inside_it() -> None:
         )
     )
     assert sorted(fields(request)) == ["date_of_birth", "employment.monthly_income.currency"]
+
+
+def test_a_status_never_carries_a_long_echo_of_the_input() -> None:
+    from shared.grpc.status import MAX_DESCRIPTION, MAX_MESSAGE, to_grpc_status
+
+    echo = "x" * 4096
+    err = InvalidArgument.field("annual_rate", f"must be a decimal string, got {echo!r}")
+    status = to_grpc_status(err)
+    assert len(status.details) <= MAX_MESSAGE
+    metadata = dict(status.trailing_metadata)
+    # The packed google.rpc.Status (message and BadRequest) stays far below 8 KiB.
+    assert len(metadata["grpc-status-details-bin"]) < MAX_MESSAGE * 2 + MAX_DESCRIPTION * 2
