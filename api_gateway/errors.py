@@ -66,6 +66,17 @@ _OPAQUE_CODES = {
 
 # Request fields that are top-level query parameters here but nested in the protos.
 _FIELD_PREFIXES_TO_DROP = ("page.",)
+# The reports' query parameters, by their path in the reporting protos (also under an
+# ExportReport's oneof member, e.g. "par.filter.as_of_date").
+_REPORT_PARAMETERS = {
+    "filter.as_of_date": "as_of",
+    "filter.currency": "currency",
+    "filter.agent_id": "agent_id",
+    "filter.branch_id": "branch_id",
+    "filter.product_id": "product_id",
+    "period.from_date": "from",
+    "period.to_date": "to",
+}
 
 
 def http_status_for(code: grpc.StatusCode) -> int:
@@ -95,6 +106,9 @@ def _public_field(field: str) -> str:
     for prefix in _FIELD_PREFIXES_TO_DROP:
         if field.startswith(prefix):
             return field[len(prefix) :]
+    for nested, public in _REPORT_PARAMETERS.items():
+        if field == nested or field.endswith(f".{nested}"):
+            return public
     return field
 
 

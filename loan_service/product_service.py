@@ -171,6 +171,9 @@ class ProductService:
         disbursement_date: date | None,
         first_repayment_date: date | None,
     ) -> Schedule:
+        # Checked before the lookup: no product makes a count below one valid.
+        if installments < 1:
+            raise InvalidArgument.field("installments", "must be at least 1")
         product = await self._repo.get(product_id)
         product.terms.check_request(
             principal.amount_minor, installments, currency=principal.currency

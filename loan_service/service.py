@@ -594,6 +594,9 @@ class LoanService:
             raise InvalidArgument.field("borrower_id", "is required")
         if not request.product_id:
             raise InvalidArgument.field("product_id", "is required")
+        # Checked before the lookup: no product makes a count below one valid.
+        if request.installments < 1:
+            raise InvalidArgument.field("installments", "must be at least 1")
         purpose = _text(request.purpose, "purpose", MAX_PURPOSE)
         note = _text(request.note, "note", MAX_NOTE)
         product = await self._products.get(request.product_id)
@@ -1014,6 +1017,8 @@ class LoanService:
         expected_version: int = 0,
     ) -> WaiverOutcome:
         text = check_reason(reason)
+        if installment_number < 1:
+            raise InvalidArgument.field("installment_number", "must be at least 1")
 
         def step(loan: Loan, today: date, now: datetime) -> _Change:
             for name, money in (("penalty_amount", penalty), ("interest_amount", interest)):

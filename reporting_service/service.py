@@ -310,6 +310,9 @@ class ReportingService:
         return text
 
     async def _resolve(self, caller: Caller, q: ReportQuery) -> Resolved:
+        # The request's own arguments first, before anything that depends on stored dates.
+        if q.kind == Kind.PAR_LOANS and q.threshold_days not in PAR_THRESHOLDS:
+            raise InvalidArgument.field("threshold_days", "must be 1, 30 or 90")
         scope = {"agent_id": q.agent_id.strip(), "branch_id": q.branch_id.strip(),
                  "product_id": q.product_id.strip()}
         if not (caller.is_admin or caller.is_service):
@@ -334,8 +337,6 @@ class ReportingService:
                 start, end = self._range(q, today, default_end=as_of)
                 version += f"f{await self.models.flows_revision()}"
                 ttl = self._range_ttl(end, today)
-            if q.kind == Kind.PAR_LOANS and q.threshold_days not in PAR_THRESHOLDS:
-                raise InvalidArgument.field("threshold_days", "must be 1, 30 or 90")
             return Resolved(q.kind, scope, as_of, start, end, version, ttl, q)
         if q.kind == Kind.TREND:
             closed = await self.models.closed_dates()

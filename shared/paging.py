@@ -46,6 +46,12 @@ def decode_token(token: str) -> int:
     return offset
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """The caller's text in a message, cut short: a status message travels in gRPC metadata,
+    and an echo of a long input would push the answer past the caller's metadata limit."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def parse_order_by(
     order_by: str, allowed: Mapping[str, str], default: Sequence[tuple[str, int]]
 ) -> list[tuple[str, int]]:
@@ -60,11 +66,12 @@ def parse_order_by(
             or len(words) > 2
             or (len(words) == 2 and words[1].lower() not in {"asc", "desc"})
         ):
-            raise InvalidArgument.field("page.order_by", f"cannot parse {part.strip()!r}")
+            raise InvalidArgument.field("page.order_by", f"cannot parse {_quoted(part.strip())}")
         name = words[0]
         if name not in allowed:
             raise InvalidArgument.field(
-                "page.order_by", f"unknown field {name!r}; allowed: {', '.join(sorted(allowed))}"
+                "page.order_by",
+                f"unknown field {_quoted(name)}; allowed: {', '.join(sorted(allowed))}",
             )
         direction = -1 if len(words) == 2 and words[1].lower() == "desc" else 1
         sort.append((allowed[name], direction))

@@ -19,6 +19,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.errors import DomainError, PermissionDenied, Unauthenticated, Unavailable
 from shared.grpc.access import OPEN_PREFIXES, Access
+from shared.grpc.request_check import check_request
 from shared.grpc.status import from_rpc_error, status_code_for, to_grpc_status
 from shared.identity import caller_var
 from shared.logging import request_id_var
@@ -118,7 +119,8 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     status code, counted and timed (shared/metrics.py); domain errors become their status
     code and anything else INTERNAL, logged once; the bearer token is verified and the
     caller's role checked against the access table (a method absent from it is refused),
-    and the caller is set for the handler.
+    the request's shape is checked (``shared.grpc.request_check``), and the caller is set
+    for the handler.
     Open methods (health, reflection) get the request id only.
 
     A method's wrapped handler is built once and kept: the per-call parts (metadata, token)
@@ -178,6 +180,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                             log.error("no access rule for %s; refusing", method)
                             raise PermissionDenied("this operation is not available")
                         if access.public:
+                            check_request(request)
                             return await behavior(request, context)
                         scheme, _, token = metadata.get("authorization", "").partition(" ")
                         if scheme.lower() != "bearer" or not token.strip():
@@ -193,6 +196,8 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                             raise PermissionDenied(
                                 "the password must be changed before anything else"
                             )
+                        # After the token and role: a stranger learns nothing of the contract.
+                        check_request(request)
                         caller_token = caller_var.set(caller)
                         try:
                             return await behavior(request, context)

@@ -45,6 +45,17 @@ def status_code_for(err: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.UNKNOWN
 
 
+# A status travels in gRPC metadata, which a client refuses past 8 KiB (soft) to 16 KiB
+# (hard): a message quoting a long input ("got 'xxxx...'") would cost the caller the status
+# itself (RESOURCE_EXHAUSTED "Stream removed"). Messages and descriptions are cut to these.
+MAX_MESSAGE = 1024
+MAX_DESCRIPTION = 256
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def to_grpc_status(err: DomainError) -> grpc.Status:
     code = status_code_for(err)
     details: list[any_pb2.Any] = []
@@ -52,7 +63,8 @@ def to_grpc_status(err: DomainError) -> grpc.Status:
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=_short(v.field, MAX_DESCRIPTION),
+                    description=_short(v.description, MAX_DESCRIPTION),
                 )
                 for v in err.violations
             ]
@@ -71,7 +83,9 @@ def to_grpc_status(err: DomainError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(retry)
         details.append(packed)
-    status = status_pb2.Status(code=code.value[0], message=err.message, details=details)
+    status = status_pb2.Status(
+        code=code.value[0], message=_short(err.message, MAX_MESSAGE), details=details
+    )
     return rpc_status.to_status(status)
 
 
