@@ -1,11 +1,11 @@
 """Optional OpenTelemetry tracing, switched by ``MF_TRACING`` (``otlp``, ``console``, ``off``).
 
-Spans: one per gateway request, one per gRPC call a service serves, one per event a
-consumer handles. The W3C trace context (``traceparent``, ``tracestate``) travels in gRPC
-metadata, is stored with each outbox event, and rides in the AMQP message headers, so an
-event's consumer joins the trace of the request that wrote it.
+Spans: one per gateway request (FastAPI's own, fed from here), one per gRPC call a service
+serves, one per event a consumer handles. The W3C trace context (``traceparent``,
+``tracestate``) travels in gRPC metadata, is stored with each outbox event, and rides in the
+AMQP message headers, so an event's consumer joins the trace of the request that wrote it.
 
-Off by default. Then OpenTelemetry is never imported (the ``tracing`` extra need not be
+Off by default. Then OpenTelemetry's SDK is never imported (the ``tracing`` extra need not be
 installed) and the code paths that would trace check ``enabled`` and nothing else. The
 exporter, sampler and resource follow the standard ``OTEL_*`` variables
 (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_SAMPLER``, ``OTEL_SERVICE_NAME``...).
@@ -88,6 +88,11 @@ def enable(provider: TracerProvider) -> None:
     _tracer = provider.get_tracer("microfinance")
     _propagator = TraceContextTextMapPropagator()
     enabled = True
+
+
+def provider() -> TracerProvider | None:
+    """The provider spans go to (None while tracing is off)."""
+    return _provider
 
 
 def disable() -> None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
 from elasticsearch import AsyncElasticsearch
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from pymongo import AsyncMongoClient
@@ -25,24 +24,13 @@ from shared.events.outbox import TRACE_FIELD
 from tests.e2e.conftest import Login, Stack, open_stack
 from tests.e2e.loan_support import clients
 from tests.e2e.payment_support import loan_for, portfolio, post
-from tests.integration.support import eventually
+from tests.integration.support import eventually, traced
 
 pytestmark = pytest.mark.e2e
 
 PAYMENT_SPAN = "microfinance.payment.v1.PaymentService/PostPayment"
 APPLY_SPAN = "microfinance.loan.v1.LoanService/ApplyRepayment"
 READ_MODELS = ".reporting.read-models"
-
-
-@contextlib.contextmanager
-def tracing_on(exporter: InMemorySpanExporter) -> Iterator[None]:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.enable(provider)
-    try:
-        yield
-    finally:
-        tracing.disable()
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +51,7 @@ async def traced_stack(
 ) -> AsyncIterator[Stack]:
     """A stack of its own, started with tracing on: a service's interceptor decides once per
     method, when it is first called, whether its calls are traced."""
-    with tracing_on(exporter):
+    with traced(exporter):
         async with open_stack(
             mongo_url=mongo_url,
             redis_url=redis_url,
@@ -103,7 +91,7 @@ async def watch_events(stack: Stack) -> AsyncIterator[list[aio_pika.abc.Abstract
         await connection.close()
 
 
-def by_name(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+def by_name(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
     found = [s for s in spans if s.name == name]
     assert len(found) == 1, [s.name for s in spans]
     return found[0]
@@ -117,7 +105,7 @@ async def test_one_repayment_is_one_trace(
     traced_stack: Stack, exporter: InMemorySpanExporter
 ) -> None:
     stack = traced_stack
-    with tracing_on(exporter):
+    with traced(exporter):
         admin = await stack.admin_login()
         async with clients(stack) as c:
             p = await portfolio(stack, c, admin)
