@@ -125,8 +125,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         # /docs and /redoc are served by web_client with assets from the package (no CDN).
-        docs_url=None,
-        redoc_url=None,
+        docs_url=None, redoc_url=None,
         telemetry=_telemetry(),
     )
     install_error_handlers(app)
