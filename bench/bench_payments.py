@@ -746,9 +746,15 @@ async def drop_exchange(amqp_url: str, exchange: str) -> None:
     from loan_service.consumers import borrower_queue, search_queue
     from payment_service.consumers import loan_events_queue
     from shared.config import Settings
+    from user_service.consumers import search_queue as borrower_search_queue
 
     settings = Settings(amqp_exchange=exchange)
-    queues = (search_queue(settings), borrower_queue(settings), loan_events_queue(settings))
+    queues = (
+        search_queue(settings),
+        borrower_queue(settings),
+        loan_events_queue(settings),
+        borrower_search_queue(settings),
+    )
     connection = await aio_pika.connect(amqp_url, timeout=5)
     try:
         for queue in queues:
