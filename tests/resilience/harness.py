@@ -221,11 +221,19 @@ class Stack:
         proc._log.flush()
         proc.proc = subprocess.Popen(
             [PY, "-m", "microfinance_cli", "service", svc.name],
-            env=self.env, cwd=REPO, stdin=subprocess.DEVNULL,
+            env={**self.env, "MF_METRICS_PORT": str(self.metrics_port(svc.name))},
+            cwd=REPO, stdin=subprocess.DEVNULL,
             stdout=proc._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         proc.starts += 1
         return proc
+
+    def metrics_port(self, name: str) -> int:
+        """The service's /metrics port (0: none): one each from MF_METRICS_PORT on, which
+        up_env reserves as a run of free ports for the six."""
+        base = int(self.env.get("MF_METRICS_PORT", "0"))
+        index = [s.name for s in SERVICES].index(get_service(name).name)
+        return base + index if base else 0
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Signals the service's process (SIGKILL: no shutdown at all); returns its pid."""
