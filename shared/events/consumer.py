@@ -28,6 +28,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -431,7 +432,7 @@ class IdempotentConsumer:
             self.handled += 1
         else:
             self.skipped += 1
-        await message.ack()
+        await self._ack(message)
 
     async def _handle_once(self, event: Event) -> bool:
         """Run the handler with the processed marker; False when it was already processed."""
@@ -520,7 +521,7 @@ class IdempotentConsumer:
                     self.handled += 1
                 else:
                     self.skipped += 1
-                await message.ack()
+                await self._ack(message)
             return
         # Nothing of the batch committed: each event on its own, with its own retries.
         for message, event in batch:
@@ -547,6 +548,16 @@ class IdempotentConsumer:
                 exc,
             )
         return None
+
+    async def _ack(self, message: AbstractIncomingMessage) -> None:
+        """Ack, unless the channel it came on is gone (the connection dropped since): then
+        the broker delivers it again and its marker skips it. Raising instead would leave
+        the rest of a batch unacked, each holding a prefetch slot until the queue stalls."""
+        try:
+            await message.ack()
+        except (ChannelInvalidStateError, AMQPError, ConnectionError) as exc:
+            log.info("could not ack %s on %s (%s); it comes again", message.message_id,
+                     self.queue_name, type(exc).__name__)
 
     async def _handle_batch_once(self, events: list[Event]) -> list[bool]:
         """Handle the events not processed yet in one transaction; which ones were new.

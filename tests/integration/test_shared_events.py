@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
+from aiormq.exceptions import ChannelInvalidStateError
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -792,6 +793,43 @@ async def test_conflicts_past_the_patience_count_as_attempts(
         await orphan.abort_transaction()
         await orphan.end_session()
         await consumer.stop()
+
+
+class _Delivered:
+    """A delivered message whose channel may be gone (the connection dropped since)."""
+
+    def __init__(self, event: Event, *, channel_gone: bool = False) -> None:
+        self.body = event.to_message().body
+        self.message_id = event.id
+        self.headers: dict[str, Any] = {}
+        self.channel_gone = channel_gone
+        self.acked = False
+
+    async def ack(self) -> None:
+        if self.channel_gone:
+            raise ChannelInvalidStateError()
+        self.acked = True
+
+
+async def test_an_ack_on_a_channel_gone_leaves_the_rest_of_the_batch_acked(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    await processed_indexes().apply(mongo_db)
+    seen: list[str] = []
+
+    async def project(events: list[Event], session) -> None:
+        seen.extend(event.id for event in events)
+
+    consumer = IdempotentConsumer(
+        client=mongo_client, db=mongo_db, amqp_url=amqp_url, exchange=amqp_names.exchange,
+        queue=amqp_names.queue("acks"), routing_keys=["loan.*"], batch_handler=project,
+    )
+    events = [Event("loan.approved", f"L{i}", {}) for i in range(3)]
+    stale = _Delivered(events[0], channel_gone=True)
+    rest = [_Delivered(event) for event in events[1:]]
+    await consumer._process_batch([stale, *rest])  # type: ignore[list-item]
+    assert seen == [event.id for event in events]
+    assert all(m.acked for m in rest), "the messages after the failed ack are acked too"
 
 
 async def test_outbox_to_consumer_end_to_end(
