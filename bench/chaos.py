@@ -138,14 +138,14 @@ async def run(chosen: list[Scenario], size: Size) -> list[ScenarioResult]:
         for sc in chosen:
             print(f"\n-- {sc.name}: {sc.title} ...", flush=True)
             if sc.own_stack:
-                stack = await Stack.start()
+                stack = await Stack.start(extra_env=size.stack_env())
                 try:
                     result = await sc.run(stack, size)
                 finally:
                     await stack.close()
             else:
                 if shared is None:
-                    shared = await Stack.start()
+                    shared = await Stack.start(extra_env=size.stack_env())
                 result = await sc.run(shared, size)
             print_result(result)
             results.append(result)

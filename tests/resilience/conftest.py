@@ -19,8 +19,8 @@ def size() -> Size:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def fault_stack() -> AsyncIterator[Stack]:
-    stack = await Stack.start()
+async def fault_stack(size: Size) -> AsyncIterator[Stack]:
+    stack = await Stack.start(extra_env=size.stack_env())
     try:
         yield stack
     finally:

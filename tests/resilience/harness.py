@@ -460,7 +460,7 @@ class RepaymentLoad:
     count: int
     concurrency: int = 16
     amount: int = 100
-    give_up_after: float = 120.0
+    give_up_after: float = 300.0
     postings: list[Posting] = field(default_factory=list)
     done: int = 0
     started_at: float = 0.0
@@ -539,12 +539,16 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def latency_ms(postings: Iterable[Posting], start: float, end: float) -> tuple[
-    float | None, float | None, int
-]:
-    """p50, p99 (ms, first attempt to final answer) of the postings begun in [start, end)."""
-    picked = [p.seconds * 1000 for p in postings if start <= p.started < end and p.finished]
-    return percentile(picked, 50), percentile(picked, 99), len(picked)
+def latency_ms(postings: Iterable[Posting], start: float, end: float, *, overlap: bool = False
+               ) -> tuple[float | None, float | None, int]:
+    """p50, p99 (ms, first attempt to final answer) and count of the postings that ran
+    within [start, end] (``overlap``: that were in flight at any moment of it)."""
+    if overlap:
+        picked = [p for p in postings if p.finished and p.started < end and p.finished > start]
+    else:
+        picked = [p for p in postings if p.finished and p.started >= start and p.finished <= end]
+    ms = [p.seconds * 1000 for p in picked]
+    return percentile(ms, 50), percentile(ms, 99), len(ms)
 
 
 # ================================================================ observation --

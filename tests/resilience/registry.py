@@ -41,6 +41,14 @@ class Size:
     def full(cls) -> Size:
         return cls("full", repayments=2_000, loans=40, concurrency=32, creates=400)
 
+    def stack_env(self) -> dict[str, str]:
+        """Settings of the stack for this size. The fast size shortens how long a payment
+        caught by a crash waits (the lease of a dead process, the re-drive backoff), so CI
+        runs in minutes; the full size keeps the defaults (30 s, 60 s)."""
+        if self.label == "fast":
+            return {"MF_PAYMENT_LEASE_SECONDS": "8", "MF_PAYMENT_RETRY_MAX_SECONDS": "4"}
+        return {}
+
     @classmethod
     def from_env(cls) -> Size:
         return cls.full() if os.environ.get(FULL_ENV) == "1" else cls.fast()
@@ -80,8 +88,9 @@ class ScenarioResult:
 
     def add_postings(self, postings: list[Posting], during: tuple[float, float],
                      before: tuple[float, float] | None = None) -> None:
-        """Counts and latencies from a repayment load; ``during`` (and ``before``) are
-        monotonic windows of when a posting began."""
+        """Counts and latencies from a repayment load. ``during``: the fault's monotonic
+        window (postings in flight at any moment of it); ``before``: a window before it
+        (postings begun and answered within it)."""
         self.requests += len(postings)
         self.attempts += sum(len(p.statuses) for p in postings)
         self.succeeded += sum(1 for p in postings if p.acknowledged)
@@ -92,9 +101,13 @@ class ScenarioResult:
             for s in p.statuses:
                 self.attempt_statuses[str(s)] = self.attempt_statuses.get(str(s), 0) + 1
         if before is not None:
-            self.p50_before_ms, self.p99_before_ms, _ = latency_ms(postings, *before)
-        self.p50_during_ms, self.p99_during_ms, n = latency_ms(postings, *during)
+            self.p50_before_ms, self.p99_before_ms, n = latency_ms(postings, *before)
+            self.figures["postings_before_fault"] = n
+        self.p50_during_ms, self.p99_during_ms, n = latency_ms(postings, *during, overlap=True)
         self.figures["postings_during_fault"] = n
+        last = max((p.finished for p in postings if p.finished), default=during[1])
+        # How long after the fault ended the last client had its answer.
+        self.figures["all_answered_s_after_fault"] = round(max(0.0, last - during[1]), 1)
 
     def add_money(self, check: MoneyCheck) -> None:
         self.lost += check.lost

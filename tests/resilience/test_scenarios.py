@@ -27,7 +27,7 @@ def _params() -> list[object]:
 @pytest.mark.parametrize("scenario", _params())
 async def test_scenario(scenario: Scenario, fault_stack: Stack, size: Size) -> None:
     if scenario.own_stack:
-        stack = await Stack.start()
+        stack = await Stack.start(extra_env=size.stack_env())
         try:
             result = await scenario.run(stack, size)
         finally:
