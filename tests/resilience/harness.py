@@ -5,8 +5,8 @@ and backends this stack alone owns, so a scenario can kill any of them.
   with its data on disk so a restart finds it again;
 * Redis: a redis-server of its own on a free port;
 * RabbitMQ: the machine's broker (tests/backends.py decides which), reached by the services
-  only through a ``TcpProxy`` this stack controls: cutting the proxy is "RabbitMQ is
-  unreachable" for this stack and nobody else.
+  only through a TCP proxy this stack controls (tests/resilience/proxy.py): cutting it is
+  "RabbitMQ is unreachable" for this stack and nobody else.
 
 Every service can be SIGKILLed and started again on the same port (``kill``, ``start``).
 Its own database name, exchange and key prefix come from tests/up_stack.py's ``up_env``;
@@ -49,7 +49,7 @@ from microfinance_cli.services import SERVICES, get_service
 from shared.config import Settings
 from tests.backends import BackendPool
 from tests.cleanup import delete_amqp_topology, process_topology
-from tests.resilience.proxy import TcpProxy
+from tests.resilience.proxy import ThreadedProxy
 from tests.up_stack import ADMIN_EMAIL, ADMIN_PASSWORD, up_env
 
 PY = sys.executable
@@ -112,7 +112,7 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     amqp_url: str  # the shared broker itself (the services reach it through ``proxy``)
-    proxy: TcpProxy
+    proxy: ThreadedProxy
     backends: dict[str, RunningBackend] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     own_dir: bool = False  # a temporary directory of ours, removed by close()
@@ -130,8 +130,7 @@ class Stack:
         pool = BackendPool()
         amqp_url = pool.url("amqp")  # env URL, Docker, or the loopback broker
         upstream = urlsplit(amqp_url)
-        proxy = TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5672)
-        proxy.start()
+        proxy = ThreadedProxy(upstream.hostname or "127.0.0.1", upstream.port or 5672)
         env = up_env(workdir / "data")
         env.update(
             MF_ENV="test",
@@ -267,6 +266,25 @@ class Stack:
                     )
             await asyncio.wait({task}, timeout=0.2)
         task.result()
+
+    async def dead_lettered(self) -> int:
+        """Messages waiting in the stack's dead-letter queues (events given up on)."""
+        import aio_pika
+
+        queues, _ = process_topology(self.settings)
+        total = 0
+        connection = await aio_pika.connect(self.amqp_url, timeout=10)
+        try:
+            for name in (q for q in queues if q.endswith(".dead")):
+                channel = await connection.channel()
+                with contextlib.suppress(Exception):  # not declared (yet): nothing in it
+                    queue = await channel.declare_queue(name, passive=True)
+                    total += int(queue.declaration_result.message_count or 0)
+                with contextlib.suppress(Exception):
+                    await channel.close()
+        finally:
+            await connection.close()
+        return total
 
     # ---------------------------------------------------------------- backends --
     async def start_backend(self, kind: str) -> None:
@@ -621,11 +639,12 @@ async def settled(stack: Stack, loans: list[str], within: float = 180) -> None:
 
 async def verify(
     stack: Stack, postings: list[Posting], loans: list[str], *,
-    observer: Observer | None = None, within: float = 180,
+    observer: Observer | None = None, within: float = 180, dead_before: int | None = None,
 ) -> MoneyCheck:
     """Sums the repayments against the loans' transactions, the outbox, the published
     messages (``observer``) and reporting's read models; waits (up to ``within`` s) for the
-    asynchronous parts to catch up before it counts."""
+    asynchronous parts to catch up before it counts. With ``dead_before`` (the stack's
+    ``dead_lettered()`` when the scenario began), an event given up on is a problem too."""
     check = MoneyCheck()
     f = check.figures
     with contextlib.suppress(TimeoutError):
@@ -762,6 +781,10 @@ async def verify(
             f"reporting holds {f['reporting_collected_minor']} minor units collected, the "
             f"loans {f['loan_repaid_minor']}"
         )
+    if dead_before is not None:
+        f["dead_lettered"] = await stack.dead_lettered() - dead_before
+        if f["dead_lettered"]:
+            check.problems.append(f"{f['dead_lettered']} events dead-lettered (given up on)")
     return check
 
 

@@ -25,6 +25,7 @@ async def _unsent_events(stack: Stack, loans: list[str]) -> int:
 @scenario("rabbitmq_cut", "RabbitMQ unreachable during repayments, then back")
 async def rabbitmq_cut(stack: Stack, size: Size) -> ScenarioResult:
     s = await seed(stack, size.loans)
+    dead_before = await stack.dead_lettered()
     load = RepaymentLoad(stack.gateway_url, s.agent, s.loans, size.repayments, size.concurrency)
     async with Observer(stack.amqp_url, stack.settings.amqp_exchange) as observer:
         running = asyncio.create_task(load.run())
@@ -38,7 +39,9 @@ async def rabbitmq_cut(stack: Stack, size: Size) -> ScenarioResult:
         restored_at = time.monotonic()
         await asyncio.to_thread(stack.proxy.restore)
         postings = await running
-        check = await verify(stack, postings, s.loans, observer=observer)
+        check = await verify(
+            stack, postings, s.loans, observer=observer, dead_before=dead_before
+        )
     result = ScenarioResult(
         name="rabbitmq_cut",
         title="RabbitMQ unreachable",

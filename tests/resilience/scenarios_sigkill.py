@@ -19,6 +19,7 @@ from tests.resilience.registry import ScenarioResult, Size, scenario
 
 async def _killed_mid_load(stack: Stack, size: Size, service: str) -> ScenarioResult:
     s = await seed(stack, size.loans)
+    dead_before = await stack.dead_lettered()
     load = RepaymentLoad(stack.gateway_url, s.agent, s.loans, size.repayments, size.concurrency)
     async with Observer(stack.amqp_url, stack.settings.amqp_exchange) as observer:
         running = asyncio.create_task(load.run())
@@ -42,7 +43,9 @@ async def _killed_mid_load(stack: Stack, size: Size, service: str) -> ScenarioRe
         await stack.start_service(service)
         back_at = time.monotonic()
         postings = await running
-        check = await verify(stack, postings, s.loans, observer=observer)
+        check = await verify(
+            stack, postings, s.loans, observer=observer, dead_before=dead_before
+        )
     result = ScenarioResult(
         name=f"sigkill_{service}",
         title=f"{service}_service SIGKILLed mid-load",
