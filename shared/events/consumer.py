@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -74,6 +75,9 @@ Handler = Callable[[Event, AsyncClientSession], Awaitable[None]]
 QueueType = Literal["classic", "quorum"]
 BatchHandler = Callable[[list[Event], AsyncClientSession], Awaitable[None]]
 RETRY_HEADER = "x-mf-attempt"
+# When (epoch ms) an event's retries began meeting write conflicts, and how many it met.
+CONFLICT_SINCE_HEADER = "x-mf-conflict-since"
+CONFLICTS_HEADER = "x-mf-conflicts"
 # Batch mode waits no timer: a batch is what was delivered by the time the consumer is
 # free, plus what arrives within this many turns of the event loop (frames already read
 # from the socket reach the consumer through two tasks each).
@@ -88,7 +92,11 @@ class IdempotentConsumer:
     ``processed_events``; pass the session to your writes so both commit or
     neither does. A redelivered event whose id is recorded is acked and
     skipped. A failing handler is retried ``max_attempts`` times with backoff,
-    then the message is dead-lettered to ``<queue>.dead``. Messages are
+    then the message is dead-lettered to ``<queue>.dead``. A write conflict says
+    nothing about the event (another transaction holds the same documents: the
+    unfinished one of a process killed while handling this very event stays open until
+    MongoDB aborts it, 60 s by default), so conflicts are retried with backoff for
+    ``conflict_patience`` seconds without counting as attempts. Messages are
     handled one at a time, in queue order, unless ``concurrency`` > 1.
 
     Batch mode: pass ``batch_handler`` (or override ``handle_batch``), which takes
@@ -122,6 +130,7 @@ class IdempotentConsumer:
         max_attempts: int = 5,
         retry_backoff: float = 0.2,
         retry_backoff_max: float = 5.0,
+        conflict_patience: float = 120.0,
         processed_collection: str = PROCESSED_COLLECTION,
         connect_timeout: float = 5.0,
         queue_type: QueueType = "classic",
@@ -149,6 +158,7 @@ class IdempotentConsumer:
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
         self.retry_backoff_max = retry_backoff_max
+        self.conflict_patience = conflict_patience
         self.processed = db[processed_collection]
         self.connect_timeout = connect_timeout
         self.queue_type = queue_type
@@ -158,6 +168,7 @@ class IdempotentConsumer:
         self.handled = 0
         self.skipped = 0
         self.dead_lettered = 0
+        self.conflicted = 0  # retries after a write conflict (not counted as attempts)
         self.batches = 0  # transactions that committed more than one event
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -526,8 +537,20 @@ class IdempotentConsumer:
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, event: Event, exc: Exception
     ) -> None:
-        raw_attempt = (message.headers or {}).get(RETRY_HEADER, 1)
+        headers = dict(message.headers or {})
+        raw_attempt = headers.get(RETRY_HEADER, 1)
         attempt = raw_attempt if isinstance(raw_attempt, int) else 1
+        if isinstance(exc, Conflict) and (patience := self._conflict_patience(headers)):
+            # Not the event's fault: retried without counting, the backoff growing.
+            conflicts, since = patience
+            headers.update({CONFLICT_SINCE_HEADER: since, CONFLICTS_HEADER: conflicts + 1})
+            self.conflicted += 1
+            log.info(
+                "event %s (%s) met a write conflict on %s (%d so far), will retry: %s",
+                event.id, event.type, self.queue_name, conflicts + 1, exc,
+            )
+            await self._requeue(message, event, headers, attempt, backoff_step=conflicts)
+            return
         if attempt >= self.max_attempts:
             log.error(
                 "event %s (%s) failed %d times on %s; dead-lettering: %s",
@@ -550,8 +573,30 @@ class IdempotentConsumer:
             self.max_attempts,
             exc,
         )
+        await self._requeue(message, event, headers, attempt + 1, backoff_step=attempt - 1)
+
+    def _conflict_patience(self, headers: dict[str, Any]) -> tuple[int, int] | None:
+        """(conflicts so far, when they began in epoch ms) while conflicts may still be
+        retried without counting; None once ``conflict_patience`` has run out."""
+        now = int(time.time() * 1000)
+        since, conflicts = headers.get(CONFLICT_SINCE_HEADER), headers.get(CONFLICTS_HEADER)
+        since = since if isinstance(since, int) else now
+        conflicts = conflicts if isinstance(conflicts, int) else 0
+        if now - since >= self.conflict_patience * 1000:
+            return None
+        return conflicts, since
+
+    async def _requeue(
+        self,
+        message: AbstractIncomingMessage,
+        event: Event,
+        headers: dict[str, Any],
+        attempt: int,
+        *,
+        backoff_step: int,
+    ) -> None:
         # Back off before the retry so a failing dependency gets a moment.
-        await asyncio.sleep(min(self.retry_backoff * 2 ** (attempt - 1), self.retry_backoff_max))
+        await asyncio.sleep(min(self.retry_backoff * 2**backoff_step, self.retry_backoff_max))
         channel = self._channel
         if channel is None:
             await message.nack(requeue=True)
@@ -568,7 +613,7 @@ class IdempotentConsumer:
             timestamp=message.timestamp,
             app_id=message.app_id,
             correlation_id=message.correlation_id,
-            headers={**(message.headers or {}), RETRY_HEADER: attempt + 1},
+            headers={**headers, RETRY_HEADER: attempt},
         )
         try:
             await channel.default_exchange.publish(retry, routing_key=self.queue_name)

@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from microfinance_cli.backends import free_port
+from shared.clock import utcnow
 from shared.errors import Conflict
 from shared.events import (
     Event,
@@ -732,6 +733,64 @@ async def test_poison_event_is_dead_lettered(
         assert await mongo_db.processed_events.count_documents({}) == 0
     finally:
         await connection.close()
+        await consumer.stop()
+
+
+async def _orphan_marker(mongo_client, consumer: IdempotentConsumer, event: Event) -> Any:
+    """What a consumer killed while handling ``event`` leaves: a transaction, never ended,
+    that inserted its processed marker (MongoDB aborts it only after 60 s)."""
+    session = mongo_client.start_session()
+    await session.start_transaction()
+    await consumer.processed.insert_one(consumer._marker(event, utcnow()), session=session)
+    return session
+
+
+async def test_an_orphaned_transaction_delays_an_event_without_dead_lettering_it(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    handled: list[str] = []
+
+    async def project(event: Event, session) -> None:
+        handled.append(event.id)
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, project,
+                         retry_backoff=0.01, retry_backoff_max=0.05, max_attempts=2)
+    event = Event("loan.repayment_applied", "L7", {})
+    orphan = await _orphan_marker(mongo_client, consumer, event)
+    await consumer.start()
+    try:
+        await _publish(amqp_url, amqp_names.exchange, event)
+        # Far more conflicts than max_attempts: they do not count.
+        await eventually(lambda: consumer.conflicted >= 6, what="conflicts retried")
+        assert consumer.dead_lettered == 0
+        await orphan.abort_transaction()  # what MongoDB does once the lifetime runs out
+        await eventually(lambda: consumer.handled == 1, what="handled once the lock is gone")
+        assert handled == [event.id]
+        assert consumer.dead_lettered == 0
+    finally:
+        await orphan.end_session()
+        await consumer.stop()
+
+
+async def test_conflicts_past_the_patience_count_as_attempts(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    async def project(event: Event, session) -> None:
+        raise AssertionError("never reached: the marker insert conflicts")
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, project,
+                         retry_backoff=0.01, retry_backoff_max=0.05, max_attempts=2,
+                         conflict_patience=0.3)
+    event = Event("loan.repayment_applied", "L8", {})
+    orphan = await _orphan_marker(mongo_client, consumer, event)
+    await consumer.start()
+    try:
+        await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: consumer.dead_lettered == 1, what="dead-lettered at last")
+        assert consumer.conflicted >= 1
+    finally:
+        await orphan.abort_transaction()
+        await orphan.end_session()
         await consumer.stop()
 
 

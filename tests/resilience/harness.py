@@ -76,7 +76,7 @@ def settings_of(env: dict[str, str]) -> Settings:
     """The Settings a process started with ``env`` reads (explicit values win over ours)."""
     fields = Settings.model_fields
     values = {k[3:].lower(): v for k, v in env.items() if k.startswith("MF_")}
-    return Settings(**{k: v for k, v in values.items() if k in fields})
+    return Settings.model_validate({k: v for k, v in values.items() if k in fields})
 
 
 def _with_host_port(url: str, host: str, port: int) -> str:
@@ -630,9 +630,8 @@ async def settled(stack: Stack, loans: list[str], within: float = 180) -> None:
     payments = stack.db("payment")["payments"]
 
     async def none_pending() -> bool:
-        return await payments.count_documents(
-            {"loan_id": {"$in": loans}, "status": "PENDING"}
-        ) == 0
+        pending = await payments.count_documents({"loan_id": {"$in": loans}, "status": "PENDING"})
+        return bool(pending == 0)
 
     await eventually(none_pending, within=within, what="every payment settled")
 
