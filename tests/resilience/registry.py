@@ -35,7 +35,7 @@ class Size:
 
     @classmethod
     def fast(cls) -> Size:
-        return cls("fast", repayments=300, loans=12, concurrency=16, creates=60)
+        return cls("fast", repayments=200, loans=10, concurrency=16, creates=60)
 
     @classmethod
     def full(cls) -> Size:
