@@ -537,19 +537,21 @@ class IdempotentConsumer:
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, event: Event, exc: Exception
     ) -> None:
-        headers = dict(message.headers or {})
-        raw_attempt = headers.get(RETRY_HEADER, 1)
+        raw_attempt = (message.headers or {}).get(RETRY_HEADER, 1)
         attempt = raw_attempt if isinstance(raw_attempt, int) else 1
-        if isinstance(exc, Conflict) and (patience := self._conflict_patience(headers)):
-            # Not the event's fault: retried without counting, the backoff growing.
+        if isinstance(exc, Conflict) and (patience := self._conflict_patience(message)):
+            # Not the event's fault: another transaction holds its documents (see the class
+            # docstring). Retried without counting, the backoff growing.
             conflicts, since = patience
-            headers.update({CONFLICT_SINCE_HEADER: since, CONFLICTS_HEADER: conflicts + 1})
             self.conflicted += 1
             log.info(
                 "event %s (%s) met a write conflict on %s (%d so far), will retry: %s",
                 event.id, event.type, self.queue_name, conflicts + 1, exc,
             )
-            await self._requeue(message, event, headers, attempt, backoff_step=conflicts)
+            pause = min(self.retry_backoff * 2**conflicts, self.retry_backoff_max)
+            await self._requeue(message, event, attempt, pause=pause, headers={
+                CONFLICT_SINCE_HEADER: since, CONFLICTS_HEADER: conflicts + 1,
+            })
             return
         if attempt >= self.max_attempts:
             log.error(
@@ -573,11 +575,14 @@ class IdempotentConsumer:
             self.max_attempts,
             exc,
         )
-        await self._requeue(message, event, headers, attempt + 1, backoff_step=attempt - 1)
+        # Back off before the retry so a failing dependency gets a moment.
+        pause = min(self.retry_backoff * 2 ** (attempt - 1), self.retry_backoff_max)
+        await self._requeue(message, event, attempt + 1, pause=pause)
 
-    def _conflict_patience(self, headers: dict[str, Any]) -> tuple[int, int] | None:
+    def _conflict_patience(self, message: AbstractIncomingMessage) -> tuple[int, int] | None:
         """(conflicts so far, when they began in epoch ms) while conflicts may still be
         retried without counting; None once ``conflict_patience`` has run out."""
+        headers = message.headers or {}
         now = int(time.time() * 1000)
         since, conflicts = headers.get(CONFLICT_SINCE_HEADER), headers.get(CONFLICTS_HEADER)
         since = since if isinstance(since, int) else now
@@ -590,13 +595,14 @@ class IdempotentConsumer:
         self,
         message: AbstractIncomingMessage,
         event: Event,
-        headers: dict[str, Any],
         attempt: int,
         *,
-        backoff_step: int,
+        pause: float,
+        headers: dict[str, Any] | None = None,
     ) -> None:
-        # Back off before the retry so a failing dependency gets a moment.
-        await asyncio.sleep(min(self.retry_backoff * 2**backoff_step, self.retry_backoff_max))
+        """After ``pause``, a copy of ``message`` on this queue carrying ``attempt`` (and
+        ``headers``)."""
+        await asyncio.sleep(pause)
         channel = self._channel
         if channel is None:
             await message.nack(requeue=True)
@@ -613,7 +619,7 @@ class IdempotentConsumer:
             timestamp=message.timestamp,
             app_id=message.app_id,
             correlation_id=message.correlation_id,
-            headers={**headers, RETRY_HEADER: attempt},
+            headers={**(message.headers or {}), **(headers or {}), RETRY_HEADER: attempt},
         )
         try:
             await channel.default_exchange.publish(retry, routing_key=self.queue_name)
