@@ -116,6 +116,7 @@ class Stack:
     backends: dict[str, RunningBackend] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     own_dir: bool = False  # a temporary directory of ours, removed by close()
+    pool: BackendPool | None = None  # where the broker came from (a container is ours to stop)
     _mongo: Any = None
 
     # --------------------------------------------------------------- lifecycle --
@@ -146,7 +147,7 @@ class Stack:
             MF_ES_URL=f"http://127.0.0.1:{env['MF_EMBEDDED_ES_PORT']}",
         )
         env.update(extra_env or {})
-        stack = cls(workdir, env, amqp_url, proxy, own_dir=own_dir)
+        stack = cls(workdir, env, amqp_url, proxy, own_dir=own_dir, pool=pool)
         try:
             for kind in BACKENDS:
                 await stack.start_backend(kind)
@@ -195,6 +196,8 @@ class Stack:
         queues, exchanges = process_topology(self.settings)
         with contextlib.suppress(Exception):
             await delete_amqp_topology(self.amqp_url, queues=queues, exchanges=exchanges)
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.close)
         if self.own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
