@@ -24,6 +24,7 @@ from shared.grpc.status import from_rpc_error, status_code_for, to_grpc_status
 from shared.identity import caller_var
 from shared.logging import request_id_var
 from shared.metrics import GRPC_HANDLED, GRPC_SECONDS
+from shared.mongo import DATABASE_UNAVAILABLE
 from shared.tokens import TokenVerifier
 
 log = logging.getLogger("microfinance.rpc")
@@ -102,7 +103,7 @@ Translator = Callable[[Exception], DomainError | None]
 
 def default_translator(exc: Exception) -> DomainError | None:
     if isinstance(exc, ConnectionFailure):
-        return Unavailable("the database is unavailable, try again shortly")
+        return Unavailable(DATABASE_UNAVAILABLE)
     if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
         return Unavailable("a transient database error occurred, try again")
     if isinstance(exc, aio.AioRpcError):
