@@ -13,7 +13,7 @@ import random
 import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict, TypeVar
@@ -362,7 +362,7 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
                     await session.abort_transaction()
                 except PyMongoError:
                     log.debug("abort after failure also failed", exc_info=True)
-            if isinstance(exc, ConnectionFailure):
+            if isinstance(exc, PyMongoError) and is_outage(exc):
                 raise unavailable(exc) from exc
             if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                 raise Conflict("the write conflicted with a concurrent change; retry") from exc
@@ -372,10 +372,13 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
 
 def _worth_retrying(exc: Unavailable) -> bool:
     """A connection that broke at once (a pooled socket to a restarted server) may work on
-    the next try; a server selection that timed out has already waited long enough."""
+    the next try; a server selection that timed out, or a spent time budget, has already
+    waited long enough."""
     cause = exc.__cause__
-    return isinstance(cause, ConnectionFailure) and not isinstance(
-        cause, ServerSelectionTimeoutError
+    return (
+        isinstance(cause, ConnectionFailure)
+        and not isinstance(cause, ServerSelectionTimeoutError)
+        and not cause.timeout
     )
 
 
@@ -414,10 +417,23 @@ async def run_in_transaction(
 DATABASE_UNAVAILABLE = "the database is unavailable, try again shortly"
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database could not answer now: a lost connection, no server to select, or the
+    request's time budget spent (``time_budget``). UNAVAILABLE, unlike a refused operation."""
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+
+
+def time_budget(seconds: float | None) -> AbstractContextManager[None]:
+    """Every operation in the block ends within ``seconds`` of entering it, retries and
+    server selection included (the driver's client-side operation timeout); None: no bound.
+    A request's budget is what is left of its deadline, so an outage answers in time."""
+    return pymongo.timeout(max(0.01, seconds)) if seconds is not None else nullcontext()
+
+
 def unavailable(exc: PyMongoError, what: str = "the database") -> Unavailable:
     """Map a lost connection / server selection timeout to UNAVAILABLE; the driver's
     text (addresses, timeouts) is logged, not sent."""
-    log.warning("%s unavailable: %s: %s", what, type(exc).__name__, exc)
+    log.warning("%s unavailable: %s: %.200s", what, type(exc).__name__, exc)
     return Unavailable(f"{what} is unavailable, try again shortly")
 
 
@@ -433,9 +449,11 @@ __all__ = [
     "duplicate_key_index",
     "duplicate_key_to_error",
     "is_duplicate_key",
+    "is_outage",
     "on_transaction_end",
     "ping",
     "run_in_transaction",
+    "time_budget",
     "transaction",
     "unavailable",
 ]

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from auth_service.domain.keys import SigningKey
 from auth_service.domain.tokens import Principal, issue_access_token
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
-from shared.errors import FieldViolation, InvalidArgument, NotFound
+from shared.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, PUBLIC, access_table
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition
 from shared.identity import current_caller
@@ -410,6 +410,45 @@ async def test_client_channels_retry_unavailable_only(
                 assert servicer.calls == 1
     finally:
         await server.stop(None)
+
+
+async def test_a_handlers_own_unavailable_is_not_retried_by_the_callers_channel() -> None:
+    """A handler that answered UNAVAILABLE (its database is down) ran: the channel must not
+    run it again by itself (it may have written), nor spend the deadline on it. It does not,
+    because the interceptor sends the initial metadata (the request id) first, which
+    commits the call (gRFC A6); a server that is not there at all is still retried
+    (test_client_channels_retry_unavailable_only)."""
+    from shared.grpc.client import create_channel
+
+    calls = 0
+
+    class DatabaseDown(auth_pb2_grpc.AuthServiceServicer):
+        async def Login(self, request: Any, context: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            raise Unavailable("the database is unavailable, try again shortly")
+
+    async def no_keys() -> list[dict[str, Any]]:
+        return []
+
+    definition = ServiceDefinition(
+        name="down",
+        register=lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(DatabaseDown(), s),
+        service_names=[NAME],
+        access=access_table(NAME, {"Login": PUBLIC}),
+        verifier=TokenVerifier(JwksKeyCache(no_keys), issuer=ISSUER),
+    )
+    server = GrpcServiceHost(definition, host="127.0.0.1", port=0, grace_seconds=0.5)
+    await server.start()
+    try:
+        async with create_channel(server.address, default_timeout=5) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await auth_pb2_grpc.AuthServiceStub(channel).Login(auth_pb2.LoginRequest())
+        assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert err.value.details() == "the database is unavailable, try again shortly"
+        assert calls == 1
+    finally:
+        await server.stop()
 
 
 # The v1 reflection schema as an outside client (grpcurl) has it: only the package differs
