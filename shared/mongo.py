@@ -417,7 +417,7 @@ async def run_in_transaction(
 DATABASE_UNAVAILABLE = "the database is unavailable, try again shortly"
 
 
-def is_outage(exc: BaseException) -> bool:
+def is_outage(exc: BaseException | None) -> bool:
     """The database could not answer now: a lost connection, no server to select, or the
     request's time budget spent (``time_budget``). UNAVAILABLE, unlike a refused operation."""
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
