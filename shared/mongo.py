@@ -433,7 +433,7 @@ def time_budget(seconds: float | None) -> AbstractContextManager[None]:
 def unavailable(exc: PyMongoError, what: str = "the database") -> Unavailable:
     """Map a lost connection / server selection timeout to UNAVAILABLE; the driver's
     text (addresses, timeouts) is logged, not sent."""
-    log.warning("%s unavailable: %s: %.200s", what, type(exc).__name__, exc)
+    log.warning("%s is unavailable (%s: %.200s)", what, type(exc).__name__, exc)
     return Unavailable(f"{what} is unavailable, try again shortly")
 
 
