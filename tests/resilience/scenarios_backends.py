@@ -50,6 +50,18 @@ def _attempts_other_than(postings: list[Posting], allowed: set[int]) -> Counter[
     return Counter(str(s) for p in postings for s in p.statuses if s not in allowed)
 
 
+def _by_window(postings: list[Posting], start: float, end: float) -> dict[str, int]:
+    """Attempts answered other than 200/201, by when their repayment ran: wholly before the
+    fault, in flight during it, or begun after it."""
+    counts = {"before": 0, "during": 0, "after": 0}
+    for p in postings:
+        bad = sum(1 for s in p.statuses if s not in (200, 201))
+        if bad:
+            window = "before" if p.finished <= start else "after" if p.started >= end else "during"
+            counts[window] += bad
+    return counts
+
+
 async def _probe(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> int:
     try:
         return (await client.request(method, path, **kw)).status_code
@@ -102,8 +114,12 @@ async def redis_down(stack: Stack, size: Size) -> ScenarioResult:
         probes_while_down=dict(probes),
     )
     failed = _attempts_other_than(postings, {200, 201})
+    result.figures["failed_attempts_by_window"] = _by_window(postings, killed_at, back_at)
     if failed:
-        result.problems.append(f"requests failed while Redis was down: {dict(failed)}")
+        result.problems.append(
+            f"requests failed: {dict(failed)} (before / during / after the outage: "
+            f"{result.figures['failed_attempts_by_window']})"
+        )
     bad_probes = {k: v for k, v in probes.items() if not k.endswith(" 200")}
     if bad_probes:
         result.problems.append(f"logins or reads failed while Redis was down: {bad_probes}")
