@@ -506,7 +506,7 @@ async def test_a_nested_call_ends_before_the_served_calls_deadline() -> None:
     finally:
         release.set()
         await middle.stop()
-        await downstream.close()
+        await downstream.close(None)
         await hung.stop(None)
 
 
