@@ -145,6 +145,9 @@ class Stack:
             MF_MONGO_URL=f"mongodb://127.0.0.1:{env['MF_EMBEDDED_MONGO_PORT']}/"
             "?directConnection=true",
             MF_ES_URL=f"http://127.0.0.1:{env['MF_EMBEDDED_ES_PORT']}",
+            # Each process is started alone here, not by `up`, which would give each its own
+            # /metrics port: up_env's one port would be bound by all six.
+            MF_METRICS_PORT="0",
         )
         env.update(extra_env or {})
         stack = cls(workdir, env, amqp_url, proxy, own_dir=own_dir, pool=pool)
