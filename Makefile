@@ -21,9 +21,10 @@ contracts:
 # version pinned with the hashes of its files on PyPI; the Dockerfile installs from it. Run it
 # after changing [project].dependencies. It resolves against PyPI alone (PIP_CONFIG_FILE and
 # PIP_FIND_LINKS are ignored), so local wheel caches cannot leave a hash the image won't find.
+# With the tracing extra: the image can trace (MF_TRACING=otlp) without another build.
 lock:
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
-	  $(PYTHON) -m piptools compile --quiet \
+	  $(PYTHON) -m piptools compile --quiet --extra tracing \
 	  --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
 	  --no-emit-index-url --no-emit-find-links --upgrade \
 	  --output-file requirements.lock pyproject.toml

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from api_gateway.clients import ServiceClients
 from api_gateway.deps import GatewayState
@@ -28,6 +29,7 @@ from api_gateway.routes import (
     staff,
 )
 from api_gateway.web_client import install_web
+from shared import tracing
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.money import set_max_amount_minor
@@ -54,6 +56,23 @@ def _document_common_responses(app: FastAPI, max_body_bytes: int) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _telemetry() -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry, on with ours (MF_TRACING): one server span per request,
+    named after its route template (``POST /api/v1/payments``), the parent of the gRPC calls
+    it makes; a caller's ``traceparent`` makes it that trace's child. No per-operation spans
+    (dependencies, serialization), metrics or logs. Off otherwise, whatever the global
+    providers: then FastAPI does not even look for them on each request."""
+    config: TelemetryConfig = {
+        "tracing": tracing.enabled,
+        "operation_spans": False,
+        "metrics": False,
+        "logs": False,
+    }
+    if tracing.enabled:
+        config["tracer_provider"] = tracing.provider()
+    return config
 
 
 def create_app(
@@ -106,8 +125,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         # /docs and /redoc are served by web_client with assets from the package (no CDN).
-        docs_url=None,
-        redoc_url=None,
+        docs_url=None, redoc_url=None,
+        telemetry=_telemetry(),
     )
     install_error_handlers(app)
     _document_common_responses(app, max_body_bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from api_gateway.app import create_app
-from shared import heap
+from shared import heap, tracing
 from shared.config import get_settings
 from shared.eventloop import uvicorn_loop
 from shared.logging import configure_logging
@@ -15,6 +15,7 @@ from shared.runtime import metrics_endpoint
 def main() -> None:
     settings = get_settings()
     configure_logging("api_gateway", settings.log_level, settings.log_json)
+    tracing.setup(settings.tracing, "api_gateway")
     app = create_app(settings)
     heap.settle(settings.gc_gen0_threshold)
     # /metrics on a port of its own (MF_METRICS_PORT), never on the public one.

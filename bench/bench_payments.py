@@ -32,6 +32,10 @@ afterwards); CPU is summed over the six, and the round trips are counted in each
 a sitecustomize hook (TRIPS_HOOK) during one more run at 32 in flight. It never uses
 MF_MONGO_URL. There is no profile in that shape.
 
+``--tracing`` runs the in-process system with ``MF_TRACING=otlp``, exporting to an OTLP
+collector stand-in in the load process that counts the spans and drops them
+(``spans_exported`` in the JSON): the cost of tracing on, exporter included.
+
 With ``BENCH_SESSION=path`` in the environment the profile's pyinstrument session is also
 saved there, for a closer look (``pyinstrument --load path``).
 
@@ -47,6 +51,7 @@ It prints figures and asserts nothing about speed.
     python bench/bench_payments.py --quick    # about a minute: 1,8,32, fewer requests
     python bench/bench_payments.py --quick --json   # and, as the last line, one JSON object
     python bench/bench_payments.py --quick --json --deployed   # the six processes of `up`
+    python bench/bench_payments.py --quick --json --tracing    # with MF_TRACING=otlp
 """
 
 from __future__ import annotations
@@ -390,13 +395,15 @@ async def serve(args: argparse.Namespace) -> None:
 
     from api_gateway.app import create_app
     from microfinance_cli.migrate import create_admin
-    from shared import heap
+    from shared import heap, tracing
     from shared.config import Settings
     from shared.grpc.server import GrpcServiceHost
     from shared.logging import configure_logging
     from shared.runtime import open_infrastructure
 
     configure_logging("bench", "WARNING", False)
+    # As the services' and the gateway's main do (MF_TRACING; --tracing sets it).
+    tracing.setup(Settings().tracing, "bench")
     trips = RoundTrips()
     # Search is off here: the loan indexer parks loans in its backlog, quietly.
     logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
@@ -739,9 +746,15 @@ async def drop_exchange(amqp_url: str, exchange: str) -> None:
     from loan_service.consumers import borrower_queue, search_queue
     from payment_service.consumers import loan_events_queue
     from shared.config import Settings
+    from user_service.consumers import search_queue as borrower_search_queue
 
     settings = Settings(amqp_exchange=exchange)
-    queues = (search_queue(settings), borrower_queue(settings), loan_events_queue(settings))
+    queues = (
+        search_queue(settings),
+        borrower_queue(settings),
+        loan_events_queue(settings),
+        borrower_search_queue(settings),
+    )
     connection = await aio_pika.connect(amqp_url, timeout=5)
     try:
         for queue in queues:
@@ -808,8 +821,55 @@ async def measure_levels(
     return results
 
 
+@contextlib.asynccontextmanager
+async def otlp_sink() -> Any:
+    """An OTLP/gRPC trace collector stand-in on a free port: counts the spans, keeps none.
+    Yields (its endpoint, a function giving the count so far)."""
+    from grpc import aio
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    spans = 0
+
+    class Sink(trace_service_pb2_grpc.TraceServiceServicer):
+        async def Export(self, request: Any, context: Any) -> Any:  # noqa: N802
+            nonlocal spans
+            spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Sink(), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"http://127.0.0.1:{port}", lambda: spans
+    finally:
+        await server.stop(None)
+
+
 async def drive(
     args: argparse.Namespace, url: str, source: str, db_pid: int | None = None
+) -> dict[str, Any]:
+    if not args.tracing:
+        return await drive_system(args, url, source, db_pid, {})
+    async with otlp_sink() as (endpoint, exported):
+        env = {
+            "MF_TRACING": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        }
+        figures = await drive_system(args, url, source, db_pid, env)
+        # The child flushed its last batch as it stopped.
+        figures["spans_exported"] = exported()
+        print(f"tracing: MF_TRACING=otlp, {exported()} spans exported to {endpoint}")
+        return figures
+
+
+async def drive_system(
+    args: argparse.Namespace,
+    url: str,
+    source: str,
+    db_pid: int | None,
+    extra_env: dict[str, str],
 ) -> dict[str, Any]:
     from microfinance_cli.backends import free_port
     from shared.config import Settings
@@ -831,7 +891,7 @@ async def drive(
                 stdout=subprocess.PIPE,
                 stderr=log_file,
                 cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
+                env={**os.environ, "PYTHONPATH": str(REPO), **extra_env},
             )
         try:
             assert child.stdout is not None
@@ -1085,6 +1145,11 @@ def main() -> None:
         help="measure the six processes as `microfinance up` starts them (its own embedded "
         "MongoDB on ephemeral ports; CPU summed over the six) instead of one process",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="in process, with MF_TRACING=otlp exporting to a span-counting OTLP stand-in",
+    )
     # Internal: the serving child.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mongo-url", help=argparse.SUPPRESS)
@@ -1104,6 +1169,8 @@ def main() -> None:
         eventloop.run(serve(args), Settings().event_loop)
         return
     url = os.environ.get("MF_MONGO_URL")
+    if args.tracing and args.deployed:
+        parser.error("--tracing measures the in-process shape only")
     if args.deployed:
         figures = asyncio.run(drive_deployed(args))
     elif url:

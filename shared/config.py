@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # collects its youngest generation every this many allocations (shared/heap.py);
     # 0 leaves CPython's collector as it is.
     gc_gen0_threshold: int = Field(default=10_000, ge=0)
+    # OpenTelemetry tracing (shared/tracing.py): "otlp" exports spans as the standard
+    # OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT...), "console" prints them to
+    # stderr; both need the tracing extra. "off" costs nothing.
+    tracing: Literal["off", "otlp", "console"] = "off"
 
     grpc_host: str = "127.0.0.1"
     # Address the servers bind; compose sets 0.0.0.0.

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import eventloop, heap, metrics
+from shared import eventloop, heap, metrics, tracing
 from shared.cache import Cache, create_redis
 from shared.config import Settings, get_settings
 from shared.events import Handler, IdempotentConsumer, Outbox, OutboxRelay
@@ -233,6 +233,7 @@ def metrics_endpoint(settings: Settings) -> Iterator[metrics.MetricsEndpoint | N
 def run_service(service: str, build: Builder) -> None:
     settings = get_settings()
     configure_logging(f"{service}_service", settings.log_level, settings.log_json)
+    tracing.setup(settings.tracing, f"{service}_service")
     with contextlib.suppress(KeyboardInterrupt):
         eventloop.run(serve(service, build, settings), settings.event_loop)
 

@@ -32,6 +32,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared import tracing
 from shared.clock import utcnow
 from shared.errors import Conflict, Unavailable
 from shared.events.envelope import Event
@@ -400,7 +401,31 @@ class IdempotentConsumer:
         if event is not None:
             await self._process_event(message, event)
 
+    def _span_attributes(self, event: Event) -> dict[str, Any]:
+        """A consumer span's attributes (OpenTelemetry's messaging conventions)."""
+        return {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": self.exchange_name,
+            "messaging.rabbitmq.destination.routing_key": event.type,
+            "messaging.consumer.group.name": self.queue_name,
+            "messaging.message.id": event.id,
+        }
+
     async def _process_event(self, message: AbstractIncomingMessage, event: Event) -> None:
+        if tracing.enabled:
+            # A child of the request that wrote the event (its context rode in the headers).
+            with tracing.span(
+                f"process {event.type}",
+                parent=message.headers,
+                span_kind="consumer",
+                attributes=self._span_attributes(event),
+            ):
+                await self._process_event_once(message, event)
+            return
+        await self._process_event_once(message, event)
+
+    async def _process_event_once(self, message: AbstractIncomingMessage, event: Event) -> None:
         token = request_id_var.set(event.request_id)
         try:
             outcome = await self._handle_once(event)
@@ -471,8 +496,49 @@ class IdempotentConsumer:
             for message, event in batch:
                 await self._process_event(message, event)
             return
+        if tracing.enabled:
+            with contextlib.ExitStack() as spans:
+                # One span per event, each a child of the request that wrote it, over the
+                # one transaction; none is current (they belong to different traces).
+                traced = [
+                    spans.enter_context(
+                        tracing.span(
+                            f"process {event.type}",
+                            parent=message.headers,
+                            span_kind="consumer",
+                            attributes={
+                                **self._span_attributes(event),
+                                "messaging.batch.message_count": len(batch),
+                            },
+                            current=False,
+                        )
+                    )
+                    for message, event in batch
+                ]
+                handled = await self._try_batch(batch)
+                if handled is None:
+                    for span in traced:
+                        tracing.fail(span, "the batch failed; its events went one at a time")
+        else:
+            handled = await self._try_batch(batch)
+        if handled is not None:
+            for (message, _), fresh in zip(batch, handled, strict=True):
+                if fresh:
+                    self.handled += 1
+                else:
+                    self.skipped += 1
+                await message.ack()
+            return
+        # Nothing of the batch committed: each event on its own, with its own retries.
+        for message, event in batch:
+            await self._process_event(message, event)
+
+    async def _try_batch(
+        self, batch: list[tuple[AbstractIncomingMessage, Event]]
+    ) -> list[bool] | None:
+        """``_handle_batch_once`` over ``batch``; None if it failed (nothing committed)."""
         try:
-            handled = await self._handle_batch_once([event for _, event in batch])
+            return await self._handle_batch_once([event for _, event in batch])
         except _Overlap:
             log.info(
                 "a batch of %d on %s met events processed meanwhile; one at a time",
@@ -487,17 +553,7 @@ class IdempotentConsumer:
                 type(exc).__name__,
                 exc,
             )
-        else:
-            for (message, _), fresh in zip(batch, handled, strict=True):
-                if fresh:
-                    self.handled += 1
-                else:
-                    self.skipped += 1
-                await message.ack()
-            return
-        # Nothing of the batch committed: each event on its own, with its own retries.
-        for message, event in batch:
-            await self._process_event(message, event)
+        return None
 
     async def _handle_batch_once(self, events: list[Event]) -> list[bool]:
         """Handle the events not processed yet in one transaction; which ones were new.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -126,13 +127,18 @@ def wire(
     request_id: str,
     producer: str,
     version: int,
+    trace: Mapping[str, str] | None = None,
 ) -> tuple[bytes, aiormq.spec.Basic.Properties]:
     """What ``Event(...).to_message()`` puts on the wire (its body and properties), built
     without the ``Event`` (its checks ran when it was made) nor an ``aio_pika.Message``:
-    the relay publishes stored events this way, with aiormq."""
+    the relay publishes stored events this way, with aiormq. ``trace``: the W3C trace
+    context stored with the event, sent as headers (``traceparent``, ``tracestate``)."""
     body = _dumps(
         _json_of(id, type, aggregate_id, occurred_at, payload, request_id, producer, version)
     )
+    headers: dict[str, Any] = {"aggregate_id": aggregate_id}
+    if trace:
+        headers.update(trace)
     properties = aiormq.spec.Basic.Properties(
         content_type="application/json",
         delivery_mode=2,  # persistent
@@ -142,6 +148,6 @@ def wire(
         timestamp=occurred_at,
         message_type=type,
         app_id=producer or None,
-        headers={"aggregate_id": aggregate_id},
+        headers=headers,
     )
     return body, properties

@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from shared import tracing
 from shared.events.envelope import Event, wire
 from shared.mongo import Database, IndexRegistry, TransactionOutcome, on_transaction_end
 
@@ -26,6 +27,9 @@ EMBEDDED_FIELD, NEXT_FIELD = "outbox", "outbox_next"
 # In memory only, on the event documents handed to the relay: (collection, document id)
 # of an embedded event, so the relay marks it where it lives.
 HOME = "_home"
+# With tracing on: the W3C trace context of the request that wrote the event; the relay
+# sends it in the message headers. Absent otherwise, so documents keep their size.
+TRACE_FIELD = "trace"
 
 
 def outbox_indexes(collection: str = OUTBOX_COLLECTION) -> IndexRegistry:
@@ -100,7 +104,7 @@ class Outbox:
 
     def event_doc(self, event: Event) -> dict[str, Any]:
         """The stored form of ``event`` (in the outbox collection or embedded)."""
-        return {
+        doc = {
             "_id": event.id,
             **{k: v for k, v in event.to_json().items() if k != "id"},
             "occurred_at": event.occurred_at,
@@ -110,6 +114,11 @@ class Outbox:
             "status": PENDING,
             "attempts": 0,
         }
+        if tracing.enabled:
+            trace = tracing.carrier()
+            if trace:
+                doc[TRACE_FIELD] = trace
+        return doc
 
     def embedded(self, collection: str, *, drop_sent: bool = False) -> EmbeddedOutbox:
         """The embedded outbox of ``collection`` (made once); the relay polls it too.
@@ -299,5 +308,6 @@ def event_from_doc(doc: dict[str, Any]) -> Event:
 
 
 def wire_of_doc(doc: dict[str, Any]) -> tuple[bytes, aiormq.spec.Basic.Properties]:
-    """``event_from_doc(doc).to_message()``'s body and properties, without either object."""
-    return wire(*_stored(doc))
+    """``event_from_doc(doc).to_message()``'s body and properties, without either object;
+    the trace context stored with the event, if any, goes in the headers."""
+    return wire(*_stored(doc), trace=doc.get(TRACE_FIELD))

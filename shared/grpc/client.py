@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from shared import tracing
 from shared.config import TARGET_SCHEMES, split_addresses
 from shared.identity import caller_var
 from shared.logging import request_id_var
@@ -71,7 +72,8 @@ def bounded_timeout(timeout: float) -> float:
 
 
 def outgoing_metadata(extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
-    """The caller's bearer token and the request id, to pass on to the next service."""
+    """The caller's bearer token and the request id, to pass on to the next service; with
+    tracing on, the current trace context (``traceparent``) too."""
     metadata: list[tuple[str, str]] = list(extra)
     keys = {k for k, _ in extra}
     caller = caller_var.get()
@@ -80,12 +82,15 @@ def outgoing_metadata(extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[st
     rid = request_id_var.get()
     if rid and "x-request-id" not in keys:
         metadata.append(("x-request-id", rid))
+    if tracing.enabled and tracing.TRACEPARENT not in keys:
+        metadata.extend(tracing.carrier().items())
     return tuple(metadata)
 
 
 class _PropagatingUnaryUnary:
     """A unary-unary method of a channel that adds the default deadline (cut to the served
-    call's, ``bounded_timeout``), the caller's token and the request id to every call.
+    call's, ``bounded_timeout``), the caller's token, the request id and (tracing on) the
+    trace context to every call.
 
     What a client interceptor would do, without one: grpc.aio runs each intercepted call in
     a task of its own, wrapped in an ``InterceptedUnaryUnaryCall``, which cost about a tenth

@@ -1,5 +1,5 @@
-"""Test support: polling with a deadline, the commands a MongoDB client sends, and a TCP
-proxy to simulate outages.
+"""Test support: polling with a deadline, the commands a MongoDB client sends, a TCP
+proxy to simulate outages, and tracing on with its spans kept in memory.
 
 Stopping a shared server (RabbitMQ, Redis) would disturb other tests, so the
 client under test talks to the server through this proxy instead: ``cut()``
@@ -14,10 +14,13 @@ import contextlib
 import inspect
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pymongo import monitoring
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 async def eventually(
@@ -38,6 +41,25 @@ async def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached within {within:.0f}s")
         await asyncio.sleep(interval)  # between polls; the deadline bounds the wait
+
+
+@contextlib.contextmanager
+def traced(exporter: InMemorySpanExporter | None = None) -> Iterator[InMemorySpanExporter]:
+    """Tracing on (shared/tracing.py) while inside, every span kept in ``exporter``."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import tracing
+
+    kept = exporter if exporter is not None else InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    tracing.enable(provider)
+    try:
+        yield kept
+    finally:
+        tracing.disable()
 
 
 class Commands(monitoring.CommandListener):
