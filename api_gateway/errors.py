@@ -52,6 +52,9 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = {
     # A service failing (INTERNAL, UNKNOWN, DATA_LOSS, CANCELLED) is a bad gateway answer.
 }
 UPSTREAM_FAILURE = 502
+# What a 503 asks the client to wait before retrying: outages the services report
+# (database restarting, search down) last seconds, not minutes.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 # Codes whose raw transport text (addresses, C-core messages) must not reach clients.
 _OPAQUE_CODES = {
@@ -96,9 +99,12 @@ class RateLimited(ResourceExhausted):
         self.retry_after = retry_after
 
 
-def _retry_after(err: DomainError | None) -> dict[str, str]:
+def _retry_after(err: DomainError | None, status: int = 0) -> dict[str, str]:
     if isinstance(err, ResourceExhausted) and err.retry_after_seconds is not None:
         return {"Retry-After": str(max(1, err.retry_after_seconds))}
+    if status == 503:
+        # Unavailable is retryable by definition: say when (RFC 9110 section 10.2.3).
+        return {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
     return {}
 
 
@@ -144,11 +150,12 @@ def error_response(
 
 def domain_error_response(err: DomainError) -> JSONResponse:
     code = status_code_for(err)
-    headers = _retry_after(err)
+    status = http_status_for(code)
+    headers = _retry_after(err, status)
     if isinstance(err, Unauthenticated) and not isinstance(err, MissingToken):
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(
-        http_status_for(code),
+        status,
         code.name,
         err.message,
         fields=err.violations,
@@ -173,7 +180,7 @@ def rpc_error_response(exc: aio.AioRpcError) -> JSONResponse:
     status = http_status_for(code)
     if status >= 500:
         log.warning("upstream %s: %s", code.name, exc.details())
-    headers = _retry_after(domain)
+    headers = _retry_after(domain, status)
     if code is grpc.StatusCode.UNAUTHENTICATED:
         headers["WWW-Authenticate"] = 'Bearer realm="microfinance", error="invalid_token"'
     return error_response(

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
 
     mongo_url: str | None = None
     mongo_db: str = "microfinance"
+    # How long a service's MongoDB work outside a request (consumers, the outbox relay,
+    # recovery loops) waits for a server (selection, connect) before failing and retrying.
+    # A request's own operations are bounded by its deadline instead (shared/grpc/interceptors).
+    mongo_timeout_seconds: float = Field(default=2.0, gt=0)
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prepended to every Redis key, so deployments (or test runs) can share a server.
     redis_key_prefix: str = ""

@@ -13,7 +13,7 @@ import random
 import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict, TypeVar
@@ -24,9 +24,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     BulkWriteError,
+    ConnectionFailure,
     DuplicateKeyError,
     OperationFailure,
     PyMongoError,
+    ServerSelectionTimeoutError,
 )
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -282,13 +284,18 @@ _TXN_READ_CONCERN = ReadConcern("snapshot")
 
 async def _commit(session: AsyncClientSession) -> None:
     # The commit itself may be retried when its outcome is unknown (network
-    # blip): commitTransaction is idempotent for the same transaction.
+    # blip): commitTransaction is idempotent for the same transaction. Not when no
+    # server could be selected: that already waited the whole selection timeout.
     for attempt in range(3):
         try:
             await session.commit_transaction()
             return
         except PyMongoError as exc:
-            if exc.has_error_label("UnknownTransactionCommitResult") and attempt < 2:
+            if (
+                exc.has_error_label("UnknownTransactionCommitResult")
+                and not isinstance(exc, ServerSelectionTimeoutError)
+                and attempt < 2
+            ):
                 continue
             raise
 
@@ -330,6 +337,10 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
     the block ends and aborts when it raises. A transient failure (a write
     conflict with another transaction) is raised as ``Conflict`` (ABORTED,
     safe to retry); use ``run_in_transaction`` to have it retried for you.
+    A lost connection (the server down or restarting) is raised as
+    ``Unavailable``, though the driver labels it transient too: it is an outage,
+    not a conflict, and nothing of the transaction was committed unless the
+    commit itself was under way (then the caller's retry must be idempotent).
     """
     async with client.start_session() as session:
         await session.start_transaction(
@@ -351,10 +362,24 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
                     await session.abort_transaction()
                 except PyMongoError:
                     log.debug("abort after failure also failed", exc_info=True)
+            if isinstance(exc, PyMongoError) and is_outage(exc):
+                raise unavailable(exc) from exc
             if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                 raise Conflict("the write conflicted with a concurrent change; retry") from exc
             raise
         _ended(session, True)
+
+
+def _worth_retrying(exc: Unavailable) -> bool:
+    """A connection that broke at once (a pooled socket to a restarted server) may work on
+    the next try; a server selection that timed out, or a spent time budget, has already
+    waited long enough."""
+    cause = exc.__cause__
+    return (
+        isinstance(cause, ConnectionFailure)
+        and not isinstance(cause, ServerSelectionTimeoutError)
+        and not cause.timeout
+    )
 
 
 async def run_in_transaction(
@@ -366,12 +391,20 @@ async def run_in_transaction(
     """Run ``body(session)`` in a transaction, re-running it on transient conflicts.
 
     ``body`` must be safe to re-run: it reads what it needs through the session.
-    After ``attempts`` conflicts the ``Conflict`` (ABORTED) reaches the caller.
+    After ``attempts`` conflicts the ``Conflict`` (ABORTED) reaches the caller. A
+    connection that broke at once is retried once; an outage (no server to select)
+    reaches the caller as ``Unavailable`` at once, so the request fails inside its
+    deadline.
     """
+    reconnected = False
     for attempt in range(1, attempts + 1):
         try:
             async with transaction(client) as session:
                 return await body(session)
+        except Unavailable as exc:
+            if reconnected or attempt == attempts or not _worth_retrying(exc):
+                raise
+            reconnected = True
         except Conflict:
             if attempt == attempts:
                 raise
@@ -381,12 +414,31 @@ async def run_in_transaction(
 
 
 # ----------------------------------------------------------------- errors --
+DATABASE_UNAVAILABLE = "the database is unavailable, try again shortly"
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """The database could not answer now: a lost connection, no server to select, or the
+    request's time budget spent (``time_budget``). UNAVAILABLE, unlike a refused operation."""
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+
+
+def time_budget(seconds: float | None) -> AbstractContextManager[None]:
+    """Every operation in the block ends within ``seconds`` of entering it, retries and
+    server selection included (the driver's client-side operation timeout); None: no bound.
+    A request's budget is what is left of its deadline, so an outage answers in time."""
+    return pymongo.timeout(max(0.01, seconds)) if seconds is not None else nullcontext()
+
+
 def unavailable(exc: PyMongoError, what: str = "the database") -> Unavailable:
-    """Map a lost connection / server selection timeout to UNAVAILABLE."""
-    return Unavailable(f"{what} is unavailable: {type(exc).__name__}")
+    """Map a lost connection / server selection timeout to UNAVAILABLE; the driver's
+    text (addresses, timeouts) is logged, not sent."""
+    log.warning("%s is unavailable (%s: %.200s)", what, type(exc).__name__, exc)
+    return Unavailable(f"{what} is unavailable, try again shortly")
 
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "DUPLICATE_KEY",
     "Database",
     "Document",
@@ -397,9 +449,11 @@ __all__ = [
     "duplicate_key_index",
     "duplicate_key_to_error",
     "is_duplicate_key",
+    "is_outage",
     "on_transaction_end",
     "ping",
     "run_in_transaction",
+    "time_budget",
     "transaction",
     "unavailable",
 ]

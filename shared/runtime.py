@@ -142,7 +142,13 @@ class Infrastructure:
 async def open_infrastructure(settings: Settings, service: str) -> Infrastructure:
     """Create the clients inside the running loop; none of them connects eagerly."""
     set_max_amount_minor(settings.max_amount_minor)
-    mongo = create_mongo_client(settings.mongo_url_or_default(), app_name=f"mf-{service}")
+    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
+    mongo = create_mongo_client(
+        settings.mongo_url_or_default(),
+        app_name=f"mf-{service}",
+        server_selection_timeout_ms=timeout_ms,
+        connect_timeout_ms=timeout_ms,
+    )
     cache = Cache(create_redis(settings.redis_url), prefix=settings.redis_key_prefix)
     db = mongo[database_name(settings, service)]
     outbox = Outbox(db, producer=f"{service}_service")

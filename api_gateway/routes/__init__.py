@@ -100,19 +100,23 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state (duplicate, state, version)",
         422: "A field is missing or invalid; `fields` names each one",
         429: "Too many attempts; see Retry-After",
-        503: "A service is unavailable",
+        503: "A service is unavailable; try again after Retry-After seconds",
     }
     responses: dict[int | str, dict[str, Any]] = {
         s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses
     }
-    if 429 in responses:
-        responses[429]["headers"] = {
-            "Retry-After": {
-                "description": "Seconds to wait before trying again",
-                "schema": {"type": "integer", "minimum": 1},
-            }
-        }
+    for status in (429, 503):
+        if status in responses:
+            responses[status]["headers"] = dict(RETRY_AFTER_HEADER)
     return responses
+
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
 # Any operation may meet these, whatever its own list says: the body limit, a gateway
@@ -120,7 +124,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 COMMON_RESPONSES: dict[str, str] = {
     "500": "A fault in the gateway; the message names the request id",
     "502": "A service failed to answer properly",
-    "503": "A service is unavailable; try again shortly",
+    "503": "A service is unavailable; try again after Retry-After seconds",
     "504": "A service took too long to answer",
 }
 
@@ -136,4 +140,5 @@ def add_common_responses(spec: dict[str, Any], max_body_bytes: int) -> dict[str,
                 responses.setdefault("413", {"description": too_large, "content": error})
             for status, description in COMMON_RESPONSES.items():
                 responses.setdefault(status, {"description": description, "content": error})
+            responses["503"].setdefault("headers", dict(RETRY_AFTER_HEADER))
     return spec

@@ -35,10 +35,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import tracing
 from shared.clock import utcnow
-from shared.errors import Conflict
+from shared.errors import Conflict, Unavailable
 from shared.events.envelope import Event
 from shared.logging import Throttled, request_id_var
-from shared.mongo import Database, IndexRegistry, MongoClient, transaction
+from shared.mongo import Database, IndexRegistry, MongoClient, is_outage, transaction
 
 # One logger for the whole package, under the name it always had.
 log = logging.getLogger("shared.events")
@@ -65,6 +65,11 @@ def processed_indexes(
 
 class _AlreadyProcessed(Exception):
     pass
+
+
+def _database_down(exc: BaseException) -> bool:
+    """Our MongoDB could not answer (raw, or as the Unavailable a transaction raises)."""
+    return is_outage(exc) or (isinstance(exc, Unavailable) and is_outage(exc.__cause__))
 
 
 class _Overlap(Exception):
@@ -172,6 +177,8 @@ class IdempotentConsumer:
         self.dead_lettered = 0
         self.conflicted = 0  # retries after a write conflict (not counted as attempts)
         self.batches = 0  # transactions that committed more than one event
+        self.outage_retries = 0  # events put back, uncounted, while the database was away
+        self._warn_outage = Throttled(log)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
@@ -606,6 +613,17 @@ class IdempotentConsumer:
     ) -> None:
         raw_attempt = (message.headers or {}).get(RETRY_HEADER, 1)
         attempt = raw_attempt if isinstance(raw_attempt, int) else 1
+        if _database_down(exc):
+            # Not the event's fault: our own MongoDB is away (restarting). Retried as long
+            # as that lasts, not counted, so an outage longer than the retries does not
+            # dead-letter every event that arrived during it.
+            self._warn_outage.warning(
+                "%s cannot reach its database (%s); event %s waits, not counted as a failure",
+                self.queue_name, type(exc).__name__, event.id,
+            )
+            self.outage_retries += 1
+            await self._requeue(message, event, attempt, pause=self._outage_pause())
+            return
         if isinstance(exc, Conflict) and (patience := self._conflict_patience(message)):
             # Not the event's fault: another transaction holds its documents (see the class
             # docstring). Retried without counting, the backoff growing.
@@ -645,6 +663,9 @@ class IdempotentConsumer:
         # Back off before the retry so a failing dependency gets a moment.
         pause = min(self.retry_backoff * 2 ** (attempt - 1), self.retry_backoff_max)
         await self._requeue(message, event, attempt + 1, pause=pause)
+
+    def _outage_pause(self) -> float:
+        return min(self.retry_backoff_max, max(1.0, self.retry_backoff * 4))
 
     def _conflict_patience(self, message: AbstractIncomingMessage) -> tuple[int, int] | None:
         """(conflicts so far, when they began in epoch ms) while conflicts may still be

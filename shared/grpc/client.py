@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import time
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -46,6 +48,29 @@ _SERVICE_CONFIG = json.dumps(
 )
 
 
+# When the call this process is serving must be answered (``time.monotonic()``), set by the
+# server interceptor; None outside a call. A call made while serving it ends before it,
+# with room left to answer (deadline propagation), so a chain of services and an outage
+# behind it still answer the first caller inside its deadline.
+call_deadline_var: ContextVar[float | None] = ContextVar("call_deadline", default=None)
+
+
+def headroom(seconds_left: float) -> float:
+    """Of the time left before a deadline, what to keep for answering once a nested wait
+    (a call to another service, a database operation) has failed."""
+    # A fifth: the answer crosses a loaded event loop or two before the caller has it.
+    return max(0.2, seconds_left * 0.2)
+
+
+def bounded_timeout(timeout: float) -> float:
+    """``timeout``, cut so that it ends before the served call's deadline (with headroom)."""
+    deadline = call_deadline_var.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    return max(0.01, min(timeout, left - headroom(left)))
+
+
 def outgoing_metadata(extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
     """The caller's bearer token and the request id, to pass on to the next service; with
     tracing on, the current trace context (``traceparent``) too."""
@@ -63,8 +88,9 @@ def outgoing_metadata(extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[st
 
 
 class _PropagatingUnaryUnary:
-    """A unary-unary method of a channel that adds the default deadline, the caller's token,
-    the request id and (tracing on) the trace context to every call.
+    """A unary-unary method of a channel that adds the default deadline (cut to the served
+    call's, ``bounded_timeout``), the caller's token, the request id and (tracing on) the
+    trace context to every call.
 
     What a client interceptor would do, without one: grpc.aio runs each intercepted call in
     a task of its own, wrapped in an ``InterceptedUnaryUnaryCall``, which cost about a tenth
@@ -89,7 +115,7 @@ class _PropagatingUnaryUnary:
         given = tuple((str(k), str(v)) for k, v in metadata) if metadata else ()
         return self._call(
             request,
-            timeout=self._timeout if timeout is None else timeout,
+            timeout=bounded_timeout(self._timeout if timeout is None else timeout),
             metadata=outgoing_metadata(given),
             credentials=credentials,
             wait_for_ready=wait_for_ready,

@@ -16,16 +16,18 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from shared import tracing
 from shared.errors import DomainError, PermissionDenied, Unauthenticated, Unavailable
 from shared.grpc.access import OPEN_PREFIXES, Access
+from shared.grpc.client import call_deadline_var, headroom
 from shared.grpc.request_check import check_request
 from shared.grpc.status import from_rpc_error, status_code_for, to_grpc_status
 from shared.identity import caller_var
 from shared.logging import request_id_var
 from shared.metrics import GRPC_HANDLED, GRPC_SECONDS
+from shared.mongo import DATABASE_UNAVAILABLE, is_outage, time_budget
 from shared.tokens import TokenVerifier
 
 log = logging.getLogger("microfinance.rpc")
@@ -103,8 +105,8 @@ Translator = Callable[[Exception], DomainError | None]
 
 
 def default_translator(exc: Exception) -> DomainError | None:
-    if isinstance(exc, ConnectionFailure):
-        return Unavailable("the database is unavailable, try again shortly")
+    if is_outage(exc):
+        return Unavailable(DATABASE_UNAVAILABLE)
     if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
         return Unavailable("a transient database error occurred, try again")
     if isinstance(exc, aio.AioRpcError):
@@ -162,6 +164,7 @@ class ServiceInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         return wrapped
 
     def _guarded(self, behavior: Unary, method: str) -> Unary:
+        behavior = _within_deadline(behavior)
         access = self._table.get(method)
         name = method.rsplit("/", 1)[-1]
         verify = self._verifier.verify
@@ -294,6 +297,27 @@ def _method_metrics(method: str) -> Callable[[str, float], None]:
         count()
 
     return record
+# Above this many seconds a call has no real deadline (grpc reports a huge number).
+_NO_DEADLINE = 10**6
+
+
+def _within_deadline(behavior: Unary) -> Unary:
+    """The handler, its database operations and its calls to other services bounded by the
+    caller's deadline, less headroom to answer: an outage behind it (MongoDB restarting, a
+    service hanging) becomes this call's UNAVAILABLE, not the caller's DEADLINE_EXCEEDED."""
+
+    async def run(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        remaining = context.time_remaining()
+        if remaining is None or remaining > _NO_DEADLINE:
+            return await behavior(request, context)
+        token = call_deadline_var.set(time.monotonic() + remaining)
+        try:
+            with time_budget(remaining - headroom(remaining)):
+                return await behavior(request, context)
+        finally:
+            call_deadline_var.reset(token)
+
+    return run
 
 
 def _call_metadata(context: aio.ServicerContext[Any, Any]) -> dict[str, str]:

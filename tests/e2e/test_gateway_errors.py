@@ -259,6 +259,7 @@ async def test_a_service_that_is_down_is_503_without_transport_details(
     assert_error_shape(r.json(), "UNAVAILABLE")
     assert "127.0.0.1" not in r.text
     assert r.json()["error"]["message"] == "a service is unavailable, try again shortly"
+    assert r.headers["retry-after"] == "2"
 
 
 async def test_a_gateway_bug_is_a_500_in_the_error_shape(stack: Stack) -> None:
@@ -314,6 +315,8 @@ def test_the_one_mapping_table(err: DomainError, http: int, code: str) -> None:
         assert body["fields"] == [{"field": "email", "description": "is bad"}]
     if http == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
+    if http == 503:
+        assert response.headers["retry-after"] == "2"  # unavailable means retry, and when
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from auth_service.domain.keys import SigningKey
 from auth_service.domain.tokens import Principal, issue_access_token
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
-from shared.errors import FieldViolation, InvalidArgument, NotFound
+from shared.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from shared.grpc.access import ADMIN_ONLY, ANY_STAFF, PUBLIC, access_table
 from shared.grpc.server import GrpcServiceHost, ServiceDefinition
 from shared.identity import current_caller
@@ -410,6 +410,104 @@ async def test_client_channels_retry_unavailable_only(
                 assert servicer.calls == 1
     finally:
         await server.stop(None)
+
+
+async def test_a_handlers_own_unavailable_is_not_retried_by_the_callers_channel() -> None:
+    """A handler that answered UNAVAILABLE (its database is down) ran: the channel must not
+    run it again by itself (it may have written), nor spend the deadline on it. It does not,
+    because the interceptor sends the initial metadata (the request id) first, which
+    commits the call (gRFC A6); a server that is not there at all is still retried
+    (test_client_channels_retry_unavailable_only)."""
+    from shared.grpc.client import create_channel
+
+    calls = 0
+
+    class DatabaseDown(auth_pb2_grpc.AuthServiceServicer):
+        async def Login(self, request: Any, context: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            raise Unavailable("the database is unavailable, try again shortly")
+
+    async def no_keys() -> list[dict[str, Any]]:
+        return []
+
+    definition = ServiceDefinition(
+        name="down",
+        register=lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(DatabaseDown(), s),
+        service_names=[NAME],
+        access=access_table(NAME, {"Login": PUBLIC}),
+        verifier=TokenVerifier(JwksKeyCache(no_keys), issuer=ISSUER),
+    )
+    server = GrpcServiceHost(definition, host="127.0.0.1", port=0, grace_seconds=0.5)
+    await server.start()
+    try:
+        async with create_channel(server.address, default_timeout=5) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await auth_pb2_grpc.AuthServiceStub(channel).Login(auth_pb2.LoginRequest())
+        assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert err.value.details() == "the database is unavailable, try again shortly"
+        assert calls == 1
+    finally:
+        await server.stop()
+
+
+async def test_a_nested_call_ends_before_the_served_calls_deadline() -> None:
+    """A handler calling a hung service (default deadline 5 s) is cut to its own caller's
+    deadline (1 s) less headroom, so it answers UNAVAILABLE itself, in time, rather than
+    its caller meeting DEADLINE_EXCEEDED."""
+    from shared.grpc.client import create_channel
+    from shared.grpc.status import from_rpc_error
+
+    release = asyncio.Event()
+
+    class Hung(auth_pb2_grpc.AuthServiceServicer):
+        async def Login(self, request: Any, context: Any) -> Any:
+            await release.wait()
+            return auth_pb2.LoginResponse()
+
+    hung = grpc.aio.server()
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(Hung(), hung)
+    hung_port = hung.add_insecure_port("127.0.0.1:0")
+    await hung.start()
+    downstream = create_channel(f"127.0.0.1:{hung_port}", default_timeout=5)
+
+    class Middle(auth_pb2_grpc.AuthServiceServicer):
+        async def Login(self, request: Any, context: Any) -> Any:
+            try:
+                return await auth_pb2_grpc.AuthServiceStub(downstream).Login(request)
+            except grpc.aio.AioRpcError as exc:
+                raise from_rpc_error(exc) from exc
+
+    async def no_keys() -> list[dict[str, Any]]:
+        return []
+
+    middle = GrpcServiceHost(
+        ServiceDefinition(
+            name="middle",
+            register=lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(Middle(), s),
+            service_names=[NAME],
+            access=access_table(NAME, {"Login": PUBLIC}),
+            verifier=TokenVerifier(JwksKeyCache(no_keys), issuer=ISSUER),
+        ),
+        host="127.0.0.1", port=0, grace_seconds=0.5,
+    )
+    await middle.start()
+    try:
+        async with grpc.aio.insecure_channel(middle.address) as channel:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await auth_pb2_grpc.AuthServiceStub(channel).Login(
+                    auth_pb2.LoginRequest(), timeout=1.0
+                )
+            elapsed = asyncio.get_running_loop().time() - started
+        assert err.value.code() is grpc.StatusCode.UNAVAILABLE, err.value
+        assert "timed out" in (err.value.details() or "")
+        assert 0.5 < elapsed < 1.0, elapsed
+    finally:
+        release.set()
+        await middle.stop()
+        await downstream.close(None)
+        await hung.stop(None)
 
 
 # The v1 reflection schema as an outside client (grpcurl) has it: only the package differs

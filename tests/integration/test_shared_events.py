@@ -709,6 +709,35 @@ async def test_failed_handler_rolls_back_and_is_retried(
         await consumer.stop()
 
 
+async def test_a_database_outage_longer_than_the_retries_dead_letters_nothing(
+    mongo_client, mongo_db, amqp_url, amqp_names
+) -> None:
+    """Five failures of the consumer's own MongoDB (restarting) are not the event's fault:
+    with three attempts allowed, the event still waits them out and is handled once."""
+    from pymongo.errors import AutoReconnect
+
+    outages: list[int] = []
+
+    async def database_restarting(event: Event, session) -> None:
+        if len(outages) < 5:
+            outages.append(1)
+            raise AutoReconnect("connection closed")
+        await mongo_db.projection.insert_one({"event": event.id}, session=session)
+
+    consumer = _consumer(mongo_client, mongo_db, amqp_url, amqp_names, database_restarting,
+                         retry_backoff=0.01, retry_backoff_max=0.05, max_attempts=3)
+    await consumer.start()
+    try:
+        event = Event("loan.approved", "L10", {})
+        await _publish(amqp_url, amqp_names.exchange, event)
+        await eventually(lambda: consumer.handled == 1, what="handled after the outage")
+        assert consumer.dead_lettered == 0
+        assert consumer.outage_retries == 5
+        assert await mongo_db.projection.count_documents({"event": event.id}) == 1
+    finally:
+        await consumer.stop()
+
+
 async def test_poison_event_is_dead_lettered(
     mongo_client, mongo_db, amqp_url, amqp_names
 ) -> None:

@@ -9,7 +9,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from microfinance_cli.backends import free_port
-from shared.errors import AlreadyExists, Conflict
+from shared.errors import AlreadyExists, Conflict, Unavailable
 from shared.grpc.status import status_code_for
 from shared.mongo import (
     IndexRegistry,
@@ -210,6 +210,38 @@ async def test_ping_reports_up_and_down(mongo_client) -> None:
         started = time.monotonic()
         assert await ping(dead, deadline_seconds=1.0) is False
         assert time.monotonic() - started < 3
+    finally:
+        await dead.close()
+
+
+async def test_a_transaction_against_a_dead_server_is_unavailable_within_the_timeout() -> None:
+    """The driver labels a lost connection in a transaction transient, like a write
+    conflict; it is an outage (UNAVAILABLE, no retries), not a conflict (ABORTED)."""
+    dead = create_mongo_client(
+        f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        app_name="mf-tests-dead",
+        server_selection_timeout_ms=400,
+        connect_timeout_ms=400,
+    )
+    calls = 0
+
+    async def body(session):
+        nonlocal calls
+        calls += 1
+        await dead.db.things.insert_one({"n": 1}, session=session)
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as err:
+            await run_in_transaction(dead, body)
+        elapsed = time.monotonic() - started
+        assert status_code_for(err.value) is grpc.StatusCode.UNAVAILABLE
+        assert "try again" in err.value.message
+        assert "127.0.0.1" not in err.value.message  # the driver's text stays in the log
+        # Selection waited once (0.4 s), then the outage reached the caller: not five
+        # conflict retries of it.
+        assert calls <= 2
+        assert elapsed < 2.0, elapsed
     finally:
         await dead.close()
 
