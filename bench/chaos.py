@@ -5,11 +5,13 @@ Each scenario (tests/resilience/scenarios_*.py) holds a load through the gateway
 its fault (a TCP proxy to RabbitMQ cut, a service SIGKILLed, a backend stopped ...) and
 checks the money afterwards. The scenarios share one stack of the six processes
 (tests/resilience/harness.py) unless one asks for its own; everything it started is stopped
-and removed at the end.
+and removed at the end. Two checks that are pytest tests of their own run after them, each
+adding its row: two replicas of every process under load (tests/resilience/test_replicas.py)
+and the gRPC bad-input sweep (tests/e2e/test_grpc_input_sweep.py).
 
     python bench/chaos.py                      # every scenario, full size (2,000 repayments)
     python bench/chaos.py --fast               # the size CI runs
-    python bench/chaos.py --only rabbitmq_cut,sigkill_loan
+    python bench/chaos.py --only rabbitmq_cut,sigkill_loan,replicas,input_sweep
     python bench/chaos.py --markdown           # and rewrite docs/reliability.md's table
     python bench/chaos.py --json results.json  # and keep every figure
 
@@ -21,9 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +39,15 @@ if str(REPO) not in sys.path:
 
 from tests.resilience.harness import Stack  # noqa: E402
 from tests.resilience.registry import Scenario, ScenarioResult, Size, load_all  # noqa: E402
+from tests.resilience.rows import ROW_ENV, read_rows  # noqa: E402
 
 DOC = REPO / "docs" / "reliability.md"
+# Checks that are pytest tests of their own, not scenarios on a Stack: run as a subprocess,
+# each writes its row (tests/resilience/rows.py); at full size with its own variable.
+TESTS = {
+    "replicas": ("tests/resilience/test_replicas.py", "MF_RESILIENCE_FULL"),
+    "input_sweep": ("tests/e2e/test_grpc_input_sweep.py", "MF_SWEEP_FULL"),
+}
 BEGIN, END = "<!-- chaos:table -->", "<!-- /chaos:table -->"
 
 
@@ -155,6 +167,33 @@ async def run(chosen: list[Scenario], size: Size) -> list[ScenarioResult]:
     return results
 
 
+def run_tests(names: list[str], size: Size) -> list[ScenarioResult]:
+    """The pytest-backed checks' rows; a test that fails gives a FAILED row, not none."""
+    results: list[ScenarioResult] = []
+    for name in names:
+        path, full_env = TESTS[name]
+        print(f"\n-- {name}: pytest {path} ...", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = Path(tmp) / "rows.jsonl"
+            env = {**os.environ, ROW_ENV: str(rows)}
+            env[full_env] = "1" if size.label == "full" else "0"
+            began = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", path, "-q", "-p", "no:cacheprovider"],
+                cwd=REPO, env=env, check=False,
+            )
+            found = [r for r in read_rows(rows) if r.name == name]
+        if done.returncode != 0 or not found:
+            failed = ScenarioResult(name, name, size.label, "-", "-",
+                                    seconds=time.monotonic() - began)
+            failed.problems.append(f"pytest {path} exited {done.returncode}")
+            found = [failed]
+        for result in found:
+            print_result(result)
+        results.extend(found)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="the size CI runs")
@@ -164,13 +203,15 @@ def main() -> None:
     args = parser.parse_args()
 
     scenarios = load_all()
-    names = [n for n in args.only.split(",") if n] or list(scenarios)
-    unknown = [n for n in names if n not in scenarios]
+    known = [*scenarios, *TESTS]
+    names = [n for n in args.only.split(",") if n] or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(scenarios)}")
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(known)}")
     size = Size.fast() if args.fast else Size.full()
     began = time.monotonic()
-    results = asyncio.run(run([scenarios[n] for n in names], size))
+    results = asyncio.run(run([scenarios[n] for n in names if n in scenarios], size))
+    results += run_tests([n for n in names if n in TESTS], size)
     seconds = time.monotonic() - began
     print(f"\n{table(results)}\n\n{len(results)} scenarios in {seconds:.0f} s")
     if args.json:

@@ -61,6 +61,8 @@ from tests.e2e.grpc_sweep import (
     over_limit_case,
 )
 from tests.e2e.loan_support import clients, make_borrower, make_product, md
+from tests.resilience.registry import ScenarioResult
+from tests.resilience.rows import write_row
 
 pytestmark = pytest.mark.e2e
 
@@ -432,3 +434,30 @@ async def test_every_rpc_answers_bad_input_cleanly(
     written = {k: (before.get(k, 0), n) for k, n in after.items() if n != before.get(k, 0)}
     assert not problems, f"{len(problems)} bad answers:\n" + "\n".join(problems[:200])
     assert not written, f"bad input wrote documents (before, after): {written}"
+    caller_names = sorted({o.caller for o in outcomes})
+    write_row(
+        ScenarioResult(
+            name="input_sweep",
+            title="gRPC bad-input sweep",
+            size="full" if FULL else "fast",
+            load=(
+                f"every RPC: {len(rpcs)} in {len({r.service.full_name for r in rpcs})} services, "
+                f"called directly as {', '.join(caller_names)}"
+            ),
+            fault=(
+                "bad input in every field: empty, oversized (4,096 and 10,000 chars; messages "
+                "over 8 MiB), negative and extreme numbers, wrong currencies, malformed dates, "
+                "unknown enum numbers, malformed and unknown ids"
+            ),
+            requests=len(outcomes),
+            attempts=len(outcomes),
+            succeeded=len(outcomes),
+            attempt_statuses=dict(statuses),
+            figures={
+                "checks": "no INTERNAL, UNKNOWN or deadline; "
+                + ", ".join(f"{name} {n:,}" for name, n in statuses.most_common())
+                + f"; {sum(1 for o in outcomes if o.case.strict):,} strict cases wrote no document"
+            },
+            seconds=elapsed,
+        )
+    )

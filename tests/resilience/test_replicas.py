@@ -41,6 +41,8 @@ from pymongo import AsyncMongoClient
 from shared.config import Settings
 from shared.events.envelope import Event
 from tests.cleanup import process_topology
+from tests.resilience.registry import ScenarioResult
+from tests.resilience.rows import write_row
 from tests.up_stack import ADMIN_EMAIL, ADMIN_PASSWORD, UpProcess
 
 pytestmark = pytest.mark.e2e
@@ -301,6 +303,28 @@ async def check_the_stack(up: UpProcess, started: float, ready: float) -> None:
         for client in clients:
             await client.aclose()
         await mongo.close()
+    write_row(
+        ScenarioResult(
+            name="replicas",
+            title="Two replicas of every process",
+            size="full" if FULL else "fast",
+            load=(
+                f"{PAYMENTS + REPEATED:,} posts through both gateways ({PAYMENTS:,} keys, "
+                f"{REPEATED} of them sent twice at once, once to each gateway), {IN_FLIGHT} in "
+                f"flight, {LOANS} loans"
+            ),
+            fault=(
+                "none injected: `up --replicas 2` runs two of each of the six processes, so "
+                "relays, recovery, consumers and end of day compete for the same work"
+            ),
+            requests=PAYMENTS,
+            attempts=sum(posted.answers.values()),
+            succeeded=PAYMENTS,
+            attempt_statuses={str(k): v for k, v in posted.answers.items()},
+            figures={"checks": figures},
+            seconds=settled - started,
+        )
+    )
     print(
         f"\nreplicas=2 loans={LOANS} keys={PAYMENTS} repeated={REPEATED}: "
         f"up {ready - started:.1f}s, setup {built - ready:.1f}s, "
