@@ -37,6 +37,8 @@ AgentParam = Annotated[
     str | None,
     Query(
         max_length=64,
+        # The services' shape of an id (shared/grpc/request_check.py), named "agent" here.
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9._:@-]*)?$",
         description="Agent id; required for admins, agents may omit it (always themselves).",
     ),
 ]
