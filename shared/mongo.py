@@ -8,6 +8,7 @@ duplicate key becomes ``AlreadyExists`` through ``duplicate_key_to_error``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import re
@@ -329,6 +330,41 @@ def _ended(session: AsyncClientSession, outcome: TransactionOutcome) -> None:
             log.exception("a transaction-end callback failed")
 
 
+# How long ending a failed transaction may take (its abort, or a commit that never went
+# out), counted apart from the request's own budget.
+_END_SECONDS = 2.0
+# Endings still running after their request answered; held so they are not collected.
+_ENDINGS: set[asyncio.Task[None]] = set()
+
+
+async def _end(session: AsyncClientSession, finish: Callable[[], Awaitable[None]]) -> None:
+    try:
+        with pymongo.timeout(_END_SECONDS):
+            await finish()
+    except PyMongoError:
+        log.debug("ending a failed transaction also failed", exc_info=True)
+    finally:
+        await session.end_session()
+
+
+def _end_apart(
+    session: AsyncClientSession, finish: Callable[[], Awaitable[None]]
+) -> asyncio.Task[None]:
+    """Run ``finish`` (an abort or a commit) and end the session in a task of its own, with
+    its own short time budget: a request's budget may be spent already (that is often why
+    its transaction failed), and ``pymongo.timeout`` blocks nest, the earliest deadline
+    winning, so inside it the abort would fail before it was sent. The transaction would
+    then stay open on the server, holding its documents (a loan) against every other writer
+    until the server's transaction lifetime (60 s) ends it."""
+    # An empty context: none of the request's budget, whatever awaits the task.
+    task = asyncio.get_running_loop().create_task(
+        _end(session, finish), context=contextvars.Context()
+    )
+    _ENDINGS.add(task)
+    task.add_done_callback(_ENDINGS.discard)
+    return task
+
+
 @asynccontextmanager
 async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
     """One multi-document transaction: ``async with transaction(client) as session``.
@@ -341,8 +377,16 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
     ``Unavailable``, though the driver labels it transient too: it is an outage,
     not a conflict, and nothing of the transaction was committed unless the
     commit itself was under way (then the caller's retry must be idempotent).
+
+    A failed transaction is always ended on the server, even once the time budget
+    (``time_budget``) is spent or the task cancelled: aborted, or, when the commit's
+    outcome is unknown (it may never have been sent), committed again, which settles it
+    either way. After an outage, a spent budget or a cancel that runs apart, so the
+    answer is not held up; otherwise it is awaited.
     """
-    async with client.start_session() as session:
+    session = client.start_session()
+    ending: asyncio.Task[None] | None = None
+    try:
         await session.start_transaction(
             read_concern=_TXN_READ_CONCERN, write_concern=_TXN_WRITE_CONCERN
         )
@@ -356,18 +400,25 @@ async def transaction(client: MongoClient) -> AsyncIterator[AsyncClientSession]:
             transient = isinstance(exc, PyMongoError) and exc.has_error_label(
                 "TransientTransactionError"
             )
-            _ended(session, None if committing and not transient else False)
+            unknown = committing and not transient
+            _ended(session, None if unknown else False)
             if session.in_transaction:
-                try:
-                    await session.abort_transaction()
-                except PyMongoError:
-                    log.debug("abort after failure also failed", exc_info=True)
+                ending = _end_apart(session, session.abort_transaction)
+            elif unknown:
+                ending = _end_apart(session, session.commit_transaction)
+            if ending is not None and not (
+                isinstance(exc, asyncio.CancelledError) or is_outage(exc)
+            ):
+                await asyncio.shield(ending)
             if isinstance(exc, PyMongoError) and is_outage(exc):
                 raise unavailable(exc) from exc
-            if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
+            if transient:
                 raise Conflict("the write conflicted with a concurrent change; retry") from exc
             raise
         _ended(session, True)
+    finally:
+        if ending is None:
+            await session.end_session()
 
 
 def _worth_retrying(exc: Unavailable) -> bool:

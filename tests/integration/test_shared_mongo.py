@@ -20,8 +20,10 @@ from shared.mongo import (
     on_transaction_end,
     ping,
     run_in_transaction,
+    time_budget,
     transaction,
 )
+from tests.integration.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -244,6 +246,69 @@ async def test_a_transaction_against_a_dead_server_is_unavailable_within_the_tim
         assert elapsed < 2.0, elapsed
     finally:
         await dead.close()
+
+
+async def _free_for_another_client(mongo_url: str, db_name: str, within: float) -> float:
+    """Seconds until a transaction of another client (another process: it cannot reuse the
+    first one's server session, which would end the old transaction as a side effect) can
+    write the counter; each try has a short budget, as a request has."""
+    other = create_mongo_client(mongo_url, app_name="mf-tests-other")
+
+    async def add_ten(session) -> None:
+        await other[db_name].counters.update_one(
+            {"_id": "c"}, {"$inc": {"n": 10}}, session=session
+        )
+
+    async def wrote() -> bool:
+        try:
+            with time_budget(1.0):
+                await run_in_transaction(other, add_ten, attempts=2)
+        except (Conflict, Unavailable):
+            return False
+        return True
+
+    started = time.monotonic()
+    try:
+        await eventually(wrote, within=within, what="another client's write to the document")
+    finally:
+        await other.close()
+    return time.monotonic() - started
+
+
+async def test_a_transaction_whose_budget_runs_out_is_aborted_on_the_server(
+    mongo_url, mongo_client, mongo_db
+) -> None:
+    """The budget spent mid-transaction: the abort still reaches the server (its own short
+    timeout), so the document it wrote is free at once, not held against every other writer
+    until the server's transaction lifetime (60 s) ends the transaction."""
+    await mongo_db.counters.insert_one({"_id": "c", "n": 0})
+    with pytest.raises(Unavailable), time_budget(0.4):
+        async with transaction(mongo_client) as session:
+            await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
+            await asyncio.sleep(0.5)  # a slow step: the budget runs out mid-transaction
+            await mongo_db.counters.find_one({"_id": "c"}, session=session)
+    waited = await _free_for_another_client(mongo_url, mongo_db.name, within=10)
+    assert waited < 5, waited
+    assert (await mongo_db.counters.find_one({"_id": "c"}))["n"] == 10  # the first was undone
+
+
+async def test_a_commit_the_budget_kept_from_going_out_is_settled_on_the_server(
+    mongo_url, mongo_client, mongo_db
+) -> None:
+    """The body ends after the budget: the driver fails the commit without sending it, its
+    outcome unknown to the caller (UNAVAILABLE). It is sent again with its own timeout, so
+    the transaction ends on the server (here: it commits) instead of holding the document."""
+    await mongo_db.counters.insert_one({"_id": "c", "n": 0})
+    outcomes: list[bool | None] = []
+    with pytest.raises(Unavailable), time_budget(0.4):
+        async with transaction(mongo_client) as session:
+            on_transaction_end(session, outcomes.append)
+            await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
+            await asyncio.sleep(0.5)  # a slow step: the budget is spent before the commit
+    assert outcomes == [None]  # told it may or may not have committed
+    waited = await _free_for_another_client(mongo_url, mongo_db.name, within=10)
+    assert waited < 5, waited
+    assert (await mongo_db.counters.find_one({"_id": "c"}))["n"] == 11
 
 
 def test_client_needs_a_running_loop() -> None:
