@@ -282,11 +282,17 @@ async def test_a_transaction_whose_budget_runs_out_is_aborted_on_the_server(
     timeout), so the document it wrote is free at once, not held against every other writer
     until the server's transaction lifetime (60 s) ends the transaction."""
     await mongo_db.counters.insert_one({"_id": "c", "n": 0})
-    with pytest.raises(Unavailable), time_budget(0.4):
-        async with transaction(mongo_client) as session:
-            await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
-            await asyncio.sleep(0.5)  # a slow step: the budget runs out mid-transaction
-            await mongo_db.counters.find_one({"_id": "c"}, session=session)
+
+    async def spent_midway() -> None:
+        with time_budget(0.4):
+            async with transaction(mongo_client) as session:
+                await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}},
+                                                   session=session)
+                await asyncio.sleep(0.5)  # a slow step: the budget runs out mid-transaction
+                await mongo_db.counters.find_one({"_id": "c"}, session=session)
+
+    with pytest.raises(Unavailable):
+        await spent_midway()
     waited = await _free_for_another_client(mongo_url, mongo_db.name, within=10)
     assert waited < 5, waited
     assert (await mongo_db.counters.find_one({"_id": "c"}))["n"] == 10  # the first was undone
@@ -300,11 +306,17 @@ async def test_a_commit_the_budget_kept_from_going_out_is_settled_on_the_server(
     the transaction ends on the server (here: it commits) instead of holding the document."""
     await mongo_db.counters.insert_one({"_id": "c", "n": 0})
     outcomes: list[bool | None] = []
-    with pytest.raises(Unavailable), time_budget(0.4):
-        async with transaction(mongo_client) as session:
-            on_transaction_end(session, outcomes.append)
-            await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
-            await asyncio.sleep(0.5)  # a slow step: the budget is spent before the commit
+
+    async def spent_before_commit() -> None:
+        with time_budget(0.4):
+            async with transaction(mongo_client) as session:
+                on_transaction_end(session, outcomes.append)
+                await mongo_db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}},
+                                                   session=session)
+                await asyncio.sleep(0.5)  # a slow step: the budget is spent before the commit
+
+    with pytest.raises(Unavailable):
+        await spent_before_commit()
     assert outcomes == [None]  # told it may or may not have committed
     waited = await _free_for_another_client(mongo_url, mongo_db.name, within=10)
     assert waited < 5, waited
