@@ -39,18 +39,15 @@ from typing import Any
 
 import grpc
 import pytest
-from elasticsearch import AsyncElasticsearch
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 
 from microfinance.auth.v1 import auth_pb2, auth_pb2_grpc
 from microfinance.user.v1 import user_pb2
 from shared.identity import Role
 from shared.runtime import service_identity
-from tests.e2e.conftest import Login, Stack, open_stack
+from tests.e2e.conftest import Login, Stack, StackBackends
 from tests.e2e.grpc_sweep import (
     Case,
     Rpc,
@@ -255,23 +252,9 @@ def _no_report_currency(msg: Message) -> None:
 
 @pytest.fixture(scope="module")
 async def sweep_stack(
-    mongo_url: str,
-    redis_url: str,
-    es_url: str,
-    mongo_client: AsyncMongoClient[dict[str, Any]],
-    es_client: AsyncElasticsearch,
-    redis_client: Redis,
-    tmp_path_factory: pytest.TempPathFactory,
+    stack_backends: StackBackends, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    async with open_stack(
-        mongo_url=mongo_url,
-        redis_url=redis_url,
-        es_url=es_url,
-        mongo_client=mongo_client,
-        es_client=es_client,
-        redis_client=redis_client,
-        data_dir=tmp_path_factory.mktemp("sweep-data"),
-    ) as running:
+    async with stack_backends.open(tmp_path_factory.mktemp("sweep-data")) as running:
         yield running
 
 

@@ -12,16 +12,13 @@ from typing import Any
 
 import aio_pika
 import pytest
-from elasticsearch import AsyncElasticsearch
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 
 from shared import tracing
 from shared.events.outbox import TRACE_FIELD
-from tests.e2e.conftest import Login, Stack, open_stack
+from tests.e2e.conftest import Login, Stack, StackBackends
 from tests.e2e.loan_support import clients
 from tests.e2e.payment_support import loan_for, portfolio, post
 from tests.integration.support import eventually, traced
@@ -41,26 +38,13 @@ def exporter() -> InMemorySpanExporter:
 @pytest.fixture(scope="module")
 async def traced_stack(
     exporter: InMemorySpanExporter,
-    mongo_url: str,
-    redis_url: str,
-    es_url: str,
-    mongo_client: AsyncMongoClient[dict[str, Any]],
-    es_client: AsyncElasticsearch,
-    redis_client: Redis,
+    stack_backends: StackBackends,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     """A stack of its own, started with tracing on: a service's interceptor decides once per
     method, when it is first called, whether its calls are traced."""
     with traced(exporter):
-        async with open_stack(
-            mongo_url=mongo_url,
-            redis_url=redis_url,
-            es_url=es_url,
-            mongo_client=mongo_client,
-            es_client=es_client,
-            redis_client=redis_client,
-            data_dir=Path(tmp_path_factory.mktemp("e2e-traced")),
-        ) as running:
+        async with stack_backends.open(Path(tmp_path_factory.mktemp("e2e-traced"))) as running:
             yield running
 
 
